@@ -1,0 +1,58 @@
+# The two commands a new user needs: `make demo` (the whole system) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+KUBELOCAL := PYTHONPATH=tools $(PY) -m kubelocal
+
+.PHONY: help setup demo test test-unit lint bench cluster-binaries thirdparty-crds cluster-up cluster-down crd docs clean
+
+help:
+	@echo "make demo    - the whole system on this machine (control plane, operator, users API, UI)"
+	@echo "make test    - every test suite (unit, integration on real Postgres/Redis/Kubernetes, e2e)"
+	@echo "make lint    - ruff, mypy --strict, hadolint, actionlint"
+	@echo "make bench   - benchmarks (users API under wrk, operator on the local control plane)"
+	@echo "make cluster-up / cluster-down - the local control plane by hand"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) -m demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+test-unit:
+	@bash scripts/setup.sh python
+	$(VENV)/bin/pytest tests/unit
+
+lint:
+	@bash scripts/setup.sh python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile.webapp Dockerfile.operator
+	$(VENV)/bin/actionlint
+
+bench: setup
+	$(PY) -m bench
+
+cluster-binaries:
+	@bash tools/build-cluster-binaries.sh
+
+thirdparty-crds:
+	@bash tools/fetch-thirdparty-crds.sh
+
+cluster-up: setup
+	@$(KUBELOCAL) up
+
+cluster-down:
+	@$(KUBELOCAL) down
+
+crd:
+	@bash scripts/setup.sh python
+	$(VENV)/bin/webstack-operator crd > crds/webstack.dev_webstacks.yaml
+	$(VENV)/bin/webstack-operator docs > docs/crd-reference.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, step by step, each with its time. Idempotent: a second run only checks.
+#   scripts/setup.sh [apt] [python] [cluster] [crds]   (no argument: all steps)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python cluster crds)
+APT_PACKAGES=(postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates)
+PYTHON=${PYTHON:-python3}
+
+run_step() {
+  local name=$1; shift
+  local t0=$SECONDS
+  printf '[setup] %-34s ...\n' "$name"
+  "$@"
+  printf '[setup] %-34s done in %ss\n' "$name" $((SECONDS - t0))
+}
+
+apt_step() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then echo "        all Debian packages present"; return; fi
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "        installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packaged services must not hold the ports or data dirs our harness uses: we run our own instances.
+  for svc in postgresql redis-server nginx; do $sudo service "$svc" stop >/dev/null 2>&1 || true; done
+}
+
+python_step() {
+  local stamp=.venv/.installed
+  local want; want=$(sha256sum pyproject.toml | cut -c1-16)
+  if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "        .venv up to date"; return
+  fi
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+}
+
+for s in "${steps[@]}"; do
+  case "$s" in
+    apt) run_step "Debian packages" apt_step ;;
+    python) run_step "Python environment (.venv)" python_step ;;
+    cluster) run_step "control-plane binaries" tools/build-cluster-binaries.sh ;;
+    crds) run_step "third-party CRDs" tools/fetch-thirdparty-crds.sh ;;
+    *) echo "unknown step: $s" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the local control plane from Go modules into a cache outside the work tree, keyed by version.
+# CI clones main afresh into another folder, so an in-repo cache would be empty every run. Skips what is
+# already built; safe to run repeatedly. Never run from inside a test.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.env"
+cache=${WEBSTACK_CACHE:-$HOME/.cache/webstack}
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+step() { printf '==> %s\n' "$*"; }
+
+build_kubernetes() {
+  local out="$cache/kubernetes-$KUBERNETES_VERSION"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local missing=0
+  for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
+  if [ "$missing" = 0 ]; then step "kubernetes $KUBERNETES_VERSION: cached in $out"; return; fi
+  step "kubernetes $KUBERNETES_VERSION: building ${bins[*]} (a cold build takes tens of minutes)"
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  mkdir -p "$out.tmp"
+  (cd "$here/kubernetes" && go build -trimpath -ldflags "$ld" -o "$out.tmp/" \
+    $(printf 'k8s.io/kubernetes/cmd/%s ' "${bins[@]}"))
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_etcd() {
+  local out="$cache/etcd-$ETCD_VERSION"
+  if [ -x "$out/etcd" ]; then step "etcd $ETCD_VERSION: cached in $out"; return; fi
+  step "etcd $ETCD_VERSION: building"
+  mkdir -p "$out.tmp"
+  (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_kwok() {
+  local out="$cache/kwok-$KWOK_VERSION"
+  if [ ! -x "$out/kwok" ]; then
+    step "kwok $KWOK_VERSION: building"
+    mkdir -p "$out.tmp"
+    (cd "$here/kwok" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok)
+    mkdir -p "$out" && mv "$out.tmp/kwok" "$out/kwok" && rm -rf "$out.tmp"
+  else
+    step "kwok $KWOK_VERSION: cached in $out"
+  fi
+  [ -f "$out/stages.yaml" ] || write_kwok_stages "$out/stages.yaml"
+}
+
+# Standalone kwok has no built-in stages. Take the module's own "fast" sets: nodes Ready with lease
+# heartbeats, scheduled pods Running/Ready, and PVCs provisioned and bound (so a StatefulSet's pod can be
+# scheduled). The volume stages only serve the class named kwok-volume; we let them serve every class, so
+# samples that ask for gp3 bind too.
+write_kwok_stages() {
+  local moddir f
+  moddir=$(cd "$here/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  : > "$1.tmp"
+  for f in "$moddir"/kustomize/stage/node/fast/*.yaml "$moddir"/kustomize/stage/node/heartbeat-with-lease/*.yaml \
+           "$moddir"/kustomize/stage/pod/fast/*.yaml "$moddir"/kustomize/stage/volume/fast/*.yaml; do
+    case "$(basename "$f")" in kustomization.yaml|storage-class.yaml) continue ;; esac
+    { echo "---"; sed "s/self.spec.storageClassName == 'kwok-volume'/has(self.spec.storageClassName)/" "$f"; } >> "$1.tmp"
+  done
+  mv "$1.tmp" "$1"
+}
+
+start=$(date +%s)
+build_etcd
+build_kwok
+build_kubernetes
+echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

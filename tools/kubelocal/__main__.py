@@ -1,0 +1,132 @@
+"""`python -m kubelocal up|down|status|serve`: the local control plane by hand (make cluster-up/down).
+
+`up` starts a supervisor in the background that owns every component; `down` stops it, and with it, by
+their own pids, every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kubelocal.binaries import BinariesMissing
+from kubelocal.cluster import ClusterError, LocalCluster
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("WEBSTACK_CLUSTER_DIR", Path(tempfile.gettempdir()) / f"webstack-cluster-{os.getuid()}"))
+
+
+def _supervisor_pid(state: Path) -> int | None:
+    try:
+        pid = int((state / "supervisor.pid").read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def serve(state: Path, nodes: int) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    (state / "supervisor.pid").write_text(str(os.getpid()))
+    cluster = LocalCluster(nodes=nodes, workdir=state / "cluster")
+    try:
+        cluster.start()
+        info = {
+            "kubeconfig": str(cluster.kubeconfig_path),
+            "server": cluster.server_url,
+            "startup_seconds": round(cluster.startup_seconds, 1),
+            "pids": cluster.pids(),
+            "logs": str(cluster.logs_dir),
+        }
+        (state / "ready.json").write_text(json.dumps(info))
+        while not stop.wait(1.0):
+            dead = [n for n, c in cluster.components.items() if not c.alive()]
+            if dead:
+                print(f"component(s) exited: {', '.join(dead)}\n{cluster.tail_logs()}", file=sys.stderr)
+                return 1
+        return 0
+    except (ClusterError, BinariesMissing) as e:
+        (state / "failed").write_text(str(e))
+        print(e, file=sys.stderr)
+        return 1
+    finally:
+        cluster.stop()
+        for name in ("ready.json", "supervisor.pid"):
+            (state / name).unlink(missing_ok=True)
+
+
+def up(state: Path, nodes: int) -> int:
+    if _supervisor_pid(state) and (state / "ready.json").exists():
+        info = json.loads((state / "ready.json").read_text())
+        print(f"already running\nexport KUBECONFIG={info['kubeconfig']}")
+        return 0
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "failed").unlink(missing_ok=True)
+    log = (state / "supervisor.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubelocal", "serve", "--state-dir", str(state), "--nodes", str(nodes)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if (state / "ready.json").exists():
+            info = json.loads((state / "ready.json").read_text())
+            print(f"local control plane ready in {info['startup_seconds']}s (logs: {info['logs']})")
+            print(f"export KUBECONFIG={info['kubeconfig']}")
+            return 0
+        if proc.poll() is not None:
+            print((state / "supervisor.log").read_text()[-4000:], file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    proc.terminate()
+    print("timed out starting the control plane", file=sys.stderr)
+    return 1
+
+
+def down(state: Path) -> int:
+    pid = _supervisor_pid(state)
+    if pid is None:
+        print("not running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _supervisor_pid(state):
+        time.sleep(0.2)
+    print("stopped")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="kubelocal")
+    parser.add_argument("command", choices=["up", "down", "status", "serve"])
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir())
+    parser.add_argument("--nodes", type=int, default=2)
+    args = parser.parse_args()
+    state: Path = args.state_dir
+    if args.command == "serve":
+        return serve(state, args.nodes)
+    if args.command == "up":
+        return up(state, args.nodes)
+    if args.command == "down":
+        return down(state)
+    print("running" if _supervisor_pid(state) else "not running")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

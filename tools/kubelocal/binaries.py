@@ -1,0 +1,78 @@
+"""Where the built control-plane binaries live: a cache outside the work tree, keyed by version."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent.parent
+
+
+class BinariesMissing(RuntimeError):
+    """Raised when the cache lacks a binary: building is `make cluster-binaries`, never a test's job."""
+
+
+def read_versions(path: Path = TOOLS_DIR / "versions.env") -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("WEBSTACK_CACHE", Path.home() / ".cache" / "webstack"))
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kubernetes_version: str
+    etcd_version: str
+    kwok_version: str
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kubectl: Path
+    etcd: Path
+    kwok: Path
+    kwok_stages: Path
+
+    @classmethod
+    def locate(cls) -> Binaries:
+        v = read_versions()
+        root = cache_dir()
+        k8s = root / f"kubernetes-{v['KUBERNETES_VERSION']}"
+        etcd = root / f"etcd-{v['ETCD_VERSION']}"
+        kwok = root / f"kwok-{v['KWOK_VERSION']}"
+        found = cls(
+            kubernetes_version=v["KUBERNETES_VERSION"],
+            etcd_version=v["ETCD_VERSION"],
+            kwok_version=v["KWOK_VERSION"],
+            kube_apiserver=k8s / "kube-apiserver",
+            kube_controller_manager=k8s / "kube-controller-manager",
+            kube_scheduler=k8s / "kube-scheduler",
+            kubectl=k8s / "kubectl",
+            etcd=etcd / "etcd",
+            kwok=kwok / "kwok",
+            kwok_stages=kwok / "stages.yaml",
+        )
+        missing = [str(p) for p in found.paths() if not p.exists()]
+        if missing:
+            raise BinariesMissing(
+                "control-plane binaries are not built: " + ", ".join(missing) + " (run `make cluster-binaries`)"
+            )
+        return found
+
+    def paths(self) -> list[Path]:
+        return [
+            self.kube_apiserver,
+            self.kube_controller_manager,
+            self.kube_scheduler,
+            self.kubectl,
+            self.etcd,
+            self.kwok,
+            self.kwok_stages,
+        ]

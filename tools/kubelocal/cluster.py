@@ -1,0 +1,466 @@
+"""Start and stop the local control plane: every process on 127.0.0.1, free ports, a temp data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from kubelocal import pki
+from kubelocal.binaries import Binaries
+
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+POD_CIDR = "10.244.0.0/16"
+ISSUER = "https://kubernetes.default.svc.cluster.local"
+START_TIMEOUT = 90.0
+
+
+class ClusterError(RuntimeError):
+    """A component failed to start or become ready; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pdeathsig_prefix() -> list[str]:
+    # If the owning process dies without cleaning up (SIGKILL, a crashed test run), the kernel sends the
+    # children SIGTERM: no orphaned apiserver holding ports. setpriv is util-linux, on every Debian.
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            _pdeathsig_prefix() + self.argv,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the harness, which stops components in order
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.process = None
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def rss_bytes(self) -> int:
+        if self.process is None:
+            return 0
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            return 0
+        return 0
+
+
+@dataclass
+class LocalCluster:
+    """A control plane owned by this process. Use as a context manager, or start()/stop()."""
+
+    nodes: int = 2
+    workdir: Path | None = None
+    binaries: Binaries = field(default_factory=Binaries.locate)
+    components: dict[str, Component] = field(default_factory=dict)
+    admin_token: str = ""
+    server_url: str = ""
+    startup_seconds: float = 0.0
+    _owns_workdir: bool = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self._dir / "admin.kubeconfig"
+
+    @property
+    def ca_path(self) -> Path:
+        return self._dir / "pki" / "ca.crt"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self._dir / "logs"
+
+    @property
+    def _dir(self) -> Path:
+        assert self.workdir is not None, "cluster not started"
+        return self.workdir
+
+    # -------------------------------------------------------------- lifecycle
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalCluster:
+        t0 = time.monotonic()
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="webstack-cluster-"))
+            self._owns_workdir = True
+        (self._dir / "pki").mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        try:
+            pki.generate(self._dir / "pki", service_ip=SERVICE_IP)
+            self.admin_token = secrets.token_hex(24)
+            (self._dir / "tokens.csv").write_text(f"{self.admin_token},admin,admin,system:masters\n")
+            self._start_etcd()
+            self._start_apiserver()
+            self._write_kubeconfig(self.kubeconfig_path, token=self.admin_token)
+            self._start_controller_manager()
+            self._start_scheduler()
+            self._start_kwok()
+            self._create_nodes()
+            self._wait_nodes_ready()
+            self._wait(
+                "default ServiceAccount",
+                lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode
+                == 0,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - t0
+        return self
+
+    def stop(self) -> None:
+        """Stops every component by its own pid, newest first; removes the temp dir it created."""
+        for name in reversed(list(self.components)):
+            self.components[name].stop()
+        if self._owns_workdir and self.workdir is not None and not os.environ.get("WEBSTACK_KEEP_CLUSTER_DIR"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self.components.values() if c.process is not None]
+
+    def rss_bytes(self) -> dict[str, int]:
+        return {name: c.rss_bytes() for name, c in self.components.items()}
+
+    def tail_logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {n} (last {lines} lines)\n{c.tail(lines)}" for n, c in self.components.items())
+
+    def restart_apiserver(self) -> None:
+        """Stops and starts kube-apiserver on the same port and storage, as an upgrade or crash would."""
+        comp = self.components["kube-apiserver"]
+        comp.stop()
+        comp.start()
+        self._wait_apiserver_ready(comp)
+
+    # ---------------------------------------------------------------- helpers
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig_path}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def mint_kubeconfig(
+        self, namespace: str, service_account: str, path: Path | None = None, duration: str = "24h"
+    ) -> Path:
+        """A kubeconfig that authenticates as a ServiceAccount through a TokenRequest, so RBAC is real."""
+        token = self.kubectl(
+            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        path = path or self._dir / f"sa-{namespace}-{service_account}.kubeconfig"
+        self._write_kubeconfig(path, token=token, user=f"{namespace}-{service_account}", namespace=namespace)
+        return path
+
+    def _write_kubeconfig(
+        self, path: Path, *, token: str, user: str = "admin", namespace: str = "default"
+    ) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "webstack-local",
+                    "cluster": {"server": self.server_url, "certificate-authority": str(self.ca_path)},
+                }
+            ],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": "webstack-local",
+                    "context": {"cluster": "webstack-local", "user": user, "namespace": namespace},
+                }
+            ],
+            "current-context": "webstack-local",
+        }
+        path.write_text(json.dumps(config, indent=2))
+        path.chmod(0o600)
+
+    def _add(self, name: str, argv: list[str]) -> Component:
+        comp = Component(name, argv, self.logs_dir / f"{name}.log")
+        self.components[name] = comp
+        comp.start()
+        return comp
+
+    def _wait(self, what: str, check: Callable[[], bool], comp: Component | None = None) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        last_error = ""
+        while time.monotonic() < deadline:
+            if comp is not None and not comp.alive():
+                raise ClusterError(f"{comp.name} exited while waiting for {what}:\n{comp.tail()}")
+            try:
+                if check():
+                    return
+            except (OSError, urllib.error.URLError, ssl.SSLError, ValueError, subprocess.SubprocessError) as e:
+                last_error = str(e)
+            time.sleep(0.1)
+        tail = comp.tail() if comp else self.tail_logs()
+        raise ClusterError(f"timed out waiting for {what} (last error: {last_error})\n{tail}")
+
+    def _https_ok(self, url: str, *, verify: bool = True, token: str | None = None) -> bool:
+        ctx = ssl.create_default_context(cafile=str(self.ca_path)) if verify else ssl._create_unverified_context()  # noqa: S323
+        req = urllib.request.Request(url)  # noqa: S310
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=2) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+        except urllib.error.HTTPError:
+            return False
+
+    # ------------------------------------------------------------- components
+    def _start_etcd(self) -> None:
+        client, peer = free_port(), free_port()
+        self._etcd_url = f"http://127.0.0.1:{client}"
+        peer_url = f"http://127.0.0.1:{peer}"
+        comp = self._add(
+            "etcd",
+            [
+                str(self.binaries.etcd),
+                f"--data-dir={self._dir / 'etcd'}",
+                f"--listen-client-urls={self._etcd_url}",
+                f"--advertise-client-urls={self._etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                "--unsafe-no-fsync",  # throwaway data: durability buys nothing, fsync costs seconds
+                "--log-level=warn",
+            ],
+        )
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"{self._etcd_url}/health", timeout=2) as resp:  # noqa: S310
+                return bool(json.loads(resp.read()).get("health") == "true")
+
+        self._wait("etcd /health", healthy, comp)
+
+    def _start_apiserver(self) -> None:
+        port = free_port()
+        self.server_url = f"https://127.0.0.1:{port}"
+        p = self._dir / "pki"
+        comp = self._add(
+            "kube-apiserver",
+            [
+                str(self.binaries.kube_apiserver),
+                f"--etcd-servers={self._etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--tls-cert-file={p / 'apiserver.crt'}",
+                f"--tls-private-key-file={p / 'apiserver.key'}",
+                f"--client-ca-file={p / 'ca.crt'}",
+                f"--token-auth-file={self._dir / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                # The default plugin set of a real cluster, plus NodeRestriction as kubeadm enables it.
+                "--enable-admission-plugins=NodeRestriction",
+                f"--service-account-issuer={ISSUER}",
+                f"--api-audiences={ISSUER}",
+                f"--service-account-key-file={p / 'sa.pub'}",
+                f"--service-account-signing-key-file={p / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
+        self._wait_apiserver_ready(comp)
+
+    def _wait_apiserver_ready(self, comp: Component) -> None:
+        self._wait(
+            "kube-apiserver /readyz",
+            lambda: self._https_ok(f"{self.server_url}/readyz", token=self.admin_token),
+            comp,
+        )
+
+    def _component_kubeconfig_flags(self) -> list[str]:
+        k = str(self.kubeconfig_path)
+        return [f"--kubeconfig={k}", f"--authentication-kubeconfig={k}", f"--authorization-kubeconfig={k}"]
+
+    def _start_controller_manager(self) -> None:
+        port = free_port()
+        p = self._dir / "pki"
+        comp = self._add(
+            "kube-controller-manager",
+            [
+                str(self.binaries.kube_controller_manager),
+                *self._component_kubeconfig_flags(),
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--service-account-private-key-file={p / 'sa.key'}",
+                f"--root-ca-file={p / 'ca.crt'}",
+                "--use-service-account-credentials=true",
+                "--controllers=*",
+                f"--cluster-cidr={POD_CIDR}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--v=1",
+            ],
+        )
+        self._wait("kube-controller-manager /healthz", lambda: self._https_ok(
+            f"https://127.0.0.1:{port}/healthz", verify=False), comp)
+
+    def _start_scheduler(self) -> None:
+        port = free_port()
+        comp = self._add(
+            "kube-scheduler",
+            [
+                str(self.binaries.kube_scheduler),
+                *self._component_kubeconfig_flags(),
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                "--v=1",
+            ],
+        )
+        self._wait("kube-scheduler /healthz", lambda: self._https_ok(
+            f"https://127.0.0.1:{port}/healthz", verify=False), comp)
+
+    def _start_kwok(self) -> None:
+        port = free_port()
+        comp = self._add(
+            "kwok",
+            [
+                str(self.binaries.kwok),
+                f"--kubeconfig={self.kubeconfig_path}",
+                f"--config={self.binaries.kwok_stages}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--cidr={POD_CIDR.replace('0.0/16', '0.1/16')}",
+                "--node-ip=127.0.0.1",
+                f"--server-address=127.0.0.1:{port}",
+            ],
+        )
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+
+        self._wait("kwok /healthz", healthy, comp)
+        # kwok creates a StorageClass in none of its binary modes; the volume stages provision every class.
+        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(_storage_class()))
+
+    def _create_nodes(self) -> None:
+        items = [_node(f"kwok-node-{i}") for i in range(self.nodes)]
+        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    def _wait_nodes_ready(self) -> None:
+        def ready() -> bool:
+            out = self.kubectl("get", "nodes", "-o", "json").stdout
+            nodes = json.loads(out)["items"]
+            return len(nodes) >= self.nodes and all(_condition(n, "Ready") == "True" for n in nodes)
+
+        self._wait("nodes Ready", ready, self.components["kwok"])
+
+
+def _condition(obj: dict[str, Any], kind: str) -> str | None:
+    for cond in obj.get("status", {}).get("conditions", []) or []:
+        if cond.get("type") == kind:
+            return str(cond.get("status"))
+    return None
+
+
+def _node(name: str) -> dict[str, Any]:
+    capacity = {"cpu": "32", "memory": "256Gi", "pods": "250", "ephemeral-storage": "500Gi"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                "topology.kubernetes.io/zone": f"local-{name[-1]}",
+            },
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }
+
+
+def _storage_class() -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "kwok-volume",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "kwok.x-k8s.io/volume",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+@contextlib.contextmanager
+def running(nodes: int = 2) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(nodes=nodes)
+    with cluster:
+        yield cluster

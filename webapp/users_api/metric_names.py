@@ -1,0 +1,19 @@
+"""Names of the users API's Prometheus metrics.
+
+Kept apart, with no imports, because the operator's builders (alerts, canary analysis, dashboard) are built
+from these exact names: one definition, so an alert can never point at a metric that does not exist.
+"""
+
+HTTP_REQUESTS_TOTAL = "users_api_http_requests_total"  # counter: method, route, status
+HTTP_REQUEST_DURATION_SECONDS = "users_api_http_request_duration_seconds"  # histogram: method, route
+CACHE_HITS_TOTAL = "users_api_cache_hits_total"  # counter: route
+CACHE_MISSES_TOTAL = "users_api_cache_misses_total"  # counter: route
+CACHE_ERRORS_TOTAL = "users_api_cache_errors_total"  # counter: operation
+CACHE_BYPASS_TOTAL = "users_api_cache_bypass_total"  # counter: route (circuit open or cache disabled)
+DB_POOL_SIZE = "users_api_db_pool_size"  # gauge: connections in the pool
+DB_POOL_IDLE = "users_api_db_pool_idle"  # gauge: idle connections
+
+# Label names, shared by the exporter and every PromQL expression built from it.
+LABEL_METHOD = "method"
+LABEL_ROUTE = "route"
+LABEL_STATUS = "status"
