@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-KUBELOCAL := PYTHONPATH=tools $(PY) -m kubelocal
+KUBELOCAL := $(PY) -m kubelocal
 
 .PHONY: help setup demo test test-unit lint bench cluster-binaries thirdparty-crds cluster-up cluster-down crd docs clean
 
@@ -17,7 +17,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	@$(PY) -m demo
+	@$(PY) scripts/demo.py
 
 test: setup
 	$(VENV)/bin/pytest
@@ -35,7 +35,7 @@ lint:
 	$(VENV)/bin/actionlint
 
 bench: setup
-	$(PY) -m bench
+	PYTHONPATH=tools $(PY) -m bench
 
 cluster-binaries:
 	@bash tools/build-cluster-binaries.sh
@@ -53,6 +53,7 @@ crd:
 	@bash scripts/setup.sh python
 	$(VENV)/bin/webstack-operator crd > crds/webstack.dev_webstacks.yaml
 	$(VENV)/bin/webstack-operator docs > docs/crd-reference.md
+	$(VENV)/bin/webstack-operator dashboard > deploy/monitoring/grafana-dashboards/webstack-users-api.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

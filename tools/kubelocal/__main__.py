@@ -22,7 +22,11 @@ from kubelocal.cluster import ClusterError, LocalCluster
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("WEBSTACK_CLUSTER_DIR", Path(tempfile.gettempdir()) / f"webstack-cluster-{os.getuid()}"))
+    return Path(
+        os.environ.get(
+            "WEBSTACK_CLUSTER_DIR", Path(tempfile.gettempdir()) / f"webstack-cluster-{os.getuid()}"
+        )
+    )
 
 
 def _supervisor_pid(state: Path) -> int | None:

@@ -62,7 +62,9 @@ class Binaries:
         missing = [str(p) for p in found.paths() if not p.exists()]
         if missing:
             raise BinariesMissing(
-                "control-plane binaries are not built: " + ", ".join(missing) + " (run `make cluster-binaries`)"
+                "control-plane binaries are not built: "
+                + ", ".join(missing)
+                + " (run `make cluster-binaries`)"
             )
         return found
 

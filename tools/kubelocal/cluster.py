@@ -159,8 +159,10 @@ class LocalCluster:
             self._wait_nodes_ready()
             self._wait(
                 "default ServiceAccount",
-                lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode
-                == 0,
+                lambda: (
+                    self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode
+                    == 0
+                ),
             )
         except BaseException:
             self.stop()
@@ -172,7 +174,11 @@ class LocalCluster:
         """Stops every component by its own pid, newest first; removes the temp dir it created."""
         for name in reversed(list(self.components)):
             self.components[name].stop()
-        if self._owns_workdir and self.workdir is not None and not os.environ.get("WEBSTACK_KEEP_CLUSTER_DIR"):
+        if (
+            self._owns_workdir
+            and self.workdir is not None
+            and not os.environ.get("WEBSTACK_KEEP_CLUSTER_DIR")
+        ):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pids(self) -> list[int]:
@@ -183,6 +189,10 @@ class LocalCluster:
 
     def tail_logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {n} (last {lines} lines)\n{c.tail(lines)}" for n, c in self.components.items())
+
+    def start_extra(self, name: str, argv: list[str]) -> None:
+        """Another process owned (and stopped) with the control plane, e.g. a controller under test."""
+        self._add(name, argv)
 
     def restart_apiserver(self) -> None:
         """Stops and starts kube-apiserver on the same port and storage, as an upgrade or crash would."""
@@ -257,15 +267,25 @@ class LocalCluster:
             try:
                 if check():
                     return
-            except (OSError, urllib.error.URLError, ssl.SSLError, ValueError, subprocess.SubprocessError) as e:
+            except (
+                OSError,
+                urllib.error.URLError,
+                ssl.SSLError,
+                ValueError,
+                subprocess.SubprocessError,
+            ) as e:
                 last_error = str(e)
             time.sleep(0.1)
         tail = comp.tail() if comp else self.tail_logs()
         raise ClusterError(f"timed out waiting for {what} (last error: {last_error})\n{tail}")
 
     def _https_ok(self, url: str, *, verify: bool = True, token: str | None = None) -> bool:
-        ctx = ssl.create_default_context(cafile=str(self.ca_path)) if verify else ssl._create_unverified_context()  # noqa: S323
-        req = urllib.request.Request(url)  # noqa: S310
+        ctx = ssl.create_default_context(cafile=str(self.ca_path))
+        if not verify:
+            # The controller manager and scheduler serve health on a self-signed certificate of their own.
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        req = urllib.request.Request(url)  # noqa: S310 - https to our own loopback components
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
@@ -362,8 +382,11 @@ class LocalCluster:
                 "--v=1",
             ],
         )
-        self._wait("kube-controller-manager /healthz", lambda: self._https_ok(
-            f"https://127.0.0.1:{port}/healthz", verify=False), comp)
+        self._wait(
+            "kube-controller-manager /healthz",
+            lambda: self._https_ok(f"https://127.0.0.1:{port}/healthz", verify=False),
+            comp,
+        )
 
     def _start_scheduler(self) -> None:
         port = free_port()
@@ -378,8 +401,11 @@ class LocalCluster:
                 "--v=1",
             ],
         )
-        self._wait("kube-scheduler /healthz", lambda: self._https_ok(
-            f"https://127.0.0.1:{port}/healthz", verify=False), comp)
+        self._wait(
+            "kube-scheduler /healthz",
+            lambda: self._https_ok(f"https://127.0.0.1:{port}/healthz", verify=False),
+            comp,
+        )
 
     def _start_kwok(self) -> None:
         port = free_port()
@@ -398,7 +424,7 @@ class LocalCluster:
         )
 
         def healthy() -> bool:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
                 return bool(resp.status == 200)
 
         self._wait("kwok /healthz", healthy, comp)
@@ -407,7 +433,13 @@ class LocalCluster:
 
     def _create_nodes(self) -> None:
         items = [_node(f"kwok-node-{i}") for i in range(self.nodes)]
-        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+        )
 
     def _wait_nodes_ready(self) -> None:
         def ready() -> bool:

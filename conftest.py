@@ -1,0 +1,3 @@
+"""Fixtures shared across suites: the operator on the local control plane (tests/support/fixtures.py)."""
+
+pytest_plugins = ["tests.support.fixtures"]

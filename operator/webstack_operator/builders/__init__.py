@@ -1,0 +1,65 @@
+"""Pure builders: one WebStack (as a StackContext) in, every Kubernetes object of its stack out.
+
+`desired_objects` is the single entry point for both the operator (which applies the list) and
+`webstack-operator render` (which prints it), so what a reviewer sees offline is what gets applied.
+No builder does I/O, reads a clock, draws a random number or reads a global: the same context always
+gives the same objects in the same order.
+"""
+
+from webstack_operator.builders import (
+    backend,
+    backup,
+    frontend,
+    identity,
+    ingress,
+    monitoring,
+    network,
+    postgres,
+    redis,
+    secrets,
+)
+from webstack_operator.builders.common import Manifest
+from webstack_operator.builders.context import OwnerRef, StackContext
+
+__all__ = ["APPLY_ORDER", "Manifest", "OwnerRef", "StackContext", "desired_objects"]
+
+# Identities and configuration before the workloads that mount them, policies before pods start, Services
+# before the pods that resolve them (nginx resolves its upstream once, at start), the AnalysisTemplate
+# before the Rollout that names it, the workload before its autoscaler, and the optional APIs last.
+APPLY_ORDER = (
+    "ServiceAccount",
+    "Secret",
+    "SealedSecret",
+    "ExternalSecret",
+    "ConfigMap",
+    "NetworkPolicy",
+    "Service",
+    "StatefulSet",
+    "AnalysisTemplate",
+    "Deployment",
+    "Rollout",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Ingress",
+    "ServiceMonitor",
+    "PrometheusRule",
+    "Schedule",
+)
+
+
+def desired_objects(ctx: StackContext) -> list[Manifest]:
+    """Every object of the stack, in apply order."""
+    objects = [
+        *identity.service_accounts(ctx),
+        *secrets.credentials(ctx),
+        *network.network_policies(ctx),
+        *postgres.postgres_objects(ctx),
+        *redis.redis_objects(ctx),
+        *backend.backend_objects(ctx),
+        *frontend.frontend_objects(ctx),
+        *ingress.ingress_objects(ctx),
+        *monitoring.monitoring_objects(ctx),
+        *backup.backup_objects(ctx),
+    ]
+    # A stable sort: kinds in apply order, and within a kind the order the builders chose.
+    return sorted(objects, key=lambda obj: APPLY_ORDER.index(obj["kind"]))

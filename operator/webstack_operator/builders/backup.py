@@ -1,0 +1,52 @@
+"""The Velero Schedule: the stack's objects, its credentials and its database volume, on a cron schedule.
+
+It lives in Velero's namespace, where an owner reference to the WebStack cannot point; labels name the
+stack instead (`app.kubernetes.io/instance` + `webstack.dev/stack-namespace`) and the operator deletes it
+with a finalizer. The label selector picks every object the operator made for this stack, pods included
+(Velero runs the Postgres pod's `pg_dump` hook only on pods in the backup).
+"""
+
+from webstack_operator import labels
+from webstack_operator.builders.common import Manifest, bounded_name
+from webstack_operator.builders.context import StackContext
+
+# Velero labels each Backup with `velero.io/schedule-name`, a label value: at most 63 characters.
+MAX_SCHEDULE_NAME = 63
+
+
+def schedule_name(ctx: StackContext) -> str:
+    """`<namespace>-<name>`, unique in Velero's namespace, shortened with a hash when too long."""
+    return bounded_name(f"{ctx.namespace}-{ctx.name}", MAX_SCHEDULE_NAME)
+
+
+def velero_schedule(ctx: StackContext) -> Manifest:
+    """The Schedule."""
+    backup = ctx.spec.backup
+    snapshot = backup.volume_backup_method == "Snapshot"
+    return {
+        "apiVersion": "velero.io/v1",
+        "kind": "Schedule",
+        "metadata": {
+            "name": schedule_name(ctx),
+            "namespace": ctx.settings.velero_namespace,
+            "labels": labels.cross_namespace_labels(ctx.name, ctx.namespace, labels.BACKUP),
+        },
+        "spec": {
+            "schedule": backup.schedule,
+            "useOwnerReferencesInBackup": False,
+            "template": {
+                "includedNamespaces": [ctx.namespace],
+                "labelSelector": {"matchLabels": labels.stack_labels(ctx.name)},
+                "includeClusterResources": False,
+                "storageLocation": backup.storage_location,
+                "ttl": backup.ttl,
+                "snapshotVolumes": snapshot,
+                "defaultVolumesToFsBackup": False,
+            },
+        },
+    }
+
+
+def backup_objects(ctx: StackContext) -> list[Manifest]:
+    """The Schedule, when backups are on and Velero is installed."""
+    return [velero_schedule(ctx)] if ctx.backup_enabled else []

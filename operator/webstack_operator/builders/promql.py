@@ -1,0 +1,60 @@
+"""PromQL over the users API's own metric names, shared by alerts, canary analysis and the dashboard.
+
+Every expression is built from `users_api.metric_names`, so a renamed metric breaks a unit test here
+instead of silently breaking an alert in production. Request SLIs count only `/api/...` routes: probe and
+scrape traffic would otherwise dilute error rates and latency.
+"""
+
+from collections.abc import Mapping
+
+from users_api import metric_names as m
+
+API_ROUTES = "/api/.*"
+
+
+def selector(matchers: Mapping[str, str], *extra: str) -> str:
+    """`{a="x",b=~"y"}` from exact matchers (sorted, for stable output) and literal extra matchers."""
+    parts = [f'{key}="{value}"' for key, value in sorted(matchers.items())]
+    return "{" + ",".join([*parts, *extra]) + "}"
+
+
+def _api(matchers: Mapping[str, str], *extra: str) -> str:
+    return selector(matchers, f'{m.LABEL_ROUTE}=~"{API_ROUTES}"', *extra)
+
+
+def request_rate(matchers: Mapping[str, str], window: str) -> str:
+    """API requests per second."""
+    return f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers)}[{window}]))"
+
+
+def error_ratio(matchers: Mapping[str, str], window: str) -> str:
+    """Share of API responses that are 5xx (0..1; NaN without traffic)."""
+    server_errors = m.LABEL_STATUS + '=~"5.."'
+    errors = f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers, server_errors)}[{window}]))"
+    return f"{errors} / {request_rate(matchers, window)}"
+
+
+def success_ratio(matchers: Mapping[str, str], window: str) -> str:
+    """Share of API responses that are not 5xx (0..1; NaN without traffic)."""
+    not_server_errors = m.LABEL_STATUS + '!~"5.."'
+    ok = f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers, not_server_errors)}[{window}]))"
+    return f"{ok} / {request_rate(matchers, window)}"
+
+
+def latency_quantile(quantile: float, matchers: Mapping[str, str], window: str) -> str:
+    """A latency quantile of API requests, in seconds, from the histogram buckets."""
+    buckets = f"{m.HTTP_REQUEST_DURATION_SECONDS}_bucket{_api(matchers)}"
+    return f"histogram_quantile({quantile}, sum by (le) (rate({buckets}[{window}])))"
+
+
+def cache_hit_ratio(matchers: Mapping[str, str], window: str) -> str:
+    """Share of cached reads answered from Redis."""
+    sel = selector(matchers)
+    hits = f"sum(rate({m.CACHE_HITS_TOTAL}{sel}[{window}]))"
+    misses = f"sum(rate({m.CACHE_MISSES_TOTAL}{sel}[{window}]))"
+    return f"{hits} / ({hits} + {misses})"
+
+
+def targets_up(matchers: Mapping[str, str]) -> str:
+    """Backend pods Prometheus can scrape (0 or absent: the backend is down)."""
+    return f"sum(up{selector(matchers)})"

@@ -1,0 +1,48 @@
+"""Operator-wide settings the builders read: default images, namespaces, frontend assets, capabilities.
+
+Validated once at start and passed down (builders never read the environment or files). The frontend's
+nginx.conf template and UI assets are loaded by the caller (`cli.py`, the operator's startup) from
+`webapp/frontend` through `users_api.frontend`, and carried here as text.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which optional APIs the cluster serves. `render` assumes all; the operator discovers them.
+
+    Without Argo Rollouts the backend is a Deployment; without the Prometheus Operator, Velero, Sealed
+    Secrets or External Secrets, their objects are skipped (and the operator says so in a condition).
+    """
+
+    argo_rollouts: bool = True
+    prometheus_operator: bool = True
+    velero: bool = True
+    sealed_secrets: bool = True
+    external_secrets: bool = True
+
+
+def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """Everything outside a WebStack's spec that shapes its objects."""
+
+    # `<repository>:<major>-alpine`; the alpine layout matters (uid 70, /var/run/postgresql).
+    postgres_repository: str = "docker.io/library/postgres"
+    redis_image: str = "docker.io/library/redis:7.4-alpine"
+    velero_namespace: str = "velero"
+    monitoring_namespace: str = "monitoring"
+    # nginx.conf template with @LISTEN_PORT@, @BACKEND_URL@, @STATIC_ROOT@, and the UI files by name.
+    frontend_nginx_template: str = ""
+    frontend_assets: Mapping[str, str] = field(default_factory=_empty)
+    capabilities: Capabilities = field(default_factory=Capabilities)
+
+    def postgres_image(self, version: str) -> str:
+        """The default Postgres image for a major version."""
+        return f"{self.postgres_repository}:{version}-alpine"

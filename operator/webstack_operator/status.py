@@ -1,0 +1,283 @@
+"""Pure status computation: what the children say, turned into the WebStack's status.
+
+No I/O and no clock: the caller passes the time, the observed children and the previous status, so every
+rule here is a unit test away. `lastTransitionTime` moves only when a condition's status changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from webstack_operator.spec import WebStackSpec
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a reconcile did not finish: a reason for the conditions and a message for humans."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Children as last seen (None when absent) and what the reconcile itself found."""
+
+    generation: int
+    backend: JSON | None = None  # a Rollout or a Deployment
+    frontend: JSON | None = None
+    database: JSON | None = None  # the Postgres StatefulSet (Managed only)
+    cache: JSON | None = None  # the Redis Deployment (Managed only)
+    rollouts_available: bool = True
+    monitoring_available: bool = True
+    velero_available: bool = True
+    problem: Problem | None = None  # an apply that failed, or an invalid spec
+    invalid_spec: bool = False
+    url: str | None = None
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: int
+    desired: int
+    image: str | None
+    done: bool  # the controller has observed the latest spec and every replica is updated and available
+    detail: str
+
+
+def _image(obj: JSON) -> str | None:
+    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    return str(containers[0].get("image")) if containers else None
+
+
+def _generation_observed(obj: JSON) -> bool:
+    return int(obj.get("status", {}).get("observedGeneration") or 0) >= int(
+        obj["metadata"].get("generation") or 0
+    )
+
+
+def workload_readiness(obj: JSON | None) -> Readiness | None:
+    """Deployments, StatefulSets and Rollouts report readiness alike enough to share one reading."""
+    if obj is None:
+        return None
+    spec, status = obj.get("spec", {}), obj.get("status", {}) or {}
+    desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else status.get("replicas", 1))
+    ready = int(status.get("availableReplicas", status.get("readyReplicas", 0)) or 0)
+    if obj["kind"] == "StatefulSet":
+        ready = int(status.get("availableReplicas", status.get("readyReplicas", 0)) or 0)
+        updated = int(status.get("updatedReplicas", status.get("currentReplicas", 0)) or 0)
+    else:
+        updated = int(status.get("updatedReplicas", 0) or 0)
+    seen = _generation_observed(obj)
+    if obj["kind"] == "Rollout":
+        # Argo Rollouts: Healthy means the stable ReplicaSet runs the desired template at full strength.
+        phase = status.get("phase", "")
+        done = seen and phase == "Healthy" and ready >= desired
+        detail = f"Rollout {phase or 'not yet observed by Argo Rollouts'}"
+        if status.get("message"):
+            detail += f": {status['message']}"
+    else:
+        done = seen and ready >= desired and updated >= desired
+        detail = f"{ready}/{desired} available" + (
+            "" if seen else ", spec not yet observed by its controller"
+        )
+    return Readiness(min(ready, desired), desired, _image(obj), done, detail)
+
+
+def canary_state(rollout: JSON | None, steps: int) -> tuple[bool, str]:
+    """Whether a Rollout is between its stable and a new version, and where in its steps."""
+    if rollout is None or rollout.get("kind") != "Rollout":
+        return False, ""
+    status = rollout.get("status", {}) or {}
+    phase = status.get("phase", "")
+    stable, current = status.get("stableRS"), status.get("currentPodHash")
+    index = status.get("currentStepIndex")
+    moving = bool(stable and current and stable != current) or phase in ("Progressing", "Paused")
+    if not moving or phase == "Healthy":
+        return False, ""
+    where = f"step {index}/{steps}" if index is not None else "starting"
+    if status.get("pauseConditions") or phase == "Paused":
+        where += ", paused"
+    if phase == "Degraded" or status.get("abort"):
+        where += ", aborted"
+    return True, f"canary at {where}: {status.get('message') or phase}"
+
+
+def _condition(
+    previous: dict[str, JSON],
+    ctype: str,
+    ok: bool | None,
+    reason: str,
+    message: str,
+    now: str,
+    generation: int,
+) -> JSON:
+    status = "Unknown" if ok is None else ("True" if ok else "False")
+    before = previous.get(ctype)
+    since = before.get("lastTransitionTime") if before and before.get("status") == status else None
+    return {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "message": message[:1000],
+        "lastTransitionTime": since or now,
+        "observedGeneration": generation,
+    }
+
+
+def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None, now: str) -> JSON:
+    """The whole status, from scratch each time; equal inputs give equal output (so writes can be skipped)."""
+    previous = previous or {}
+    prev_conditions = {c["type"]: c for c in previous.get("conditions") or [] if "type" in c}
+    gen = observed.generation
+
+    def cond(ctype: str, ok: bool | None, reason: str, message: str) -> JSON:
+        return _condition(prev_conditions, ctype, ok, reason, message, now, gen)
+
+    parts: dict[str, Readiness | None] = {
+        "backend": workload_readiness(observed.backend),
+        "frontend": workload_readiness(observed.frontend),
+    }
+    if spec.database.mode == "Managed":
+        parts["database"] = workload_readiness(observed.database)
+    if spec.cache.mode == "Managed":
+        parts["cache"] = workload_readiness(observed.cache)
+
+    conditions: list[JSON] = []
+
+    def component_condition(ctype: str, name: str, label: str, external_reason: str | None) -> bool:
+        if name not in parts:
+            conditions.append(
+                cond(ctype, True, external_reason or "NotManaged", f"{label} is not run by the operator")
+            )
+            return True
+        r = parts[name]
+        if r is None:
+            conditions.append(cond(ctype, False, "NotFound", f"{label} has not been created yet"))
+            return False
+        conditions.append(
+            cond(ctype, r.done, "Available" if r.done else "NotAvailable", f"{label}: {r.detail}")
+        )
+        return r.done
+
+    backend_ok = component_condition("BackendAvailable", "backend", "backend", None)
+    frontend_ok = component_condition("FrontendAvailable", "frontend", "frontend", None)
+    database_ok = component_condition(
+        "DatabaseReady", "database", "Postgres", "External" if spec.database.mode == "External" else None
+    )
+    cache_reason = {"External": "External", "Disabled": "Disabled"}.get(spec.cache.mode)
+    cache_ok = component_condition("CacheReady", "cache", "Redis", cache_reason)
+
+    wants_canary = spec.backend.delivery.strategy == "Canary"
+    if wants_canary and observed.rollouts_available:
+        moving, message = canary_state(observed.backend, len(spec.backend.delivery.steps or ()))
+        conditions.append(
+            cond(
+                "CanaryProgressing",
+                moving,
+                "CanaryInProgress" if moving else "Stable",
+                message or "no canary in progress",
+            )
+        )
+    elif wants_canary:
+        conditions.append(
+            cond(
+                "CanaryProgressing",
+                False,
+                "ArgoRolloutsNotInstalled",
+                "Argo Rollouts is not installed: the backend runs as a Deployment with a rolling update",
+            )
+        )
+
+    if not spec.monitoring.enabled:
+        conditions.append(
+            cond("MonitoringConfigured", False, "Disabled", "monitoring is disabled in the spec")
+        )
+    elif not observed.monitoring_available:
+        conditions.append(
+            cond(
+                "MonitoringConfigured",
+                False,
+                "PrometheusOperatorNotInstalled",
+                "the Prometheus Operator CRDs are not installed: ServiceMonitor and PrometheusRule "
+                "are skipped (the dashboard ConfigMap is still rendered)",
+            )
+        )
+    else:
+        conditions.append(
+            cond("MonitoringConfigured", True, "Configured", "ServiceMonitor and alerts applied")
+        )
+
+    if not spec.backup.enabled:
+        conditions.append(cond("BackupConfigured", False, "Disabled", "backup is disabled in the spec"))
+    elif not observed.velero_available:
+        conditions.append(
+            cond(
+                "BackupConfigured",
+                False,
+                "VeleroNotInstalled",
+                "the Velero CRDs are not installed: no backup Schedule is created",
+            )
+        )
+    else:
+        conditions.append(
+            cond("BackupConfigured", True, "Scheduled", f"Velero Schedule '{spec.backup.schedule}'")
+        )
+
+    problem = observed.problem
+    if spec.paused:
+        conditions.append(
+            cond("Reconciled", False, "Paused", "spec.paused is true: the operator changes nothing")
+        )
+    elif problem is not None:
+        conditions.append(cond("Reconciled", False, problem.reason, problem.message))
+    else:
+        conditions.append(cond("Reconciled", True, "Applied", "every desired object is applied"))
+
+    managed = list(parts.values())
+    ready_count = sum(1 for r in managed if r is not None and r.done)
+    all_ready = backend_ok and frontend_ok and database_ok and cache_ok
+    if observed.invalid_spec and problem is not None:
+        phase, ready_reason, ready_message = "Failed", "InvalidSpec", problem.message
+    elif spec.paused:
+        phase, ready_reason, ready_message = "Paused", "Paused", "reconciliation is paused"
+    elif problem is not None:
+        phase, ready_reason, ready_message = "Degraded", problem.reason, problem.message
+    elif all_ready:
+        phase, ready_reason, ready_message = "Ready", "AllComponentsReady", "every component is available"
+    else:
+        waiting = [c["type"] for c in conditions[:4] if c["status"] != "True"]
+        was_ready = previous.get("phase") == "Ready" and previous.get("observedGeneration") == gen
+        phase = "Degraded" if was_ready else "Progressing"
+        ready_reason = "ComponentsNotReady"
+        ready_message = "waiting for " + ", ".join(waiting)
+    conditions.insert(0, cond("Ready", phase == "Ready", ready_reason, ready_message))
+
+    components: JSON = {}
+    for name, r in parts.items():
+        components[name] = {"ready": r.ready if r else 0, "desired": r.desired if r else 0}
+        if r is not None and r.image:
+            components[name]["image"] = r.image
+    status: JSON = {
+        "phase": phase,
+        "observedGeneration": gen,
+        "readyComponents": f"{ready_count}/{len(parts)}",
+        "components": components,
+        "conditions": conditions,
+    }
+    if observed.url:
+        status["url"] = observed.url
+    return status
+
+
+def status_changed(old: JSON | None, new: JSON) -> bool:
+    """Compares what matters; kopf's own bookkeeping under status (if any) is not ours to rewrite."""
+    old = {k: v for k, v in (old or {}).items() if k in new or k in _OWN_KEYS}
+    return old != new
+
+
+_OWN_KEYS = frozenset({"phase", "observedGeneration", "url", "readyComponents", "components", "conditions"})

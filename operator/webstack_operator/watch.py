@@ -1,0 +1,105 @@
+"""Label-selected watches of every child kind: the reconciler's cache, fed by the apiserver.
+
+kopf's own resource handlers would watch every Secret, ConfigMap and Deployment in the cluster and filter
+by label in Python; these watches ask the apiserver for only `managed-by=webstack-operator` objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from webstack_operator import labels, metrics
+from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
+
+log = logging.getLogger("webstack.watch")
+
+SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+WATCH_SECONDS = 290  # below most load balancers' idle timeouts; the watch is simply resumed
+
+OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED, DELETED, SYNCED), object
+OnResync = Callable[[Resource, list[JSON]], None]  # the full list after a (re)list
+
+
+class ChildWatches:
+    """One list+watch loop per child kind the cluster serves; started and stopped as discovery changes."""
+
+    def __init__(self, client: KubeClient, on_event: OnEvent, on_resync: OnResync) -> None:
+        self.client = client
+        self.on_event = on_event
+        self.on_resync = on_resync
+        self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.synced: dict[tuple[str, str], asyncio.Event] = {}
+
+    def ensure(self, kinds: list[Resource]) -> None:
+        wanted = {(r.api_version, r.kind): r for r in kinds}
+        for key, task in list(self.tasks.items()):
+            if key not in wanted:
+                task.cancel()
+                del self.tasks[key]
+        for key, resource in wanted.items():
+            if key not in self.tasks or self.tasks[key].done():
+                self.synced.setdefault(key, asyncio.Event())
+                self.tasks[key] = asyncio.get_running_loop().create_task(
+                    self._loop(resource), name=f"watch-{key[1]}"
+                )
+
+    async def wait_synced(self, limit: float = 30) -> None:
+        """Until every kind has been listed once: pruning must not act on a cache still filling up."""
+        await asyncio.wait_for(
+            asyncio.gather(*(e.wait() for k, e in self.synced.items() if k in self.tasks)), limit
+        )
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def _loop(self, resource: Resource) -> None:
+        key = (resource.api_version, resource.kind)
+        rv: str | None = None
+        failures = 0
+        while True:
+            try:
+                if rv is None:
+                    listed = await self.client.request(
+                        "GET", resource.path(), params={"labelSelector": SELECTOR}
+                    )
+                    items = listed.get("items", [])
+                    for item in items:
+                        item.setdefault("apiVersion", resource.api_version)
+                        item.setdefault("kind", resource.kind)
+                    self.on_resync(resource, items)
+                    rv = str(listed["metadata"]["resourceVersion"])
+                    self.synced[key].set()
+                params = {
+                    "watch": "1",
+                    "labelSelector": SELECTOR,
+                    "resourceVersion": rv,
+                    "allowWatchBookmarks": "true",
+                    "timeoutSeconds": str(WATCH_SECONDS),
+                }
+                async for event in self.client.stream(resource.path(), params):
+                    obj = event.get("object") or {}
+                    etype = event.get("type", "")
+                    if etype == "ERROR":
+                        rv = None  # 410 Gone: our resourceVersion is too old; list again
+                        break
+                    rv = str(obj.get("metadata", {}).get("resourceVersion", rv))
+                    if etype == "BOOKMARK":
+                        continue
+                    obj.setdefault("apiVersion", resource.api_version)
+                    obj.setdefault("kind", resource.kind)
+                    self.on_event(etype, obj)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except ApiError as e:
+                metrics.API_ERRORS.labels(status=str(e.status)).inc()
+                failures += 1
+                if e.status == 410:
+                    rv = None
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("watch of %s failed (%s); again in %.1fs", resource.kind, e, delay)
+                await asyncio.sleep(delay)

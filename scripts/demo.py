@@ -1,0 +1,301 @@
+"""`make demo`: the whole system on one machine, then a clean exit.
+
+A local control plane with kwok nodes, the operator running as in a cluster (least-privilege RBAC from
+deploy/operator, through a ServiceAccount token), the demo WebStack brought to Ready with a live view, and,
+because kwok pods run no containers, the real workload beside the cluster, wired from what the operator
+rendered: Postgres and Redis, the users API with the rendered pod's environment and Secret, and nginx
+with the rendered frontend ConfigMap.
+
+Runs until Ctrl-C, or DEMO_EXIT_AFTER seconds. Every process it starts is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tools")]
+
+from kubelocal import LocalCluster  # noqa: E402
+from kubelocal.target import KubeTarget  # noqa: E402
+from localservices import NginxServer, PostgresServer, RedisServer, UsersApiServer  # noqa: E402
+from operator_process import OperatorProcess  # noqa: E402
+
+SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
+OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
+T0 = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[demo {time.monotonic() - T0:6.1f}s] {message}", flush=True)
+
+
+def step(title: str, fn: Callable[[], Any]) -> Any:
+    started = time.monotonic()
+    say(f"{title} ...")
+    result = fn()
+    say(f"{title}: done in {time.monotonic() - started:.1f}s")
+    return result
+
+
+def install_operator_rbac(cluster: KubeTarget) -> None:
+    """deploy/operator as kustomize builds it, minus the Deployment: kwok would only pretend to run it,
+    so the real process runs here with the ServiceAccount's token instead."""
+    built = cluster.kubectl("kustomize", str(ROOT / "deploy" / "operator")).stdout
+    docs = [d for d in _yaml_docs(built) if d.get("kind") != "Deployment"]
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+    )
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+
+
+def _yaml_docs(text: str) -> list[dict[str, Any]]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def watch_until_ready(cluster: KubeTarget, ns: str, name: str, timeout: float = 240) -> dict[str, Any]:
+    """A live view: every condition change and every Event, as they happen, until Ready."""
+    seen_conditions: dict[str, tuple[str, str]] = {}
+    seen_events: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ws = json.loads(cluster.kubectl("get", "webstack", name, "-n", ns, "-o", "json").stdout)
+        status = ws.get("status") or {}
+        for c in status.get("conditions") or []:
+            now = (c["status"], c.get("reason", ""))
+            if seen_conditions.get(c["type"]) != now:
+                seen_conditions[c["type"]] = now
+                reason, message = c.get("reason", ""), c.get("message", "")
+                say(f"  condition {c['type']:<20} {c['status']:<5} {reason}: {message}")
+        events = json.loads(
+            cluster.kubectl(
+                "get", "events", "-n", ns, "--field-selector", f"involvedObject.name={name}", "-o", "json"
+            ).stdout
+        )
+        for e in sorted(events["items"], key=lambda e: e["metadata"]["creationTimestamp"]):
+            if e["metadata"]["uid"] not in seen_events:
+                seen_events.add(e["metadata"]["uid"])
+                say(f"  event     {e['type']:<8} {e['reason']:<16} {e.get('message', '')}")
+        if (
+            status.get("phase") == "Ready"
+            and status.get("observedGeneration") == ws["metadata"]["generation"]
+        ):
+            say(f"  phase Ready, components {status.get('readyComponents')}")
+            return dict(ws)
+        time.sleep(0.5)
+    raise SystemExit(f"the demo WebStack did not become Ready within {timeout:.0f}s")
+
+
+def rendered_backend(cluster: KubeTarget, ns: str, name: str) -> dict[str, Any]:
+    for kind in ("rollout", "deployment"):
+        got = cluster.kubectl("get", kind, f"{name}-backend", "-n", ns, "-o", "json", check=False)
+        if got.returncode == 0:
+            return dict(json.loads(got.stdout))
+    raise SystemExit("no backend workload was rendered")
+
+
+def backend_environment(cluster: KubeTarget, ns: str, workload: dict[str, Any]) -> dict[str, str]:
+    """The API container's env as the operator rendered it, Secret references resolved from the cluster."""
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    secrets: dict[str, dict[str, str]] = {}
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in var.get("valueFrom", {}):
+            ref = var["valueFrom"]["secretKeyRef"]
+            if ref["name"] not in secrets:
+                raw = json.loads(cluster.kubectl("get", "secret", ref["name"], "-n", ns, "-o", "json").stdout)
+                secrets[ref["name"]] = {
+                    k: base64.b64decode(v).decode() for k, v in raw.get("data", {}).items()
+                }
+            env[var["name"]] = secrets[ref["name"]][ref["key"]]
+    return env
+
+
+def frontend_from_configmap(cluster: KubeTarget, ns: str, name: str) -> tuple[str, dict[str, str]]:
+    """The rendered nginx.conf, turned back into the template its tokens came from, and the UI files."""
+    data = json.loads(cluster.kubectl("get", "configmap", f"{name}-frontend", "-n", ns, "-o", "json").stdout)[
+        "data"
+    ]
+    conf = data.pop("nginx.conf")
+    deployment = json.loads(
+        cluster.kubectl("get", "deployment", f"{name}-frontend", "-n", ns, "-o", "json").stdout
+    )
+    port = next(p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"])
+    template = (
+        conf.replace(f"http://{name}-backend:80", "@BACKEND_URL@")
+        .replace(f"listen {port}", "listen @LISTEN_PORT@")
+        .replace("/usr/share/nginx/html", "@STATIC_ROOT@")
+    )
+    return template, data
+
+
+def curl_twice(url: str) -> None:
+    for attempt in (1, 2):
+        with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - loopback
+            cache = r.headers.get("X-Cache")
+            say(f"  curl -si {url}  (request {attempt})  ->  HTTP {r.status}, X-Cache: {cache}")
+
+
+def main() -> int:
+    exit_after = float(os.environ.get("DEMO_EXIT_AFTER", "0") or 0)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    workdir = Path(tempfile.mkdtemp(prefix="webstack-demo-"))
+    started: list[Any] = []
+    cluster = LocalCluster(nodes=2)
+    try:
+        step(
+            "starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)",
+            cluster.start,
+        )
+        started.append(cluster)
+        target = KubeTarget(cluster.kubeconfig_path, local=cluster)
+        say(f"  export KUBECONFIG={cluster.kubeconfig_path}")
+        crds = step(
+            "installing the third-party CRDs (Argo Rollouts, Prometheus Operator, Velero, ...)",
+            target.install_thirdparty_crds,
+        )
+        say(f"  {len(crds)} CRDs established")
+        for ns in ("velero", "monitoring"):
+            target.kubectl("create", "namespace", ns, check=False)
+        _start_rollouts_controller(cluster)
+        step(
+            "installing deploy/operator (CRD, namespace, least-privilege RBAC)",
+            lambda: install_operator_rbac(target),
+        )
+        kubeconfig = target.mint_kubeconfig(OPERATOR_NS, OPERATOR_SA)
+        op = OperatorProcess(kubeconfig, workdir)
+        step(f"starting the operator as ServiceAccount {OPERATOR_NS}/{OPERATOR_SA}", op.start)
+        started.append(op)
+
+        import yaml
+
+        doc = yaml.safe_load(SAMPLE.read_text())
+        ns, name = doc["metadata"].get("namespace", "default"), doc["metadata"]["name"]
+        target.kubectl("create", "namespace", ns, check=False)
+        step(
+            f"applying {SAMPLE.relative_to(ROOT)}",
+            lambda: target.kubectl("apply", "--server-side", "-f", str(SAMPLE)),
+        )
+        step(
+            "waiting for the operator to bring every component up",
+            lambda: watch_until_ready(target, ns, name),
+        )
+        print(target.kubectl("get", "ws", "-n", ns).stdout, flush=True)
+        print(
+            target.kubectl(
+                "get",
+                "all,configmaps,secrets,ingresses,networkpolicies,poddisruptionbudgets,"
+                "servicemonitors,prometheusrules,serviceaccounts",
+                "-n",
+                ns,
+                "-l",
+                f"app.kubernetes.io/instance={name}",
+            ).stdout,
+            flush=True,
+        )
+
+        workload = rendered_backend(target, ns, name)
+        env = backend_environment(target, ns, workload)
+        pg = PostgresServer(user=env["PGUSER"], password=env["PGPASSWORD"], database=env["PGDATABASE"])
+        step("starting Postgres with the rendered Secret's credentials", pg.start)
+        started.append(pg)
+        redis = step("starting Redis", RedisServer().start)
+        started.append(redis)
+        env.update({"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "REDIS_URL": redis.url})
+        api = UsersApiServer(env=env)
+        step("starting the users API with the rendered pod environment", api.start)
+        started.append(api)
+        template, assets = frontend_from_configmap(target, ns, name)
+        nginx = NginxServer(backend_url=api.url, assets=assets, template=template)
+        step("starting nginx with the rendered frontend ConfigMap", nginx.start)
+        started.append(nginx)
+
+        say(f"UI:      {nginx.url}/")
+        say(f"API:     {nginx.url}/api/users")
+        curl_twice(f"{nginx.url}/api/users?limit=5")
+        say(f"metrics: operator http://127.0.0.1:{op.metrics_port}/metrics   users API {api.url}/metrics")
+        state = {
+            "url": nginx.url,
+            "api": api.url,
+            "kubeconfig": str(cluster.kubeconfig_path),
+            "namespace": ns,
+            "name": name,
+            "operator_metrics": f"http://127.0.0.1:{op.metrics_port}/metrics",
+            "pids": cluster.pids()
+            + [
+                p
+                for p in (op.process.pid if op.process else None, pg.pid, redis.pid, api.pid, nginx.pid)
+                if p
+            ],
+        }
+        state_file = os.environ.get("DEMO_STATE_FILE")
+        if state_file:
+            Path(state_file).write_text(json.dumps(state))
+        print(f"DEMO_READY {json.dumps(state)}", flush=True)
+        say("running; Ctrl-C to stop" + (f" (exits by itself after {exit_after:.0f}s)" if exit_after else ""))
+        deadline = time.monotonic() + exit_after if exit_after else None
+        while not stop.wait(0.5):
+            if deadline and time.monotonic() >= deadline:
+                break
+        return 0
+    finally:
+        say("stopping everything the demo started")
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            finally:
+                cleanup = getattr(thing, "cleanup", None)
+                if cleanup:
+                    cleanup()
+        if cluster.components:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        say("stopped")
+
+
+def _start_rollouts_controller(cluster: LocalCluster) -> None:
+    from kubelocal.binaries import cache_dir
+
+    found = sorted(cache_dir().glob("argo-rollouts-*/rollouts-controller"))
+    if found:
+        cluster.start_extra(
+            "argo-rollouts",
+            [
+                str(found[-1]),
+                f"--kubeconfig={cluster.kubeconfig_path}",
+                "--leader-elect=false",
+                "--healthzPort=0",
+                "--metricsport=0",
+                "--loglevel=warn",
+            ],
+        )
+        say("  Argo Rollouts controller started")
+    else:
+        say("  Argo Rollouts controller not built: the operator will fall back to a Deployment")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

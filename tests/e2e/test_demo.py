@@ -1,0 +1,142 @@
+"""`make demo`, run as a user would (non-interactively): the UI works in a real browser, the stack is
+Ready, drift is undone while the UI keeps working, and nothing of the demo is left after it exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelocal.wait import eventually
+
+pytestmark = [pytest.mark.cluster, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _start_demo(tmp_path: Path, exit_after: int) -> tuple[subprocess.Popen[str], Path]:
+    log = tmp_path / "demo.log"
+    env = {**os.environ, "DEMO_EXIT_AFTER": str(exit_after), "DEMO_STATE_FILE": str(tmp_path / "state.json")}
+    env.pop("KUBECONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    return proc, log
+
+
+def _wait_ready(proc: subprocess.Popen[str], log: Path, tmp_path: Path) -> dict[str, Any]:
+    def state() -> dict[str, Any] | None:
+        assert proc.poll() is None, f"the demo exited early:\n{log.read_text()[-5000:]}"
+        f = tmp_path / "state.json"
+        return dict(json.loads(f.read_text())) if f.exists() else None
+
+    return eventually(state, timeout=420, interval=1, what=f"the demo to be ready (log {log})")  # type: ignore[return-value]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _kubectl(state: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    from kubelocal.binaries import Binaries
+
+    return subprocess.run(
+        [str(Binaries.locate().kubectl), f"--kubeconfig={state['kubeconfig']}", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_demo_end_to_end_in_a_browser(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    proc, log = _start_demo(tmp_path, exit_after=900)
+    try:
+        state = _wait_ready(proc, log, tmp_path)
+        text = log.read_text()
+        assert "X-Cache: MISS" in text and "X-Cache: HIT" in text, text[-3000:]
+        assert "done in" in text  # a progress line per step, with its time
+
+        ws = _kubectl(state, "get", "ws", state["name"], "-n", state["namespace"])
+        assert ws.returncode == 0 and "Ready" in ws.stdout, ws.stdout + ws.stderr
+
+        email = f"demo-{uuid.uuid4().hex[:6]}@example.com"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(state["url"] + "/")
+            page.fill("#email", email)
+            page.fill("#name", "Demo User")
+            page.click("#add-user-form button[type=submit]")
+            expect(page.locator("#users-table tbody tr", has_text=email)).to_be_visible(timeout=10_000)
+            page.screenshot(path=str(tmp_path / "demo-ui.png"), full_page=True)
+
+            # Drift while the demo runs: the operator puts the backend Service back; the UI keeps working.
+            svc = f"{state['name']}-backend"
+            old = json.loads(
+                _kubectl(state, "get", "service", svc, "-n", state["namespace"], "-o", "json").stdout
+            )
+            assert _kubectl(state, "delete", "service", svc, "-n", state["namespace"]).returncode == 0
+            eventually(
+                lambda: json.loads(
+                    _kubectl(state, "get", "service", svc, "-n", state["namespace"], "-o", "json").stdout
+                )["metadata"]["uid"],
+                until=lambda uid: uid != old["metadata"]["uid"],
+                timeout=15,
+                what="backend Service restored",
+            )
+            page.reload()
+            expect(page.locator("#users-table tbody tr", has_text=email)).to_be_visible(timeout=10_000)
+            page.screenshot(path=str(tmp_path / "demo-ui-after-drift.png"), full_page=True)
+            browser.close()
+        with urllib.request.urlopen(state["operator_metrics"], timeout=5) as r:
+            assert "webstack_drift_corrections_total" in r.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        rc = proc.wait(120)
+    assert rc == 0, log.read_text()[-3000:]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in state["pids"]):
+        time.sleep(0.2)
+    assert not [p for p in state["pids"] if _alive(p)], "demo processes left behind"
+
+
+def test_demo_runs_twice_in_a_row(tmp_path: Path) -> None:
+    for run in (1, 2):
+        workdir = tmp_path / f"run{run}"
+        workdir.mkdir()
+        proc, log = _start_demo(workdir, exit_after=1)
+        state = _wait_ready(proc, log, workdir)
+        assert proc.wait(180) == 0, log.read_text()[-3000:]
+        assert not [p for p in state["pids"] if _alive(p)]

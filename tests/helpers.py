@@ -1,0 +1,73 @@
+"""Small helpers shared by the integration and e2e tests: polling with a deadline, metrics, problem checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from localservices import PostgresServer, RedisServer
+
+T = TypeVar("T")
+
+
+def api_env(postgres: PostgresServer, redis_server: RedisServer | None, **extra: str) -> dict[str, str]:
+    """The environment a pod would get, pointed at local servers."""
+    env = {"DATABASE_URL": postgres.dsn, "REDIS_URL": redis_server.url if redis_server else ""}
+    env.update(extra)
+    return env
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    until: Callable[[T], bool],
+    within: float = 30,
+    what: str = "condition",
+) -> T:
+    """Await `probe` until `until(result)` holds; at the deadline, fail with the last result (or error)."""
+    deadline = time.monotonic() + within
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = await probe()
+        except Exception as exc:  # the thing we watch may still be coming back
+            last = exc
+        else:
+            if until(result):
+                return result
+            last = result
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within}s waiting for {what}; last seen: {last!r}")
+
+
+def sample(metrics_text: str, name: str, labels: Mapping[str, str] | None = None) -> float:
+    """One sample's value in a Prometheus text exposition (0 when absent)."""
+    for family in text_string_to_metric_families(metrics_text):
+        for metric in family.samples:
+            if metric.name == name and all(metric.labels.get(k) == v for k, v in (labels or {}).items()):
+                return float(metric.value)
+    return 0.0
+
+
+async def metric(client: httpx.AsyncClient, name: str, labels: Mapping[str, str] | None = None) -> float:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    return sample(response.text, name, labels)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    """The response is an RFC 9457 problem with this status, and leaks nothing about the internals."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    for leak in ("Traceback", "asyncpg", "SELECT", "INSERT", "UPDATE ", "DELETE FROM", 'File "'):
+        assert leak not in response.text, response.text
+    return dict(body)

@@ -1,0 +1,437 @@
+"""Every rule of the WebStack CRD, enforced by a real kube-apiserver: a bad object is rejected with the
+message a user needs (field path + what is allowed). Server-side dry-run, so nothing is stored."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelocal.target import KubeTarget
+from webstack_operator import spec as api
+from webstack_operator.spec import WebStackSpec
+
+pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
+CANARY_STEPS = [{"setWeight": 20}]
+
+
+@pytest.fixture(scope="module")
+def crd_cluster(cluster: KubeTarget) -> KubeTarget:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def namespace(crd_cluster: KubeTarget) -> Iterator[str]:
+    name = f"crd-{uuid.uuid4().hex[:8]}"
+    crd_cluster.kubectl("create", "namespace", name)
+    yield name
+    crd_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def _webstack(namespace: str, spec: dict[str, Any], name: str = "shop") -> dict[str, Any]:
+    return {
+        "apiVersion": "webstack.dev/v1alpha1",
+        "kind": "WebStack",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _spec(**sections: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"backend": {"image": IMAGE}}
+    for key, value in sections.items():
+        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+    return spec
+
+
+def _dry_run(cluster: KubeTarget, obj: dict[str, Any]) -> tuple[int, str]:
+    result = cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--field-manager=test",
+        "-f",
+        "-",
+        input=json.dumps(obj),
+        check=False,
+    )
+    return result.returncode, result.stderr
+
+
+CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "external-db-needs-credentials",
+        _spec(database={"mode": "External"}),
+        "spec.database.credentials",
+        api.EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
+    ),
+    (
+        "canary-needs-steps",
+        _spec(backend={"image": IMAGE, "delivery": {"strategy": "Canary"}}),
+        "spec.backend.delivery.steps",
+        api.CANARY_NEEDS_STEPS,
+    ),
+    (
+        "steps-only-for-canary",
+        _spec(backend={"image": IMAGE, "delivery": {"steps": CANARY_STEPS}}),
+        "spec.backend.delivery",
+        api.STEPS_ONLY_FOR_CANARY,
+    ),
+    (
+        "step-one-action",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "delivery": {"strategy": "Canary", "steps": [{"setWeight": 5, "pause": {}}]},
+            }
+        ),
+        "spec.backend.delivery.steps[0]",
+        api.CANARY_STEP_ONE_OF,
+    ),
+    (
+        "autoscaling-bounds",
+        _spec(backend={"image": IMAGE, "autoscaling": {"minReplicas": 5, "maxReplicas": 2}}),
+        "spec.backend.autoscaling.maxReplicas",
+        api.AUTOSCALING_MAX_BELOW_MIN,
+    ),
+    (
+        "reserved-env",
+        _spec(backend={"image": IMAGE, "env": [{"name": "DATABASE_URL", "value": "x"}]}),
+        "spec.backend.env",
+        api.ENV_RESERVED,
+    ),
+    (
+        "env-value-or-source",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "env": [
+                    {"name": "A", "value": "x", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+                ],
+            }
+        ),
+        "spec.backend.env[0]",
+        api.ENV_VALUE_OR_SOURCE,
+    ),
+    (
+        "env-source-one-of",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "env": [
+                    {
+                        "name": "A",
+                        "valueFrom": {
+                            "secretKeyRef": {"name": "s", "key": "k"},
+                            "configMapKeyRef": {"name": "c", "key": "k"},
+                        },
+                    }
+                ],
+            }
+        ),
+        "spec.backend.env[0].valueFrom",
+        api.ENV_SOURCE_ONE_OF,
+    ),
+    (
+        "image-not-latest",
+        _spec(backend={"image": "ghcr.io/webstack-dev/users-api:latest"}),
+        "spec.backend.image",
+        api.IMAGE_NOT_LATEST,
+    ),
+    (
+        "memory-limit-below-request",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "resources": {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"memory": "512Mi"}},
+            }
+        ),
+        "spec.backend.resources.limits.memory",
+        api.RESOURCES_LIMIT_BELOW_REQUEST,
+    ),
+    (
+        "cpu-limit-below-request",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "resources": {
+                    "requests": {"cpu": 2, "memory": "1Gi"},
+                    "limits": {"cpu": "1500m", "memory": "1Gi"},
+                },
+            }
+        ),
+        "spec.backend.resources.limits.cpu",
+        api.RESOURCES_CPU_LIMIT_BELOW_REQUEST,
+    ),
+    (
+        "one-credentials-source",
+        _spec(
+            database={
+                "credentials": {"secretRef": {"name": "a"}, "sealedSecret": {"encryptedData": {"uri": "Ag"}}}
+            }
+        ),
+        "spec.database.credentials",
+        api.CREDENTIALS_ONE_SOURCE,
+    ),
+    (
+        "sealed-keys-managed",
+        _spec(database={"credentials": {"sealedSecret": {"encryptedData": {"password": "Ag"}}}}),
+        "spec.database.credentials.sealedSecret.encryptedData",
+        api.SEALED_KEYS_MANAGED,
+    ),
+    (
+        "sealed-keys-external",
+        _spec(
+            database={
+                "mode": "External",
+                "credentials": {"sealedSecret": {"encryptedData": {"password": "Ag"}}},
+            }
+        ),
+        "spec.database.credentials.sealedSecret.encryptedData",
+        api.SEALED_KEYS_EXTERNAL,
+    ),
+    ("external-cache-source", _spec(cache={"mode": "External"}), "spec.cache", api.EXTERNAL_CACHE_ONE_SOURCE),
+    (
+        "cache-source-only-external",
+        _spec(cache={"secretRef": {"name": "r"}}),
+        "spec.cache",
+        api.CACHE_SOURCE_ONLY_EXTERNAL,
+    ),
+    ("ingress-needs-host", _spec(ingress={"enabled": True}), "spec.ingress.host", api.INGRESS_NEEDS_HOST),
+    (
+        "analysis-needs-monitoring",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "delivery": {
+                    "strategy": "Canary",
+                    "steps": CANARY_STEPS,
+                    "analysis": {"prometheusAddress": "http://p:9090"},
+                },
+            },
+            monitoring={"enabled": False},
+        ),
+        "spec.monitoring.enabled",
+        api.ANALYSIS_NEEDS_MONITORING,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "message"), [c[1:] for c in CEL_CASES], ids=[c[0] for c in CEL_CASES]
+)
+def test_cel_rule_rejects(
+    crd_cluster: KubeTarget, namespace: str, spec: dict[str, Any], path: str, message: str
+) -> None:
+    code, err = _dry_run(crd_cluster, _webstack(namespace, spec))
+    assert code != 0, "the apiserver accepted a bad WebStack"
+    assert message in err, err
+    assert path in err, err
+    # The offline validator says the same thing.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        WebStackSpec.model_validate(spec)
+
+
+SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("image-pattern", _spec(backend={"image": "Not An Image"}), "spec.backend.image", "should match"),
+    (
+        "image-needs-tag",
+        _spec(backend={"image": "ghcr.io/webstack-dev/users-api"}),
+        "spec.backend.image",
+        "should match",
+    ),
+    (
+        "replicas-minimum",
+        _spec(backend={"image": IMAGE, "replicas": 0}),
+        "spec.backend.replicas",
+        "should be greater than or equal to 1",
+    ),
+    (
+        "replicas-maximum",
+        _spec(backend={"image": IMAGE, "replicas": 101}),
+        "spec.backend.replicas",
+        "should be less than or equal to 100",
+    ),
+    (
+        "strategy-enum",
+        _spec(backend={"image": IMAGE, "delivery": {"strategy": "BlueGreen"}}),
+        "spec.backend.delivery.strategy",
+        'supported values: "RollingUpdate", "Canary"',
+    ),
+    (
+        "pause-duration",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "delivery": {"strategy": "Canary", "steps": [{"pause": {"duration": "2 minutes"}}]},
+            }
+        ),
+        "spec.backend.delivery.steps[0].pause.duration",
+        "should match",
+    ),
+    (
+        "iam-role-arn",
+        _spec(backend={"image": IMAGE, "iamRoleArn": "arn:aws:iam::1234:role/x"}),
+        "spec.backend.iamRoleArn",
+        "should match",
+    ),
+    (
+        "certificate-arn",
+        _spec(ingress={"certificateArn": "arn:aws:acm:eu-west-1:1:cert/x"}),
+        "spec.ingress.certificateArn",
+        "should match",
+    ),
+    (
+        "quantity",
+        _spec(database={"storage": {"size": "ten gigs"}}),
+        "spec.database.storage.size",
+        "should match",
+    ),
+    ("cron", _spec(backup={"schedule": "every night"}), "spec.backup.schedule", "should match"),
+    ("go-duration", _spec(backup={"ttl": "30 days"}), "spec.backup.ttl", "should match"),
+    ("redis-memory", _spec(cache={"maxMemory": "256MiB"}), "spec.cache.maxMemory", "should match"),
+    (
+        "ttl-range",
+        _spec(cache={"ttlSeconds": 0}),
+        "spec.cache.ttlSeconds",
+        "should be greater than or equal to 1",
+    ),
+    ("host", _spec(ingress={"enabled": True, "host": "Shop_Example"}), "spec.ingress.host", "should match"),
+    (
+        "deletion-policy",
+        _spec(database={"deletionPolicy": "Orphan"}),
+        "spec.database.deletionPolicy",
+        'supported values: "Retain", "Delete"',
+    ),
+    (
+        "success-rate-range",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "delivery": {
+                    "strategy": "Canary",
+                    "steps": CANARY_STEPS,
+                    "analysis": {"prometheusAddress": "http://p:9090", "minSuccessRate": 1.5},
+                },
+            }
+        ),
+        "spec.backend.delivery.analysis.minSuccessRate",
+        "should be less than or equal to 1",
+    ),
+    (
+        "p95-positive",
+        _spec(
+            backend={
+                "image": IMAGE,
+                "delivery": {
+                    "strategy": "Canary",
+                    "steps": CANARY_STEPS,
+                    "analysis": {"prometheusAddress": "http://p:9090", "maxP95LatencySeconds": 0},
+                },
+            }
+        ),
+        "spec.backend.delivery.analysis.maxP95LatencySeconds",
+        "should be greater than 0",
+    ),
+    (
+        "env-unique",
+        _spec(backend={"image": IMAGE, "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}),
+        "spec.backend.env[1]",
+        "Duplicate value",
+    ),
+    (
+        "env-max-items",
+        _spec(backend={"image": IMAGE, "env": [{"name": f"V{i}", "value": "x"} for i in range(65)]}),
+        "spec.backend.env",
+        "must have at most 64 items",
+    ),
+    ("backend-required", {"frontend": {"replicas": 1}}, "spec.backend", "Required value"),
+    ("unknown-field", _spec(surprise=True), "spec.surprise", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "message"), [c[1:] for c in SCHEMA_CASES], ids=[c[0] for c in SCHEMA_CASES]
+)
+def test_schema_rejects(
+    crd_cluster: KubeTarget, namespace: str, spec: dict[str, Any], path: str, message: str
+) -> None:
+    code, err = _dry_run(crd_cluster, _webstack(namespace, spec))
+    assert code != 0, "the apiserver accepted a bad WebStack"
+    assert path in err and message in err, err
+
+
+@pytest.mark.parametrize("name", ["a" * 41, "shop.v2", "9shop"])
+def test_name_rule_rejects(crd_cluster: KubeTarget, namespace: str, name: str) -> None:
+    code, err = _dry_run(crd_cluster, _webstack(namespace, _spec(), name=name))
+    assert code != 0
+    assert api.NAME_MESSAGE in err, err
+
+
+def test_valid_sample_is_accepted_and_defaulted_like_the_models(
+    crd_cluster: KubeTarget, namespace: str
+) -> None:
+    spec = _spec()
+    result = crd_cluster.kubectl(
+        "create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(_webstack(namespace, spec))
+    )
+    stored = json.loads(result.stdout)["spec"]
+    assert stored == WebStackSpec.model_validate(spec).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+
+
+def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
+    original = _webstack(
+        namespace, _spec(database={"storage": {"size": "10Gi", "storageClassName": "gp3"}}), name="immutable"
+    )
+    crd_cluster.kubectl(
+        "apply", "--server-side", "--field-manager=test", "-f", "-", input=json.dumps(original)
+    )
+    try:
+        other_class = copy.deepcopy(original)
+        other_class["spec"]["database"]["storage"]["storageClassName"] = "gp2"
+        code, err = _dry_run(crd_cluster, other_class)
+        assert code != 0 and api.STORAGE_CLASS_IMMUTABLE in err, err
+        assert "spec.database.storage.storageClassName" in err, err
+        no_class = copy.deepcopy(original)
+        del no_class["spec"]["database"]["storage"]["storageClassName"]
+        code, err = _dry_run(crd_cluster, no_class)
+        assert code != 0 and api.STORAGE_CLASS_IMMUTABLE in err, err
+        bigger = copy.deepcopy(original)
+        bigger["spec"]["database"]["storage"]["size"] = "20Gi"
+        code, err = _dry_run(crd_cluster, bigger)
+        assert code != 0 and api.STORAGE_SIZE_IMMUTABLE in err, err
+        same = copy.deepcopy(original)
+        same["spec"]["backend"]["replicas"] = 3
+        code, err = _dry_run(crd_cluster, same)
+        assert code == 0, err
+    finally:
+        crd_cluster.kubectl("delete", "webstack", "immutable", "-n", namespace, "--wait=false", check=False)
+
+
+def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) -> None:
+    explain = crd_cluster.kubectl("explain", "webstack.spec.database").stdout
+    assert "PostgreSQL" in explain and "deletionPolicy" in explain and "Retain" in explain
+    crd_cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=test",
+        "-f",
+        "-",
+        input=json.dumps(_webstack(namespace, _spec(), name="columns")),
+    )
+    header = crd_cluster.kubectl("get", "ws", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "PHASE", "READY", "BACKEND", "URL", "AGE"]
+    crd_cluster.kubectl("delete", "webstack", "columns", "-n", namespace, "--wait=false", check=False)

@@ -1,0 +1,69 @@
+"""Helpers for operator tests: CRD install, WebStack status polling, Events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
+from operator_process import OperatorProcess, operator_command
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT / "crds"
+SAMPLES = ROOT / "deploy" / "samples"
+
+__all__ = [
+    "CRD_DIR",
+    "SAMPLES",
+    "OperatorProcess",
+    "condition",
+    "events",
+    "get_json",
+    "install_webstack_crd",
+    "operator_command",
+    "wait_phase",
+]
+
+
+def install_webstack_crd(cluster: KubeTarget) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+
+
+def get_json(cluster: KubeTarget, *args: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl("get", *args, "-o", "json").stdout))
+
+
+def wait_phase(
+    cluster: KubeTarget, ns: str, name: str, phase: str = "Ready", timeout: float = 90
+) -> dict[str, Any]:
+    return eventually(
+        lambda: get_json(cluster, "webstack", name, "-n", ns),
+        until=lambda ws: (
+            (ws.get("status") or {}).get("phase") == phase
+            and (ws.get("status") or {}).get("observedGeneration") == ws["metadata"]["generation"]
+        ),
+        timeout=timeout,
+        what=f"WebStack {ns}/{name} phase {phase}",
+    )
+
+
+def condition(ws: dict[str, Any], ctype: str) -> dict[str, Any]:
+    for c in (ws.get("status") or {}).get("conditions") or []:
+        if c["type"] == ctype:
+            return dict(c)
+    raise AssertionError(f"no condition {ctype} in {ws.get('status')}")
+
+
+def events(cluster: KubeTarget, ns: str, name: str) -> list[dict[str, Any]]:
+    out = get_json(
+        cluster,
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        f"involvedObject.name={name},involvedObject.kind=WebStack",
+    )
+    return list(out["items"])

@@ -1,0 +1,77 @@
+"""Canary: steps, background analysis from the API's own metrics, ALB traffic routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.builders.stacks import make_stack
+
+from users_api import metric_names
+from webstack_operator.builders.canary import analysis_template, canary_strategy
+
+ANALYSIS = {
+    "prometheusAddress": "http://prometheus.monitoring:9090/",
+    "minSuccessRate": 0.995,
+    "maxP95LatencySeconds": 0.25,
+}
+STEPS = [{"setWeight": 20}, {"pause": {"duration": "2m"}}, {"setWeight": 50}, {"pause": {}}]
+
+
+def _canary(analysis: bool = True, **sections: Any) -> Any:
+    delivery: dict[str, Any] = {"strategy": "Canary", "steps": STEPS}
+    if analysis:
+        delivery["analysis"] = ANALYSIS
+    return make_stack(backend={"delivery": delivery}, **sections)
+
+
+def test_steps_translate_one_to_one() -> None:
+    strategy = canary_strategy(_canary(analysis=False))["canary"]
+    assert strategy["steps"] == [
+        {"setWeight": 20},
+        {"pause": {"duration": "2m"}},
+        {"setWeight": 50},
+        {"pause": {}},
+    ]
+    assert "analysis" not in strategy
+    assert "trafficRouting" not in strategy
+
+
+def test_background_analysis_passes_the_canary_hash() -> None:
+    strategy = canary_strategy(_canary())["canary"]
+    assert strategy["analysis"] == {
+        "templates": [{"templateName": "shop-backend"}],
+        "args": [{"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}],
+    }
+
+
+def test_analysis_template_uses_the_apis_metric_names() -> None:
+    template = analysis_template(_canary())
+    assert template is not None
+    success, latency = template["spec"]["metrics"]
+    assert success["provider"]["prometheus"]["address"] == "http://prometheus.monitoring:9090"
+    query = success["provider"]["prometheus"]["query"]
+    assert metric_names.HTTP_REQUESTS_TOTAL in query
+    assert 'rollouts_pod_template_hash="{{args.canary-hash}}"' in query
+    assert 'job="shop-backend-metrics"' in query and 'namespace="team-a"' in query
+    assert success["successCondition"] == "len(result) > 0 && result[0] >= 0.995"
+    assert success["failureCondition"] == "len(result) > 0 && result[0] < 0.995"
+    assert (
+        f"{metric_names.HTTP_REQUEST_DURATION_SECONDS}_bucket" in latency["provider"]["prometheus"]["query"]
+    )
+    assert latency["successCondition"] == "len(result) > 0 && result[0] <= 0.25"
+    assert template["spec"]["args"] == [{"name": "canary-hash"}]
+
+
+def test_no_analysis_without_monitoring_capability() -> None:
+    from webstack_operator.settings import Capabilities
+
+    ctx = _canary(capabilities=Capabilities(prometheus_operator=False))
+    assert analysis_template(ctx) is None
+    assert "analysis" not in canary_strategy(ctx)["canary"]
+
+
+def test_alb_ingress_gives_exact_weights() -> None:
+    ctx = _canary(ingress={"enabled": True, "host": "shop.example.com"})
+    assert canary_strategy(ctx)["canary"]["trafficRouting"] == {"alb": {"ingress": "shop", "servicePort": 80}}
+    other = _canary(ingress={"enabled": True, "host": "shop.example.com", "className": "nginx"})
+    assert "trafficRouting" not in canary_strategy(other)["canary"]

@@ -1,0 +1,95 @@
+"""desired_objects: apply order, determinism, one object per identity, offline render without owners."""
+
+from __future__ import annotations
+
+import json
+
+from tests.unit.builders.stacks import kinds, render
+
+from webstack_operator.builders import APPLY_ORDER
+
+FULL = {
+    "backend": {
+        "autoscaling": {"minReplicas": 2, "maxReplicas": 5},
+        "iamRoleArn": "arn:aws:iam::123456789012:role/api",
+        "delivery": {
+            "strategy": "Canary",
+            "steps": [{"setWeight": 20}, {"pause": {}}],
+            "analysis": {"prometheusAddress": "http://prometheus:9090"},
+        },
+    },
+    "ingress": {"enabled": True, "host": "shop.example.com"},
+    "backup": {"enabled": True},
+    "database": {"credentials": {"externalSecret": {"storeRef": {"name": "s"}, "remoteKey": "k"}}},
+}
+
+
+def test_minimal_stack() -> None:
+    assert kinds(render()) == [
+        "ServiceAccount/shop-backend",
+        "ServiceAccount/shop-frontend",
+        "ServiceAccount/shop-postgres",
+        "ServiceAccount/shop-redis",
+        "Secret/shop-postgres",
+        "ConfigMap/shop-frontend",
+        "ConfigMap/shop-dashboard",
+        "NetworkPolicy/shop-default-deny",
+        "NetworkPolicy/shop-frontend",
+        "NetworkPolicy/shop-backend",
+        "NetworkPolicy/shop-postgres",
+        "NetworkPolicy/shop-redis",
+        "Service/shop-postgres",
+        "Service/shop-redis",
+        "Service/shop-backend",
+        "Service/shop-backend-metrics",
+        "Service/shop-frontend",
+        "StatefulSet/shop-postgres",
+        "Deployment/shop-redis",
+        "Deployment/shop-backend",
+        "Deployment/shop-frontend",
+        "PodDisruptionBudget/shop-backend",
+        "PodDisruptionBudget/shop-frontend",
+        "ServiceMonitor/shop-backend",
+        "PrometheusRule/shop-alerts",
+    ]
+
+
+def test_full_stack_is_in_apply_order() -> None:
+    objects = render(**FULL)
+    order = [APPLY_ORDER.index(o["kind"]) for o in objects]
+    assert order == sorted(order)
+    assert {
+        "AnalysisTemplate",
+        "Rollout",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "Schedule",
+        "ExternalSecret",
+    } <= {o["kind"] for o in objects}
+    assert kinds(objects).index("AnalysisTemplate/shop-backend") < kinds(objects).index(
+        "Rollout/shop-backend"
+    )
+
+
+def test_deterministic_bytes() -> None:
+    assert json.dumps(render(**FULL)) == json.dumps(render(**FULL))
+
+
+def test_identities_are_unique() -> None:
+    objects = render(**FULL)
+    keys = [
+        (o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects
+    ]
+    assert len(keys) == len(set(keys))
+
+
+def test_offline_render_has_no_owner_references() -> None:
+    assert all("ownerReferences" not in o["metadata"] for o in render(owner=None, **FULL))
+
+
+def test_owner_references_on_same_namespace_objects_except_retained_data() -> None:
+    for obj in render(**{**FULL, "database": {"deletionPolicy": "Retain"}}):
+        owned = "ownerReferences" in obj["metadata"]
+        cross_namespace = obj["metadata"]["namespace"] != "team-a"
+        retained = obj["kind"] == "Secret"
+        assert owned == (not cross_namespace and not retained), f"{obj['kind']}/{obj['metadata']['name']}"

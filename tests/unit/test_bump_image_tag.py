@@ -1,0 +1,148 @@
+"""scripts/bump_image_tag.py: the release workflow's tag bump edits only `newTag` values, byte for byte."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from scripts.bump_image_tag import BumpError, bump_file, bump_text, needs_quotes
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "bump_image_tag.py"
+PROD = ROOT / "deploy" / "overlays" / "prod" / "kustomization.yaml"
+PROD_STACK = ROOT / "deploy" / "overlays" / "prod" / "stack" / "kustomization.yaml"
+
+SAMPLE = """\
+# header comment
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../operator   # the base
+images:
+  # the operator
+  - name: webstack-operator
+    newName: 1234.dkr.ecr.eu-west-1.amazonaws.com/webstack-operator
+    newTag: 0.1.0 # bumped by CI
+
+  - newName: 1234.dkr.ecr.eu-west-1.amazonaws.com/users-api
+    newTag: "0.1.0"
+    name: users-api
+patches:
+  - target:
+      name: webstack-operator
+    patch: |-
+      - op: add
+        path: /metadata/labels/newTag
+        value: 0.1.0
+"""
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    assert len(old) == len(new)
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    """The script as the workflow runs it."""
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+
+
+def test_the_real_prod_overlay_changes_only_the_tag_value(tmp_path: Path) -> None:
+    target = tmp_path / "kustomization.yaml"
+    original = PROD.read_bytes()
+    target.write_bytes(original)
+    result = run_script(str(target), "webstack-operator=sha-0123456789ab")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{target}: webstack-operator: 0.1.0 -> sha-0123456789ab\n"
+    after = target.read_bytes()
+    old_lines, new_lines = original.splitlines(keepends=True), after.splitlines(keepends=True)
+    diff = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert len(diff) == 1
+    old, new = diff[0]
+    assert old.strip().startswith(b"newTag:") and new.strip() == b"newTag: sha-0123456789ab"
+    assert old[: old.index(b"newTag")] == new[: new.index(b"newTag")]  # indentation kept
+    images = yaml.safe_load(after)["images"]
+    assert [i["newTag"] for i in images if i["name"] == "webstack-operator"] == ["sha-0123456789ab"]
+
+
+def test_the_real_prod_stack_gets_the_users_api_tag(tmp_path: Path) -> None:
+    target = tmp_path / "kustomization.yaml"
+    target.write_bytes(PROD_STACK.read_bytes())
+    assert run_script(str(target), "users-api=sha-0123456789ab").returncode == 0
+    assert yaml.safe_load(target.read_text())["images"][0]["newTag"] == "sha-0123456789ab"
+
+
+def test_only_named_images_change_and_comments_survive() -> None:
+    after, changes = bump_text(SAMPLE, {"users-api": "sha-feed"})
+    assert changed_lines(SAMPLE, after) == [('    newTag: "0.1.0"\n', '    newTag: "sha-feed"\n')]
+    assert changes == ["kustomization.yaml: users-api: 0.1.0 -> sha-feed"]
+    after, _ = bump_text(SAMPLE, {"webstack-operator": "sha-beef", "users-api": "sha-feed"})
+    assert changed_lines(SAMPLE, after) == [
+        ("    newTag: 0.1.0 # bumped by CI\n", "    newTag: sha-beef # bumped by CI\n"),
+        ('    newTag: "0.1.0"\n', '    newTag: "sha-feed"\n'),
+    ]
+    parsed = yaml.safe_load(after)
+    assert parsed["patches"][0]["patch"].endswith("value: 0.1.0")  # a lookalike outside images: is kept
+
+
+def test_line_endings_and_indentless_lists_are_kept() -> None:
+    text = "images:\r\n- name: api\r\n  newTag: v1\r\nresources:\r\n- base\r\n"
+    after, _ = bump_text(text, {"api": "v2"})
+    assert after == "images:\r\n- name: api\r\n  newTag: v2\r\nresources:\r\n- base\r\n"
+
+
+@pytest.mark.parametrize("tag", ["1.10", "2024", "1e3", "0x1f", "on", "NO", "null", "1_000", "0o17"])
+def test_tags_yaml_would_misread_are_quoted(tag: str) -> None:
+    assert needs_quotes(tag)
+    after, _ = bump_text("images:\n  - name: api\n    newTag: v1\n", {"api": tag})
+    assert yaml.safe_load(after)["images"][0]["newTag"] == tag
+
+
+@pytest.mark.parametrize("tag", ["sha-0123456789ab", "v1.2.3", "1.2.3-rc.1", "main_2024"])
+def test_plain_tags_stay_plain(tag: str) -> None:
+    assert not needs_quotes(tag)
+    after, _ = bump_text("images:\n  - name: api\n    newTag: v1\n", {"api": tag})
+    assert after == f"images:\n  - name: api\n    newTag: {tag}\n"
+
+
+def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "kustomization.yaml"
+    target.write_text(SAMPLE)
+    assert bump_file(target, {"users-api": "sha-1"}) == [f"{target}: users-api: 0.1.0 -> sha-1"]
+    first = target.read_bytes()
+    assert bump_file(target, {"users-api": "sha-1"}) == []
+    assert target.read_bytes() == first
+    result = run_script(str(target), "users-api=sha-1")
+    assert result.returncode == 0 and "already up to date" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "assignment", "message"),
+    [
+        (SAMPLE, "frontend=v2", "no image named 'frontend' in images: (found: users-api, webstack-operator)"),
+        ("images:\n  - name: api\n    newName: x/api\n", "api=v2", "image 'api' has no newTag: to set"),
+        ("resources:\n  - base\n", "api=v2", "no top-level `images:` list"),
+        (SAMPLE, "users-api=bad/tag", "not a valid image tag"),
+        (SAMPLE, "users-api=-dash", "not a valid image tag"),
+        ("images:\n  - {name: api, newTag: v1}\n", "api=v2", "expected `- key: value` in images:"),
+    ],
+)
+def test_refusals_name_the_problem_and_leave_the_file_untouched(
+    tmp_path: Path, text: str, assignment: str, message: str
+) -> None:
+    target = tmp_path / "kustomization.yaml"
+    target.write_text(text)
+    result = run_script(str(target), assignment)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert target.read_text() == text
+
+
+def test_usage_errors() -> None:
+    assert run_script("kustomization.yaml", "no-equals-sign").returncode == 2
+    with pytest.raises(BumpError, match="cannot read"):
+        bump_file(Path("/nonexistent/kustomization.yaml"), {"api": "v1"})

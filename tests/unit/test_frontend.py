@@ -1,0 +1,94 @@
+"""The UI assets and the nginx template the operator renders into a ConfigMap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from users_api.frontend import FRONTEND_DIR, load_frontend_assets, nginx_conf_template, render_nginx_conf
+
+
+def render(**overrides: object) -> str:
+    values: dict[str, object] = {
+        "listen_port": 8080,
+        "backend_url": "http://shop-backend:80",
+        "static_root": "/usr/share/nginx/html",
+    }
+    values.update(overrides)
+    return render_nginx_conf(nginx_conf_template(), **values)  # type: ignore[arg-type]
+
+
+def test_template_is_a_complete_main_config_for_a_read_only_root() -> None:
+    conf = render()
+    assert "@" not in conf.replace("$", "").split("log_format")[0]  # every token filled
+    for line in (
+        "pid /tmp/nginx.pid;",
+        "error_log stderr",
+        "access_log /dev/stdout json;",
+        "client_max_body_size 64k;",
+        "listen 8080;",
+        "root /usr/share/nginx/html;",
+        "proxy_pass http://shop-backend:80;",
+        "location = /healthz",
+        "gzip on;",
+        "events {",
+    ):
+        assert line in conf
+    for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        assert f"{temp}_temp_path /tmp/" in conf
+    assert not any(line.strip().startswith("user ") for line in conf.splitlines())
+
+
+def test_proxy_keeps_the_api_prefix() -> None:
+    # proxy_pass without a URI part forwards /api/users unchanged; with one, nginx would strip the prefix.
+    conf = render()
+    block = conf.split("location /api/ {", 1)[1].split("}", 1)[0]
+    assert "proxy_pass http://shop-backend:80;" in block
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"listen_port": 0},
+        {"backend_url": "http://shop-backend:80/"},
+        {"backend_url": "shop-backend:80"},
+        {"static_root": "relative/dir"},
+        {"static_root": "/srv/x; evil"},
+    ],
+)
+def test_render_rejects_bad_values(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="must"):
+        render(**overrides)
+
+
+def test_render_rejects_unknown_tokens() -> None:
+    with pytest.raises(ValueError, match="@UNKNOWN@"):
+        render_nginx_conf(
+            "listen @LISTEN_PORT@; x @UNKNOWN@;", listen_port=1, backend_url="http://a", static_root="/"
+        )
+
+
+def test_assets_are_the_three_ui_files() -> None:
+    assets = load_frontend_assets()
+    assert set(assets) == {"index.html", "app.js", "styles.css"}
+    assert Path(__file__).resolve().parents[2] / "webapp" / "frontend" == FRONTEND_DIR
+    html = assets["index.html"]
+    for element in (
+        'id="add-user-form"',
+        'id="email"',
+        'id="name"',
+        'id="users-table"',
+        'id="form-error"',
+        'id="next-page"',
+        'id="cache-state"',
+    ):
+        assert element in html
+    assert "fetch(`/api/users" in assets["app.js"]  # relative URLs only: nginx proxies /api/
+    assert ".innerHTML" not in assets["app.js"]  # text only: user data never becomes markup
+
+
+def test_assets_from_another_directory(tmp_path: Path) -> None:
+    for name in ("index.html", "app.js", "styles.css"):
+        (tmp_path / name).write_text(f"/* {name} */")
+    assert load_frontend_assets(tmp_path)["app.js"] == "/* app.js */"

@@ -1,0 +1,43 @@
+"""The child cache that lets a reconcile read without listing, and owner lookup by labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webstack_operator import labels
+from webstack_operator.reconciler import ChildCache, stack_of
+
+
+def _child(
+    name: str, rv: str = "1", ns: str = "team", stack_ns: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    lbl = {labels.INSTANCE: "shop", labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
+    if stack_ns:
+        lbl[labels.STACK_NAMESPACE] = stack_ns
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "labels": lbl, "resourceVersion": rv},
+        **extra,
+    }
+
+
+def test_stack_of_reads_instance_and_cross_namespace_label() -> None:
+    assert stack_of(_child("a")) == ("team", "shop")
+    assert stack_of(_child("a", ns="velero", stack_ns="team")) == ("team", "shop")
+    unmanaged = _child("a")
+    del unmanaged["metadata"]["labels"][labels.MANAGED_BY]
+    assert stack_of(unmanaged) is None
+
+
+def test_cache_keeps_newest_and_tombstones_deletions() -> None:
+    cache = ChildCache()
+    assert cache.upsert(_child("a", rv="5")) == ("team", "shop")
+    cache.upsert(_child("a", rv="3"))  # a late, older event must not win
+    assert cache.objects[("v1", "Service", "team", "a")]["metadata"]["resourceVersion"] == "5"
+    assert [o["metadata"]["name"] for o in cache.of_stack(("team", "shop"))] == ["a"]
+    cache.remove(_child("a", rv="6"))
+    assert cache.of_stack(("team", "shop")) == []
+    assert ("v1", "Service", "team", "a") in cache.tombstones
+    cache.upsert(_child("a", rv="7"))
+    assert ("v1", "Service", "team", "a") not in cache.tombstones

@@ -1,0 +1,106 @@
+"""Settings validation: defaults, the libpq fallback, and one readable line per bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from users_api.settings import SettingsError, load_settings
+
+DSN = "postgresql://app:s3cret@db:5432/app"
+
+
+def test_defaults() -> None:
+    settings = load_settings({"DATABASE_URL": DSN})
+    assert settings.cache_ttl_seconds == 30
+    assert settings.cache_enabled is True
+    assert settings.redis_url is None
+    assert settings.cache_active is False
+    assert (settings.host, settings.port) == ("0.0.0.0", 8000)
+    assert settings.max_body_bytes == 65_536
+    assert settings.run_migrations is True
+    assert settings.log_level == "info"
+    assert "s3cret" not in repr(settings)
+
+
+def test_empty_redis_url_disables_the_cache() -> None:
+    assert load_settings({"DATABASE_URL": DSN, "REDIS_URL": ""}).cache_active is False
+    enabled = load_settings({"DATABASE_URL": DSN, "REDIS_URL": "redis://cache:6379/0"})
+    assert enabled.cache_active is True
+    disabled = load_settings({"DATABASE_URL": DSN, "REDIS_URL": "redis://cache", "CACHE_ENABLED": "false"})
+    assert disabled.cache_active is False
+
+
+def test_values_are_parsed_from_strings() -> None:
+    settings = load_settings(
+        {
+            "DATABASE_URL": DSN,
+            "CACHE_TTL_SECONDS": "5",
+            "RUN_MIGRATIONS": "0",
+            "LOG_LEVEL": "WARNING",
+            "PORT": " 9000 ",
+            "DB_POOL_MIN_SIZE": "2",
+            "DB_POOL_MAX_SIZE": "4",
+        }
+    )
+    assert (settings.cache_ttl_seconds, settings.run_migrations, settings.log_level) == (5, False, "warning")
+    assert (settings.port, settings.db_pool_min_size, settings.db_pool_max_size) == (9000, 2, 4)
+
+
+def test_libpq_variables_build_the_url_with_escaping() -> None:
+    settings = load_settings(
+        {"PGHOST": "shop-postgres", "PGUSER": "shop", "PGPASSWORD": "p@ss/w:rd", "PGDATABASE": "shop"}
+    )
+    assert (
+        settings.database_url.get_secret_value()
+        == "postgresql://shop:p%40ss%2Fw%3Ard@shop-postgres:5432/shop"
+    )
+
+
+def test_libpq_database_defaults_to_the_user() -> None:
+    url = load_settings({"PGHOST": "db", "PGUSER": "shop", "PGPORT": "6432"}).database_url.get_secret_value()
+    assert url == "postgresql://shop@db:6432/shop"
+
+
+def test_database_url_wins_over_libpq_variables() -> None:
+    settings = load_settings({"DATABASE_URL": DSN, "PGHOST": "elsewhere", "PGUSER": "x"})
+    assert settings.database_url.get_secret_value() == DSN
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "DATABASE_URL is not set, and neither is PGHOST"),
+        ({"PGHOST": "db"}, "PGUSER is not set"),
+        ({"PGHOST": "db", "PGUSER": "u", "PGPORT": "0"}, "PGPORT='0'"),
+        (
+            {"DATABASE_URL": DSN, "PORT": "http"},
+            "invalid setting PORT='http': Input should be a valid integer",
+        ),
+        ({"DATABASE_URL": DSN, "PORT": "70000"}, "PORT='70000'"),
+        ({"DATABASE_URL": DSN, "CACHE_TTL_SECONDS": "-1"}, "CACHE_TTL_SECONDS='-1'"),
+        ({"DATABASE_URL": DSN, "LOG_LEVEL": "loud"}, "LOG_LEVEL='loud'"),
+        ({"DATABASE_URL": DSN, "DB_POOL_MIN_SIZE": "5", "DB_POOL_MAX_SIZE": "2"}, "DB_POOL_MIN_SIZE (5)"),
+        (
+            {"DATABASE_URL": "mysql://u:s3cret@h/db"},
+            "invalid setting DATABASE_URL: must be a postgresql:// URL",
+        ),
+        (
+            {"DATABASE_URL": DSN, "REDIS_URL": "memcached://s3cret@h"},
+            "invalid setting REDIS_URL: must be a redis",
+        ),
+    ],
+)
+def test_bad_values_name_the_variable_without_echoing_secrets(environ: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "s3cret" not in message
+
+
+def test_several_problems_are_reported_together() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_URL": DSN, "PORT": "x", "CACHE_TTL_SECONDS": "y"})
+    assert "PORT" in str(caught.value)
+    assert "CACHE_TTL_SECONDS" in str(caught.value)

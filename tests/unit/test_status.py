@@ -1,0 +1,186 @@
+"""compute_status: pure rules from observed children to phase, components and conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webstack_operator.spec import parse_spec
+from webstack_operator.status import (
+    Observed,
+    Problem,
+    canary_state,
+    compute_status,
+    status_changed,
+    workload_readiness,
+)
+
+NOW = "2026-11-26T00:00:00Z"
+LATER = "2026-11-26T00:05:00Z"
+
+
+def _spec(**extra: Any) -> Any:
+    spec: dict[str, Any] = {"backend": {"image": "example.com/users-api:1.0.0"}, **extra}
+    return parse_spec({"spec": spec})
+
+
+def _deployment(
+    name: str, ready: int, desired: int = 2, generation: int = 1, observed: int = 1, kind: str = "Deployment"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "generation": generation},
+        "spec": {
+            "replicas": desired,
+            "template": {"spec": {"containers": [{"name": "c", "image": f"{name}:1"}]}},
+        },
+        "status": {
+            "observedGeneration": observed,
+            "availableReplicas": ready,
+            "readyReplicas": ready,
+            "updatedReplicas": ready,
+        },
+    }
+
+
+def _all_ready(generation: int = 1) -> Observed:
+    return Observed(
+        generation=generation,
+        backend=_deployment("backend", 2),
+        frontend=_deployment("frontend", 2),
+        database=_deployment("postgres", 1, 1, kind="StatefulSet"),
+        cache=_deployment("redis", 1, 1),
+    )
+
+
+def _cond(status: dict[str, Any], ctype: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == ctype)
+
+
+def test_all_components_ready_gives_ready_phase_and_counts() -> None:
+    status = compute_status(_spec(), _all_ready(), None, NOW)
+    assert status["phase"] == "Ready"
+    assert status["readyComponents"] == "4/4"
+    assert status["components"]["backend"] == {"ready": 2, "desired": 2, "image": "backend:1"}
+    assert _cond(status, "Ready")["status"] == "True"
+    assert _cond(status, "Reconciled")["reason"] == "Applied"
+    assert status["observedGeneration"] == 1
+
+
+def test_missing_or_unready_component_is_progressing_and_named() -> None:
+    observed = Observed(
+        generation=1,
+        backend=_deployment("backend", 1),
+        frontend=None,
+        database=_deployment("postgres", 1, 1, kind="StatefulSet"),
+        cache=_deployment("redis", 1, 1),
+    )
+    status = compute_status(_spec(), observed, None, NOW)
+    assert status["phase"] == "Progressing"
+    assert status["readyComponents"] == "2/4"
+    ready = _cond(status, "Ready")
+    assert (
+        ready["status"] == "False"
+        and "BackendAvailable" in ready["message"]
+        and "FrontendAvailable" in ready["message"]
+    )
+    assert _cond(status, "FrontendAvailable")["reason"] == "NotFound"
+
+
+def test_unobserved_generation_is_not_ready() -> None:
+    observed = Observed(
+        generation=1,
+        backend=_deployment("backend", 2, generation=2, observed=1),
+        frontend=_deployment("frontend", 2),
+        database=_deployment("postgres", 1, 1, kind="StatefulSet"),
+        cache=_deployment("redis", 1, 1),
+    )
+    status = compute_status(_spec(), observed, None, NOW)
+    assert _cond(status, "BackendAvailable")["status"] == "False"
+    assert "not yet observed" in _cond(status, "BackendAvailable")["message"]
+
+
+def test_last_transition_time_moves_only_on_transition() -> None:
+    first = compute_status(_spec(), _all_ready(), None, NOW)
+    second = compute_status(_spec(), _all_ready(), first, LATER)
+    assert _cond(second, "Ready")["lastTransitionTime"] == NOW
+    assert not status_changed(first, second)
+    broken = Observed(
+        generation=1,
+        backend=_deployment("backend", 0),
+        frontend=_deployment("frontend", 2),
+        database=_deployment("postgres", 1, 1, kind="StatefulSet"),
+        cache=_deployment("redis", 1, 1),
+    )
+    third = compute_status(_spec(), broken, second, LATER)
+    assert _cond(third, "Ready")["lastTransitionTime"] == LATER
+    assert third["phase"] == "Degraded"  # it was Ready at this generation and lost a component
+    assert status_changed(second, third)
+
+
+def test_external_database_and_disabled_cache_are_not_counted() -> None:
+    spec = _spec(
+        database={"mode": "External", "credentials": {"secretRef": {"name": "rds"}}},
+        cache={"mode": "Disabled"},
+    )
+    observed = Observed(generation=3, backend=_deployment("backend", 2), frontend=_deployment("frontend", 2))
+    status = compute_status(spec, observed, None, NOW)
+    assert status["phase"] == "Ready"
+    assert status["readyComponents"] == "2/2"
+    assert _cond(status, "DatabaseReady")["reason"] == "External"
+    assert _cond(status, "CacheReady")["reason"] == "Disabled"
+    assert set(status["components"]) == {"backend", "frontend"}
+
+
+def test_paused_and_problem_and_invalid() -> None:
+    paused = compute_status(_spec(paused=True), _all_ready(), None, NOW)
+    assert paused["phase"] == "Paused"
+    assert _cond(paused, "Reconciled")["reason"] == "Paused"
+    problem = Observed(**{**_all_ready().__dict__, "problem": Problem("ApplyFailed", "boom")})
+    degraded = compute_status(_spec(), problem, None, NOW)
+    assert degraded["phase"] == "Degraded" and _cond(degraded, "Reconciled")["message"] == "boom"
+
+
+def test_missing_optional_apis_say_so() -> None:
+    spec = _spec(
+        backend={
+            "image": "example.com/users-api:1.0.0",
+            "delivery": {"strategy": "Canary", "steps": [{"setWeight": 20}, {"pause": {}}]},
+        },
+        backup={"enabled": True},
+    )
+    observed = Observed(
+        **{
+            **_all_ready().__dict__,
+            "rollouts_available": False,
+            "monitoring_available": False,
+            "velero_available": False,
+        }
+    )
+    status = compute_status(spec, observed, None, NOW)
+    assert _cond(status, "CanaryProgressing")["reason"] == "ArgoRolloutsNotInstalled"
+    assert "Deployment" in _cond(status, "CanaryProgressing")["message"]
+    assert _cond(status, "MonitoringConfigured")["reason"] == "PrometheusOperatorNotInstalled"
+    assert _cond(status, "BackupConfigured")["reason"] == "VeleroNotInstalled"
+    assert status["phase"] == "Ready"  # skipping optional objects does not make the stack unready
+
+
+def _rollout(phase: str, stable: str, current: str, step: int | None = None, **status: Any) -> dict[str, Any]:
+    body = _deployment("backend", 2, kind="Rollout")
+    body["apiVersion"] = "argoproj.io/v1alpha1"
+    body["status"].update({"phase": phase, "stableRS": stable, "currentPodHash": current, **status})
+    if step is not None:
+        body["status"]["currentStepIndex"] = step
+    return body
+
+
+def test_canary_progress_is_reported_from_the_rollout() -> None:
+    moving, message = canary_state(
+        _rollout("Paused", "aaa", "bbb", 1, pauseConditions=[{"reason": "CanaryPauseStep"}]), 4
+    )
+    assert moving and "step 1/4" in message and "paused" in message
+    assert canary_state(_rollout("Healthy", "aaa", "aaa", 4), 4) == (False, "")
+    readiness = workload_readiness(_rollout("Progressing", "aaa", "bbb", 0))
+    assert readiness is not None and not readiness.done
+    healthy = workload_readiness(_rollout("Healthy", "aaa", "aaa", 4))
+    assert healthy is not None and healthy.done

@@ -1,0 +1,70 @@
+"""pytest fixtures for a Kubernetes API: one local control plane per session (or an existing cluster).
+
+Loaded with `-p kubelocal.pytest_plugin`. On a failing test that used the cluster, the tail of every
+component's log is attached to the report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from kubelocal.cluster import LocalCluster
+from kubelocal.target import KubeTarget
+
+_LOCAL: list[LocalCluster] = []
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purpose; it holds no port.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[KubeTarget]:
+    external = KubeTarget.from_environment()
+    if external is not None:
+        yield external
+        external.close()
+        return
+    local = LocalCluster(nodes=2)
+    local.start()
+    _LOCAL.append(local)
+    version = local.binaries.kubernetes_version
+    print(f"\n[kubelocal] control plane ready in {local.startup_seconds:.1f}s ({version})")
+    target = KubeTarget(local.kubeconfig_path, local=local)
+    try:
+        yield target
+    finally:
+        pids = local.pids()
+        local.stop()
+        target.close()
+        _LOCAL.remove(local)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+            time.sleep(0.1)
+        left = [p for p in pids if _pid_alive(p)]
+        assert not left, f"control-plane processes left behind: {left}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if getattr(report, "failed", False) and "cluster" in getattr(item, "fixturenames", ()) and _LOCAL:
+        report.sections.append(("control-plane logs", _LOCAL[0].tail_logs(25)))
+    return report

@@ -1,0 +1,114 @@
+"""A Kubernetes API to test against: the local control plane, or any cluster a kubeconfig names.
+
+The suites talk only to this, so the same e2e tests run on kind or EKS (`WEBSTACK_KUBECONFIG=...`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kubelocal.binaries import Binaries, BinariesMissing, cache_dir
+from kubelocal.cluster import ClusterError, LocalCluster
+
+THIRDPARTY_DIR_NAME = "thirdparty-crds"
+
+
+def _kubectl_binary() -> Path:
+    try:
+        return Binaries.locate().kubectl
+    except BinariesMissing:
+        found = shutil.which("kubectl")
+        if not found:
+            raise
+        return Path(found)
+
+
+class KubeTarget:
+    """What a test needs of a cluster: a kubeconfig, kubectl, ServiceAccount kubeconfigs, CRDs."""
+
+    def __init__(self, kubeconfig_path: Path, local: LocalCluster | None = None) -> None:
+        self.kubeconfig_path = kubeconfig_path
+        self.local = local
+        self.kubectl_path = local.binaries.kubectl if local else _kubectl_binary()
+        self._scratch = Path(tempfile.mkdtemp(prefix="webstack-target-"))
+
+    @classmethod
+    def from_environment(cls) -> KubeTarget | None:
+        """`WEBSTACK_KUBECONFIG`, or `KUBECONFIG` with `WEBSTACK_USE_KUBECONFIG=1`: an existing cluster."""
+        path = os.environ.get("WEBSTACK_KUBECONFIG")
+        if not path and os.environ.get("WEBSTACK_USE_KUBECONFIG") == "1":
+            path = os.environ.get("KUBECONFIG")
+        return cls(Path(path)) if path else None
+
+    def close(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig_path}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise ClusterError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+            )
+        return result
+
+    def apply(self, manifest: object, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.kubectl(
+            "apply", "--server-side", "--force-conflicts", *extra, "-f", "-", input=json.dumps(manifest)
+        )
+
+    def mint_kubeconfig(self, namespace: str, service_account: str, duration: str = "24h") -> Path:
+        """A kubeconfig for a ServiceAccount from a TokenRequest: RBAC applies for real."""
+        token = self.kubectl(
+            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        raw = json.loads(self.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+        cluster = raw["clusters"][0]
+        user = f"system:serviceaccount:{namespace}:{service_account}"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [
+                {"name": user, "context": {"cluster": cluster["name"], "user": user, "namespace": namespace}}
+            ],
+            "current-context": user,
+        }
+        path = self._scratch / f"{namespace}-{service_account}.kubeconfig"
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        return path
+
+    def install_thirdparty_crds(self, *projects: str) -> list[str]:
+        """Installs the real third-party CRDs fetched at setup (all, or the named projects); returns names."""
+        root = cache_dir() / THIRDPARTY_DIR_NAME
+        dirs = sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+        if projects:
+            dirs = [
+                d for d in dirs if d.name.rsplit("-", 1)[0] in projects or d.name.split("-v")[0] in projects
+            ]
+        if not dirs:
+            raise ClusterError(f"no third-party CRDs under {root} (run `make thirdparty-crds`)")
+        names: list[str] = []
+        for d in dirs:
+            out = self.kubectl(
+                "apply", "--server-side", "--force-conflicts", "-f", str(d), "-o", "name"
+            ).stdout
+            names += [line.split("/", 1)[1] for line in out.split() if "/" in line]
+        if names:
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+        return names

@@ -1,0 +1,112 @@
+"""The application: a declarative routes list, and a lifespan that owns the Postgres pool and Redis client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from users_api import endpoints, probes
+from users_api.cache import Cache
+from users_api.circuit import CircuitBreaker
+from users_api.database import migrate, open_pool
+from users_api.errors import EXCEPTION_HANDLERS
+from users_api.metrics import Metrics
+from users_api.middleware import RequestContextMiddleware
+from users_api.openapi import openapi_endpoint
+from users_api.settings import Settings
+from users_api.state import AppState
+from users_api.users import UsersRepository
+
+log = logging.getLogger(__name__)
+
+
+def build_routes() -> list[Route]:
+    return [
+        Route(endpoints.USERS_ROUTE, endpoints.list_users, methods=["GET"]),
+        Route(endpoints.USERS_ROUTE, endpoints.create_user, methods=["POST"]),
+        Route(endpoints.USER_ROUTE, endpoints.get_user, methods=["GET"]),
+        Route(endpoints.USER_ROUTE, endpoints.update_user, methods=["PATCH"]),
+        Route(endpoints.USER_ROUTE, endpoints.delete_user, methods=["DELETE"]),
+        Route("/healthz", probes.healthz, methods=["GET"]),
+        Route("/readyz", probes.readyz, methods=["GET"]),
+        Route("/metrics", probes.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint(), methods=["GET"]),
+    ]
+
+
+def open_redis(settings: Settings) -> Redis | None:
+    """A client that fails fast: the circuit breaker, not redis-py's retries, decides when to try again."""
+    if not settings.cache_active or settings.redis_url is None:
+        return None
+    return Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.cache_timeout_seconds,
+        socket_connect_timeout=settings.cache_timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def describe_database(settings: Settings) -> str:
+    """Host, port and database only: what an operator needs in a log line, without the credentials."""
+    parts = urlsplit(settings.database_url.get_secret_value())
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+    routes = build_routes()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, AppState]]:
+        log.info(
+            "starting",
+            extra={
+                "database": describe_database(settings),
+                "cache": "enabled" if settings.cache_active else "disabled",
+            },
+        )
+        if settings.run_migrations:
+            await migrate(settings)
+        pool = await open_pool(settings)
+        redis = open_redis(settings)
+        try:
+            metrics.watch_pool(pool.get_size, pool.get_idle_size)
+            breaker = CircuitBreaker(
+                failure_threshold=settings.cache_breaker_failures,
+                reset_seconds=settings.cache_breaker_reset_seconds,
+            )
+            cache = Cache(redis, ttl_seconds=settings.cache_ttl_seconds, breaker=breaker, metrics=metrics)
+            state = AppState(
+                settings=settings, metrics=metrics, users=UsersRepository(pool, metrics), cache=cache
+            )
+            log.info("ready", extra={"port": settings.port})
+            yield {"app_state": state}
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await pool.close()
+            log.info("stopped")
+
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                routes=routes,
+                metrics=metrics,
+                max_body_bytes=settings.max_body_bytes,
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

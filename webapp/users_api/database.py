@@ -1,0 +1,84 @@
+"""Opening Postgres at startup: the pool, the migrations, and patience while the database comes up.
+
+In a fresh WebStack the API and its Postgres start together; retrying for a bounded time is gentler (and
+faster) than crash-looping into Kubernetes' exponential back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+
+from users_api.migrate import apply_migrations
+from users_api.settings import Settings
+from users_api.users import DATABASE_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+COMMAND_TIMEOUT_SECONDS = 10.0
+T = TypeVar("T")
+
+
+async def retry_while_unavailable(
+    action: Callable[[], Awaitable[T]], *, what: str, limit_seconds: float
+) -> T:
+    """Run `action`, retrying with capped back-off while the database is unreachable, up to a time limit."""
+    deadline = time.monotonic() + limit_seconds
+    delay = 0.2
+    while True:
+        try:
+            return await action()
+        except DATABASE_UNAVAILABLE as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "database not reachable yet; retrying", extra={"step": what, "error": type(exc).__name__}
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Apply pending migrations on a dedicated connection (the advisory lock is held by a session)."""
+    dsn = settings.database_url.get_secret_value()
+
+    async def run() -> list[str]:
+        connection = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            return await apply_migrations(connection)
+        finally:
+            await connection.close()
+
+    applied = await retry_while_unavailable(
+        run, what="migrate", limit_seconds=settings.db_startup_timeout_seconds
+    )
+    log.info("migrations up to date", extra={"applied": applied})
+    return applied
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    async def create() -> asyncpg.Pool:
+        pool = asyncpg.create_pool(
+            settings.database_url.get_secret_value(),
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            command_timeout=COMMAND_TIMEOUT_SECONDS,
+            max_inactive_connection_lifetime=300.0,
+            server_settings={"application_name": "users-api"},
+        )
+        try:
+            return await pool
+        except BaseException:
+            pool.terminate()
+            raise
+
+    return await retry_while_unavailable(
+        create, what="connect", limit_seconds=settings.db_startup_timeout_seconds
+    )

@@ -1,0 +1,129 @@
+"""The one pure-ASGI middleware around every request: id, body limit, metrics, access log, last-resort 500.
+
+It sits inside Starlette's ServerErrorMiddleware but outside the router, so it sees every response, including
+the 404s and 405s of the router, and labels metrics with the route template rather than the raw path (a raw
+path per user id would explode the metric's cardinality).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from users_api.errors import ProblemError, problem_response
+from users_api.logs import request_id_var
+from users_api.metrics import Metrics
+
+access_log = logging.getLogger("users_api.access")
+error_log = logging.getLogger("users_api.error")
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes are frequent and uninteresting: logged at debug level only.
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+UNMATCHED_ROUTE = "unmatched"
+
+
+class BodyTooLargeError(ProblemError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds the limit of {limit} bytes.")
+
+
+def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The path template a request matches (`/api/users/{id}`), also for a wrong method (405)."""
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL and isinstance(route, Route):
+            return route.path
+        if match is Match.PARTIAL and partial is None and isinstance(route, Route):
+            partial = route.path
+    return partial or UNMATCHED_ROUTE
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, routes: Sequence[BaseRoute], metrics: Metrics, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        incoming_id = headers.get("x-request-id", "")
+        request_id = incoming_id if _SAFE_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        route = route_template(self.routes, scope)
+        status = 500
+        response_started = False
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_with_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLargeError(self.max_body_bytes)
+            return message
+
+        try:
+            if _declared_length(headers) > self.max_body_bytes:
+                error = BodyTooLargeError(self.max_body_bytes)
+                await problem_response(error.status, error.detail, instance=scope["path"])(
+                    scope, receive, send_with_context
+                )
+            else:
+                await self.app(scope, receive_with_limit, send_with_context)
+        except Exception:
+            # Nothing about the failure goes to the client; all of it goes to the log.
+            error_log.exception("unhandled error", extra={"route": route, "method": scope["method"]})
+            if not response_started:
+                response = problem_response(500, "An unexpected error occurred.", instance=scope["path"])
+                await response(scope, receive, send_with_context)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_duration.labels(method, route).observe(elapsed)
+            level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 400 else logging.INFO
+            if access_log.isEnabledFor(level):
+                access_log.log(
+                    level,
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client": scope["client"][0] if scope.get("client") else None,
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def _declared_length(headers: Headers) -> int:
+    value = headers.get("content-length", "")
+    return int(value) if value.isdigit() else 0
