@@ -140,7 +140,6 @@ def crd_manifest() -> dict[str, Any]:
                 f"self.metadata.name.matches('{NAME_PATTERN}')",
                 "message": f"metadata.name {NAME_MESSAGE}",
                 "reason": "FieldValueInvalid",
-                "fieldPath": ".metadata.name",
             }
         ],
     }

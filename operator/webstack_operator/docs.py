@@ -72,6 +72,17 @@ def _constraints(schema: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _field_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    """What an empty object becomes from its fields' own defaults (the apiserver's nested defaulting)."""
+    out: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if "default" in prop:
+            out[name] = prop["default"]
+        elif prop.get("type") == "object" and "properties" in prop and _field_defaults(prop):
+            out[name] = _field_defaults(prop)
+    return out
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -97,6 +108,8 @@ def _section(path: str, schema: dict[str, Any], out: list[str]) -> None:
         child_path = f"{path}.{name}" + ("[]" if prop.get("type") == "array" else "")
         label = f"[`{name}`](#{_anchor(child_path)})" if nested else f"`{name}`"
         default = f"`{_cell(json.dumps(prop['default']))}`" if "default" in prop else ""
+        if nested and "default" in prop and prop["default"] == _field_defaults(prop):
+            default = "each field's default"
         description = _cell(prop.get("description", "")) + (" **Required.**" if name in required else "")
         validation = _constraints(prop)
         # An object's own rules are listed in its section; a scalar's or a list's, here.

@@ -113,8 +113,10 @@ class _Model(BaseModel):
 
 
 def _section(model: type[BaseModel], description: str) -> Any:
-    """A sub-object defaulted to `{}` so the apiserver fills in its own defaults when a user omits it."""
-    return Field(default_factory=model, description=description, json_schema_extra={"default": {}})
+    """A sub-object that may be omitted. Its CRD default is written out in full (not `{}`): the apiserver
+    checks a default against the object's CEL rules as written, without first applying nested defaults."""
+    default = model().model_dump(mode="json", by_alias=True, exclude_none=True)
+    return Field(default_factory=model, description=description, json_schema_extra={"default": default})
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -394,7 +394,9 @@ def test_valid_sample_is_accepted_and_defaulted_like_the_models(
 
 def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
     original = _webstack(
-        namespace, _spec(database={"storage": {"size": "10Gi", "storageClassName": "gp3"}}), name="immutable"
+        namespace,
+        _spec(paused=True, database={"storage": {"size": "10Gi", "storageClassName": "gp3"}}),
+        name="immutable",
     )
     crd_cluster.kubectl(
         "apply", "--server-side", "--field-manager=test", "-f", "-", input=json.dumps(original)
@@ -430,7 +432,7 @@ def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) ->
         "--field-manager=test",
         "-f",
         "-",
-        input=json.dumps(_webstack(namespace, _spec(), name="columns")),
+        input=json.dumps(_webstack(namespace, _spec(paused=True), name="columns")),
     )
     header = crd_cluster.kubectl("get", "ws", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "READY", "BACKEND", "URL", "AGE"]

@@ -92,3 +92,11 @@ def test_assets_from_another_directory(tmp_path: Path) -> None:
     for name in ("index.html", "app.js", "styles.css"):
         (tmp_path / name).write_text(f"/* {name} */")
     assert load_frontend_assets(tmp_path)["app.js"] == "/* app.js */"
+
+
+def test_environment_overrides_the_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("index.html", "app.js", "styles.css", "nginx.conf.template"):
+        (tmp_path / name).write_text(f"# {name}")
+    monkeypatch.setenv("WEBSTACK_FRONTEND_DIR", str(tmp_path))
+    assert load_frontend_assets()["index.html"] == "# index.html"
+    assert nginx_conf_template() == "# nginx.conf.template"

@@ -346,6 +346,9 @@ class LocalCluster:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
                 "--profiling=false",
+                # The endpoint reconciler refuses a loopback advertise address (as envtest found too); the
+                # `kubernetes` Service's endpoints are not used by anything on this host.
+                "--endpoint-reconciler-type=none",
                 "--v=1",
             ],
         )

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from users_api import endpoints, probes
 from users_api.cache import Cache
 from users_api.circuit import CircuitBreaker
-from users_api.database import migrate, open_pool
+from users_api.database import close_pool, migrate, open_pool
 from users_api.errors import EXCEPTION_HANDLERS
 from users_api.metrics import Metrics
 from users_api.middleware import RequestContextMiddleware
@@ -64,7 +64,6 @@ def describe_database(settings: Settings) -> str:
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
-    routes = build_routes()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, AppState]]:
@@ -94,18 +93,13 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if redis is not None:
                 await redis.aclose()
-            await pool.close()
+            await close_pool(pool)
             log.info("stopped")
 
     return Starlette(
-        routes=routes,
+        routes=build_routes(),
         middleware=[
-            Middleware(
-                RequestContextMiddleware,
-                routes=routes,
-                metrics=metrics,
-                max_body_bytes=settings.max_body_bytes,
-            )
+            Middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -9,7 +9,9 @@ Redis is optional at run time: every call goes through a circuit breaker and any
 cache (`X-Cache: BYPASS`). Invalidations that could not be delivered during an outage are replayed first when
 Redis answers again, so a partition never leaves stale entries behind.
 
-Concurrent misses for one key are coalesced in-process (single flight): one load from Postgres, shared.
+Concurrent misses for one key are coalesced in-process (single flight): one load from Postgres, shared; so
+are identical reads while Redis is unreachable. With the cache disabled by configuration, every read goes to
+Postgres (the plain service, and the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -151,6 +153,10 @@ class Cache:
 
     async def _bypass(self, route: str, key: str, load: Loader) -> tuple[bytes, CacheStatus]:
         self._metrics.cache_bypass.labels(route).inc()
+        if self._client is None:
+            # Cache disabled by configuration: the plain database-backed service, one read per request.
+            return await load(), CacheStatus.BYPASS
+        # Redis is down: still coalesce identical reads, so the outage does not also flood Postgres.
         body = await self._flights.run(f"{self._generation}|bypass:{key}", load)
         return body, CacheStatus.BYPASS
 

@@ -82,3 +82,12 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
     return await retry_while_unavailable(
         create, what="connect", limit_seconds=settings.db_startup_timeout_seconds
     )
+
+
+async def close_pool(pool: asyncpg.Pool, limit_seconds: float = 10.0) -> None:
+    """Close gracefully, but never let a wedged connection hold up the pod's shutdown."""
+    try:
+        await asyncio.wait_for(pool.close(), limit_seconds)
+    except TimeoutError:
+        log.warning("pool did not close in time; terminating connections")
+        pool.terminate()

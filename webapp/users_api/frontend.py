@@ -20,14 +20,19 @@ TEMPLATE_NAME = "nginx.conf.template"
 _TOKEN = re.compile(r"@[A-Z][A-Z0-9_]*@")
 
 
+def _frontend_dir() -> Path:
+    """Re-read the environment on each call, so setting it after import (tests, the operator) still works."""
+    return Path(os.environ.get("WEBSTACK_FRONTEND_DIR") or FRONTEND_DIR)
+
+
 def nginx_conf_template(directory: Path | None = None) -> str:
     """The text of `nginx.conf.template`, a complete main nginx.conf with `@NAME@` tokens."""
-    return ((directory or FRONTEND_DIR) / TEMPLATE_NAME).read_text(encoding="utf-8")
+    return ((directory or _frontend_dir()) / TEMPLATE_NAME).read_text(encoding="utf-8")
 
 
 def load_frontend_assets(directory: Path | None = None) -> dict[str, str]:
     """File name -> text of every UI asset (the keys of a ConfigMap mounted as nginx's root)."""
-    root = directory or FRONTEND_DIR
+    root = directory or _frontend_dir()
     return {name: (root / name).read_text(encoding="utf-8") for name in ASSET_NAMES}
 
 

@@ -11,10 +11,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
 
 from starlette.datastructures import Headers
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from users_api.errors import ProblemError, problem_response
@@ -35,24 +34,18 @@ class BodyTooLargeError(ProblemError):
         super().__init__(413, f"The request body exceeds the limit of {limit} bytes.")
 
 
-def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
-    """The path template a request matches (`/api/users/{id}`), also for a wrong method (405)."""
-    partial = None
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL and isinstance(route, Route):
-            return route.path
-        if match is Match.PARTIAL and partial is None and isinstance(route, Route):
-            partial = route.path
-    return partial or UNMATCHED_ROUTE
+def route_template(scope: Scope) -> str:
+    """The path template the router matched (`/api/users/{id}`), also for a wrong method (405).
+
+    Read after the app ran: Starlette's router records the route it picked in the (shared) scope.
+    """
+    route = scope.get("route")
+    return route.path if isinstance(route, Route) else UNMATCHED_ROUTE
 
 
 class RequestContextMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, routes: Sequence[BaseRoute], metrics: Metrics, max_body_bytes: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
-        self.routes = routes
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
 
@@ -65,7 +58,6 @@ class RequestContextMiddleware:
         incoming_id = headers.get("x-request-id", "")
         request_id = incoming_id if _SAFE_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        route = route_template(self.routes, scope)
         status = 500
         response_started = False
 
@@ -78,9 +70,12 @@ class RequestContextMiddleware:
             await send(message)
 
         received = 0
+        declared = _declared_length(headers)
 
         async def receive_with_limit() -> Message:
             nonlocal received
+            if declared > self.max_body_bytes:
+                raise BodyTooLargeError(self.max_body_bytes)  # refuse before reading a byte of it
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -89,22 +84,19 @@ class RequestContextMiddleware:
             return message
 
         try:
-            if _declared_length(headers) > self.max_body_bytes:
-                error = BodyTooLargeError(self.max_body_bytes)
-                await problem_response(error.status, error.detail, instance=scope["path"])(
-                    scope, receive, send_with_context
-                )
-            else:
-                await self.app(scope, receive_with_limit, send_with_context)
+            await self.app(scope, receive_with_limit, send_with_context)
         except Exception:
             # Nothing about the failure goes to the client; all of it goes to the log.
-            error_log.exception("unhandled error", extra={"route": route, "method": scope["method"]})
+            error_log.exception(
+                "unhandled error", extra={"route": route_template(scope), "method": scope["method"]}
+            )
             if not response_started:
                 response = problem_response(500, "An unexpected error occurred.", instance=scope["path"])
                 await response(scope, receive, send_with_context)
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]
+            route = route_template(scope)
             self.metrics.http_requests.labels(method, route, str(status)).inc()
             self.metrics.http_duration.labels(method, route).observe(elapsed)
             level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 400 else logging.INFO

@@ -60,8 +60,12 @@ class UsersRepository:
             raise DatabaseUnavailableError(operation) from exc
 
     async def ping(self, limit_seconds: float) -> None:
-        async with self._connection("ping") as connection:
-            await connection.fetchval("SELECT 1", timeout=limit_seconds)
+        """Round-trip a trivial query, connecting first if needed, all within `limit_seconds`."""
+        try:
+            async with asyncio.timeout(limit_seconds), self._connection("ping") as connection:
+                await connection.fetchval("SELECT 1")
+        except TimeoutError as exc:
+            raise DatabaseUnavailableError("ping") from exc
 
     async def list_page(self, *, after_id: int, limit: int) -> tuple[list[User], int | None]:
         """Up to `limit` users with id > after_id, in id order, and the id to continue after (None: last)."""

@@ -1,0 +1,424 @@
+"""The operator's ClusterRole is sufficient and minimal, checked for real.
+
+The base (deploy/operator) is installed by server-side apply, and the operator runs as a local process with
+a token of its ServiceAccount (TokenRequest), so every request it makes is authorized by the installed role.
+
+- Sufficient: the full sample, in a namespace enforcing the `restricted` Pod Security Standard, reaches
+  Ready; an update prunes objects (one in Velero's namespace); deleting the WebStack completes (finalizer);
+  and the operator's log holds no `forbidden` at all.
+- Minimal: each case removes one rule (or one verb of a rule), runs a fresh operator against a fresh
+  stack, and finds in the operator's log the exact failure that grant prevents, then restores the role.
+  Every rule and every verb of the role must be named by a case (the first test checks that).
+
+Only one operator may run against the cluster: the shared one is stopped for this module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.support.fixtures import operator, platform  # noqa: F401
+from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, wait_phase
+
+from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "deploy" / "operator"
+ROLE = yaml.safe_load((BASE / "clusterrole.yaml").read_text())
+OPERATOR_NAMESPACE, OPERATOR_ACCOUNT = "webstack-system", "webstack-operator"
+USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
+CASE_TIMEOUT = 90.0
+FULL, SEALED, MINIMAL = "webstack-full.yaml", "webstack-full-sealed.yaml", "webstack-minimal.yaml"
+
+
+def rule_key(rule: dict[str, Any]) -> str:
+    """`<group>/<first resource>`, `core` for the core group: how a case names the rule it removes."""
+    return f"{rule['apiGroups'][0] or 'core'}/{rule['resources'][0]}"
+
+
+def forbidden(verb: str, *resources: str, group: str = "") -> str:
+    """The apiserver's own wording of an RBAC denial (quotes may arrive escaped), for any of `resources`."""
+    q = r'\\?"'
+    names = "|".join(re.escape(r) for r in resources)
+    return rf"cannot {verb} resource {q}(?:{names}){q} in API group {q}{re.escape(group)}{q}"
+
+
+@dataclass(frozen=True)
+class Case:
+    """Remove `verbs` from the rule `rule` (all of it when empty); the log must then match `expect`, which
+    shows that the verb `shows` is needed."""
+
+    rule: str
+    breaks: str  # what the operator can no longer do, for the reader and the failure message
+    expect: str
+    verbs: tuple[str, ...] = ()
+    shows: str = ""  # the verb a whole-rule case demonstrates; a verb case shows the verb it removes
+    sample: str = FULL
+    scenario: str = "create"  # create | prune (cache Disabled after the first apply) | conflict
+
+    @property
+    def id(self) -> str:
+        return self.rule + (f"-{'-'.join(self.verbs)}" if self.verbs else "")
+
+    @property
+    def shown_verb(self) -> str:
+        return self.verbs[0] if self.verbs else self.shows
+
+
+def child_case(rule: dict[str, Any], sample: str = FULL) -> Case:
+    """A child kind's rule removed: server-side apply of the first of its kinds in apply order is refused."""
+    resources = rule["resources"]
+    expect = forbidden("patch", *resources, group=rule["apiGroups"][0])
+    return Case(
+        rule_key(rule), f"{', '.join(resources)} cannot be applied", expect, shows="patch", sample=sample
+    )
+
+
+CHILD_RULES = [r for r in ROLE["rules"] if set(r["verbs"]) == {"list", "watch", "create", "patch", "delete"}]
+
+CASES = [
+    # Whole rules: the operator cannot do its job without each.
+    Case(
+        "webstack.dev/webstacks",
+        "kopf cannot list WebStacks: no stack is ever reconciled",
+        forbidden("list", "webstacks", group="webstack.dev"),
+        shows="list",
+    ),
+    Case(
+        "webstack.dev/webstacks/status",
+        "status is never written: the stack never reports a phase",
+        forbidden("patch", "webstacks/status", group="webstack.dev"),
+        shows="patch",
+    ),
+    Case(
+        "apiextensions.k8s.io/customresourcedefinitions",
+        "kopf cannot follow CRDs: an optional API installed later (Argo Rollouts...) is never watched",
+        "Not enough permissions to watch for resources",
+        shows="list",
+    ),
+    Case("core/events", "no Events on the WebStack", forbidden("create", "events"), shows="create"),
+    Case(
+        "core/secrets",
+        "the generated database credentials cannot be created",
+        forbidden("create", "secrets"),
+        shows="create",
+        sample=MINIMAL,
+    ),
+    *[
+        child_case(
+            rule,
+            "webstack-full-sealed.yaml"
+            if rule_key(rule) == "bitnami.com/sealedsecrets"
+            else "webstack-full.yaml",
+        )
+        for rule in CHILD_RULES
+    ],
+    # Single verbs, on one representative rule per verb set (every child rule has the same verbs, and
+    # tests/unit/test_deploy.py ties each watched kind to such a rule).
+    Case(
+        "apps/deployments",
+        "kopf cannot list Deployments: children are not seen",
+        forbidden("list", "deployments", group="apps"),
+        verbs=("list",),
+    ),
+    Case(
+        "apps/deployments",
+        "kopf cannot watch Deployments: changes and drift go unnoticed",
+        forbidden("watch", "deployments", group="apps"),
+        verbs=("watch",),
+    ),
+    Case(
+        "apps/deployments",
+        "server-side apply cannot create a Deployment that does not exist yet",
+        forbidden("create", "deployments", group="apps"),
+        verbs=("create",),
+    ),
+    Case(
+        "apps/deployments",
+        "a Deployment no longer desired (Redis, cache Disabled) cannot be pruned",
+        forbidden("delete", "deployments", group="apps"),
+        verbs=("delete",),
+        sample=MINIMAL,
+        scenario="prune",
+    ),
+    Case(
+        "core/secrets",
+        "an existing credentials Secret cannot be read back after a create conflict",
+        forbidden("get", "secrets"),
+        verbs=("get",),
+        sample=MINIMAL,
+        scenario="conflict",
+    ),
+    Case(
+        "core/secrets",
+        "kopf cannot list Secrets: the credentials Secret is not seen",
+        forbidden("list", "secrets"),
+        verbs=("list",),
+        sample=MINIMAL,
+    ),
+    Case(
+        "core/secrets",
+        "kopf cannot watch Secrets: a deleted credentials Secret goes unnoticed",
+        forbidden("watch", "secrets"),
+        verbs=("watch",),
+        sample=MINIMAL,
+    ),
+    Case(
+        "webstack.dev/webstacks",
+        "kopf cannot add its finalizer or progress annotations",
+        forbidden("patch", "webstacks", group="webstack.dev"),
+        verbs=("patch",),
+    ),
+    Case(
+        "webstack.dev/webstacks",
+        "kopf lists WebStacks once but never sees a change",
+        forbidden("watch", "webstacks", group="webstack.dev"),
+        verbs=("watch",),
+    ),
+    Case(
+        "apiextensions.k8s.io/customresourcedefinitions",
+        "kopf lists CRDs but cannot follow them",
+        "Not enough permissions to watch for resources",
+        verbs=("watch",),
+    ),
+]
+
+
+def without(case: Case) -> dict[str, Any]:
+    """The installed ClusterRole minus what the case removes."""
+    role = copy.deepcopy(ROLE)
+    rules = []
+    for rule in role["rules"]:
+        if rule_key(rule) == case.rule:
+            if not case.verbs:
+                continue
+            rule["verbs"] = [v for v in rule["verbs"] if v not in case.verbs]
+        rules.append(rule)
+    role["rules"] = rules
+    return role
+
+
+def can_i(cluster: KubeTarget, verb: str, rule: dict[str, Any]) -> bool:
+    group, resource = rule["apiGroups"][0], rule["resources"][0]
+    subresource: list[str] = []
+    if "/" in resource:
+        resource, sub = resource.split("/", 1)
+        subresource = [f"--subresource={sub}"]
+    target = f"{resource}.{group}" if group else resource
+    result = cluster.kubectl("auth", "can-i", verb, target, *subresource, f"--as={USER}", "-A", check=False)
+    return result.stdout.strip() == "yes"
+
+
+def apply_role(cluster: KubeTarget, role: dict[str, Any], case: Case, *, allowed: bool) -> None:
+    """Applies the role and waits until the authorizer has it (RBAC is cached in the apiserver)."""
+    cluster.apply(role)
+    rule = next(r for r in ROLE["rules"] if rule_key(r) == case.rule)
+    verb = (case.verbs or tuple(rule["verbs"]))[0]
+    eventually(
+        lambda: can_i(cluster, verb, rule) == allowed,
+        timeout=30,
+        what=f"can-i {verb} {case.rule} == {allowed}",
+    )
+
+
+class UnwaitedOperator(OperatorProcess):
+    """Started without waiting for /healthz: with a rule missing, it may never get healthy."""
+
+    def _healthy(self) -> bool:
+        return True
+
+
+@dataclass
+class Rbac:
+    cluster: KubeTarget
+    kubeconfig: Path
+    log_dir: Path
+
+    def namespace(self) -> str:
+        name = f"rbac-{uuid.uuid4().hex[:8]}"
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            },
+        }
+        self.cluster.apply(manifest)
+        return name
+
+
+def stack_doc(sample: str, namespace: str) -> dict[str, Any]:
+    doc = yaml.safe_load((SAMPLES / sample).read_text())
+    doc["metadata"]["namespace"] = namespace
+    return dict(doc)
+
+
+def apply_doc(cluster: KubeTarget, doc: dict[str, Any]) -> None:
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=test",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=json.dumps(doc),
+    )
+
+
+@pytest.fixture(scope="module")
+def rbac(
+    platform: KubeTarget,  # noqa: F811
+    operator: OperatorProcess,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Rbac]:
+    """The base installed; the shared operator stopped meanwhile; a kubeconfig of the operator's account."""
+    platform.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(BASE))
+    platform.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    kubeconfig = platform.mint_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT)
+    operator.stop()
+    try:
+        yield Rbac(platform, kubeconfig, tmp_path_factory.mktemp("rbac"))
+    finally:
+        platform.apply(ROLE)
+        operator.start()
+
+
+def test_every_rule_and_verb_is_named_by_a_case() -> None:
+    """Each rule has a whole-rule case; each verb of each rule is shown to be needed by a case on that rule
+    or on a rule with the same verb set (the same code path: kopf's watch, server-side apply, prune)."""
+    keys = [rule_key(r) for r in ROLE["rules"]]
+    assert len(keys) == len(set(keys)), "two rules share a key"
+    whole = {c.rule for c in CASES if not c.verbs}
+    assert whole == set(keys), (
+        f"rules without a case: {set(keys) - whole}; cases without a rule: {whole - set(keys)}"
+    )
+    verbs_of = {rule_key(r): frozenset(r["verbs"]) for r in ROLE["rules"]}
+    for key, verbs in verbs_of.items():
+        same_verbs = {k for k, v in verbs_of.items() if v == verbs}
+        shown = {c.shown_verb for c in CASES if c.rule in same_verbs}
+        assert verbs <= shown, f"{key}: no case shows that {sorted(verbs - shown)} is needed"
+
+
+@pytest.mark.cluster
+def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
+    cluster, ns = rbac.cluster, rbac.namespace()
+    doc = stack_doc("webstack-full.yaml", ns)
+    name = doc["metadata"]["name"]
+    proc = OperatorProcess(rbac.kubeconfig, rbac.log_dir).start()
+    try:
+        apply_doc(cluster, doc)
+        wait_phase(cluster, ns, name, timeout=180)
+        reasons = {e["reason"] for e in events(cluster, ns, name)}
+        assert "Created" in reasons, reasons  # Events are posted
+        schedule = f"{ns}-{name}"
+        get_json(cluster, "schedules.velero.io", schedule, "-n", "velero")
+        # An update that prunes: the dashboard ConfigMap in the namespace, the Schedule in Velero's.
+        doc["spec"]["monitoring"]["dashboard"] = False
+        doc["spec"]["backup"]["enabled"] = False
+        apply_doc(cluster, doc)
+        wait_phase(cluster, ns, name, timeout=120)
+        eventually(
+            lambda: (
+                cluster.kubectl(
+                    "get", "schedules.velero.io", schedule, "-n", "velero", check=False
+                ).returncode
+            ),
+            until=lambda rc: rc != 0,
+            timeout=60,
+            what="the Velero Schedule pruned",
+        )
+        # Deletion completes: kopf removes its finalizer after the cleanup handler ran.
+        doc["spec"]["backup"]["enabled"] = True
+        apply_doc(cluster, doc)
+        eventually(
+            lambda: (
+                cluster.kubectl(
+                    "get", "schedules.velero.io", schedule, "-n", "velero", check=False
+                ).returncode
+            ),
+            until=lambda rc: rc == 0,
+            timeout=60,
+            what="the Velero Schedule back",
+        )
+        cluster.kubectl("delete", "webstack", name, "-n", ns, "--timeout=90s")
+        eventually(
+            lambda: (
+                cluster.kubectl(
+                    "get", "schedules.velero.io", schedule, "-n", "velero", check=False
+                ).returncode
+            ),
+            until=lambda rc: rc != 0,
+            timeout=60,
+            what="the Velero Schedule deleted by the finalizer",
+        )
+        log = proc.log_path.read_text(errors="replace")
+        assert not re.search(r"forbidden", log, re.IGNORECASE), proc.tail()
+    finally:
+        proc.stop()
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def _prepare(rbac: Rbac, case: Case, ns: str) -> dict[str, Any]:
+    doc = stack_doc(case.sample, ns)
+    if case.scenario == "conflict":
+        # A credentials Secret that already exists but is not labelled as ours (made by hand, or restored
+        # without labels): the operator's create conflicts, and it must read the Secret back.
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{doc['metadata']['name']}-postgres", "namespace": ns},
+            "stringData": {
+                "username": "webstack",
+                "password": "pre-existing-password",
+                "database": "webstack",
+            },
+        }
+        rbac.cluster.apply(secret)
+    return doc
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_each_grant_is_needed(rbac: Rbac, case: Case) -> None:
+    cluster, ns = rbac.cluster, rbac.namespace()
+    proc: OperatorProcess | None = None
+    apply_role(cluster, without(case), case, allowed=False)
+    try:
+        doc = _prepare(rbac, case, ns)
+        apply_doc(cluster, doc)
+        proc = UnwaitedOperator(rbac.kubeconfig, rbac.log_dir).start()
+        if case.scenario == "prune":
+            redis = f"{doc['metadata']['name']}-redis"
+            eventually(
+                lambda: get_json(cluster, "deployment", redis, "-n", ns),
+                timeout=CASE_TIMEOUT,
+                what=f"{redis} created",
+            )
+            doc["spec"]["cache"] = {"mode": "Disabled"}
+            apply_doc(cluster, doc)
+        running = proc
+        eventually(
+            lambda: running.log_path.read_text(errors="replace"),
+            until=lambda log: re.search(case.expect, log) is not None,
+            timeout=CASE_TIMEOUT,
+            what=f"{case.breaks!r} ({case.expect}) in the operator log",
+        )
+    finally:
+        if proc is not None:
+            proc.stop()
+        apply_role(cluster, ROLE, case, allowed=True)
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)

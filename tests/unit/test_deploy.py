@@ -1,0 +1,182 @@
+"""The install manifests agree with the code: the Deployment's flags are the CLI's, its ports and probes line
+up with the Service, ServiceMonitor and NetworkPolicy, the pod is hardened, and the ClusterRole covers exactly
+the kinds the operator watches. Static and fast; tests/integration/test_install.py applies them for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from webstack_operator.cli import _parser
+from webstack_operator.reconciler import CHILD_KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "deploy" / "operator"
+ARGOCD = ROOT / "deploy" / "argocd"
+CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
+# What kopf and the reconciler need beyond the children (see clusterrole.yaml).
+FRAMEWORK_RULES = {
+    ("webstack.dev", "webstacks"): {"list", "watch", "patch"},
+    ("webstack.dev", "webstacks/status"): {"patch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "events"): {"create"},
+}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def one(path: Path, kind: str) -> dict[str, Any]:
+    found = [d for d in load(path) if d["kind"] == kind]
+    assert len(found) == 1, f"{path}: expected one {kind}"
+    return found[0]
+
+
+def deployment() -> dict[str, Any]:
+    return one(BASE / "deployment.yaml", "Deployment")
+
+
+def container() -> dict[str, Any]:
+    containers = deployment()["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def run_args() -> Any:
+    return _parser().parse_args(["run", *container()["args"]])
+
+
+def plural(kind: str) -> str:
+    return (
+        "networkpolicies"
+        if kind == "NetworkPolicy"
+        else kind.lower() + ("es" if kind.endswith("ss") else "s")
+    )
+
+
+def granted() -> dict[tuple[str, str], set[str]]:
+    rules: dict[tuple[str, str], set[str]] = {}
+    for rule in one(BASE / "clusterrole.yaml", "ClusterRole")["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                rules.setdefault((group, resource), set()).update(rule["verbs"])
+    return rules
+
+
+def test_the_deployment_passes_flags_the_cli_accepts() -> None:
+    args = run_args()
+    assert args.command == "run" and args.namespace == []  # cluster-wide, as the ClusterRole allows
+
+
+def test_probes_and_ports_line_up_with_the_flags_and_the_service() -> None:
+    args, c = run_args(), container()
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"healthz": args.liveness_port, "metrics": args.metrics_port}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
+    service = one(BASE / "service.yaml", "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert (
+        service["spec"]["selector"].items() <= deployment()["spec"]["template"]["metadata"]["labels"].items()
+    )
+    monitor = one(BASE / "servicemonitor.yaml", "ServiceMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [service["spec"]["ports"][0]["name"]]
+    policy = one(BASE / "networkpolicy.yaml", "NetworkPolicy")
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == ["metrics"]
+
+
+def test_the_pod_is_hardened() -> None:
+    pod = deployment()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container()["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    resources = container()["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"] and resources["limits"]["memory"]
+    classes = {p["metadata"]["name"] for p in load(BASE / "priorityclasses.yaml")}
+    assert pod["priorityClassName"] in classes
+    assert "webstack-high" in classes  # the class the samples' stacks name
+
+
+def test_one_replica_replaced_not_rolled() -> None:
+    """kopf runs standalone (no peering): two pods would both reconcile, even briefly during a rollout."""
+    spec = deployment()["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    for overlay in ("dev", "prod"):
+        text = (ROOT / "deploy" / "overlays" / overlay / "kustomization.yaml").read_text()
+        assert "replicas:" not in text.replace("# replicas", "")
+
+
+def test_overlays_name_the_base_image() -> None:
+    assert container()["image"] == "webstack-operator"
+    for overlay in ("dev", "prod"):
+        kustomization = load(ROOT / "deploy" / "overlays" / overlay / "kustomization.yaml")[0]
+        assert [i["name"] for i in kustomization["images"]] == ["webstack-operator"]
+
+
+def test_the_service_account_is_bound_to_the_role() -> None:
+    account = one(BASE / "serviceaccount.yaml", "ServiceAccount")["metadata"]
+    binding = one(BASE / "clusterrolebinding.yaml", "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one(BASE / "clusterrole.yaml", "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+    assert deployment()["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
+
+
+def test_the_role_has_no_wildcards() -> None:
+    for rule in one(BASE / "clusterrole.yaml", "ClusterRole")["rules"]:
+        for values in (rule["apiGroups"], rule["resources"], rule["verbs"]):
+            assert "*" not in values, rule
+        assert "nonResourceURLs" not in rule and "resourceNames" not in rule
+
+
+def test_the_role_covers_exactly_the_kinds_the_operator_watches() -> None:
+    """A child kind added to the reconciler without its rule (or a rule left behind) fails here."""
+    expected = dict(FRAMEWORK_RULES)
+    for api_version, kind in CHILD_KINDS:
+        group = api_version.rpartition("/")[0]
+        # Secrets are created once and read back, never patched or deleted by the operator.
+        expected[(group, plural(kind))] = (
+            {"list", "watch", "create", "get"} if kind == "Secret" else CHILD_VERBS
+        )
+    assert granted() == expected
+
+
+def argocd_applications() -> list[dict[str, Any]]:
+    return [d for path in sorted(ARGOCD.glob("*.yaml")) for d in load(path) if d.get("kind") == "Application"]
+
+
+def test_argocd_applications_sync_automatically_with_server_side_apply() -> None:
+    apps = argocd_applications()
+    assert {a["metadata"]["name"] for a in apps} == {"webstack-operator", "webstack-shop"}
+    projects = {
+        d["metadata"]["name"]: d
+        for p in ARGOCD.glob("*.yaml")
+        for d in load(p)
+        if d.get("kind") == "AppProject"
+    }
+    for app in apps:
+        spec = app["spec"]
+        assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        assert "ServerSideApply=true" in spec["syncPolicy"]["syncOptions"]
+        path = ROOT / spec["source"]["path"]
+        assert (path / "kustomization.yaml").is_file(), path
+        project = projects[spec["project"]]
+        assert spec["destination"] in project["spec"]["destinations"]
+        assert spec["source"]["repoURL"] in project["spec"]["sourceRepos"]
+
+
+def test_the_stack_application_leaves_argo_rollouts_fields_alone() -> None:
+    stack = next(a for a in argocd_applications() if a["metadata"]["name"] == "webstack-shop")
+    ignored = {(d["group"], d["kind"]) for d in stack["spec"]["ignoreDifferences"]}
+    assert {("", "Service"), ("networking.k8s.io", "Ingress"), ("argoproj.io", "Rollout")} <= ignored
+    assert "RespectIgnoreDifferences=true" in stack["spec"]["syncPolicy"]["syncOptions"]

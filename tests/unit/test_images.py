@@ -1,0 +1,203 @@
+"""The two Dockerfiles: each image runs the very command the tests run, as a numeric non-root user, from a
+pinned slim base, with OCI labels and no build tools in the final stage.
+
+No Docker engine is needed: the Dockerfiles are parsed (exec-form instructions are JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from tests.support.operator import operator_command
+
+import localservices
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = ROOT / "Dockerfile.operator"
+WEBAPP = ROOT / "Dockerfile.webapp"
+DOCKERFILES = [OPERATOR, WEBAPP]
+
+OCI_LABELS = ("title", "description", "source", "licenses", "version", "revision", "created")
+BUILD_TOOLS = re.compile(
+    r"\b(gcc|g\+\+|clang|build-essential|make|cmake|libc6-dev|python3-dev|cargo|rustc)\b"
+)
+PINNED_SLIM = re.compile(
+    r"^(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$"
+)
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+@dataclass
+class Dockerfile:
+    args: dict[str, str]  # ARGs before the first FROM, with their defaults
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+    def resolve(self, text: str) -> str:
+        return re.sub(r"\$\{?(\w+)\}?", lambda m: self.args.get(m.group(1), m.group(0)), text)
+
+
+def parse_dockerfile(path: Path) -> Dockerfile:
+    """Instructions per stage, continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "FROM":
+            words = [w for w in rest.split() if not w.startswith("--")]
+            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(base=words[0], name=name))
+        elif not stages:
+            if keyword == "ARG":
+                key, _, default = rest.partition("=")
+                args[key] = default
+        else:
+            stages[-1].instructions.append((keyword, rest))
+    return Dockerfile(args=args, stages=stages)
+
+
+def exec_form(args: str, where: str) -> list[str]:
+    try:
+        value = json.loads(args)
+    except ValueError:
+        pytest.fail(f"{where}: not exec form (a JSON array): {args}")
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), where
+    return value
+
+
+def entrypoint(path: Path) -> list[str]:
+    final = parse_dockerfile(path).final
+    entrypoints = final.all("ENTRYPOINT")
+    assert entrypoints, f"{path.name}: the final stage has no ENTRYPOINT"
+    assert not final.all("CMD"), f"{path.name}: a CMD would add arguments the tests do not pass"
+    return exec_form(entrypoints[-1], f"{path.name} ENTRYPOINT")
+
+
+def labels(stage: Stage) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for args in stage.all("LABEL"):
+        for word in shlex.split(args):
+            key, _, value = word.partition("=")
+            found[key] = value
+    return found
+
+
+def env(stage: Stage) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for args in stage.all("ENV"):
+        for word in shlex.split(args):
+            key, _, value = word.partition("=")
+            found[key] = value
+    return found
+
+
+def users_api_command_the_tests_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The argv the integration tests' `UsersApiServer` starts, captured instead of spawned."""
+    spawned: list[list[str]] = []
+
+    class Captured(localservices.UsersApiServer):
+        def _spawn(self, argv: list[str], *, env: object = None) -> None:
+            spawned.append(argv)
+
+    monkeypatch.setattr(localservices, "wait_for", lambda *a, **k: None)
+    server = Captured(env={})
+    try:
+        server.start()
+    finally:
+        server.cleanup()
+    assert len(spawned) == 1
+    return spawned[0]
+
+
+def as_image_runs_it(argv: list[str]) -> list[str]:
+    """The tests run the console script by path from the venv; the image finds it on PATH."""
+    return [Path(argv[0]).name, *argv[1:]]
+
+
+def test_the_operator_image_runs_what_the_tests_run() -> None:
+    assert entrypoint(OPERATOR) == ["webstack-operator", "run"]
+    assert entrypoint(OPERATOR) == as_image_runs_it(operator_command())
+
+
+def test_the_users_api_image_runs_what_the_tests_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert entrypoint(WEBAPP) == ["users-api", "serve"]
+    assert entrypoint(WEBAPP) == as_image_runs_it(users_api_command_the_tests_run(monkeypatch))
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_multi_stage_from_a_pinned_slim_base(path: Path) -> None:
+    dockerfile = parse_dockerfile(path)
+    assert len(dockerfile.stages) >= 2, f"{path.name}: build and runtime stages expected"
+    for stage in dockerfile.stages:
+        base = dockerfile.resolve(stage.base)
+        if base in {s.name for s in dockerfile.stages}:
+            continue  # FROM an earlier stage
+        assert PINNED_SLIM.match(base), f"{path.name}: base {base!r} is not an exact python:X.Y.Z-slim tag"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_runs_as_a_numeric_non_root_user(path: Path) -> None:
+    users = parse_dockerfile(path).final.all("USER")
+    assert users, f"{path.name}: the final stage has no USER (it would run as root)"
+    user = users[-1]
+    assert re.fullmatch(r"[0-9]+(:[0-9]+)?", user), f"{path.name}: USER {user!r} is not numeric"
+    assert all(int(part) != 0 for part in user.split(":")), f"{path.name}: USER {user} is root"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_oci_labels(path: Path) -> None:
+    found = labels(parse_dockerfile(path).final)
+    missing = [k for k in OCI_LABELS if not found.get(f"org.opencontainers.image.{k}")]
+    assert not missing, f"{path.name}: missing OCI labels {missing}"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_the_final_stage_installs_no_build_tools(path: Path) -> None:
+    final = parse_dockerfile(path).final
+    for run in final.all("RUN"):
+        assert not BUILD_TOOLS.search(run), f"{path.name}: final stage RUN installs build tools: {run}"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_read_only_root_friendly(path: Path) -> None:
+    """Python writes nothing at run time: no bytecode cache next to the code."""
+    assert env(parse_dockerfile(path).final).get("PYTHONDONTWRITEBYTECODE") == "1", path.name
+
+
+def test_the_operator_image_ships_the_frontend_where_it_reads_it() -> None:
+    """The operator puts the UI in each stack's ConfigMap, read from WEBSTACK_FRONTEND_DIR."""
+    final = parse_dockerfile(OPERATOR).final
+    frontend_dir = env(final).get("WEBSTACK_FRONTEND_DIR")
+    assert frontend_dir, "Dockerfile.operator: WEBSTACK_FRONTEND_DIR is not set"
+    copies = [c.split() for c in final.all("COPY") if not c.startswith("--from")]
+    assert ["webapp/frontend", frontend_dir] in copies, copies
