@@ -6,11 +6,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import users_api
+from bench import operator, users_api
 
 # (title, run). Each section prints its own results and rewrites only its own part of docs/benchmarks.md.
 SECTIONS: list[tuple[str, Callable[[], None]]] = [
     ("users API under wrk", users_api.run),
+    ("operator on the local control plane", operator.run),
 ]
 
 

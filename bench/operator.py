@@ -94,7 +94,7 @@ def _kubectl_reference(cluster: KubeTarget, n: int, workdir: Path) -> float:
     return time.monotonic() - started
 
 
-def run() -> list[dict[str, Any]]:
+def run() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp, LocalCluster(nodes=4) as local:
         workdir = Path(tmp)
@@ -151,7 +151,6 @@ def run() -> list[dict[str, Any]]:
         flush=True,
     )
     _record(rows, summary)
-    return rows
 
 
 def _record(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:

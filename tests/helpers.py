@@ -16,8 +16,17 @@ T = TypeVar("T")
 
 
 def api_env(postgres: PostgresServer, redis_server: RedisServer | None, **extra: str) -> dict[str, str]:
-    """The environment a pod would get, pointed at local servers."""
-    env = {"DATABASE_URL": postgres.dsn, "REDIS_URL": redis_server.url if redis_server else ""}
+    """The environment a pod would get, pointed at local servers.
+
+    A Redis call may take 2 s before it counts as failed (production default: 0.25 s): tests share two busy
+    cores, and a read that bypassed the cache for want of CPU would make every X-Cache assertion flaky.
+    Outage tests that need the short timeout pass their own.
+    """
+    env = {
+        "DATABASE_URL": postgres.dsn,
+        "REDIS_URL": redis_server.url if redis_server else "",
+        "CACHE_TIMEOUT_SECONDS": "2",
+    }
     env.update(extra)
     return env
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,7 @@ FIELD_MANAGER = "webstack-operator"
 DESIRED_HASH = "webstack.dev/desired-hash"
 APPLY_POLICY = "webstack.dev/apply-policy"
 CREATE_ONLY = "create-only"
+REPORTING_INSTANCE = os.environ.get("HOSTNAME", "local")
 
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
 
@@ -183,3 +185,32 @@ async def write_status(
         body={"status": status},
         content_type="application/merge-patch+json",
     )
+
+
+async def post_event(
+    client: KubeClient, involved: JSON, etype: str, reason: str, message: str, now: str
+) -> None:
+    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show."""
+    meta = involved["metadata"]
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": involved.get("apiVersion", ""),
+            "kind": involved.get("kind", ""),
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "type": etype,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": FIELD_MANAGER},
+        "reportingComponent": FIELD_MANAGER,
+        "reportingInstance": REPORTING_INSTANCE,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)

@@ -19,7 +19,7 @@ from prometheus_client import start_http_server
 
 from webstack_operator import labels, metrics
 from webstack_operator.apply import FIELD_MANAGER, delete_object, list_objects
-from webstack_operator.kubeapi import JSON, ApiError, KubeClient
+from webstack_operator.kubeapi import ApiError, KubeClient
 from webstack_operator.reconciler import CHILD_KINDS, Controller, TransientError, stack_of
 from webstack_operator.runtime import load_operator_settings
 from webstack_operator.spec import GROUP, PLURAL, VERSION
@@ -43,10 +43,6 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         return cast(kopf.BodyEssence, {"digest": digest})
 
 
-def _post_event(body: JSON, etype: str, reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, body), type=etype, reason=reason, message=message)
-
-
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/cleanup"
@@ -60,7 +56,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.request_timeout = 30
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
     client = KubeClient.from_environment()
-    controller = Controller(client=client, settings=load_operator_settings(), post_event=_post_event)
+    controller = Controller(client=client, settings=load_operator_settings())
     await controller.refresh_capabilities()
     watches = ChildWatches(client, controller.on_child_event, controller.on_child_resync)
     watches.ensure(controller.child_kinds())
@@ -160,7 +156,7 @@ async def cleanup_cross_namespace(
                     await delete_object(
                         controller.client, resource, obj["metadata"]["namespace"], obj["metadata"]["name"]
                     )
-                    _post_event(
+                    await controller.post_event(
                         dict(body),
                         "Normal",
                         "Deleted",
@@ -170,7 +166,7 @@ async def cleanup_cross_namespace(
         metrics.API_ERRORS.labels(status=str(e.status)).inc()
         if retry + 1 < CLEANUP_ATTEMPTS:
             raise kopf.TemporaryError(f"cleanup failed: {e}", delay=min(30, 2 ** (retry + 1))) from e
-        _post_event(
+        await controller.post_event(
             dict(body),
             "Warning",
             "CleanupAbandoned",

@@ -12,7 +12,6 @@ import datetime
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from webstack_operator import labels, metrics
@@ -24,6 +23,7 @@ from webstack_operator.apply import (
     delete_object,
     is_create_only,
     key_of,
+    post_event,
     stamped,
     unchanged_since,
     write_status,
@@ -129,14 +129,10 @@ def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-EventSink = Callable[[JSON, str, str, str], None]  # body, type, reason, message
-
-
 @dataclass
 class Controller:
     client: KubeClient
     settings: OperatorSettings
-    post_event: EventSink
     capabilities: Capabilities = field(default_factory=Capabilities)
     cache: ChildCache = field(default_factory=ChildCache)
     stacks: dict[StackKey, JSON] = field(default_factory=dict)
@@ -148,6 +144,14 @@ class Controller:
     _queued: set[StackKey] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _retries: dict[StackKey, int] = field(default_factory=dict)
+
+    async def post_event(self, body: JSON, etype: str, reason: str, message: str) -> None:
+        """Events inform; failing to post one must never fail a reconcile."""
+        try:
+            await post_event(self.client, body, etype, reason, message, now_rfc3339())
+        except ApiError as e:
+            metrics.API_ERRORS.labels(status=str(e.status)).inc()
+            log.warning("could not post event %s: %s", reason, e)
 
     # ------------------------------------------------------------ discovery
     async def refresh_capabilities(self) -> bool:
@@ -321,9 +325,9 @@ class Controller:
             )
             self._applied[key] = record
             self.cache.upsert(result)
-            self._report(owner, action, obj)
+            await self._report(owner, action, obj)
 
-    def _report(self, owner: JSON, action: Action, obj: JSON) -> None:
+    async def _report(self, owner: JSON, action: Action, obj: JSON) -> None:
         if action is Action.UNCHANGED:
             return
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -335,9 +339,9 @@ class Controller:
                 if action is Action.RECREATED
                 else "was changed by someone else; restored it"
             )
-            self.post_event(owner, "Warning", "DriftCorrected", f"{kind} {name} {what}")
+            await self.post_event(owner, "Warning", "DriftCorrected", f"{kind} {name} {what}")
         else:
-            self.post_event(owner, "Normal", action.value, f"{kind} {name}")
+            await self.post_event(owner, "Normal", action.value, f"{kind} {name}")
 
     async def _prune(self, owner: JSON, stack: StackKey, desired_keys: set[ObjectKey]) -> None:
         """Deletes managed children no longer desired (monitoring turned off, Canary switched off...)."""
@@ -350,7 +354,7 @@ class Controller:
                 continue
             if await delete_object(self.client, resource, key[2], key[3]):
                 metrics.OBJECT_WRITES.labels(action="Pruned", kind=key[1]).inc()
-                self.post_event(owner, "Normal", "Pruned", f"{key[1]} {key[3]} is no longer desired")
+                await self.post_event(owner, "Normal", "Pruned", f"{key[1]} {key[3]} is no longer desired")
             self._applied.pop(key, None)
             self.cache.remove(obj)
             self.cache.tombstones.discard(key)
@@ -431,7 +435,7 @@ class Controller:
                 c["lastTransitionTime"] = prior["lastTransitionTime"]
         status = {**previous, "phase": "Failed", "observedGeneration": generation, "conditions": conditions}
         if previous.get("phase") != "Failed" or previous.get("observedGeneration") != generation:
-            self.post_event(body, "Warning", "InvalidSpec", message)
+            await self.post_event(body, "Warning", "InvalidSpec", message)
         await self._write_status(stack, body, previous, status)
         return "Failed"
 
@@ -439,7 +443,7 @@ class Controller:
         self.phases[stack] = str(status["phase"])
         metrics.set_phases(self.phases)
         for ctype in ("MonitoringConfigured", "BackupConfigured", "CanaryProgressing"):
-            self._warn_on_new_skip(body, previous, status, ctype)
+            await self._warn_on_new_skip(body, previous, status, ctype)
         if not status_changed(previous, status):
             return
         resource = self.client.resource(API_VERSION, KIND)
@@ -454,7 +458,7 @@ class Controller:
             raise TransientError(str(e), delay=1.0) from e
         self.stacks[stack] = result
 
-    def _warn_on_new_skip(self, body: JSON, previous: JSON, status: JSON, ctype: str) -> None:
+    async def _warn_on_new_skip(self, body: JSON, previous: JSON, status: JSON, ctype: str) -> None:
         """One Warning Event when an optional API goes missing, not one per reconcile."""
         new = next((c for c in status.get("conditions", []) if c["type"] == ctype), None)
         old = next((c for c in previous.get("conditions") or [] if c.get("type") == ctype), None)
@@ -463,7 +467,7 @@ class Controller:
             and new["reason"].endswith("NotInstalled")
             and (old is None or old.get("reason") != new["reason"])
         ):
-            self.post_event(body, "Warning", new["reason"], new["message"])
+            await self.post_event(body, "Warning", new["reason"], new["message"])
 
 
 def stack_url(spec: WebStackSpec, name: str, namespace: str) -> str:

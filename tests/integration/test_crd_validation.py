@@ -347,8 +347,9 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     (
         "env-unique",
         _spec(backend={"image": IMAGE, "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}),
-        "spec.backend.env[1]",
-        "Duplicate value",
+        # Server-side apply (kubectl, Argo CD) merges list-map entries by key, so it says it this way.
+        "spec.backend.env",
+        'duplicate entries for key [name="A"]',
     ),
     (
         "env-max-items",
@@ -357,7 +358,7 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "must have at most 64 items",
     ),
     ("backend-required", {"frontend": {"replicas": 1}}, "spec.backend", "Required value"),
-    ("unknown-field", _spec(surprise=True), "spec.surprise", "unknown field"),
+    ("unknown-field", _spec(surprise=True), ".spec.surprise", "field not declared in schema"),
 ]
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.fixtures import platform  # noqa: F401
 
 from kubelocal.target import KubeTarget
 
@@ -62,7 +61,7 @@ def versions(cluster: KubeTarget) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def installed_base(platform: KubeTarget) -> KubeTarget:  # noqa: F811
+def installed_base(platform: KubeTarget) -> KubeTarget:
     """deploy/operator applied for real, once (tests/integration/test_rbac.py relies on the same install)."""
     server_side_apply(platform, BASE, "--force-conflicts")
     platform.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{CRD_NAME}")

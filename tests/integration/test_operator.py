@@ -201,20 +201,34 @@ def test_drift_is_corrected_within_seconds(
     assert any("ConfigMap shop-frontend" in m for m in reasons)
 
 
+def _spec_version(obj: dict[str, Any]) -> str:
+    """What changes when someone writes an object's spec: its generation where it has one (status updates by
+    controllers do not bump it), else its resourceVersion."""
+    meta = obj["metadata"]
+    return str(meta.get("generation") or meta["resourceVersion"])
+
+
 def test_image_change_updates_only_the_backend(
     platform: KubeTarget, operator: OperatorProcess, namespace: str
 ) -> None:
     apply_webstack(platform, namespace, "shop", MINIMAL)
     wait_phase(platform, namespace, "shop")
-    before = {k: v["metadata"]["resourceVersion"] for k, v in children(platform, namespace, "shop").items()}
+    before = {k: _spec_version(v) for k, v in children(platform, namespace, "shop").items()}
+    updates = operator.metric("webstack_object_writes_total", action="Updated")
     new_image = "ghcr.io/webstack-dev/users-api:0.2.0"
     apply_webstack(platform, namespace, "shop", {"backend": {"image": new_image}})
-    ws = wait_phase(platform, namespace, "shop")
+    ws = eventually(
+        lambda: wait_phase(platform, namespace, "shop"),
+        until=lambda w: w["status"]["components"]["backend"].get("image") == new_image,
+        timeout=60,
+        what="the new image Ready",
+    )
     assert ws["status"]["components"]["backend"]["image"] == new_image
-    after = {k: v["metadata"]["resourceVersion"] for k, v in children(platform, namespace, "shop").items()}
+    after = {k: _spec_version(v) for k, v in children(platform, namespace, "shop").items()}
     assert set(after) == set(before)
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {("Deployment", "shop-backend")}, changed
+    assert operator.metric("webstack_object_writes_total", action="Updated") == updates + 1
 
 
 def test_disabling_monitoring_prunes_and_switching_strategy_swaps_workload(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.operator import OperatorProcess, install_webstack_crd
+from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
 
 from kubelocal.binaries import cache_dir
 from kubelocal.target import KubeTarget
@@ -27,6 +27,8 @@ def platform(cluster: KubeTarget) -> KubeTarget:
     cluster.install_thirdparty_crds()
     for ns in ("velero", "monitoring"):
         cluster.kubectl("create", "namespace", ns, check=False)
+    # The PriorityClasses the install ships (the full sample's pods name one; admission refuses unknown ones).
+    cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "operator" / "priorityclasses.yaml"))
     binary = rollouts_controller_binary()
     if cluster.local is not None and binary is not None and "argo-rollouts" not in cluster.local.components:
         cluster.local.start_extra(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +44,7 @@ def serve(state: Path, nodes: int) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     (state / "supervisor.pid").write_text(str(os.getpid()))
+    shutil.rmtree(state / "cluster", ignore_errors=True)  # every `up` is a fresh cluster
     cluster = LocalCluster(nodes=nodes, workdir=state / "cluster")
     try:
         cluster.start()
@@ -66,6 +68,7 @@ def serve(state: Path, nodes: int) -> int:
         return 1
     finally:
         cluster.stop()
+        shutil.rmtree(state / "cluster", ignore_errors=True)
         for name in ("ready.json", "supervisor.pid"):
             (state / name).unlink(missing_ok=True)
 

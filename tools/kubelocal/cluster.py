@@ -422,6 +422,9 @@ class LocalCluster:
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR.replace('0.0/16', '0.1/16')}",
                 "--node-ip=127.0.0.1",
+                # The heartbeat stage renews node status only every ~10 minutes and relies on a Lease for
+                # liveness; without this flag there is no Lease and nodes flap NotReady (and pods with them).
+                "--node-lease-duration-seconds=40",
                 f"--server-address=127.0.0.1:{port}",
             ],
         )

@@ -66,5 +66,5 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if getattr(report, "failed", False) and "cluster" in getattr(item, "fixturenames", ()) and _LOCAL:
-        report.sections.append(("control-plane logs", _LOCAL[0].tail_logs(25)))
+        report.sections.append(("control-plane logs", _LOCAL[0].tail_logs(8)))
     return report
