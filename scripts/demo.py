@@ -180,7 +180,10 @@ def main() -> int:
         say(f"  {len(crds)} CRDs established")
         for ns in ("velero", "monitoring"):
             target.kubectl("create", "namespace", ns, check=False)
-        _start_rollouts_controller(cluster)
+        if cluster.start_argo_rollouts():
+            say("  Argo Rollouts controller started")
+        else:
+            say("  Argo Rollouts controller not built: the operator will fall back to a Deployment")
         step(
             "installing deploy/operator (CRD, namespace, least-privilege RBAC)",
             lambda: install_operator_rbac(target),
@@ -274,27 +277,6 @@ def main() -> int:
             cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         say("stopped")
-
-
-def _start_rollouts_controller(cluster: LocalCluster) -> None:
-    from kubelocal.binaries import cache_dir
-
-    found = sorted(cache_dir().glob("argo-rollouts-*/rollouts-controller"))
-    if found:
-        cluster.start_extra(
-            "argo-rollouts",
-            [
-                str(found[-1]),
-                f"--kubeconfig={cluster.kubeconfig_path}",
-                "--leader-elect=false",
-                "--healthzPort=0",
-                "--metricsport=0",
-                "--loglevel=warn",
-            ],
-        )
-        say("  Argo Rollouts controller started")
-    else:
-        say("  Argo Rollouts controller not built: the operator will fall back to a Deployment")
 
 
 if __name__ == "__main__":

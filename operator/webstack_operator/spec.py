@@ -105,11 +105,10 @@ def _cel_list(*rules: dict[str, str]) -> dict[str, Any]:
 
 
 class _Model(BaseModel):
-    """camelCase on the wire, immutable in memory; unknown fields are rejected (a typo is an error)."""
+    """camelCase on the wire (only: offline validation accepts exactly what the apiserver accepts),
+    immutable in memory, unknown fields rejected (a typo is an error, not a silently ignored setting)."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=False
-    )
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
 
 
 def _section(model: type[BaseModel], description: str) -> Any:

@@ -5,7 +5,7 @@ a token of its ServiceAccount (TokenRequest), so every request it makes is autho
 
 - Sufficient: the full sample, in a namespace enforcing the `restricted` Pod Security Standard, reaches
   Ready; an update prunes objects (one in Velero's namespace); deleting the WebStack completes (finalizer);
-  and the operator's log holds no `forbidden` at all.
+  and the operator's log holds no RBAC denial at all.
 - Minimal: each case removes one rule (or one verb of a rule), runs a fresh operator against a fresh
   stack, and finds in the operator's log the exact failure that grant prevents, then restores the role.
   Every rule and every verb of the role must be named by a case (the first test checks that).
@@ -210,7 +210,7 @@ def without(case: Case) -> dict[str, Any]:
             rule["verbs"] = [v for v in rule["verbs"] if v not in case.verbs]
         rules.append(rule)
     role["rules"] = rules
-    return role
+    return dict(role)
 
 
 def can_i(cluster: KubeTarget, verb: str, rule: dict[str, Any]) -> bool:

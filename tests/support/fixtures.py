@@ -6,18 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
 
-from kubelocal.binaries import cache_dir
 from kubelocal.target import KubeTarget
-
-
-def rollouts_controller_binary() -> Path | None:
-    found = sorted(cache_dir().glob("argo-rollouts-*/rollouts-controller"))
-    return found[-1] if found else None
 
 
 @pytest.fixture(scope="session")
@@ -28,20 +21,11 @@ def platform(cluster: KubeTarget) -> KubeTarget:
     for ns in ("velero", "monitoring"):
         cluster.kubectl("create", "namespace", ns, check=False)
     # The PriorityClasses the install ships (the full sample's pods name one; admission refuses unknown ones).
-    cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "operator" / "priorityclasses.yaml"))
-    binary = rollouts_controller_binary()
-    if cluster.local is not None and binary is not None and "argo-rollouts" not in cluster.local.components:
-        cluster.local.start_extra(
-            "argo-rollouts",
-            [
-                str(binary),
-                f"--kubeconfig={cluster.kubeconfig_path}",
-                "--leader-elect=false",
-                "--healthzPort=0",
-                "--metricsport=0",
-                "--loglevel=warn",
-            ],
-        )
+    cluster.kubectl(
+        "apply", "--server-side", "-f", str(ROOT / "deploy" / "operator" / "priorityclasses.yaml")
+    )
+    if cluster.local is not None:
+        cluster.local.start_argo_rollouts()
     return cluster
 
 

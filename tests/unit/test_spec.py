@@ -212,6 +212,11 @@ def test_field_errors_name_the_path(sections: dict[str, Any], path: str) -> None
     assert path in [p for p, _ in _problems(**sections)]
 
 
+def test_only_the_wire_names_are_accepted() -> None:
+    snake = _problems(backend={"image": IMAGE, "log_level": "debug"})
+    assert ("spec.backend.log_level", "unknown field") in snake
+
+
 def test_unknown_field_and_missing_spec_messages() -> None:
     assert ("spec.backend.imag", "unknown field") in _problems(backend={"image": IMAGE, "imag": "x"})
     with pytest.raises(SpecError, match="spec: required"):

@@ -68,6 +68,10 @@ class Binaries:
             )
         return found
 
+    @property
+    def kubernetes_dir(self) -> Path:
+        return self.kube_apiserver.parent
+
     def paths(self) -> list[Path]:
         return [
             self.kube_apiserver,

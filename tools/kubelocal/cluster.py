@@ -194,6 +194,26 @@ class LocalCluster:
         """Another process owned (and stopped) with the control plane, e.g. a controller under test."""
         self._add(name, argv)
 
+    def start_argo_rollouts(self) -> bool:
+        """Argo Rollouts' controller (built by tools/build-cluster-binaries.sh), so Rollouts really roll.
+        Its CRDs must be installed first. False when it was not built."""
+        found = sorted(self.binaries.kubernetes_dir.parent.glob("argo-rollouts-*/rollouts-controller"))
+        if not found:
+            return False
+        if "argo-rollouts" not in self.components:
+            self.start_extra(
+                "argo-rollouts",
+                [
+                    str(found[-1]),
+                    f"--kubeconfig={self.kubeconfig_path}",
+                    "--leader-elect=false",
+                    f"--healthzPort={free_port()}",
+                    f"--metricsPort={free_port()}",
+                    "--loglevel=warn",
+                ],
+            )
+        return True
+
     def restart_apiserver(self) -> None:
         """Stops and starts kube-apiserver on the same port and storage, as an upgrade or crash would."""
         comp = self.components["kube-apiserver"]
