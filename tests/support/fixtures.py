@@ -10,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
 
-from kubelocal.target import KubeTarget
+from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 
 
 @pytest.fixture(scope="session")
 def platform(cluster: KubeTarget) -> KubeTarget:
     """The cluster with every CRD the operator may use, and Argo Rollouts running when available."""
     install_webstack_crd(cluster)
-    cluster.install_thirdparty_crds()
+    cluster.install_thirdparty_crds(*OPERATOR_CRD_PROJECTS)
     for ns in ("velero", "monitoring"):
         cluster.kubectl("create", "namespace", ns, check=False)
     # The PriorityClasses the install ships (the full sample's pods name one; admission refuses unknown ones).

@@ -16,6 +16,8 @@ from kubelocal.binaries import Binaries, BinariesMissing, cache_dir
 from kubelocal.cluster import ClusterError, LocalCluster
 
 THIRDPARTY_DIR_NAME = "thirdparty-crds"
+# The optional APIs the operator uses (Argo CD's CRDs are fetched too, for the install tests only).
+OPERATOR_CRD_PROJECTS = ("argo-rollouts", "prometheus-operator", "velero", "sealed-secrets", "external-secrets")
 
 
 def _kubectl_binary() -> Path:
