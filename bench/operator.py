@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from kubelocal import LocalCluster
-from kubelocal.target import KubeTarget
+from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 from kubelocal.wait import eventually
 from operator_process import OperatorProcess
 
@@ -100,7 +100,7 @@ def run() -> None:
         workdir = Path(tmp)
         cluster = KubeTarget(local.kubeconfig_path, local=local)
         cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        cluster.install_thirdparty_crds()
+        cluster.install_thirdparty_crds(*OPERATOR_CRD_PROJECTS)
         cluster.kubectl("wait", "--for=condition=Established", "crd/webstacks.webstack.dev")
         op = OperatorProcess(
             local.kubeconfig_path, workdir, env={"WEBSTACK_RESYNC_SECONDS": str(RESYNC)}

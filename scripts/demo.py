@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools")]
 
 from kubelocal import LocalCluster  # noqa: E402
-from kubelocal.target import KubeTarget  # noqa: E402
+from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget  # noqa: E402
 from localservices import NginxServer, PostgresServer, RedisServer, UsersApiServer  # noqa: E402
 from operator_process import OperatorProcess  # noqa: E402
 
@@ -175,7 +175,7 @@ def main() -> int:
         say(f"  export KUBECONFIG={cluster.kubeconfig_path}")
         crds = step(
             "installing the third-party CRDs (Argo Rollouts, Prometheus Operator, Velero, ...)",
-            target.install_thirdparty_crds,
+            lambda: target.install_thirdparty_crds(*OPERATOR_CRD_PROJECTS),
         )
         say(f"  {len(crds)} CRDs established")
         for ns in ("velero", "monitoring"):

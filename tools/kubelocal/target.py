@@ -17,7 +17,13 @@ from kubelocal.cluster import ClusterError, LocalCluster
 
 THIRDPARTY_DIR_NAME = "thirdparty-crds"
 # The optional APIs the operator uses (Argo CD's CRDs are fetched too, for the install tests only).
-OPERATOR_CRD_PROJECTS = ("argo-rollouts", "prometheus-operator", "velero", "sealed-secrets", "external-secrets")
+OPERATOR_CRD_PROJECTS = (
+    "argo-rollouts",
+    "prometheus-operator",
+    "velero",
+    "sealed-secrets",
+    "external-secrets",
+)
 
 
 def _kubectl_binary() -> Path:
