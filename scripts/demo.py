@@ -160,8 +160,16 @@ def curl_twice(url: str) -> None:
 def main() -> int:
     exit_after = float(os.environ.get("DEMO_EXIT_AFTER", "0") or 0)
     stop = threading.Event()
+
+    def interrupt(*_: object) -> None:
+        # While starting up, unwind at once (the finally below stops what started); while serving, stop.
+        if stop.is_set() or not serving.is_set():
+            raise SystemExit(130)
+        stop.set()
+
+    serving = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="webstack-demo-"))
     started: list[Any] = []
     cluster = LocalCluster(nodes=2)
@@ -260,6 +268,7 @@ def main() -> int:
         print(f"DEMO_READY {json.dumps(state)}", flush=True)
         say("running; Ctrl-C to stop" + (f" (exits by itself after {exit_after:.0f}s)" if exit_after else ""))
         deadline = time.monotonic() + exit_after if exit_after else None
+        serving.set()
         while not stop.wait(0.5):
             if deadline and time.monotonic() >= deadline:
                 break

@@ -28,19 +28,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from kubelocal.cluster import free_port, pdeathsig_prefix
+
+__all__ = ["NginxServer", "PostgresServer", "RedisServer", "UsersApiServer", "free_port"]
+
 PG_BIN = Path(os.environ.get("WEBSTACK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = os.environ.get("WEBSTACK_REDIS_SERVER", "/usr/bin/redis-server")
 NGINX = os.environ.get("WEBSTACK_NGINX", "/usr/sbin/nginx")
 LOOPBACK = "127.0.0.1"
 
 _LIVE: set[ManagedProcess] = set()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's choice for an ephemeral bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(
@@ -110,7 +107,8 @@ class ManagedProcess:
         _chown_tree(self.dir, self._owner)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                argv,
+                # setpriv execs the server in place (same pid); if we die without stopping it, it gets TERM.
+                pdeathsig_prefix() + argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from kubelocal.cluster import free_port
+from kubelocal.cluster import free_port, pdeathsig_prefix
 from kubelocal.wait import eventually
 
 
@@ -60,7 +60,7 @@ class OperatorProcess:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+            pdeathsig_prefix() + args, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
         )
         log.close()
         eventually(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")

@@ -59,12 +59,10 @@ def _load_documents(path: str) -> list[dict[str, Any]]:
 
 
 def load_settings() -> OperatorSettings:
-    """Settings for an offline render: default images, the frontend from `webapp/frontend`."""
-    from users_api.frontend import load_frontend_assets, nginx_conf_template
+    """The operator's own settings (images, frontend assets), so `render` prints what `run` applies."""
+    from webstack_operator.runtime import load_operator_settings
 
-    return OperatorSettings(
-        frontend_nginx_template=nginx_conf_template(), frontend_assets=load_frontend_assets()
-    )
+    return load_operator_settings()
 
 
 def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, Any]]:

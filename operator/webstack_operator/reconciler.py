@@ -347,7 +347,7 @@ class Controller:
         """Deletes managed children no longer desired (monitoring turned off, Canary switched off...)."""
         for obj in self.cache.of_stack(stack):
             key = key_of(obj)
-            if key in desired_keys or is_create_only(obj) or (key[0], key[1]) not in CHILD_KINDS:
+            if key in desired_keys or not _prunable(obj, owner) or (key[0], key[1]) not in CHILD_KINDS:
                 continue
             resource = self.client.resource(key[0], key[1])
             if resource is None:
@@ -468,6 +468,18 @@ class Controller:
             and (old is None or old.get("reason") != new["reason"])
         ):
             await self.post_event(body, "Warning", new["reason"], new["message"])
+
+
+def _prunable(obj: JSON, owner: JSON) -> bool:
+    """Only what this WebStack controls: a Secret made by Sealed Secrets or External Secrets carries our
+    labels (copied from its template) but belongs to that controller, and generated credentials are kept."""
+    if is_create_only(obj):
+        return False
+    refs = obj["metadata"].get("ownerReferences") or []
+    if refs:
+        return any(r.get("uid") == owner["metadata"]["uid"] and r.get("controller") for r in refs)
+    # No owner reference: only objects outside the stack's namespace are ours without one.
+    return bool(obj["metadata"].get("namespace") != owner["metadata"]["namespace"])
 
 
 def stack_url(spec: WebStackSpec, name: str, namespace: str) -> str:

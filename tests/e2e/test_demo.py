@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kubelocal.cluster import pdeathsig_prefix
 from kubelocal.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
@@ -37,14 +38,15 @@ def _start_demo(tmp_path: Path, exit_after: int) -> tuple[subprocess.Popen[str],
     log = tmp_path / "demo.log"
     env = {**os.environ, "DEMO_EXIT_AFTER": str(exit_after), "DEMO_STATE_FILE": str(tmp_path / "state.json")}
     env.pop("KUBECONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-        start_new_session=True,
-    )
+    with log.open("w") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [*pdeathsig_prefix(), sys.executable, str(ROOT / "scripts" / "demo.py")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
     return proc, log
 
 

@@ -41,3 +41,20 @@ def test_cache_keeps_newest_and_tombstones_deletions() -> None:
     assert ("v1", "Service", "team", "a") in cache.tombstones
     cache.upsert(_child("a", rv="7"))
     assert ("v1", "Service", "team", "a") not in cache.tombstones
+
+
+def test_prune_touches_only_what_this_stack_controls() -> None:
+    from webstack_operator.reconciler import _prunable
+
+    owner = {"metadata": {"namespace": "team", "uid": "stack-uid"}}
+    ours = _child("a", ownerReferences=[])
+    ours["metadata"]["ownerReferences"] = [{"uid": "stack-uid", "controller": True}]
+    assert _prunable(ours, owner)
+    sealed = _child("creds")  # made by the Sealed Secrets controller from our template: its labels, its owner
+    sealed["metadata"]["ownerReferences"] = [{"uid": "sealedsecret-uid", "controller": True}]
+    assert not _prunable(sealed, owner)
+    assert not _prunable(_child("orphan"), owner)  # same namespace, no owner: not ours to delete
+    assert _prunable(_child("schedule", ns="velero", stack_ns="team"), owner)
+    kept = _child("kept")
+    kept["metadata"]["annotations"] = {"webstack.dev/apply-policy": "create-only"}
+    assert not _prunable(kept, owner)

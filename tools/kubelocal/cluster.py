@@ -40,7 +40,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pdeathsig_prefix() -> list[str]:
+def pdeathsig_prefix() -> list[str]:
     # If the owning process dies without cleaning up (SIGKILL, a crashed test run), the kernel sends the
     # children SIGTERM: no orphaned apiserver holding ports. setpriv is util-linux, on every Debian.
     setpriv = shutil.which("setpriv")
@@ -58,7 +58,7 @@ class Component:
     def start(self) -> None:
         self.log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            _pdeathsig_prefix() + self.argv,
+            pdeathsig_prefix() + self.argv,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

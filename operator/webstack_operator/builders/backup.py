@@ -37,7 +37,8 @@ def velero_schedule(ctx: StackContext) -> Manifest:
             "template": {
                 "includedNamespaces": [ctx.namespace],
                 "labelSelector": {"matchLabels": labels.stack_labels(ctx.name)},
-                "includeClusterResources": False,
+                # Left unset on purpose: Velero then includes the PersistentVolumes behind the selected PVCs;
+                # `false` would leave the database's volume out of the backup (vmware-tanzu/velero#5745).
                 "storageLocation": backup.storage_location,
                 "ttl": backup.ttl,
                 "snapshotVolumes": snapshot,
