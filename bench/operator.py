@@ -101,7 +101,7 @@ def run() -> None:
         cluster = KubeTarget(local.kubeconfig_path, local=local)
         cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         cluster.install_thirdparty_crds(*OPERATOR_CRD_PROJECTS)
-        cluster.kubectl("wait", "--for=condition=Established", "crd/webstacks.webstack.dev")
+        cluster.wait_established(["webstacks.webstack.dev"])
         op = OperatorProcess(
             local.kubeconfig_path, workdir, env={"WEBSTACK_RESYNC_SECONDS": str(RESYNC)}
         ).start()

@@ -63,7 +63,7 @@ def install_operator_rbac(cluster: KubeTarget) -> None:
         "-",
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
     )
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    cluster.wait_established(["webstacks.webstack.dev"])
 
 
 def _yaml_docs(text: str) -> list[dict[str, Any]]:

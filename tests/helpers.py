@@ -80,3 +80,17 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     for leak in ("Traceback", "asyncpg", "SELECT", "INSERT", "UPDATE ", "DELETE FROM", 'File "'):
         assert leak not in response.text, response.text
     return dict(body)
+
+
+# Debian's chromium, headless, with nothing that reaches for the (absent) internet.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
 from kubelocal.cluster import pdeathsig_prefix
 from kubelocal.wait import eventually
@@ -22,16 +23,6 @@ from kubelocal.wait import eventually
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _start_demo(tmp_path: Path, exit_after: int) -> tuple[subprocess.Popen[str], Path]:
@@ -94,7 +85,7 @@ def test_demo_end_to_end_in_a_browser(tmp_path: Path) -> None:
 
         email = f"demo-{uuid.uuid4().hex[:6]}@example.com"
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(state["url"] + "/")
             page.fill("#email", email)

@@ -27,7 +27,7 @@ CANARY_STEPS = [{"setWeight": 20}]
 @pytest.fixture(scope="module")
 def crd_cluster(cluster: KubeTarget) -> KubeTarget:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    cluster.wait_established(["webstacks.webstack.dev"])
     return cluster
 
 

@@ -64,7 +64,7 @@ def versions(cluster: KubeTarget) -> dict[str, str]:
 def installed_base(platform: KubeTarget) -> KubeTarget:
     """deploy/operator applied for real, once (tests/integration/test_rbac.py relies on the same install)."""
     server_side_apply(platform, BASE, "--force-conflicts")
-    platform.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{CRD_NAME}")
+    platform.wait_established([f"{CRD_NAME}"])
     return platform
 
 

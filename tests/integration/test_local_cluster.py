@@ -186,7 +186,7 @@ def test_crd_cel_rule_rejects_invalid_object_with_its_message(cluster: KubeTarge
         },
     }
     cluster.apply(crd)
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/widgets.{group}", "--timeout=30s")
+    cluster.wait_established([f"widgets.{group}"])
     ns = _ns(cluster)
     bad = {
         "apiVersion": f"{group}/v1",

@@ -308,7 +308,7 @@ def rbac(
 ) -> Iterator[Rbac]:
     """The base installed; the shared operator stopped meanwhile; a kubeconfig of the operator's account."""
     platform.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(BASE))
-    platform.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    platform.wait_established(["webstacks.webstack.dev"])
     kubeconfig = platform.mint_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT)
     operator.stop()
     # An operator with admin credentials would make every result here meaningless.

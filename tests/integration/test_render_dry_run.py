@@ -30,7 +30,7 @@ FAKE_UID = "0c6b0a52-5a0e-4c39-9a51-4f3d1e0c9d11"
 def platform_crds(cluster: KubeTarget) -> KubeTarget:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     cluster.install_thirdparty_crds()
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    cluster.wait_established(["webstacks.webstack.dev"])
     return cluster
 
 

@@ -29,7 +29,7 @@ __all__ = [
 
 def install_webstack_crd(cluster: KubeTarget) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/webstacks.webstack.dev")
+    cluster.wait_established(["webstacks.webstack.dev"])
 
 
 def get_json(cluster: KubeTarget, *args: str) -> dict[str, Any]:

@@ -47,6 +47,23 @@ def pdeathsig_prefix() -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
+def run_kubectl(
+    kubectl: Path, kubeconfig: Path, args: tuple[str, ...], input: str | None, check: bool, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """kubectl against one kubeconfig; with `check`, a failure raises with kubectl's own message."""
+    result = subprocess.run(
+        [str(kubectl), f"--kubeconfig={kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
 @dataclass
 class Component:
     name: str
@@ -225,28 +242,7 @@ class LocalCluster:
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig_path}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-        return result
-
-    def mint_kubeconfig(
-        self, namespace: str, service_account: str, path: Path | None = None, duration: str = "24h"
-    ) -> Path:
-        """A kubeconfig that authenticates as a ServiceAccount through a TokenRequest, so RBAC is real."""
-        token = self.kubectl(
-            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
-        ).stdout.strip()
-        path = path or self._dir / f"sa-{namespace}-{service_account}.kubeconfig"
-        self._write_kubeconfig(path, token=token, user=f"{namespace}-{service_account}", namespace=namespace)
-        return path
+        return run_kubectl(self.binaries.kubectl, self.kubeconfig_path, args, input, check, timeout)
 
     def _write_kubeconfig(
         self, path: Path, *, token: str, user: str = "admin", namespace: str = "default"

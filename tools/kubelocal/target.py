@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from kubelocal.binaries import Binaries, BinariesMissing, cache_dir
-from kubelocal.cluster import ClusterError, LocalCluster
+from kubelocal.cluster import ClusterError, LocalCluster, run_kubectl
+from kubelocal.wait import eventually
 
 THIRDPARTY_DIR_NAME = "thirdparty-crds"
 # The optional APIs the operator uses (Argo CD's CRDs are fetched too, for the install tests only).
@@ -59,19 +60,7 @@ class KubeTarget:
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig_path}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise ClusterError(
-                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
-            )
-        return result
+        return run_kubectl(self.kubectl_path, self.kubeconfig_path, args, input, check, timeout)
 
     def apply(self, manifest: object, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.kubectl(
@@ -118,5 +107,21 @@ class KubeTarget:
             ).stdout
             names += [line.split("/", 1)[1] for line in out.split() if "/" in line]
         if names:
-            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+            self.wait_established(names)
         return names
+
+    def wait_established(self, crds: list[str], timeout: float = 60) -> None:
+        """Until every CRD is served. A CRD just created may have no conditions yet, which `kubectl wait`
+        reports as an error rather than waiting for, so poll it."""
+        eventually(
+            lambda: self.kubectl(
+                "wait",
+                "--for=condition=Established",
+                "--timeout=10s",
+                *[f"crd/{n}" for n in crds],
+                check=False,
+            ),
+            until=lambda r: r.returncode == 0,
+            timeout=timeout,
+            what=f"CRDs established: {', '.join(crds)}",
+        )
