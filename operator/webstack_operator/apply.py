@@ -84,6 +84,25 @@ def _resource_version(obj: JSON | None) -> str:
     return str((obj or {}).get("metadata", {}).get("resourceVersion", ""))
 
 
+async def _server_side_apply(client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool) -> JSON:
+    meta = body["metadata"]
+    params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+    if dry_run:
+        params["dryRun"] = "All"
+    return await client.request(
+        "PATCH",
+        resource.path(meta.get("namespace"), meta["name"]),
+        body=body,
+        params=params,
+        content_type="application/apply-patch+yaml",
+    )
+
+
+async def dry_run_apply(client: KubeClient, resource: Resource, obj: JSON) -> None:
+    """The apiserver's full validation and admission of one object, without persisting it."""
+    await _server_side_apply(client, resource, stamped(obj)[0], dry_run=True)
+
+
 async def apply_object(
     client: KubeClient,
     resource: Resource,
@@ -95,17 +114,9 @@ async def apply_object(
 ) -> tuple[Action, JSON, Applied]:
     """Server-side applies one object (force: we are its owner) and classifies what happened."""
     body, h = stamped(obj)
-    meta = obj["metadata"]
-    ns = meta.get("namespace")
     if is_create_only(obj):
         return await _create_once(client, resource, body, h, observed)
-    result = await client.request(
-        "PATCH",
-        resource.path(ns, meta["name"]),
-        body=body,
-        params={"fieldManager": FIELD_MANAGER, "force": "true"},
-        content_type="application/apply-patch+yaml",
-    )
+    result = await _server_side_apply(client, resource, body, dry_run=False)
     record = Applied(h, our_fields_hash(result), _resource_version(result), result["metadata"]["uid"])
     previous_rv = applied.resource_version if applied else _resource_version(observed)
     previous_uid = applied.uid if applied else (observed or {}).get("metadata", {}).get("uid")

@@ -8,6 +8,7 @@ content changed, or when someone else took one of the fields we own, deleted it,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import secrets
@@ -21,6 +22,7 @@ from webstack_operator.apply import (
     ObjectKey,
     apply_object,
     delete_object,
+    dry_run_apply,
     is_create_only,
     key_of,
     post_event,
@@ -37,6 +39,7 @@ from webstack_operator.status import Observed, Problem, compute_status, status_c
 log = logging.getLogger("webstack.reconciler")
 
 StackKey = tuple[str, str]  # namespace, name
+FAILURES_BEFORE_REPORTING = 3
 
 # Every kind a builder can render: what is watched, and what pruning may delete.
 CHILD_KINDS: tuple[tuple[str, str], ...] = (
@@ -208,10 +211,8 @@ class Controller:
             return
         try:
             await self.reconcile(body)
-            self._retries.pop(stack, None)
         except TransientError as e:
-            attempt = self._retries.get(stack, 0) + 1
-            self._retries[stack] = attempt
+            attempt = self._retries.get(stack, 1)
             log.warning("reconcile of %s/%s failed (attempt %d), retrying: %s", *stack, attempt, e)
             self.enqueue(stack, delay=min(60.0, 0.5 * 2**attempt))
         except Exception:
@@ -227,7 +228,8 @@ class Controller:
         """Render, apply, prune, read back, write status. Returns the phase. Serialized per stack."""
         meta = body["metadata"]
         stack: StackKey = (meta["namespace"], meta["name"])
-        self.stacks[stack] = body
+        if _rv(body) >= _rv(self.stacks.get(stack)):  # a handler's body may be older than the last event's
+            self.stacks[stack] = body
         if self.synced is not None and not self.synced.is_set():
             await asyncio.wait_for(self.synced.wait(), timeout=60)
         lock = self._locks.setdefault(stack, asyncio.Lock())
@@ -236,10 +238,12 @@ class Controller:
             result = "success"
             try:
                 phase = await self._reconcile(stack, self.stacks.get(stack, body))
+                self._retries.pop(stack, None)
                 result = {"Failed": "invalid_spec", "Paused": "paused"}.get(phase, "success")
                 return phase
             except TransientError:
                 result = "error"
+                self._retries[stack] = self._retries.get(stack, 0) + 1
                 raise
             finally:
                 metrics.RECONCILES.labels(result=result).inc()
@@ -275,7 +279,6 @@ class Controller:
         except (ValueError, KeyError) as e:  # a builder refusing a combination the schema let through
             return await self._invalid(stack, body, generation, previous, SpecError([("spec", str(e))]))
 
-        problem: Problem | None = None
         try:
             spec_changed = previous.get("observedGeneration") != generation
             await self._apply_all(body, desired, validate_first=spec_changed)
@@ -283,10 +286,29 @@ class Controller:
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             if e.transient or e.status in (401, 403, 404, 409):
+                await self._report_failure(stack, body, spec, generation, previous, e)
                 raise TransientError(str(e), delay=1.0) from e
             # The apiserver refused an object the spec produced: nothing was written (see validate_first).
             return await self._invalid(stack, body, generation, previous, SpecError([("spec", e.message)]))
-        return await self._finish(stack, body, spec, generation, previous, problem=problem)
+        return await self._finish(stack, body, spec, generation, previous, problem=None)
+
+    async def _report_failure(
+        self,
+        stack: StackKey,
+        body: JSON,
+        spec: WebStackSpec,
+        generation: int,
+        previous: JSON,
+        error: ApiError,
+    ) -> None:
+        """A blip is retried quietly; a failure that persists (RBAC, an unavailable API) shows in status
+        and as a Warning Event, once, after three failed attempts."""
+        if self._retries.get(stack, 0) != FAILURES_BEFORE_REPORTING:
+            return
+        problem = Problem("ApiError", f"{error.message} (HTTP {error.status}); retrying with backoff")
+        await self.post_event(body, "Warning", "ReconcileFailed", problem.message)
+        with contextlib.suppress(ApiError, TransientError):
+            await self._finish(stack, body, spec, generation, previous, problem=problem)
 
     async def _apply_all(self, owner: JSON, desired: list[JSON], *, validate_first: bool) -> None:
         pending: list[tuple[Resource, JSON, JSON | None]] = []
@@ -306,13 +328,7 @@ class Controller:
             # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
             for resource, obj, _ in pending:
                 if not is_create_only(obj):
-                    await self.client.request(
-                        "PATCH",
-                        resource.path(obj["metadata"].get("namespace"), obj["metadata"]["name"]),
-                        body=stamped(obj)[0],
-                        params={"fieldManager": "webstack-operator", "force": "true", "dryRun": "All"},
-                        content_type="application/apply-patch+yaml",
-                    )
+                    await dry_run_apply(self.client, resource, obj)
         for resource, obj, observed in pending:
             key = key_of(obj)
             action, result, record = await apply_object(
