@@ -95,8 +95,9 @@ async def _rediscover(controller: Controller, watches: ChildWatches) -> None:
     while True:
         await asyncio.sleep(DISCOVERY_SECONDS)
         try:
-            if await controller.refresh_capabilities():
-                watches.ensure(controller.child_kinds())
+            changed = await controller.refresh_capabilities()
+            watches.ensure(controller.child_kinds())  # also restarts a watch that died
+            if changed:
                 controller.enqueue_all()
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
@@ -125,7 +126,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def track_stack(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def track_stack(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Keeps the latest body of every WebStack, for reconciles triggered by children and timers."""
     key = (body.metadata.namespace or "", body.metadata.name or "")
     if type == "DELETED":
@@ -135,7 +136,7 @@ def track_stack(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS, idle=None)
-def resync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def resync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Level-based safety net: a missed watch event is corrected within one interval."""
     memo.controller.enqueue((body.metadata.namespace or "", body.metadata.name or ""))
 

@@ -175,9 +175,15 @@ class KubeClient:
                 if resp.status >= 400:
                     text = await resp.text()
                     raise ApiError(resp.status, resp.reason or "", text[:300], "WATCH", path)
-                async for line in resp.content:
-                    if line.strip():
-                        yield json.loads(line)
+                # Lines are split here, not by aiohttp's readline: its 64 KiB line limit is smaller than
+                # one event of a ConfigMap carrying the UI or a dashboard.
+                buffer = b""
+                async for chunk in resp.content.iter_any():
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, "WATCH", path) from e
 

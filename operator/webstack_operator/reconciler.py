@@ -192,10 +192,10 @@ class Controller:
         """Schedules a reconcile soon; bursts of child events for one stack collapse into one."""
         if stack in self._queued or stack not in self.stacks:
             return
-        self._queued.add(stack)
         task = asyncio.get_running_loop().create_task(
             self._run_queued(stack, self.debounce if delay is None else delay)
         )
+        self._queued.add(stack)  # only once a task exists that will take it off again
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -204,8 +204,10 @@ class Controller:
             self.enqueue(stack)
 
     async def _run_queued(self, stack: StackKey, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._queued.discard(stack)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._queued.discard(stack)
         body = self.stacks.get(stack)
         if body is None:
             return

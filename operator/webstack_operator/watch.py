@@ -103,3 +103,8 @@ class ChildWatches:
                 delay = min(30.0, 0.5 * 2**failures)
                 log.warning("watch of %s failed (%s); again in %.1fs", resource.kind, e, delay)
                 await asyncio.sleep(delay)
+            except Exception:  # a watch must outlive any one bad event: list again from scratch
+                failures += 1
+                rv = None
+                log.exception("watch of %s broke; listing again", resource.kind)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))

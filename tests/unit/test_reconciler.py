@@ -58,3 +58,50 @@ def test_prune_touches_only_what_this_stack_controls() -> None:
     kept = _child("kept")
     kept["metadata"]["annotations"] = {"webstack.dev/apply-policy": "create-only"}
     assert not _prunable(kept, owner)
+
+
+def _controller() -> Any:
+    from typing import cast
+
+    from webstack_operator.kubeapi import KubeClient
+    from webstack_operator.reconciler import Controller
+    from webstack_operator.settings import OperatorSettings
+
+    return Controller(client=cast(KubeClient, object()), settings=OperatorSettings(), debounce=0.0)
+
+
+async def test_enqueue_collapses_a_burst_and_always_clears_its_mark() -> None:
+    import asyncio
+
+    controller = _controller()
+    stack = ("team", "shop")
+    controller.stacks[stack] = {"metadata": {"namespace": "team", "name": "shop"}}
+    calls: list[str] = []
+
+    async def reconcile(body: dict[str, Any]) -> str:
+        calls.append(body["metadata"]["name"])
+        return "Ready"
+
+    controller.reconcile = reconcile
+    for _ in range(5):
+        controller.enqueue(stack)
+    await asyncio.gather(*controller._tasks)
+    assert calls == ["shop"]
+    assert stack not in controller._queued
+    controller.enqueue(stack)
+    await asyncio.gather(*controller._tasks)
+    assert calls == ["shop", "shop"]
+    controller.enqueue(("team", "unknown"))  # not a known WebStack: nothing to do
+    assert not controller._tasks
+
+
+def test_enqueue_without_an_event_loop_leaves_no_mark_behind() -> None:
+    """A handler run in kopf's thread pool has no loop: the call fails, but must not block the stack."""
+    import pytest
+
+    controller = _controller()
+    stack = ("team", "shop")
+    controller.stacks[stack] = {"metadata": {"namespace": "team", "name": "shop"}}
+    with pytest.raises(RuntimeError):
+        controller.enqueue(stack)
+    assert stack not in controller._queued
