@@ -39,6 +39,8 @@ def run_operator(namespaces: Sequence[str], liveness_port: int, verbose: bool = 
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not verbose:  # "Handler ... succeeded" for every event and timer tick: failures still show
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     liveness = f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None
     asyncio.run(
         kopf.operator(
