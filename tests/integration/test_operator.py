@@ -294,6 +294,46 @@ def test_a_new_image_starts_a_canary_and_status_shows_it(
     assert rollout["status"]["currentPodHash"] != rollout["status"]["stableRS"]
 
 
+def test_a_failure_that_persists_is_retried_shown_and_then_recovers(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    """A quota that refuses ConfigMaps: every apply fails with 403. The operator retries with backoff, says
+    so once in status and in a Warning Event, and converges when the quota goes."""
+    platform.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "no-configmaps", "namespace": namespace},
+            "spec": {"hard": {"count/configmaps": "0"}},
+        }
+    )
+    eventually(
+        lambda: (
+            get_json(platform, "resourcequota", "no-configmaps", "-n", namespace)
+            .get("status", {})
+            .get("hard")
+        ),
+        what="the quota to be enforced",
+    )
+    apply_webstack(platform, namespace, "shop", MINIMAL)
+    ws = eventually(
+        lambda: get_json(platform, "webstack", "shop", "-n", namespace),
+        until=lambda w: any(
+            c["type"] == "Reconciled" and c["reason"] == "ApiError"
+            for c in (w.get("status") or {}).get("conditions", [])
+        ),
+        timeout=60,
+        what="Reconciled=False reason ApiError",
+    )
+    assert ws["status"]["phase"] == "Degraded"
+    assert "exceeded quota" in condition(ws, "Reconciled")["message"]
+    failures = [e for e in events(platform, namespace, "shop") if e["reason"] == "ReconcileFailed"]
+    assert len(failures) == 1, failures
+    assert operator.metric("webstack_reconcile_total", result="error") >= 3
+    platform.kubectl("delete", "resourcequota", "no-configmaps", "-n", namespace)
+    wait_phase(platform, namespace, "shop", timeout=120)
+
+
 def test_invalid_webstack_is_refused_by_the_apiserver(
     platform: KubeTarget, operator: OperatorProcess, namespace: str
 ) -> None:
