@@ -16,7 +16,6 @@ Only one operator may run against the cluster: the shared one is stopped for thi
 from __future__ import annotations
 
 import copy
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.fixtures import apply_doc
 from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, wait_phase
 
 from kubelocal.target import KubeTarget
@@ -270,18 +270,6 @@ def stack_doc(sample: str, namespace: str) -> dict[str, Any]:
     doc = yaml.safe_load((SAMPLES / sample).read_text())
     doc["metadata"]["namespace"] = namespace
     return dict(doc)
-
-
-def apply_doc(cluster: KubeTarget, doc: dict[str, Any]) -> None:
-    cluster.kubectl(
-        "apply",
-        "--server-side",
-        "--field-manager=test",
-        "--force-conflicts",
-        "-f",
-        "-",
-        input=json.dumps(doc),
-    )
 
 
 def operators_on(kubeconfig: Path) -> list[int]:

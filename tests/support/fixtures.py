@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
@@ -53,6 +54,11 @@ def apply_webstack(cluster: KubeTarget, namespace: str, name: str, spec: dict[st
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+    apply_doc(cluster, doc)
+
+
+def apply_doc(cluster: KubeTarget, doc: dict[str, Any]) -> None:
+    """Server-side apply as a user would (manager `test`), taking over any field the test set before."""
     cluster.kubectl(
         "apply",
         "--server-side",
