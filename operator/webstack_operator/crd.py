@@ -40,7 +40,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Ready/total components.",
     },
     {
-        "name": "Backend",
+        "name": "Backend Image",
         "type": "string",
         "jsonPath": ".status.components.backend.image",
         "description": "Image the backend runs.",

@@ -436,5 +436,5 @@ def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) ->
         input=json.dumps(_webstack(namespace, _spec(paused=True), name="columns")),
     )
     header = crd_cluster.kubectl("get", "ws", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "READY", "BACKEND", "URL", "AGE"]
+    assert header == ["NAME", "PHASE", "READY", "BACKEND", "IMAGE", "URL", "AGE"]  # "BACKEND IMAGE"
     crd_cluster.kubectl("delete", "webstack", "columns", "-n", namespace, "--wait=false", check=False)

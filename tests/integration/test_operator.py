@@ -138,7 +138,7 @@ def test_full_sample_becomes_ready_with_every_child(
 
     table = platform.kubectl("get", "ws", "-n", namespace).stdout
     header, row = table.splitlines()[0], table.splitlines()[1]
-    for column in ("PHASE", "READY", "BACKEND", "URL", "AGE"):
+    for column in ("PHASE", "READY", "BACKEND IMAGE", "URL", "AGE"):
         assert column in header.upper()
     assert "Ready" in row and "4/4" in row and doc["spec"]["backend"]["image"] in row
 

@@ -68,7 +68,7 @@ def test_names_scope_and_subresources() -> None:
     assert columns == {
         "Phase": ".status.phase",
         "Ready": ".status.readyComponents",
-        "Backend": ".status.components.backend.image",
+        "Backend Image": ".status.components.backend.image",
         "URL": ".status.url",
         "Age": ".metadata.creationTimestamp",
     }
