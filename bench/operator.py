@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from kubelocal import LocalCluster
+from kubelocal.cluster import rss_bytes
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 from kubelocal.wait import eventually
-from operator_process import OperatorProcess
+from operator_process import OperatorProcess, operator_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -70,22 +71,17 @@ def _wait_quiet(op: OperatorProcess, window: float = 3.0, limit: float = 120.0) 
     raise TimeoutError(f"the operator kept writing for {limit:.0f}s")
 
 
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _kubectl_reference(cluster: KubeTarget, n: int, workdir: Path) -> float:
     """The same rendered objects, applied by kubectl in one server-side apply: the floor for any client."""
     prefix = f"kubectl{n}"
     _create_namespaces(cluster, prefix)
     source = workdir / f"stacks-{n}.yaml"
     source.write_text(yaml.safe_dump_all(_stacks(n, prefix)))
-    exe = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "webstack-operator"
     rendered = subprocess.run(
-        [str(exe), "render", "-f", str(source), "-o", "json"], check=True, capture_output=True, text=True
+        [operator_command()[0], "render", "-f", str(source), "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     target = workdir / f"rendered-{n}.json"
     target.write_text(rendered)
@@ -134,7 +130,7 @@ def run() -> None:
             idle_reconciles = op.metric("webstack_reconcile_total") - reconciles0
             idle_writes = _writes(op) - writes0
             assert op.process is not None
-            rss = _rss_mib(op.process.pid)
+            rss = rss_bytes(op.process.pid) / 2**20
         finally:
             op.stop()
     summary = {

@@ -408,15 +408,19 @@ class NginxServer(ManagedProcess):
         self._signal_and_wait(signal.SIGTERM, timeout=15)
 
 
-def users_api_executable() -> str:
-    """The `users-api` console script of the running interpreter's environment (what the image runs)."""
-    beside = Path(sys.executable).parent / "users-api"
+def console_script(name: str) -> str:
+    """A console script of the running interpreter's environment (what the images run), else from PATH."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("users-api")
+    found = shutil.which(name)
     if found is None:
-        raise RuntimeError("users-api is not installed: run `bash scripts/setup.sh python`")
+        raise RuntimeError(f"{name} is not installed: run `bash scripts/setup.sh python`")
     return found
+
+
+def users_api_executable() -> str:
+    return console_script("users-api")
 
 
 # Variables of the users API that must come only from the caller, never leak in from our own environment.

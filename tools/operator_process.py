@@ -6,21 +6,19 @@ Shared by the tests, the demo and the benchmarks, so all three run the exact com
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 from kubelocal.cluster import free_port, pdeathsig_prefix
 from kubelocal.wait import eventually
+from localservices import console_script
 
 
 def operator_command() -> list[str]:
     """The same command the operator image runs (Dockerfile.operator's ENTRYPOINT), from this venv."""
-    exe = Path(sys.executable).parent / "webstack-operator"
-    return [str(exe) if exe.exists() else shutil.which("webstack-operator") or "webstack-operator", "run"]
+    return [console_script("webstack-operator"), "run"]
 
 
 class OperatorProcess:

@@ -31,6 +31,8 @@ from webstack_operator.apply import (
     write_status,
 )
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.frontend import frontend_name
+from webstack_operator.builders.ingress import stack_url
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
 from webstack_operator.settings import Capabilities, OperatorSettings
 from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
@@ -377,6 +379,12 @@ class Controller:
             self.cache.remove(obj)
             self.cache.tombstones.discard(key)
 
+    def _url(self, spec: WebStackSpec, name: str, namespace: str) -> str:
+        """The Ingress URL the builders derive (https only where the ALB terminates TLS), else the frontend
+        Service's in-cluster name."""
+        ctx = StackContext(spec=spec, name=name, namespace=namespace, settings=self.settings)
+        return stack_url(ctx) or f"http://{frontend_name(ctx)}.{namespace}.svc.cluster.local"
+
     def _observed(
         self, stack: StackKey, spec: WebStackSpec, generation: int, problem: Problem | None
     ) -> Observed:
@@ -406,7 +414,7 @@ class Controller:
             velero_available=self.capabilities.velero,
             problem=problem,
             invalid_spec=problem is not None and problem.reason == "InvalidSpec",
-            url=stack_url(spec, name, ns),
+            url=self._url(spec, name, ns),
         )
 
     async def _finish(
@@ -498,13 +506,6 @@ def _prunable(obj: JSON, owner: JSON) -> bool:
         return any(r.get("uid") == owner["metadata"]["uid"] and r.get("controller") for r in refs)
     # No owner reference: only objects outside the stack's namespace are ours without one.
     return bool(obj["metadata"].get("namespace") != owner["metadata"]["namespace"])
-
-
-def stack_url(spec: WebStackSpec, name: str, namespace: str) -> str:
-    if spec.ingress.enabled and spec.ingress.host:
-        scheme = "https" if spec.ingress.certificate_arn else "http"
-        return f"{scheme}://{spec.ingress.host}"
-    return f"http://{name}-frontend.{namespace}.svc.cluster.local"
 
 
 def owner_body(stack: StackKey, uid: str) -> JSON:

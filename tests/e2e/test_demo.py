@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
-from kubelocal.cluster import pdeathsig_prefix
+from kubelocal.cluster import pdeathsig_prefix, pid_alive
 from kubelocal.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
@@ -48,14 +48,6 @@ def _wait_ready(proc: subprocess.Popen[str], log: Path, tmp_path: Path) -> dict[
         return dict(json.loads(f.read_text())) if f.exists() else None
 
     return eventually(state, timeout=420, interval=1, what=f"the demo to be ready (log {log})")  # type: ignore[return-value]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def _kubectl(state: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
@@ -120,9 +112,9 @@ def test_demo_end_to_end_in_a_browser(tmp_path: Path) -> None:
         rc = proc.wait(120)
     assert rc == 0, log.read_text()[-3000:]
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(p) for p in state["pids"]):
+    while time.monotonic() < deadline and any(pid_alive(p) for p in state["pids"]):
         time.sleep(0.2)
-    assert not [p for p in state["pids"] if _alive(p)], "demo processes left behind"
+    assert not [p for p in state["pids"] if pid_alive(p)], "demo processes left behind"
 
 
 def test_demo_runs_twice_in_a_row(tmp_path: Path) -> None:
@@ -132,4 +124,4 @@ def test_demo_runs_twice_in_a_row(tmp_path: Path) -> None:
         proc, log = _start_demo(workdir, exit_after=1)
         state = _wait_ready(proc, log, workdir)
         assert proc.wait(180) == 0, log.read_text()[-3000:]
-        assert not [p for p in state["pids"] if _alive(p)]
+        assert not [p for p in state["pids"] if pid_alive(p)]

@@ -6,12 +6,12 @@ import json
 import os
 import socket
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubelocal import LocalCluster
+from kubelocal.cluster import pid_alive
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
@@ -227,13 +227,6 @@ def test_service_account_token_is_limited_by_its_role(cluster: KubeTarget) -> No
         as_reader.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -270,7 +263,7 @@ def test_harness_start_figures_and_no_process_left_behind() -> None:
     assert len(pids) == 5  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
     for pid in pids:
         eventually(
-            lambda pid=pid: not _alive(pid),  # type: ignore[misc]
+            lambda pid=pid: not pid_alive(pid),  # type: ignore[misc]
             timeout=10,
             what=f"pid {pid} gone",
         )

@@ -64,6 +64,25 @@ def run_kubectl(
     return result
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process still runs; a zombie counts as gone (it holds no port and does no work)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
 @dataclass
 class Component:
     name: str
@@ -106,15 +125,7 @@ class Component:
             return ""
 
     def rss_bytes(self) -> int:
-        if self.process is None:
-            return 0
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            return 0
-        return 0
+        return rss_bytes(self.process.pid) if self.process is not None else 0
 
 
 @dataclass

@@ -6,31 +6,15 @@ component's log is attached to the report.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Generator, Iterator
 
 import pytest
 
-from kubelocal.cluster import LocalCluster
+from kubelocal.cluster import LocalCluster, pid_alive
 from kubelocal.target import KubeTarget
 
 _LOCAL: list[LocalCluster] = []
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purpose; it holds no port.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +38,9 @@ def cluster() -> Iterator[KubeTarget]:
         target.close()
         _LOCAL.remove(local)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
             time.sleep(0.1)
-        left = [p for p in pids if _pid_alive(p)]
+        left = [p for p in pids if pid_alive(p)]
         assert not left, f"control-plane processes left behind: {left}"
 
 
