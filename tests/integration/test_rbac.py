@@ -123,7 +123,7 @@ CASES = [
         for rule in CHILD_RULES
     ],
     # Single verbs, on one representative rule per verb set (every child rule has the same verbs, and
-    # tests/unit/test_deploy.py ties each watched kind to such a rule).
+    # tests/unit/delivery/test_deploy.py ties each watched kind to such a rule).
     Case(
         "apps/deployments",
         "Deployments are never listed: the operator cannot see them",

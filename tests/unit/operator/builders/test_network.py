@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.builders.stacks import find, kinds, make_stack
+from tests.unit.operator.builders.stacks import find, kinds, make_stack
 
 from webstack_operator.builders.network import ANYWHERE, network_policies
 

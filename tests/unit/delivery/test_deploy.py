@@ -12,7 +12,7 @@ import yaml
 from webstack_operator.cli import _parser
 from webstack_operator.reconciler import CHILD_KINDS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
 ARGOCD = ROOT / "deploy" / "argocd"
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}

@@ -8,7 +8,7 @@ from pathlib import Path
 from users_api import metric_names
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 
-COMMITTED = Path(__file__).parents[3] / "deploy/monitoring/grafana-dashboards/webstack-users-api.json"
+COMMITTED = Path(__file__).parents[4] / "deploy/monitoring/grafana-dashboards/webstack-users-api.json"
 
 
 def test_committed_json_is_the_builders_output() -> None:

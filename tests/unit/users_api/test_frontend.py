@@ -72,7 +72,7 @@ def test_render_rejects_unknown_tokens() -> None:
 def test_assets_are_the_three_ui_files() -> None:
     assets = load_frontend_assets()
     assert set(assets) == {"index.html", "app.js", "styles.css"}
-    assert Path(__file__).resolve().parents[2] / "webapp" / "frontend" == FRONTEND_DIR
+    assert Path(__file__).resolve().parents[3] / "webapp" / "frontend" == FRONTEND_DIR
     html = assets["index.html"]
     for element in (
         'id="add-user-form"',

@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.crd import CRD_FILE, crd_manifest, crd_yaml
 from webstack_operator.spec import WebStackSpec
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 FORBIDDEN = {
     "$ref",
     "$defs",

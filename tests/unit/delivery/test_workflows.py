@@ -11,7 +11,7 @@ import pytest
 import yaml
 from scripts.bump_image_tag import bump_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.builders.stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
+from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
 
 from users_api import metric_names
 from webstack_operator.builders.monitoring import alert_rules, monitoring_objects

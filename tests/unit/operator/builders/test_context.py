@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.builders.stacks import NO_OPTIONAL_APIS, SETTINGS, make_stack, spec_of
+from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, SETTINGS, make_stack, spec_of
 
 from webstack_operator.builders import StackContext
 from webstack_operator.spec import SpecError

@@ -16,7 +16,7 @@ from tests.support.operator import operator_command
 
 import localservices
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OPERATOR = ROOT / "Dockerfile.operator"
 WEBAPP = ROOT / "Dockerfile.webapp"
 DOCKERFILES = [OPERATOR, WEBAPP]

@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.cli import RENDER_PLACEHOLDER_PASSWORD, main
 from webstack_operator.crd import crd_yaml
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 MINIMAL = ROOT / "deploy/samples/webstack-minimal.yaml"
 
 

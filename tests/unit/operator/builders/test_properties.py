@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.builders import policy
-from tests.unit.builders.stacks import OWNER, SETTINGS
+from tests.unit.operator.builders import policy
+from tests.unit.operator.builders.stacks import OWNER, SETTINGS
 
 from webstack_operator.builders import APPLY_ORDER, StackContext, desired_objects
 from webstack_operator.settings import Capabilities, OperatorSettings

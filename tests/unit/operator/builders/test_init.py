@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.builders.stacks import kinds, render
+from tests.unit.operator.builders.stacks import kinds, render
 
 from webstack_operator.builders import APPLY_ORDER
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from scripts.bump_image_tag import BumpError, bump_file, bump_text, needs_quotes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "bump_image_tag.py"
 PROD = ROOT / "deploy" / "overlays" / "prod" / "kustomization.yaml"
 PROD_STACK = ROOT / "deploy" / "overlays" / "prod" / "stack" / "kustomization.yaml"

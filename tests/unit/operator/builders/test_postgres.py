@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.builders.stacks import env_of, make_stack
+from tests.unit.operator.builders.stacks import env_of, make_stack
 
 from webstack_operator.builders.postgres import DUMP_FILE, PGDATA, postgres_objects
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.builders.stacks import NO_OPTIONAL_APIS, env_of, find, kinds, make_stack
+from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, env_of, find, kinds, make_stack
 
 from webstack_operator.builders.backend import backend_env, backend_objects, backend_pod_template
 

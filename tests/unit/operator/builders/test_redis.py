@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.builders.stacks import make_stack
+from tests.unit.operator.builders.stacks import make_stack
 
 from webstack_operator.builders.redis import max_memory_mib, redis_objects, redis_resources
 

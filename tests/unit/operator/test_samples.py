@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.cli import render_file
 from webstack_operator.spec import parse_spec
 
-SAMPLES = Path(__file__).parents[2] / "deploy" / "samples"
+SAMPLES = Path(__file__).parents[3] / "deploy" / "samples"
 ALL = sorted(SAMPLES.glob("*.yaml"))
 
 
