@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from users_api.errors import ProblemError, problem_response
-from users_api.logs import request_id_var
+from users_api.logs import bind_log_fields, reset_log_fields
 from users_api.metrics import Metrics
 
 access_log = logging.getLogger("users_api.access")
@@ -57,7 +57,7 @@ class RequestContextMiddleware:
         headers = Headers(scope=scope)
         incoming_id = headers.get("x-request-id", "")
         request_id = incoming_id if _SAFE_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
+        log_fields = bind_log_fields(request_id=request_id)
         status = 500
         response_started = False
 
@@ -113,7 +113,7 @@ class RequestContextMiddleware:
                         "client": scope["client"][0] if scope.get("client") else None,
                     },
                 )
-            request_id_var.reset(token)
+            reset_log_fields(log_fields)
 
 
 def _declared_length(headers: Headers) -> int:
