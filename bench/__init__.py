@@ -1,6 +1,6 @@
 """Benchmarks, run by `make bench` (`python -m bench`). Not tests: they measure and record, they do not judge.
 
-The process starters live in tools/localservices.py (shared with the tests and the demo); tools/ is a plain
+The process starters live in tools/localservices/ (shared with the tests and the demo); tools/ is a plain
 folder, so it is put on the import path here.
 """
 

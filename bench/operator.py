@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 
 from kubelocal import LocalCluster
-from kubelocal.cluster import rss_bytes
+from kubelocal.process import rss_bytes
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 from kubelocal.wait import eventually
-from operator_process import OperatorProcess, operator_command
+from localservices import OperatorProcess, operator_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -60,15 +60,19 @@ def _writes(op: OperatorProcess) -> float:
 
 def _wait_quiet(op: OperatorProcess, window: float = 3.0, limit: float = 120.0) -> None:
     """Until a whole window passes without a write: the end of the create burst."""
-    deadline = time.monotonic() + limit
-    last = _writes(op)
-    while time.monotonic() < deadline:
-        time.sleep(window)  # a measurement window, not a wait for a condition
-        now = _writes(op)
-        if now == last:
-            return
-        last = now
-    raise TimeoutError(f"the operator kept writing for {limit:.0f}s")
+    counts: list[float] = []
+
+    def writes_in_last_window() -> float | None:
+        counts.append(_writes(op))
+        return counts[-1] - counts[-2] if len(counts) > 1 else None
+
+    eventually(
+        writes_in_last_window,
+        until=lambda writes: writes == 0,
+        timeout=limit,
+        interval=window,  # a measurement window, not a wait for a condition
+        what=f"a {window:.0f}s window without operator writes",
+    )
 
 
 def _kubectl_reference(cluster: KubeTarget, n: int, workdir: Path) -> float:

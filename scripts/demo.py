@@ -30,8 +30,14 @@ sys.path[:0] = [str(ROOT / "tools")]
 
 from kubelocal import LocalCluster  # noqa: E402
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget  # noqa: E402
-from localservices import NginxServer, PostgresServer, RedisServer, UsersApiServer  # noqa: E402
-from operator_process import OperatorProcess  # noqa: E402
+from kubelocal.wait import Timeout, eventually  # noqa: E402
+from localservices import (  # noqa: E402
+    NginxServer,
+    OperatorProcess,
+    PostgresServer,
+    RedisServer,
+    UsersApiServer,
+)
 
 SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
 OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
@@ -76,11 +82,10 @@ def watch_until_ready(cluster: KubeTarget, ns: str, name: str, timeout: float = 
     """A live view: every condition change and every Event, as they happen, until Ready."""
     seen_conditions: dict[str, tuple[str, str]] = {}
     seen_events: set[str] = set()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def show_changes() -> dict[str, Any]:
         ws = json.loads(cluster.kubectl("get", "webstack", name, "-n", ns, "-o", "json").stdout)
-        status = ws.get("status") or {}
-        for c in status.get("conditions") or []:
+        for c in (ws.get("status") or {}).get("conditions") or []:
             now = (c["status"], c.get("reason", ""))
             if seen_conditions.get(c["type"]) != now:
                 seen_conditions[c["type"]] = now
@@ -95,14 +100,23 @@ def watch_until_ready(cluster: KubeTarget, ns: str, name: str, timeout: float = 
             if e["metadata"]["uid"] not in seen_events:
                 seen_events.add(e["metadata"]["uid"])
                 say(f"  event     {e['type']:<8} {e['reason']:<16} {e.get('message', '')}")
-        if (
+        return dict(ws)
+
+    def ready(ws: dict[str, Any]) -> bool:
+        status = ws.get("status") or {}
+        return bool(
             status.get("phase") == "Ready"
             and status.get("observedGeneration") == ws["metadata"]["generation"]
-        ):
-            say(f"  phase Ready, components {status.get('readyComponents')}")
-            return dict(ws)
-        time.sleep(0.5)
-    raise SystemExit(f"the demo WebStack did not become Ready within {timeout:.0f}s")
+        )
+
+    try:
+        ws = eventually(
+            show_changes, until=ready, timeout=timeout, interval=0.5, what="the demo WebStack Ready"
+        )
+    except Timeout as e:
+        raise SystemExit(str(e)) from None
+    say(f"  phase Ready, components {ws['status'].get('readyComponents')}")
+    return ws
 
 
 def rendered_backend(cluster: KubeTarget, ns: str, name: str) -> dict[str, Any]:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from kubelocal.wait import eventually_async as eventually
 from localservices import PostgresServer, RedisServer
 
-T = TypeVar("T")
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "api_env",
+    "assert_problem",
+    "eventually",
+    "metric",
+    "sample",
+]
 
 
 def api_env(postgres: PostgresServer, redis_server: RedisServer | None, **extra: str) -> dict[str, str]:
@@ -29,29 +35,6 @@ def api_env(postgres: PostgresServer, redis_server: RedisServer | None, **extra:
     }
     env.update(extra)
     return env
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    *,
-    until: Callable[[T], bool],
-    within: float = 30,
-    what: str = "condition",
-) -> T:
-    """Await `probe` until `until(result)` holds; at the deadline, fail with the last result (or error)."""
-    deadline = time.monotonic() + within
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            result = await probe()
-        except Exception as exc:  # the thing we watch may still be coming back
-            last = exc
-        else:
-            if until(result):
-                return result
-            last = result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last seen: {last!r}")
 
 
 def sample(metrics_text: str, name: str, labels: Mapping[str, str] | None = None) -> float:

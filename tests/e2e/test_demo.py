@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
-from kubelocal.cluster import pdeathsig_prefix, pid_alive
+from kubelocal.process import pdeathsig_prefix, pid_alive
 from kubelocal.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kubelocal import LocalCluster
-from kubelocal.cluster import pid_alive
+from kubelocal.process import pid_alive
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
-from operator_process import OperatorProcess, operator_command
+from localservices import OperatorProcess, operator_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"

@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from kubelocal.binaries import BinariesMissing
 from kubelocal.cluster import ClusterError, LocalCluster
+from kubelocal.wait import GiveUp, Timeout, eventually
 
 
 def default_state_dir() -> Path:
@@ -80,29 +80,32 @@ def up(state: Path, nodes: int) -> int:
         return 0
     state.mkdir(parents=True, exist_ok=True)
     (state / "failed").unlink(missing_ok=True)
-    log = (state / "supervisor.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kubelocal", "serve", "--state-dir", str(state), "--nodes", str(nodes)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if (state / "ready.json").exists():
-            info = json.loads((state / "ready.json").read_text())
-            print(f"local control plane ready in {info['startup_seconds']}s (logs: {info['logs']})")
-            print(f"export KUBECONFIG={info['kubeconfig']}")
-            return 0
+    # Not Supervised, and without PDEATHSIG: this supervisor is meant to outlive `up` (until `down`).
+    with (state / "supervisor.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubelocal", "serve", "--state-dir", str(state), "--nodes", str(nodes)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+
+    def ready() -> bool:
         if proc.poll() is not None:
-            print((state / "supervisor.log").read_text()[-4000:], file=sys.stderr)
-            return 1
-        time.sleep(0.2)
-    proc.terminate()
-    print("timed out starting the control plane", file=sys.stderr)
-    return 1
+            raise GiveUp((state / "supervisor.log").read_text()[-4000:])
+        return (state / "ready.json").exists()
+
+    try:
+        eventually(ready, timeout=180, interval=0.2, what="the control plane")
+    except (GiveUp, Timeout) as e:
+        proc.terminate()
+        print(e, file=sys.stderr)
+        return 1
+    info = json.loads((state / "ready.json").read_text())
+    print(f"local control plane ready in {info['startup_seconds']}s (logs: {info['logs']})")
+    print(f"export KUBECONFIG={info['kubeconfig']}")
+    return 0
 
 
 def down(state: Path) -> int:
@@ -111,9 +114,13 @@ def down(state: Path) -> int:
         print("not running")
         return 0
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _supervisor_pid(state):
-        time.sleep(0.2)
+    try:
+        eventually(
+            lambda: _supervisor_pid(state), until=lambda p: p is None, timeout=60, what="kubelocal to stop"
+        )
+    except Timeout as e:
+        print(e, file=sys.stderr)
+        return 1
     print("stopped")
     return 0
 

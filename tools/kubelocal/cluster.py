@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -18,10 +17,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from kubelocal import pki
 from kubelocal.binaries import Binaries
+from kubelocal.process import Supervised, wait_for
+from kubelocal.wait import GiveUp, Timeout, eventually
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -38,13 +39,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pdeathsig_prefix() -> list[str]:
-    # If the owning process dies without cleaning up (SIGKILL, a crashed test run), the kernel sends the
-    # children SIGTERM: no orphaned apiserver holding ports. setpriv is util-linux, on every Debian.
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
 def run_kubectl(
@@ -64,70 +58,6 @@ def run_kubectl(
     return result
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process still runs; a zombie counts as gone (it holds no port and does no work)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process (0 once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    return 0
-
-
-@dataclass
-class Component:
-    name: str
-    argv: list[str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            pdeathsig_prefix() + self.argv,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the harness, which stops components in order
-        )
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self.process = None
-        if self.log_file is not None:
-            self.log_file.close()
-            self.log_file = None
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def rss_bytes(self) -> int:
-        return rss_bytes(self.process.pid) if self.process is not None else 0
-
-
 @dataclass
 class LocalCluster:
     """A control plane owned by this process. Use as a context manager, or start()/stop()."""
@@ -135,7 +65,7 @@ class LocalCluster:
     nodes: int = 2
     workdir: Path | None = None
     binaries: Binaries = field(default_factory=Binaries.locate)
-    components: dict[str, Component] = field(default_factory=dict)
+    components: dict[str, Supervised] = field(default_factory=dict)
     admin_token: str = ""
     server_url: str = ""
     startup_seconds: float = 0.0
@@ -210,7 +140,7 @@ class LocalCluster:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pids(self) -> list[int]:
-        return [c.process.pid for c in self.components.values() if c.process is not None]
+        return [c.pid for c in self.components.values() if c.pid is not None]
 
     def rss_bytes(self) -> dict[str, int]:
         return {name: c.rss_bytes() for name, c in self.components.items()}
@@ -279,32 +209,19 @@ class LocalCluster:
         path.write_text(json.dumps(config, indent=2))
         path.chmod(0o600)
 
-    def _add(self, name: str, argv: list[str]) -> Component:
-        comp = Component(name, argv, self.logs_dir / f"{name}.log")
+    def _add(self, name: str, argv: list[str]) -> Supervised:
+        comp = Supervised(name, argv, self.logs_dir / f"{name}.log")
         self.components[name] = comp
-        comp.start()
-        return comp
+        return comp.start()
 
-    def _wait(self, what: str, check: Callable[[], bool], comp: Component | None = None) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        last_error = ""
-        while time.monotonic() < deadline:
-            if comp is not None and not comp.alive():
-                raise ClusterError(f"{comp.name} exited while waiting for {what}:\n{comp.tail()}")
-            try:
-                if check():
-                    return
-            except (
-                OSError,
-                urllib.error.URLError,
-                ssl.SSLError,
-                ValueError,
-                subprocess.SubprocessError,
-            ) as e:
-                last_error = str(e)
-            time.sleep(0.1)
-        tail = comp.tail() if comp else self.tail_logs()
-        raise ClusterError(f"timed out waiting for {what} (last error: {last_error})\n{tail}")
+    def _wait(self, what: str, check: Callable[[], bool], comp: Supervised | None = None) -> None:
+        try:
+            if comp is None:
+                eventually(check, timeout=START_TIMEOUT, interval=0.1, what=what)
+            else:
+                wait_for(comp, check, timeout=START_TIMEOUT, what=what)
+        except (Timeout, GiveUp) as e:
+            raise ClusterError(str(e) if comp else f"{e}\n{self.tail_logs()}") from e
 
     def _https_ok(self, url: str, *, verify: bool = True, token: str | None = None) -> bool:
         ctx = ssl.create_default_context(cafile=str(self.ca_path))
@@ -381,61 +298,51 @@ class LocalCluster:
         )
         self._wait_apiserver_ready(comp)
 
-    def _wait_apiserver_ready(self, comp: Component) -> None:
+    def _wait_apiserver_ready(self, comp: Supervised) -> None:
         self._wait(
             "kube-apiserver /readyz",
             lambda: self._https_ok(f"{self.server_url}/readyz", token=self.admin_token),
             comp,
         )
 
-    def _component_kubeconfig_flags(self) -> list[str]:
-        k = str(self.kubeconfig_path)
-        return [f"--kubeconfig={k}", f"--authentication-kubeconfig={k}", f"--authorization-kubeconfig={k}"]
-
-    def _start_controller_manager(self) -> None:
-        port = free_port()
-        p = self._dir / "pki"
+    def _start_kube_component(self, name: str, binary: Path, *flags: str) -> None:
+        """kube-controller-manager or kube-scheduler: the admin kubeconfig, and health on its own port."""
+        port, kubeconfig = free_port(), str(self.kubeconfig_path)
         comp = self._add(
-            "kube-controller-manager",
+            name,
             [
-                str(self.binaries.kube_controller_manager),
-                *self._component_kubeconfig_flags(),
+                str(binary),
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={port}",
-                f"--service-account-private-key-file={p / 'sa.key'}",
-                f"--root-ca-file={p / 'ca.crt'}",
-                "--use-service-account-credentials=true",
-                "--controllers=*",
-                f"--cluster-cidr={POD_CIDR}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--v=1",
+                *flags,
             ],
         )
         self._wait(
-            "kube-controller-manager /healthz",
+            f"{name} /healthz",
             lambda: self._https_ok(f"https://127.0.0.1:{port}/healthz", verify=False),
             comp,
+        )
+
+    def _start_controller_manager(self) -> None:
+        p = self._dir / "pki"
+        self._start_kube_component(
+            "kube-controller-manager",
+            self.binaries.kube_controller_manager,
+            f"--service-account-private-key-file={p / 'sa.key'}",
+            f"--root-ca-file={p / 'ca.crt'}",
+            "--use-service-account-credentials=true",
+            "--controllers=*",
+            f"--cluster-cidr={POD_CIDR}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
         )
 
     def _start_scheduler(self) -> None:
-        port = free_port()
-        comp = self._add(
-            "kube-scheduler",
-            [
-                str(self.binaries.kube_scheduler),
-                *self._component_kubeconfig_flags(),
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={port}",
-                "--v=1",
-            ],
-        )
-        self._wait(
-            "kube-scheduler /healthz",
-            lambda: self._https_ok(f"https://127.0.0.1:{port}/healthz", verify=False),
-            comp,
-        )
+        self._start_kube_component("kube-scheduler", self.binaries.kube_scheduler)
 
     def _start_kwok(self) -> None:
         port = free_port()

@@ -6,13 +6,14 @@ component's log is attached to the report.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator, Iterator
 
 import pytest
 
-from kubelocal.cluster import LocalCluster, pid_alive
+from kubelocal.cluster import LocalCluster
+from kubelocal.process import pid_alive
 from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
 
 _LOCAL: list[LocalCluster] = []
 
@@ -37,11 +38,13 @@ def cluster() -> Iterator[KubeTarget]:
         local.stop()
         target.close()
         _LOCAL.remove(local)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            time.sleep(0.1)
-        left = [p for p in pids if pid_alive(p)]
-        assert not left, f"control-plane processes left behind: {left}"
+        eventually(
+            lambda: [p for p in pids if pid_alive(p)],
+            until=lambda left: not left,
+            timeout=10,
+            interval=0.1,
+            what="no control-plane process left behind",
+        )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,14 +6,13 @@ Shared by the tests, the demo and the benchmarks, so all three run the exact com
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Self
 
-from kubelocal.cluster import free_port, pdeathsig_prefix
-from kubelocal.wait import eventually
-from localservices import console_script
+from kubelocal.cluster import free_port
+from kubelocal.process import Supervised, wait_for
+from localservices.server import LOOPBACK, console_script
 
 
 def operator_command() -> list[str]:
@@ -21,7 +20,7 @@ def operator_command() -> list[str]:
     return [console_script("webstack-operator"), "run"]
 
 
-class OperatorProcess:
+class OperatorProcess(Supervised):
     """Runs the operator against a kubeconfig; logs to a file shown when a test fails."""
 
     def __init__(
@@ -32,66 +31,40 @@ class OperatorProcess:
         env: dict[str, str] | None = None,
         namespaces: tuple[str, ...] = (),
     ) -> None:
+        super().__init__("operator", [], log_dir / f"operator-{os.getpid()}-{free_port()}.log", grace=30)
         self.kubeconfig = kubeconfig
-        self.log_path = log_dir / f"operator-{os.getpid()}-{free_port()}.log"
-        self.env = env or {}
+        self.extra_env = env or {}
         self.namespaces = namespaces
         self.metrics_port = 0
         self.liveness_port = 0
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> OperatorProcess:
+    def start(self) -> Self:
+        """Starts on fresh ports and returns once /healthz answers (a restart is another start())."""
         self.metrics_port, self.liveness_port = free_port(), free_port()
-        args = [
+        self.argv = [
             *operator_command(),
             f"--liveness-port={self.liveness_port}",
             f"--metrics-port={self.metrics_port}",
+            *(f"--namespace={ns}" for ns in self.namespaces),
         ]
-        for ns in self.namespaces:
-            args.append(f"--namespace={ns}")
-        env = {
+        self.env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
-            "WEBSTACK_METRICS_ADDR": "127.0.0.1",
+            "WEBSTACK_METRICS_ADDR": LOOPBACK,
             "WEBSTACK_DISCOVERY_SECONDS": "5",
-            **self.env,
+            **self.extra_env,
         }
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            pdeathsig_prefix() + args, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
-        )
-        log.close()
-        eventually(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
+        super().start()
+        wait_for(self, self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
         return self
 
     def _healthy(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            raise AssertionError(f"operator exited:\n{self.tail()}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2) as r:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.liveness_port}/healthz", timeout=2) as r:
             return bool(r.status == 200)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.metrics_port}/metrics", timeout=5) as r:
             text = r.read().decode()
         total = 0.0
         for line in text.splitlines():

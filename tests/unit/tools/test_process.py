@@ -1,0 +1,118 @@
+"""kubelocal.process.Supervised: start, stop (SIGTERM, then SIGKILL), kill, log tail, and no child outliving
+the process that started it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubelocal.process import Supervised, credentials, pid_alive, wait_for
+from kubelocal.wait import GiveUp, Timeout, eventually
+
+TOOLS = Path(__file__).resolve().parents[3] / "tools"
+
+
+def python(name: str, code: str, tmp_path: Path, **env: str) -> Supervised:
+    return Supervised(name, [sys.executable, "-c", code], tmp_path / f"{name}.log", env={**os.environ, **env})
+
+
+def test_start_stop_and_pid(tmp_path: Path) -> None:
+    sleeper = Supervised("sleeper", ["sleep", "60"], tmp_path / "sleeper.log").start()
+    pid = sleeper.pid
+    assert pid is not None and sleeper.alive() and pid_alive(pid)
+    assert sleeper.rss_bytes() > 0
+    with pytest.raises(RuntimeError, match="already running"):
+        sleeper.start()
+    sleeper.stop(timeout=5)
+    assert not sleeper.alive() and sleeper.pid is None and not pid_alive(pid)
+    assert sleeper.rss_bytes() == 0
+
+
+def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    stubborn = python(
+        "stubborn",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+        "time.sleep(60)",
+        tmp_path,
+    ).start()
+    wait_for(stubborn, lambda: stubborn.tail(1) == "ready", timeout=10, what="SIGTERM ignored")
+    process = stubborn.process
+    assert process is not None
+    started = time.monotonic()
+    stubborn.stop(timeout=0.2)
+    assert process.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_stop_sends_the_stop_signal_and_kill_sigkill(tmp_path: Path) -> None:
+    graceful = Supervised("graceful", ["sleep", "60"], tmp_path / "g.log", stop_signal=signal.SIGINT).start()
+    process = graceful.process
+    graceful.stop()
+    assert process is not None and process.returncode == -signal.SIGINT
+
+    crashed = Supervised("crashed", ["sleep", "60"], tmp_path / "c.log").start()
+    process = crashed.process
+    crashed.kill()
+    assert process is not None and process.returncode == -signal.SIGKILL
+
+
+def test_tail_and_a_restart_appends_to_the_same_log(tmp_path: Path) -> None:
+    counter = python("counter", "for i in range(5): print(i)", tmp_path).start()
+    eventually(lambda: counter.tail(2), until=lambda t: t == "3\n4", timeout=10, what="the last two lines")
+    counter.stop()
+    counter.start()
+    eventually(
+        lambda: counter.tail(6), until=lambda t: t == "4\n0\n1\n2\n3\n4", timeout=10, what="a second run"
+    )
+    counter.stop()
+    assert Supervised("none", ["true"], tmp_path / "missing.log").tail() == "(no log)"
+
+
+def test_wait_for_gives_up_at_once_when_the_process_exits(tmp_path: Path) -> None:
+    quitter = python("quitter", "print('bad config'); raise SystemExit(3)", tmp_path).start()
+    started = time.monotonic()
+    with pytest.raises(GiveUp, match=r"quitter exited while waiting for ready(.|\n)*bad config"):
+        wait_for(quitter, lambda: False, timeout=30, what="ready")
+    assert time.monotonic() - started < 10
+
+
+def test_wait_for_times_out_with_the_log_tail(tmp_path: Path) -> None:
+    slow = python(
+        "slow", "print('still starting', flush=True); import time; time.sleep(60)", tmp_path
+    ).start()
+    try:
+        eventually(slow.tail, timeout=10, what="the first line")
+        with pytest.raises(Timeout, match=r"waiting for ready(.|\n)*slow log tail:\nstill starting"):
+            wait_for(slow, lambda: False, timeout=0.2, what="ready")
+    finally:
+        slow.stop()
+
+
+def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
+    parent = python(
+        "parent",
+        "import sys, time; from pathlib import Path; from kubelocal.process import Supervised; "
+        f"child = Supervised('child', ['sleep', '60'], Path({str(tmp_path / 'child.log')!r})).start(); "
+        "print(child.pid, flush=True); time.sleep(60)",
+        tmp_path,
+        PYTHONPATH=str(TOOLS),
+    ).start()
+    child = eventually(lambda: int(parent.tail(1)), timeout=10, interval=0.05, what="the child's pid")
+    assert pid_alive(child)
+    parent.kill()  # no cleanup of any kind: only PDEATHSIG can stop the child now
+    eventually(
+        lambda: pid_alive(child), until=lambda alive: not alive, timeout=10, what=f"child {child} gone"
+    )
+
+
+def test_only_root_switches_users() -> None:
+    assert credentials(None) == {}
+    if os.geteuid() == 0:
+        assert credentials("nobody")["user"] != 0
+    else:
+        assert credentials("nobody") == {}

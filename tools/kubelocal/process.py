@@ -1,0 +1,167 @@
+"""The one way the harness runs a long-lived child: control-plane components, local servers, the operator.
+
+Every child dies with the process that started it (PDEATHSIG), even when that process is SIGKILLed, so a
+crashed test run leaves no apiserver holding ports; it is stopped by its own pid, never by name.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Self, TypedDict
+
+from kubelocal.wait import GiveUp, Timeout, eventually
+
+_LIVE: dict[int, Supervised] = {}
+
+
+def pdeathsig_prefix() -> list[str]:
+    """setpriv (util-linux, on every Debian) execs the command in place (same pid) with PDEATHSIG set."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise RuntimeError("setpriv (util-linux) is missing: without it, children would outlive us")
+    return [setpriv, "--pdeathsig", "TERM", "--"]
+
+
+class Credentials(TypedDict, total=False):
+    """Popen/run arguments that switch the child to another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def credentials(user: str | None) -> Credentials:
+    """Run as `user` when we are root (Postgres and nginx refuse root); anyone else stays themselves."""
+    if user is None or os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process still runs; a zombie counts as gone (it holds no port and does no work)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+class Supervised:
+    """A child process with its own log file; start() again after stop() runs the same command."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        run_as: str | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        grace: float = 15.0,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self.run_as = run_as
+        self.stop_signal = stop_signal
+        self.grace = grace  # seconds between stop_signal and SIGKILL
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> Self:
+        if self.alive():
+            raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                pdeathsig_prefix() + self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(self.env) if self.env is not None else None,
+                cwd=self.cwd,
+                start_new_session=True,  # a Ctrl-C reaches only us, and we stop children in order
+                **credentials(self.run_as),
+            )
+        _LIVE[id(self)] = self
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float | None = None) -> None:
+        """stop_signal, then SIGKILL if it is still running after `timeout` (default: grace) seconds."""
+        self._end(self.stop_signal, self.grace if timeout is None else timeout)
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown work."""
+        self._end(signal.SIGKILL, 10)
+
+    def _end(self, sig: signal.Signals, timeout: float) -> None:
+        process, self.process = self.process, None
+        _LIVE.pop(id(self), None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def rss_bytes(self) -> int:
+        return rss_bytes(self.process.pid) if self.process is not None else 0
+
+
+def wait_for(process: Supervised, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Until `ready()` holds. A process that exited never gets ready, so that fails at once; either failure
+    carries the tail of its log."""
+
+    def probe() -> bool:
+        if not process.alive():
+            raise GiveUp(f"{process.name} exited while waiting for {what}; log tail:\n{process.tail()}")
+        return ready()
+
+    try:
+        eventually(probe, timeout=timeout, interval=0.05, what=what)
+    except Timeout as e:
+        raise Timeout(f"{e}\n{process.name} log tail:\n{process.tail()}") from None
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Stop in order what PDEATHSIG would only TERM: Postgres, for one, wants SIGINT."""
+    for process in reversed(list(_LIVE.values())):
+        with contextlib.suppress(Exception):
+            process.stop()
