@@ -1,90 +1,19 @@
-"""The only module that changes the cluster: server-side apply, create-once, prune, delete, status.
+"""The only module that changes the cluster: server-side apply, create-once, delete, status, Events.
 
-Every write goes through here so that field ownership (manager `webstack-operator`), the desired-hash
-stamp and the drift bookkeeping are decided in one place.
+Each function is one request (or two, for a create that lost a race) with the operator's field manager;
+deciding what to send is `decide.py`'s job, and remembering what was sent is the cache's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
-
-FIELD_MANAGER = "webstack-operator"
-DESIRED_HASH = "webstack.dev/desired-hash"
-APPLY_POLICY = "webstack.dev/apply-policy"
-CREATE_ONLY = "create-only"
-REPORTING_INSTANCE = os.environ.get("HOSTNAME", "local")
-
-ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
+from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.stamps import FIELD_MANAGER, JSON
 
 
-class Action(StrEnum):
-    CREATED = "Created"
-    UPDATED = "Updated"
-    UNCHANGED = "Unchanged"
-    DRIFT_CORRECTED = "DriftCorrected"
-    RECREATED = "Recreated"  # drift too: someone deleted it
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What we last wrote for one object: enough to tell our own writes from someone else's."""
-
-    desired_hash: str
-    fields_hash: str
-    resource_version: str
-    uid: str
-
-
-def key_of(obj: JSON) -> ObjectKey:
-    meta = obj["metadata"]
-    return (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
-
-
-def desired_hash(obj: JSON) -> str:
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
-
-
-def our_fields_hash(obj: JSON) -> str:
-    """Hash of the fields our manager owns: another writer taking any of them changes it."""
-    for entry in obj.get("metadata", {}).get("managedFields") or []:
-        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
-            return hashlib.sha256(json.dumps(entry.get("fieldsV1"), sort_keys=True).encode()).hexdigest()[:20]
-    return ""
-
-
-def stamped(obj: JSON) -> tuple[JSON, str]:
-    """The object with its desired-hash annotation, so a later reader knows which spec produced it."""
-    h = desired_hash(obj)
-    meta = dict(obj["metadata"])
-    meta["annotations"] = {**meta.get("annotations", {}), DESIRED_HASH: h}
-    return {**obj, "metadata": meta}, h
-
-
-def is_create_only(obj: JSON) -> bool:
-    return bool(obj.get("metadata", {}).get("annotations", {}).get(APPLY_POLICY) == CREATE_ONLY)
-
-
-def unchanged_since(applied: Applied | None, observed: JSON | None, h: str) -> bool:
-    """True when nothing needs writing: same desired spec, and nobody took any of our fields since."""
-    if applied is None or observed is None or applied.desired_hash != h:
-        return False
-    annotations = observed["metadata"].get("annotations") or {}
-    return annotations.get(DESIRED_HASH) == h and our_fields_hash(observed) == applied.fields_hash
-
-
-def _resource_version(obj: JSON | None) -> str:
-    return str((obj or {}).get("metadata", {}).get("resourceVersion", ""))
-
-
-async def _server_side_apply(client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool) -> JSON:
+async def server_side_apply(client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool) -> JSON:
+    """Applies with force: the operator owns the fields it sets (other managers keep theirs)."""
     meta = body["metadata"]
     params = {"fieldManager": FIELD_MANAGER, "force": "true"}
     if dry_run:
@@ -98,65 +27,18 @@ async def _server_side_apply(client: KubeClient, resource: Resource, body: JSON,
     )
 
 
-async def dry_run_apply(client: KubeClient, resource: Resource, obj: JSON) -> None:
-    """The apiserver's full validation and admission of one object, without persisting it."""
-    await _server_side_apply(client, resource, stamped(obj)[0], dry_run=True)
-
-
-async def apply_object(
-    client: KubeClient,
-    resource: Resource,
-    obj: JSON,
-    *,
-    observed: JSON | None,
-    applied: Applied | None,
-    tombstoned: bool,
-) -> tuple[Action, JSON, Applied]:
-    """Server-side applies one object (force: we are its owner) and classifies what happened."""
-    body, h = stamped(obj)
-    if is_create_only(obj):
-        return await _create_once(client, resource, body, h, observed)
-    result = await _server_side_apply(client, resource, body, dry_run=False)
-    record = Applied(h, our_fields_hash(result), _resource_version(result), result["metadata"]["uid"])
-    previous_rv = applied.resource_version if applied else _resource_version(observed)
-    previous_uid = applied.uid if applied else (observed or {}).get("metadata", {}).get("uid")
-    if tombstoned:
-        action = Action.RECREATED
-    elif previous_uid is None or previous_uid != record.uid:
-        action = Action.CREATED
-    elif record.resource_version == previous_rv:
-        action = Action.UNCHANGED
-    else:
-        prior_hash = (
-            applied.desired_hash
-            if applied
-            else ((observed or {}).get("metadata", {}).get("annotations") or {}).get(DESIRED_HASH)
-        )
-        action = Action.DRIFT_CORRECTED if prior_hash == h else Action.UPDATED
-    return action, result, record
-
-
-async def _create_once(
-    client: KubeClient, resource: Resource, body: JSON, h: str, observed: JSON | None
-) -> tuple[Action, JSON, Applied]:
-    """Generated credentials: created once and never overwritten, so a password never silently rotates."""
+async def create_once(client: KubeClient, resource: Resource, body: JSON) -> tuple[JSON, bool]:
+    """Creates an object that must never be overwritten; (the object, whether we created it)."""
     meta = body["metadata"]
-    existing = observed
-    action = Action.UNCHANGED
-    if existing is None:
-        try:
-            existing = await client.request(
-                "POST",
-                resource.path(meta.get("namespace")),
-                body=body,
-                params={"fieldManager": FIELD_MANAGER},
-            )
-            action = Action.CREATED
-        except ApiError as e:
-            if e.status != 409:
-                raise
-            existing = await client.request("GET", resource.path(meta.get("namespace"), meta["name"]))
-    return action, existing, Applied(h, "", _resource_version(existing), existing["metadata"]["uid"])
+    try:
+        created = await client.request(
+            "POST", resource.path(meta.get("namespace")), body=body, params={"fieldManager": FIELD_MANAGER}
+        )
+    except ApiError as e:
+        if e.status != 409:
+            raise
+        return await client.request("GET", resource.path(meta.get("namespace"), meta["name"])), False
+    return created, True
 
 
 async def delete_object(client: KubeClient, resource: Resource, namespace: str, name: str) -> bool:
@@ -199,7 +81,14 @@ async def write_status(
 
 
 async def post_event(
-    client: KubeClient, involved: JSON, etype: str, reason: str, message: str, now: str
+    client: KubeClient,
+    involved: JSON,
+    etype: str,
+    reason: str,
+    message: str,
+    *,
+    now: str,
+    instance: str,
 ) -> None:
     """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show."""
     meta = involved["metadata"]
@@ -219,7 +108,7 @@ async def post_event(
         "message": message[:1024],
         "source": {"component": FIELD_MANAGER},
         "reportingComponent": FIELD_MANAGER,
-        "reportingInstance": REPORTING_INSTANCE,
+        "reportingInstance": instance,
         "firstTimestamp": now,
         "lastTimestamp": now,
         "count": 1,

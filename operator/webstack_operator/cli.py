@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from webstack_operator import config
 from webstack_operator.builders import StackContext, desired_objects
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.crd import crd_yaml
@@ -60,9 +61,7 @@ def _load_documents(path: str) -> list[dict[str, Any]]:
 
 def load_settings() -> OperatorSettings:
     """The operator's own settings (images, frontend assets), so `render` prints what `run` applies."""
-    from webstack_operator.runtime import load_operator_settings
-
-    return load_operator_settings()
+    return config.load_settings(os.environ)
 
 
 def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -103,9 +102,18 @@ def _run(args: argparse.Namespace) -> int:
     # Imported lazily: kopf, its handlers and the API client are needed only to run the operator.
     from webstack_operator.runtime import run_operator
 
-    if args.metrics_port is not None:
-        os.environ["WEBSTACK_METRICS_PORT"] = str(args.metrics_port)
-    run_operator(args.namespace, args.liveness_port, verbose=args.verbose)
+    try:
+        settings = config.load_config(
+            os.environ,
+            namespaces=args.namespace,
+            liveness_port=args.liveness_port,
+            metrics_port=args.metrics_port,
+            verbose=args.verbose,
+        )
+    except config.ConfigError as error:
+        print(f"webstack-operator run: {error}", file=sys.stderr)
+        return 2
+    run_operator(settings)
     return 0
 
 

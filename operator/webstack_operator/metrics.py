@@ -49,13 +49,50 @@ OBJECT_WRITES = Counter(
     registry=REGISTRY,
 )
 
-PHASES = ("Pending", "Progressing", "Ready", "Degraded", "Failed", "Paused")
+
+CACHED_CHILDREN = Gauge(
+    "webstack_cached_children",
+    "Child objects held (slimmed) in the operator's cache.",
+    registry=REGISTRY,
+)
+TRACKED_STACKS = Gauge(
+    "webstack_cache_stacks",
+    "Stacks the cache holds entries for (existing WebStacks, and deleted ones whose children remain).",
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "webstack_queue_depth",
+    "Stacks waiting for, or in, a reconcile.",
+    registry=REGISTRY,
+)
 
 
-def set_phases(phases: dict[tuple[str, str], str]) -> None:
-    """Sets the by-phase gauge from the latest phase of every known stack."""
-    counts = dict.fromkeys(PHASES, 0)
-    for phase in phases.values():
-        counts[phase] = counts.get(phase, 0) + 1
-    for phase, n in counts.items():
-        STACKS.labels(phase=phase).set(n)
+class PhaseGauge:
+    """`webstack_stacks{phase}` kept from the latest phase of every stack, in O(1) per change."""
+
+    NAMES = ("Pending", "Progressing", "Ready", "Degraded", "Failed", "Paused")
+
+    def __init__(self) -> None:
+        self._phases: dict[tuple[str, str], str] = {}
+        for phase in self.NAMES:
+            STACKS.labels(phase=phase).set(0)
+
+    def get(self, stack: tuple[str, str]) -> str:
+        return self._phases.get(stack, "Pending")
+
+    def set(self, stack: tuple[str, str], phase: str) -> None:
+        old = self._phases.get(stack)
+        if old == phase:
+            return
+        if old is not None:
+            STACKS.labels(phase=old).dec()
+        self._phases[stack] = phase
+        STACKS.labels(phase=phase).inc()
+
+    def drop(self, stack: tuple[str, str]) -> None:
+        old = self._phases.pop(stack, None)
+        if old is not None:
+            STACKS.labels(phase=old).dec()
+
+
+PHASES = PhaseGauge()

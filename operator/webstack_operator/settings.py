@@ -1,8 +1,8 @@
 """Operator-wide settings the builders read: default images, namespaces, frontend assets, capabilities.
 
 Validated once at start and passed down (builders never read the environment or files). The frontend's
-nginx.conf template and UI assets are loaded by the caller (`cli.py`, the operator's startup) from
-`webapp/frontend` through `users_api.frontend`, and carried here as text.
+nginx.conf template and UI assets are read once by `config.load_settings` (for `run` and `render` alike)
+from `webapp/frontend` through `users_api.frontend`, and carried here as text.
 """
 
 from collections.abc import Mapping

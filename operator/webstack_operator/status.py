@@ -6,9 +6,10 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 
 JSON = dict[str, Any]
@@ -37,7 +38,39 @@ class Observed:
     problem: Problem | None = None  # an apply that failed, or an invalid spec
     invalid_spec: bool = False
     url: str | None = None
-    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+
+def observe(
+    children: list[JSON],
+    spec: WebStackSpec,
+    *,
+    name: str,
+    generation: int,
+    capabilities: Capabilities,
+    problem: Problem | None,
+    url: str | None,
+) -> Observed:
+    """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
+    the backend switches between a Rollout and a Deployment)."""
+
+    def find(kinds: tuple[str, ...], suffix: str) -> JSON | None:
+        found = [o for o in children if o["kind"] in kinds and o["metadata"]["name"] == f"{name}-{suffix}"]
+        return max(found, key=lambda o: int(o["metadata"].get("resourceVersion") or 0)) if found else None
+
+    canary = spec.backend.delivery.strategy == "Canary" and capabilities.argo_rollouts
+    return Observed(
+        generation=generation,
+        backend=find(("Rollout",) if canary else ("Deployment",), "backend"),
+        frontend=find(("Deployment",), "frontend"),
+        database=find(("StatefulSet",), "postgres"),
+        cache=find(("Deployment",), "redis"),
+        rollouts_available=capabilities.argo_rollouts,
+        monitoring_available=capabilities.prometheus_operator,
+        velero_available=capabilities.velero,
+        problem=problem,
+        invalid_spec=problem is not None and problem.reason == "InvalidSpec",
+        url=url,
+    )
 
 
 @dataclass(frozen=True)

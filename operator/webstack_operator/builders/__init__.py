@@ -20,31 +20,12 @@ from webstack_operator.builders import (
 )
 from webstack_operator.builders.common import Manifest
 from webstack_operator.builders.context import OwnerRef, StackContext
+from webstack_operator.builders.kinds import CHILD_KINDS, apply_rank
 
 __all__ = ["APPLY_ORDER", "Manifest", "OwnerRef", "StackContext", "desired_objects"]
 
-# Identities and configuration before the workloads that mount them, policies before pods start, Services
-# before the pods that resolve them (nginx resolves its upstream once, at start), the AnalysisTemplate
-# before the Rollout that names it, the workload before its autoscaler, and the optional APIs last.
-APPLY_ORDER = (
-    "ServiceAccount",
-    "Secret",
-    "SealedSecret",
-    "ExternalSecret",
-    "ConfigMap",
-    "NetworkPolicy",
-    "Service",
-    "StatefulSet",
-    "AnalysisTemplate",
-    "Deployment",
-    "Rollout",
-    "HorizontalPodAutoscaler",
-    "PodDisruptionBudget",
-    "Ingress",
-    "ServiceMonitor",
-    "PrometheusRule",
-    "Schedule",
-)
+# The apply order is the order of the kinds table (kinds.py says why it is that order).
+APPLY_ORDER = tuple(k.kind for k in CHILD_KINDS)
 
 
 def desired_objects(ctx: StackContext) -> list[Manifest]:
@@ -62,4 +43,4 @@ def desired_objects(ctx: StackContext) -> list[Manifest]:
         *backup.backup_objects(ctx),
     ]
     # A stable sort: kinds in apply order, and within a kind the order the builders chose.
-    return sorted(objects, key=lambda obj: APPLY_ORDER.index(obj["kind"]))
+    return sorted(objects, key=lambda obj: apply_rank(obj["kind"]))

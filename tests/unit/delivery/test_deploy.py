@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from webstack_operator.builders.kinds import CHILD_KINDS
 from webstack_operator.cli import _parser
-from webstack_operator.reconciler import CHILD_KINDS
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
@@ -142,11 +142,11 @@ def test_the_role_has_no_wildcards() -> None:
 def test_the_role_covers_exactly_the_kinds_the_operator_watches() -> None:
     """A child kind added to the reconciler without its rule (or a rule left behind) fails here."""
     expected = dict(FRAMEWORK_RULES)
-    for api_version, kind in CHILD_KINDS:
-        group = api_version.rpartition("/")[0]
+    for child in CHILD_KINDS:
+        group, kind = child.group, child.kind
         # Secrets are created once and read back, never patched or deleted by the operator.
         expected[(group, plural(kind))] = (
-            {"list", "watch", "create", "get"} if kind == "Secret" else CHILD_VERBS
+            {"list", "watch", "create", "get"} if child.create_only else CHILD_VERBS
         )
     assert granted() == expected
 

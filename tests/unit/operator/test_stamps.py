@@ -1,19 +1,20 @@
-"""Pure parts of the apply layer: hashing, stamping, the unchanged test that makes idle reconciles free."""
+"""Stamps: hashing, stamping, and the unchanged test that makes idle reconciles free."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.apply import (
+from webstack_operator.cache import Seen
+from webstack_operator.decide import is_create_only, unchanged_since
+from webstack_operator.stamps import (
     DESIRED_HASH,
     FIELD_MANAGER,
     Applied,
     desired_hash,
-    is_create_only,
     key_of,
+    newer_or_equal,
     our_fields_hash,
     stamped,
-    unchanged_since,
 )
 
 
@@ -31,6 +32,10 @@ def _observed(obj: dict[str, Any], fields: dict[str, Any], manager: str = FIELD_
     body["metadata"]["managedFields"] = [{"manager": manager, "operation": "Apply", "fieldsV1": fields}]
     body["metadata"]["resourceVersion"] = "7"
     return body
+
+
+def _seen(observed: dict[str, Any]) -> Seen:
+    return Seen(observed, our_fields_hash(observed))
 
 
 def test_desired_hash_is_stable_and_content_sensitive() -> None:
@@ -55,14 +60,14 @@ def test_unchanged_needs_same_hash_and_same_owned_fields() -> None:
     fields = {"f:data": {"f:k": {}}}
     observed = _observed(obj, fields)
     applied = Applied(h, our_fields_hash(observed), "7", "uid")
-    assert unchanged_since(applied, observed, h)
+    assert unchanged_since(applied, _seen(observed), h)
     # someone took a field (kubectl edit): our owned set shrank
     taken = _observed(obj, {"f:data": {}})
-    assert not unchanged_since(applied, taken, h)
+    assert not unchanged_since(applied, _seen(taken), h)
     # the spec changed
-    assert not unchanged_since(applied, observed, stamped(_cm("b"))[1])
+    assert not unchanged_since(applied, _seen(observed), stamped(_cm("b"))[1])
     # never applied by this process, or gone
-    assert not unchanged_since(None, observed, h)
+    assert not unchanged_since(None, _seen(observed), h)
     assert not unchanged_since(applied, None, h)
 
 
@@ -70,8 +75,15 @@ def test_our_fields_hash_ignores_other_managers() -> None:
     assert our_fields_hash(_observed(_cm(), {"f:data": {}}, manager="kubectl")) == ""
 
 
-def test_create_only_marker() -> None:
-    obj = _cm()
-    obj["metadata"]["annotations"] = {"webstack.dev/apply-policy": "create-only"}
-    assert is_create_only(obj)
+def test_create_only_is_the_kinds_tables_word() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}
+    assert is_create_only(secret)
     assert not is_create_only(_cm())
+
+
+def test_newer_or_equal_compares_resource_versions_as_numbers() -> None:
+    old, new = _cm(), _cm()
+    old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"] = "9", "10"
+    assert newer_or_equal(new, old)
+    assert not newer_or_equal(old, new)
+    assert newer_or_equal(old, None)

@@ -1,0 +1,170 @@
+"""Children as the label-selected watches saw them, slimmed, indexed by the stack that owns them.
+
+Only what reconcile, drift detection and status read is kept: identity and owner metadata, our own
+annotations and a hash of our managed-fields entry, and for workloads their replicas, image and status.
+A ConfigMap carrying the whole UI costs a few hundred bytes here, not its data. Everything held for a
+stack (its children's keys, tombstones, what we last wrote) is released when the stack is forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from webstack_operator import labels
+from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_equal, our_fields_hash
+
+StackKey = tuple[str, str]  # namespace, name
+
+WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "ownerReferences")
+_KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE)
+_OUR_ANNOTATIONS = "webstack.dev/"
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One child as last seen: the slimmed object and the hash of the fields our manager owns in it."""
+
+    obj: JSON
+    fields_hash: str
+
+
+def stack_of(obj: JSON) -> StackKey | None:
+    """The WebStack a child belongs to: its instance label, in its own or its labelled namespace."""
+    meta = obj.get("metadata", {})
+    lbl = meta.get("labels") or {}
+    instance = lbl.get(labels.INSTANCE)
+    if not instance or lbl.get(labels.MANAGED_BY) != labels.MANAGED_BY_VALUE:
+        return None
+    return (lbl.get(labels.STACK_NAMESPACE) or meta.get("namespace", ""), instance)
+
+
+def slim(obj: JSON) -> JSON:
+    """The parts of a child the operator reads again; the rest stays in the apiserver."""
+    meta = obj.get("metadata", {})
+    kept: JSON = {k: meta[k] for k in _KEPT_METADATA if k in meta}
+    lbl = meta.get("labels") or {}
+    kept["labels"] = {k: lbl[k] for k in _KEPT_LABELS if k in lbl}
+    ours = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(_OUR_ANNOTATIONS)}
+    if ours:
+        kept["annotations"] = ours
+    out: JSON = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
+    if obj.get("kind") in WORKLOADS:
+        spec = obj.get("spec") or {}
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+        out["spec"] = {"replicas": spec.get("replicas")}
+        if containers:
+            out["spec"]["template"] = {"spec": {"containers": [{"image": containers[0].get("image")}]}}
+        out["status"] = obj.get("status") or {}
+    return out
+
+
+@dataclass
+class _StackEntry:
+    children: set[ObjectKey] = field(default_factory=set)
+    tombstones: set[ObjectKey] = field(default_factory=set)  # deleted by someone while the stack lived
+    applied: dict[ObjectKey, Applied] = field(default_factory=dict)
+    live: bool = False
+
+
+class ChildCache:
+    """What the watches saw, per stack. Events for stacks the operator does not know are still indexed
+    (a re-created stack finds its retained children), but leave no tombstones behind."""
+
+    def __init__(self) -> None:
+        self._seen: dict[ObjectKey, Seen] = {}
+        self._stacks: dict[StackKey, _StackEntry] = {}
+
+    # -- what the watches report
+    def upsert(self, obj: JSON) -> StackKey | None:
+        owner = stack_of(obj)
+        if owner is None:
+            return None
+        key = key_of(obj)
+        current = self._seen.get(key)
+        if current is None or newer_or_equal(obj, current.obj):
+            self._seen[key] = Seen(slim(obj), our_fields_hash(obj))
+        entry = self._stacks.setdefault(owner, _StackEntry())
+        entry.children.add(key)
+        entry.tombstones.discard(key)
+        return owner
+
+    def remove(self, obj: JSON) -> StackKey | None:
+        owner = stack_of(obj)
+        key = key_of(obj)
+        self._seen.pop(key, None)
+        if owner is None or owner not in self._stacks:
+            return owner
+        entry = self._stacks[owner]
+        entry.children.discard(key)
+        if entry.live:
+            entry.tombstones.add(key)
+        else:
+            entry.applied.pop(key, None)
+            if not entry.children:
+                del self._stacks[owner]
+        return owner
+
+    def resync(self, api_version: str, kind: str, items: list[JSON]) -> set[StackKey]:
+        """A full list of one kind: anything cached but absent was deleted while the watch was down."""
+        present = {key_of(i) for i in items}
+        touched: set[StackKey] = set()
+        for key, seen in list(self._seen.items()):
+            if key[:2] == (api_version, kind) and key not in present:
+                owner = self.remove(seen.obj)
+                if owner is not None:
+                    touched.add(owner)
+        for item in items:
+            owner = self.upsert(item)
+            if owner is not None:
+                touched.add(owner)
+        return touched
+
+    # -- what the reconcile reads and records
+    def track(self, stack: StackKey) -> None:
+        """The stack exists: deletions of its children are drift from now on."""
+        self._stacks.setdefault(stack, _StackEntry()).live = True
+
+    def forget(self, stack: StackKey) -> None:
+        """The stack is gone: release what was kept for it (children that still exist stay indexed)."""
+        entry = self._stacks.get(stack)
+        if entry is None:
+            return
+        if entry.children:
+            self._stacks[stack] = _StackEntry(children=entry.children)
+        else:
+            del self._stacks[stack]
+
+    def get(self, key: ObjectKey) -> Seen | None:
+        return self._seen.get(key)
+
+    def children(self, stack: StackKey) -> list[JSON]:
+        entry = self._stacks.get(stack)
+        keys = sorted(entry.children) if entry else []
+        return [self._seen[k].obj for k in keys if k in self._seen]
+
+    def deleted_by_someone(self, stack: StackKey, key: ObjectKey) -> bool:
+        entry = self._stacks.get(stack)
+        return entry is not None and key in entry.tombstones
+
+    def applied(self, stack: StackKey, key: ObjectKey) -> Applied | None:
+        entry = self._stacks.get(stack)
+        return entry.applied.get(key) if entry else None
+
+    def wrote(self, stack: StackKey, result: JSON, record: Applied) -> None:
+        """Our own write, as the apiserver answered it (the watch event may come later)."""
+        self.upsert(result)
+        self._stacks.setdefault(stack, _StackEntry()).applied[key_of(result)] = record
+
+    def pruned(self, stack: StackKey, obj: JSON) -> None:
+        key = key_of(obj)
+        self._seen.pop(key, None)
+        entry = self._stacks.get(stack)
+        if entry is not None:
+            entry.children.discard(key)
+            entry.tombstones.discard(key)
+            entry.applied.pop(key, None)
+
+    def sizes(self) -> tuple[int, int]:
+        """(children, stacks) held: what a memory test watches return to its baseline."""
+        return len(self._seen), len(self._stacks)

@@ -1,0 +1,140 @@
+"""The operator's parts, wired: discovery, child watches into the cache, the work queue, the reconcile.
+
+kopf's handlers call only this class. It owns the background loops (discovery, the periodic resync) and
+the life of every per-stack entry: a stack is tracked when it is seen and forgotten when it is deleted, so
+memory follows the number of stacks that exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from webstack_operator import metrics
+from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from
+from webstack_operator.cache import ChildCache, StackKey
+from webstack_operator.config import OperatorConfig
+from webstack_operator.decide import Event
+from webstack_operator.deletion import finalize
+from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
+from webstack_operator.queue import WorkQueue
+from webstack_operator.reconcile import Reconciler
+from webstack_operator.watch import ChildWatches
+
+log = logging.getLogger("webstack.controller")
+
+SYNC_LIMIT_SECONDS = 60  # reconciles wait for every child kind to be listed once, at most this long
+
+
+class Controller:
+    def __init__(self, client: KubeClient, config: OperatorConfig) -> None:
+        self.client = client
+        self.config = config
+        self.cache = ChildCache()
+        self.reconciler = Reconciler(client, config, self.cache)
+        self.queue: WorkQueue[StackKey] = WorkQueue(
+            self.reconciler.reconcile, debounce=config.debounce_seconds, concurrency=config.concurrency
+        )
+        self.watches = ChildWatches(client, self._on_child_event, self._on_child_resync)
+        self._loops: list[asyncio.Task[None]] = []
+        metrics.CACHED_CHILDREN.set_function(lambda: self.cache.sizes()[0])
+        metrics.TRACKED_STACKS.set_function(lambda: self.cache.sizes()[1])
+        metrics.QUEUE_DEPTH.set_function(lambda: len(self.queue))
+
+    async def start(self) -> None:
+        """Discovers, starts the watches, and lets reconciles run once the cache is filled: pruning must
+        not act on a cache still filling up."""
+        await self.discover()
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._start_queue_when_synced(), name="initial-sync"),
+            loop.create_task(_every(self.config.discovery_seconds, self._rediscover), name="discovery"),
+            loop.create_task(_every(self.config.resync_seconds, self._resync), name="resync"),
+        ]
+        log.info("started: optional APIs %s", self.reconciler.capabilities)
+
+    async def close(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.watches.close()
+        await self.queue.close()
+
+    # -- stacks, as kopf reports them
+    def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
+        stack = self.reconciler.remember(body)
+        self.cache.track(stack)
+        if reconcile:
+            self.queue.enqueue(stack)
+
+    def stack_gone(self, stack: StackKey) -> None:
+        self.reconciler.forget(stack)
+        self.cache.forget(stack)
+        self.queue.forget(stack)
+
+    async def finalize(self, body: JSON, attempt: int) -> None:
+        """Deletes what owner references cannot reach; Retry while attempts remain."""
+        stack = (body["metadata"]["namespace"], body["metadata"]["name"])
+
+        async def tell(event: Event) -> None:
+            await self.reconciler.tell(body, event)
+
+        await finalize(self.client, stack, attempt, tell)
+        self.stack_gone(stack)
+
+    # -- children, as the watches report them
+    def _on_child_event(self, etype: str, obj: JSON) -> None:
+        owner = self.cache.remove(obj) if etype == "DELETED" else self.cache.upsert(obj)
+        if owner is not None:
+            self._enqueue(owner)
+
+    def _on_child_resync(self, resource: Resource, items: list[JSON]) -> None:
+        for owner in self.cache.resync(resource.api_version, resource.kind, items):
+            self._enqueue(owner)
+
+    def _enqueue(self, stack: StackKey) -> None:
+        if stack in self.reconciler.bodies:
+            self.queue.enqueue(stack)
+
+    # -- discovery and the safety-net resync
+    async def discover(self) -> bool:
+        """Looks at which optional APIs are served; True when that changed. Watches follow the answer."""
+        found = await self.client.discover()
+        capabilities = capabilities_from(set(found))
+        changed = capabilities != self.reconciler.capabilities
+        if changed:
+            log.info("optional APIs: %s", capabilities)
+        self.reconciler.capabilities, self.reconciler.served = capabilities, frozenset(found)
+        kinds = (self.client.resource(k.api_version, k.kind) for k in CHILD_KINDS)
+        self.watches.ensure([r for r in kinds if r is not None])  # also restarts a watch that died
+        return changed
+
+    async def _rediscover(self) -> None:
+        try:
+            if await self.discover():
+                await self._resync()
+        except ApiError as e:
+            metrics.API_ERRORS.labels(status=str(e.status)).inc()
+            log.warning("discovery failed: %s", e)
+
+    async def _resync(self) -> None:
+        """Level-based safety net: a missed event is corrected within one interval."""
+        for stack in list(self.reconciler.bodies):
+            self.queue.enqueue(stack)
+
+    async def _start_queue_when_synced(self) -> None:
+        try:
+            await self.watches.wait_synced(limit=SYNC_LIMIT_SECONDS)
+        except TimeoutError:
+            log.warning("not every child kind was listed within %ss; reconciling anyway", SYNC_LIMIT_SECONDS)
+        self.queue.start()
+
+
+async def _every(seconds: float, what: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await what()
+        except Exception:  # a loop that dies silently would stop discovery or the resync for good
+            log.exception("periodic %s failed", getattr(what, "__name__", "task"))

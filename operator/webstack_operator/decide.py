@@ -1,0 +1,166 @@
+"""Pure decisions of a reconcile: what to write, what to prune, what a write was, what to tell the user.
+
+No I/O and no clock: the reconcile gathers what these need (the desired objects, the cache, the time) and
+acts on their answers, so every rule here is a unit test away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from webstack_operator.builders.kinds import child_kind
+from webstack_operator.cache import ChildCache, Seen, StackKey
+from webstack_operator.stamps import DESIRED_HASH, JSON, Applied, key_of, stamped
+from webstack_operator.status import Problem
+
+FAILURES_BEFORE_REPORTING = 3
+SKIP_CONDITIONS = ("MonitoringConfigured", "BackupConfigured", "CanaryProgressing")
+
+
+class Action(StrEnum):
+    CREATED = "Created"
+    UPDATED = "Updated"
+    UNCHANGED = "Unchanged"
+    DRIFT_CORRECTED = "DriftCorrected"
+    RECREATED = "Recreated"  # drift too: someone deleted it
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+def is_create_only(obj: JSON) -> bool:
+    """Generated credentials: created once, never patched, never pruned (a password never rotates)."""
+    row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    return row is not None and row.create_only
+
+
+def unchanged_since(applied: Applied | None, seen: Seen | None, h: str) -> bool:
+    """True when nothing needs writing: same desired spec, and nobody took any of our fields since."""
+    if applied is None or seen is None or applied.desired_hash != h:
+        return False
+    annotations = seen.obj["metadata"].get("annotations") or {}
+    return annotations.get(DESIRED_HASH) == h and seen.fields_hash == applied.fields_hash
+
+
+def to_write(
+    desired: list[JSON], cache: ChildCache, stack: StackKey, served: Collection[tuple[str, str]]
+) -> list[JSON]:
+    """The desired objects that need a request: missing, changed since our last write, or taken from us.
+    Kinds the cluster stopped serving since discovery are left for the next discovery to re-render."""
+    pending = []
+    for obj in desired:
+        if (obj["apiVersion"], obj["kind"]) not in served:
+            continue
+        key = key_of(obj)
+        seen = cache.get(key)
+        if is_create_only(obj):
+            if seen is None:
+                pending.append(obj)
+        elif not unchanged_since(cache.applied(stack, key), seen, stamped(obj)[1]):
+            pending.append(obj)
+    return pending
+
+
+def prunable(obj: JSON, owner_uid: str, owner_namespace: str) -> bool:
+    """Only what this WebStack controls: a Secret made by Sealed Secrets or External Secrets carries our
+    labels (copied from its template) but belongs to that controller, and generated credentials are kept."""
+    row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    if row is None or row.create_only:
+        return False
+    refs = obj["metadata"].get("ownerReferences") or []
+    if refs:
+        return any(r.get("uid") == owner_uid and r.get("controller") for r in refs)
+    # No owner reference: only objects outside the stack's namespace are ours without one.
+    return bool(obj["metadata"].get("namespace") != owner_namespace)
+
+
+def to_prune(children: list[JSON], desired: list[JSON], owner_uid: str, owner_namespace: str) -> list[JSON]:
+    """Managed children no longer desired (monitoring turned off, Canary switched off...)."""
+    wanted = {key_of(o) for o in desired}
+    return [o for o in children if key_of(o) not in wanted and prunable(o, owner_uid, owner_namespace)]
+
+
+def classify(
+    record: Applied, previous: Applied | None, seen: Seen | None, deleted_by_someone: bool
+) -> Action:
+    """What one server-side apply did, from what we knew before it and what the apiserver answered."""
+    if deleted_by_someone:
+        return Action.RECREATED
+    before = seen.obj["metadata"] if seen else {}
+    previous_uid = previous.uid if previous else before.get("uid")
+    if previous_uid is None or previous_uid != record.uid:
+        return Action.CREATED
+    previous_rv = previous.resource_version if previous else str(before.get("resourceVersion", ""))
+    if record.resource_version == previous_rv:
+        return Action.UNCHANGED
+    prior_hash = previous.desired_hash if previous else (before.get("annotations") or {}).get(DESIRED_HASH)
+    return Action.DRIFT_CORRECTED if prior_hash == record.desired_hash else Action.UPDATED
+
+
+def write_event(action: Action, kind: str, name: str) -> Event | None:
+    """Drift is a Warning (someone fights the operator); a planned write is Normal; no write, no Event."""
+    if action is Action.UNCHANGED:
+        return None
+    if action is Action.RECREATED:
+        return Event("Warning", "DriftCorrected", f"{kind} {name} was deleted; recreated it")
+    if action is Action.DRIFT_CORRECTED:
+        return Event("Warning", "DriftCorrected", f"{kind} {name} was changed by someone else; restored it")
+    return Event("Normal", action.value, f"{kind} {name}")
+
+
+def failure_to_report(attempt: int, status: int, message: str) -> Problem | None:
+    """A blip is retried quietly; a failure that persists (RBAC, an unavailable API) is shown once, on
+    the attempt that makes it persistent."""
+    if attempt != FAILURES_BEFORE_REPORTING:
+        return None
+    return Problem("ApiError", f"{message} (HTTP {status}); retrying with backoff")
+
+
+def invalid_spec_status(previous: JSON, message: str, generation: int, now: str) -> JSON:
+    """A spec the schema let through but we cannot render: Failed, with where and why; the rest of the
+    status (components, url) stays as it was, since nothing was changed."""
+    old = {c.get("type"): c for c in previous.get("conditions") or []}
+    kept = [c for c in previous.get("conditions") or [] if c.get("type") not in ("Ready", "Reconciled")]
+    fresh = []
+    for ctype in ("Ready", "Reconciled"):
+        prior = old.get(ctype)
+        since = prior.get("lastTransitionTime") if prior and prior.get("status") == "False" else None
+        fresh.append(
+            {
+                "type": ctype,
+                "status": "False",
+                "reason": "InvalidSpec",
+                "message": message[:1000],
+                "lastTransitionTime": since or now,
+                "observedGeneration": generation,
+            }
+        )
+    return {**previous, "phase": "Failed", "observedGeneration": generation, "conditions": fresh + kept}
+
+
+def announce_invalid(previous: JSON, generation: int) -> bool:
+    """One InvalidSpec Event per generation, not one per reconcile."""
+    return previous.get("phase") != "Failed" or previous.get("observedGeneration") != generation
+
+
+def skip_warnings(previous: JSON, status: JSON) -> list[Event]:
+    """One Warning Event when an optional API goes missing, not one per reconcile."""
+    old = {c.get("type"): c for c in previous.get("conditions") or []}
+    events = []
+    for c in status.get("conditions", []):
+        if c["type"] not in SKIP_CONDITIONS or not c["reason"].endswith("NotInstalled"):
+            continue
+        prior = old.get(c["type"])
+        if prior is None or prior.get("reason") != c["reason"]:
+            events.append(Event("Warning", c["reason"], c["message"]))
+    return events
+
+
+def spec_error_message(problems: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{path}: {msg}" for path, msg in problems)

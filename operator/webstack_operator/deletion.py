@@ -1,0 +1,61 @@
+"""Deleting a stack: owner references take everything in its namespace; this takes what lives elsewhere.
+
+Kinds marked `elsewhere` in the kinds table (the Velero Schedule, in Velero's namespace) cannot carry an
+owner reference to the WebStack, so the finalizer deletes them, found by the stack's labels. Bounded: after
+a few failed attempts the deletion goes on and an Event says what to delete by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from webstack_operator import labels, metrics
+from webstack_operator.apply import delete_object, list_objects
+from webstack_operator.builders.kinds import CHILD_KINDS
+from webstack_operator.cache import StackKey, stack_of
+from webstack_operator.decide import Event
+from webstack_operator.kubeapi import ApiError, KubeClient
+from webstack_operator.queue import Retry
+
+CLEANUP_ATTEMPTS = 5
+
+
+def stack_selector(stack: StackKey) -> str:
+    ns, name = stack
+    wanted = {labels.INSTANCE: name, labels.STACK_NAMESPACE: ns, labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
+    return ",".join(f"{k}={v}" for k, v in wanted.items())
+
+
+async def delete_elsewhere(client: KubeClient, stack: StackKey) -> list[str]:
+    """Deletes the stack's objects outside its namespace; returns what was deleted."""
+    deleted = []
+    for row in CHILD_KINDS:
+        resource = client.resource(row.api_version, row.kind) if row.elsewhere else None
+        if resource is None:
+            continue
+        for obj in await list_objects(client, resource, None, stack_selector(stack)):
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            if stack_of(obj) == stack and await delete_object(client, resource, ns, name):
+                deleted.append(f"{row.kind} {ns}/{name}")
+    return deleted
+
+
+async def finalize(
+    client: KubeClient, stack: StackKey, attempt: int, tell: Callable[[Event], Awaitable[None]]
+) -> None:
+    """The finalizer's work; raises Retry while attempts remain, then gives up loudly."""
+    try:
+        for what in await delete_elsewhere(client, stack):
+            await tell(Event("Normal", "Deleted", what))
+    except ApiError as e:
+        metrics.API_ERRORS.labels(status=str(e.status)).inc()
+        if attempt < CLEANUP_ATTEMPTS:
+            raise Retry(f"cleanup failed: {e}", delay=min(30, 2**attempt)) from e
+        await tell(
+            Event(
+                "Warning",
+                "CleanupAbandoned",
+                f"could not delete objects outside the namespace after {CLEANUP_ATTEMPTS} attempts ({e}); "
+                f"delete them by hand: selector {stack_selector(stack)}",
+            )
+        )

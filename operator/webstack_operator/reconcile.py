@@ -1,0 +1,275 @@
+"""One idempotent reconcile of one WebStack: render, apply, prune, observe, write status.
+
+It reads children from the cache the watches fill (never lists), and an idle reconcile sends nothing: an
+object is written only when its desired content changed, someone took one of the fields we own, or it is
+missing. The decisions are in `decide.py`; this module only gathers their inputs and carries them out.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+
+from webstack_operator import metrics
+from webstack_operator.apply import (
+    create_once,
+    delete_object,
+    post_event,
+    server_side_apply,
+    write_status,
+)
+from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.frontend import frontend_name
+from webstack_operator.builders.ingress import stack_url
+from webstack_operator.cache import ChildCache, StackKey
+from webstack_operator.config import OperatorConfig
+from webstack_operator.decide import (
+    Action,
+    Event,
+    announce_invalid,
+    classify,
+    failure_to_report,
+    invalid_spec_status,
+    is_create_only,
+    skip_warnings,
+    spec_error_message,
+    to_prune,
+    to_write,
+    write_event,
+)
+from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.logs import bind_stack
+from webstack_operator.queue import Retry
+from webstack_operator.settings import Capabilities
+from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
+from webstack_operator.stamps import JSON, Applied, key_of, newer_or_equal, our_fields_hash, stamped
+from webstack_operator.status import Problem, compute_status, observe, status_changed
+
+log = logging.getLogger("webstack.reconcile")
+
+# Statuses a retry may fix even though they are not transient: RBAC being granted, a CRD being installed,
+# a conflicting write finishing.
+RETRIED_STATUSES = frozenset({401, 403, 404, 409})
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    spec: WebStackSpec
+    ctx: StackContext
+    desired: list[JSON]
+
+
+@dataclass
+class Reconciler:
+    client: KubeClient
+    config: OperatorConfig
+    cache: ChildCache
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    served: frozenset[tuple[str, str]] = frozenset()  # (apiVersion, kind) the cluster serves
+    bodies: dict[StackKey, JSON] = field(default_factory=dict)  # the newest body of every WebStack
+
+    def remember(self, body: JSON) -> StackKey:
+        """Keeps the newest body seen (a handler's may be older than the last event's), without the
+        managed fields nobody here reads."""
+        meta = body["metadata"]
+        stack = (meta["namespace"], meta["name"])
+        if newer_or_equal(body, self.bodies.get(stack)):
+            self.bodies[stack] = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        return stack
+
+    def forget(self, stack: StackKey) -> None:
+        self.bodies.pop(stack, None)
+        metrics.PHASES.drop(stack)
+
+    async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
+        """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix."""
+        body = self.bodies.get(stack)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return metrics.PHASES.get(stack)
+        started, result = time.monotonic(), "error"
+        with bind_stack(*stack):
+            try:
+                phase = await self._recipe(stack, body, attempt)
+                result = {"Failed": "invalid_spec", "Paused": "paused"}.get(phase, "success")
+                return phase
+            finally:
+                metrics.RECONCILES.labels(result=result).inc()
+                metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
+
+    async def _recipe(self, stack: StackKey, body: JSON, attempt: int) -> str:
+        previous = body.get("status") or {}
+        try:
+            rendered = self._render(stack, body)
+        except SpecError as e:
+            return await self._write_invalid(stack, body, e)
+        if rendered.spec.paused:
+            return await self._finish(stack, body, rendered, problem=None)
+        try:
+            spec_changed = previous.get("observedGeneration") != _generation(body)
+            await self._apply(stack, body, rendered.desired, validate_first=spec_changed)
+            await self._prune(stack, body, rendered.desired)
+        except ApiError as e:
+            metrics.API_ERRORS.labels(status=str(e.status)).inc()
+            if not (e.transient or e.status in RETRIED_STATUSES):
+                # The apiserver refused an object the spec produced; nothing was written (validate_first).
+                return await self._write_invalid(stack, body, SpecError([("spec", e.message)]))
+            await self._report_failure(stack, body, rendered, attempt, e)
+            raise Retry(str(e), delay=1.0) from e
+        return await self._finish(stack, body, rendered, problem=None)
+
+    # -- render
+    def _render(self, stack: StackKey, body: JSON) -> Rendered:
+        spec = parse_spec(body)
+        ctx = StackContext(
+            spec=spec,
+            name=stack[1],
+            namespace=stack[0],
+            settings=replace(self.config.settings, capabilities=self.capabilities),
+            owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=stack[1], uid=body["metadata"]["uid"]),
+            generated_password=secrets.token_urlsafe(24),
+        )
+        try:
+            desired = desired_objects(ctx) if not spec.paused else []
+        except (ValueError, KeyError) as e:  # a builder refusing a combination the schema let through
+            raise SpecError([("spec", str(e))]) from e
+        return Rendered(spec, ctx, desired)
+
+    # -- apply
+    async def _apply(
+        self, stack: StackKey, owner: JSON, desired: list[JSON], *, validate_first: bool
+    ) -> None:
+        pending = [(o, self._resource(o)) for o in to_write(desired, self.cache, stack, self.served)]
+        if validate_first and len(pending) > 1:
+            # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
+            for obj, resource in pending:
+                if not is_create_only(obj):
+                    await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
+        for obj, resource in pending:
+            await self._write(stack, owner, obj, resource)
+
+    async def _write(self, stack: StackKey, owner: JSON, obj: JSON, resource: Resource) -> None:
+        key = key_of(obj)
+        body, h = stamped(obj)
+        previous, seen = self.cache.applied(stack, key), self.cache.get(key)
+        if is_create_only(obj):
+            result, created = await create_once(self.client, resource, body)
+        else:
+            result = await server_side_apply(self.client, resource, body, dry_run=False)
+        meta = result["metadata"]
+        record = Applied(h, our_fields_hash(result), str(meta.get("resourceVersion", "")), meta["uid"])
+        if is_create_only(obj):
+            action = Action.CREATED if created else Action.UNCHANGED
+        else:
+            action = classify(record, previous, seen, self.cache.deleted_by_someone(stack, key))
+        self.cache.wrote(stack, result, record)
+        event = write_event(action, obj["kind"], obj["metadata"]["name"])
+        if event is not None:
+            metrics.OBJECT_WRITES.labels(action=action.value, kind=obj["kind"]).inc()
+            if action in (Action.DRIFT_CORRECTED, Action.RECREATED):
+                metrics.DRIFT_CORRECTIONS.labels(kind=obj["kind"]).inc()
+            await self.tell(owner, event)
+
+    def _resource(self, obj: JSON) -> Resource:
+        resource = self.client.resource(obj["apiVersion"], obj["kind"])
+        assert resource is not None, "to_write keeps only served kinds"
+        return resource
+
+    # -- prune
+    async def _prune(self, stack: StackKey, owner: JSON, desired: list[JSON]) -> None:
+        meta = owner["metadata"]
+        for obj in to_prune(self.cache.children(stack), desired, meta["uid"], meta["namespace"]):
+            resource = self.client.resource(obj["apiVersion"], obj["kind"])
+            if resource is None:
+                continue
+            kind, ns, name = obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+            if await delete_object(self.client, resource, ns, name):
+                metrics.OBJECT_WRITES.labels(action="Pruned", kind=kind).inc()
+                await self.tell(owner, Event("Normal", "Pruned", f"{kind} {name} is no longer desired"))
+            self.cache.pruned(stack, obj)
+
+    # -- status
+    async def _finish(
+        self, stack: StackKey, body: JSON, rendered: Rendered, *, problem: Problem | None
+    ) -> str:
+        previous = body.get("status") or {}
+        ctx = rendered.ctx
+        url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
+        observed = observe(
+            self.cache.children(stack),
+            rendered.spec,
+            name=stack[1],
+            generation=_generation(body),
+            capabilities=self.capabilities,
+            problem=problem,
+            url=url,
+        )
+        status = compute_status(rendered.spec, observed, previous, now_rfc3339())
+        await self._write_status(stack, body, status)
+        return str(status["phase"])
+
+    async def _write_invalid(self, stack: StackKey, body: JSON, error: SpecError) -> str:
+        """A spec we cannot render: say where, change nothing, one Warning per generation."""
+        previous, generation = body.get("status") or {}, _generation(body)
+        message = spec_error_message(error.problems)
+        if announce_invalid(previous, generation):
+            await self.tell(body, Event("Warning", "InvalidSpec", message))
+        status = invalid_spec_status(previous, message, generation, now_rfc3339())
+        await self._write_status(stack, body, status)
+        return "Failed"
+
+    async def _report_failure(
+        self, stack: StackKey, body: JSON, rendered: Rendered, attempt: int, error: ApiError
+    ) -> None:
+        problem = failure_to_report(attempt, error.status, error.message)
+        if problem is None:
+            return
+        await self.tell(body, Event("Warning", "ReconcileFailed", problem.message))
+        try:
+            await self._finish(stack, body, rendered, problem=problem)
+        except (ApiError, Retry) as e:
+            log.warning("could not report the failure in status: %s", e)
+
+    async def _write_status(self, stack: StackKey, body: JSON, status: JSON) -> None:
+        previous = body.get("status") or {}
+        metrics.PHASES.set(stack, str(status["phase"]))
+        for event in skip_warnings(previous, status):
+            await self.tell(body, event)
+        if not status_changed(previous, status):
+            return
+        resource = self.client.resource(API_VERSION, KIND)
+        assert resource is not None, "the WebStack CRD is served"
+        try:
+            result = await write_status(self.client, resource, stack[0], stack[1], status)
+        except ApiError as e:
+            if e.status == 404:
+                return  # deleted meanwhile
+            metrics.API_ERRORS.labels(status=str(e.status)).inc()
+            raise Retry(str(e), delay=1.0) from e
+        self.remember(result)
+
+    async def tell(self, involved: JSON, event: Event) -> None:
+        """Events inform; failing to post one must never fail a reconcile."""
+        try:
+            await post_event(
+                self.client,
+                {"apiVersion": API_VERSION, "kind": KIND, **involved},
+                event.type,
+                event.reason,
+                event.message,
+                now=now_rfc3339(),
+                instance=self.config.instance,
+            )
+        except ApiError as e:
+            metrics.API_ERRORS.labels(status=str(e.status)).inc()
+            log.warning("could not post event %s: %s", event.reason, e)
+
+
+def _generation(body: JSON) -> int:
+    return int(body["metadata"].get("generation") or 0)

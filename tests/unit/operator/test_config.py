@@ -1,0 +1,89 @@
+"""Configuration is read once, from flags and the environment, and nothing else reads the environment."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import webstack_operator
+from webstack_operator.config import ConfigError, load_config
+
+PACKAGE = Path(next(iter(webstack_operator.__path__)))
+
+
+def test_defaults_and_environment() -> None:
+    config = load_config({})
+    assert (config.metrics_port, config.liveness_port, config.resync_seconds) == (8081, 8080, 300.0)
+    assert config.namespaces == ()
+    assert config.settings.frontend_assets  # the UI is read once, here
+    config = load_config(
+        {
+            "WEBSTACK_METRICS_PORT": "9000",
+            "WEBSTACK_METRICS_ADDR": "127.0.0.1",
+            "WEBSTACK_RESYNC_SECONDS": "30",
+            "WEBSTACK_DISCOVERY_SECONDS": "5",
+            "WEBSTACK_VELERO_NAMESPACE": "backups",
+            "WEBSTACK_TOKEN_FILE": "/tmp/token",
+            "HOSTNAME": "webstack-operator-7d9",
+        },
+        namespaces=["a", "b"],
+        verbose=True,
+    )
+    assert (config.metrics_port, config.metrics_addr, config.resync_seconds) == (9000, "127.0.0.1", 30.0)
+    assert config.discovery_seconds == 5.0
+    assert config.settings.velero_namespace == "backups"
+    assert (config.token_file, config.instance, config.namespaces) == (
+        "/tmp/token",
+        "webstack-operator-7d9",
+        ("a", "b"),
+    )
+
+
+def test_flags_win_over_the_environment() -> None:
+    assert load_config({"WEBSTACK_METRICS_PORT": "9000"}, metrics_port=0).metrics_port == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WEBSTACK_RESYNC_SECONDS", "soon", "expected a number"),
+        ("WEBSTACK_RESYNC_SECONDS", "0", "at least 1"),
+        ("WEBSTACK_METRICS_PORT", "-1", "at least 0"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=name) as error:
+        load_config({name: value})
+    assert says in str(error.value)
+
+
+def test_no_module_but_the_cli_reads_the_environment() -> None:
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                readers.append(str(path.relative_to(PACKAGE)))
+    assert sorted(set(readers)) == ["cli.py"]
+
+
+def test_every_module_imports_alone() -> None:
+    """No import cycle: each module can be the first one imported."""
+    modules = sorted(
+        "webstack_operator." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    assert "webstack_operator.controller" in modules
+    script = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    for loaded in [m for m in sys.modules if m.startswith('webstack_operator')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,172 @@
+"""The work queue: debounce, one run per key at a time, re-run when changed meanwhile, backoff, a bound."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from webstack_operator.queue import Retry, WorkQueue, exponential_backoff
+
+
+async def _until(predicate: object, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not predicate():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("queue did not get there in time")
+        await asyncio.sleep(0.005)
+
+
+async def test_a_burst_for_one_key_runs_once() -> None:
+    calls: list[tuple[str, int]] = []
+
+    async def work(key: str, attempt: int) -> None:
+        calls.append((key, attempt))
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0.01)
+    queue.start()
+    for _ in range(20):
+        queue.enqueue("a")
+    queue.enqueue("b")
+    await _until(lambda: len(calls) == 2 and len(queue) == 0)
+    await asyncio.sleep(0.05)
+    assert sorted(calls) == [("a", 1), ("b", 1)]
+    await queue.close()
+
+
+async def test_keys_wait_until_the_queue_starts() -> None:
+    calls: list[str] = []
+
+    async def work(key: str, attempt: int) -> None:
+        calls.append(key)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0)
+    queue.enqueue("a")
+    await asyncio.sleep(0.02)
+    assert calls == []
+    queue.start()
+    await _until(lambda: calls == ["a"])
+    await queue.close()
+
+
+async def test_one_key_never_runs_twice_at_once_and_runs_again_when_enqueued_meanwhile() -> None:
+    running, most, calls = 0, 0, 0
+    release = asyncio.Event()
+
+    async def work(key: str, attempt: int) -> None:
+        nonlocal running, most, calls
+        running += 1
+        most = max(most, running)
+        calls += 1
+        if calls == 1:
+            await release.wait()
+        running -= 1
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, concurrency=4)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: calls == 1)
+    queue.enqueue("a")  # changed while running
+    queue.enqueue("a")
+    await asyncio.sleep(0.02)
+    assert calls == 1
+    release.set()
+    await _until(lambda: calls == 2 and len(queue) == 0)
+    await asyncio.sleep(0.02)
+    assert (most, calls) == (1, 2)
+    await queue.close()
+
+
+async def test_failures_come_back_with_backoff_and_reset_on_success() -> None:
+    attempts: list[int] = []
+    delays: list[int] = []
+
+    async def work(key: str, attempt: int) -> None:
+        attempts.append(attempt)
+        if attempt < 3:
+            raise Retry("apiserver unavailable")
+
+    def backoff(failures: int) -> float:
+        delays.append(failures)
+        return 0.01
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=backoff)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: attempts == [1, 2, 3])
+    assert delays == [1, 2]
+    assert queue.failures("a") == 0
+    queue.enqueue("a")
+    await _until(lambda: attempts == [1, 2, 3, 1])
+    await queue.close()
+
+
+async def test_an_unexpected_error_is_logged_and_not_retried(caplog: pytest.LogCaptureFixture) -> None:
+    attempts: list[int] = []
+
+    async def work(key: str, attempt: int) -> None:
+        attempts.append(attempt)
+        raise RuntimeError("bug")
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: attempts == [1] and len(queue) == 0)
+    await asyncio.sleep(0.05)
+    assert attempts == [1]
+    assert "bug" in caplog.text
+    await queue.close()
+
+
+async def test_concurrency_is_bounded_across_keys() -> None:
+    running, most = 0, 0
+
+    async def work(key: int, attempt: int) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    queue: WorkQueue[int] = WorkQueue(work, debounce=0, concurrency=3)
+    queue.start()
+    for key in range(20):
+        queue.enqueue(key)
+    await _until(lambda: len(queue) == 0)
+    assert most == 3
+    await queue.close()
+
+
+async def test_forget_drops_a_waiting_key_and_its_failures() -> None:
+    calls: list[str] = []
+
+    async def work(key: str, attempt: int) -> None:
+        calls.append(key)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0.05)
+    queue.start()
+    queue.enqueue("a")
+    queue.forget("a")
+    await asyncio.sleep(0.1)
+    assert calls == []
+    assert len(queue) == 0
+    await queue.close()
+
+
+async def test_a_sooner_request_wins_over_a_later_one() -> None:
+    calls: list[str] = []
+
+    async def work(key: str, attempt: int) -> None:
+        calls.append(key)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0)
+    queue.start()
+    queue.enqueue("a", delay=60)
+    queue.enqueue("a")
+    await _until(lambda: calls == ["a"])
+    await queue.close()
+
+
+def test_exponential_backoff_doubles_up_to_a_minute() -> None:
+    assert [exponential_backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert exponential_backoff(30) == 60.0
