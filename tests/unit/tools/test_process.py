@@ -93,12 +93,16 @@ def test_wait_for_times_out_with_the_log_tail(tmp_path: Path) -> None:
         slow.stop()
 
 
-def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("run_as", [None, "nobody"])
+def test_a_child_dies_with_its_parent(tmp_path: Path, run_as: str | None) -> None:
+    """Also as another user: switching users clears PDEATHSIG, so it must be set after the switch."""
+    if run_as is not None and os.geteuid() != 0:
+        pytest.skip("only root switches users")
     parent = python(
         "parent",
-        "import sys, time; from pathlib import Path; from kubelocal.process import Supervised; "
-        f"child = Supervised('child', ['sleep', '60'], Path({str(tmp_path / 'child.log')!r})).start(); "
-        "print(child.pid, flush=True); time.sleep(60)",
+        "import time; from pathlib import Path; from kubelocal.process import Supervised; "
+        f"child = Supervised('child', ['sleep', '60'], Path({str(tmp_path / 'child.log')!r}), "
+        f"run_as={run_as!r}).start(); print(child.pid, flush=True); time.sleep(60)",
         tmp_path,
         PYTHONPATH=str(TOOLS),
     ).start()
