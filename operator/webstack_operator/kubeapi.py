@@ -1,18 +1,20 @@
-"""A small async Kubernetes API client: requests, errors, discovery.
+"""A small async Kubernetes API client: requests, errors, watch streams, discovery.
 
-kopf brings its own client for watching; this one does what kopf's does not: server-side apply, lists by
-label, deletes with propagation, discovery. Credentials come from kopf's own login functions, so the
-operator authenticates exactly as kopf does (in-cluster ServiceAccount, or a kubeconfig).
+kopf's own client watches WebStacks; this one does what kopf's does not: server-side apply, label-selected
+lists and watches of the children (see watch.py), deletes with propagation, discovery. Credentials come
+from kopf's own login functions, so the operator authenticates exactly as kopf does (in-cluster
+ServiceAccount, or a kubeconfig); a token file, when there is one, is re-read whenever it is rewritten,
+because kubelet rotates projected ServiceAccount tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import ssl
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +25,15 @@ from webstack_operator import metrics
 
 JSON = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"  # what kopf's ServiceAccount login reports
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
 class ApiError(Exception):
-    """A non-2xx answer; `reason` and `message` are the apiserver's own Status fields."""
+    """A non-2xx answer; `reason` and `message` are the apiserver's own Status fields.
+
+    `status` 0 means no answer at all (connection refused or dropped, timeout).
+    """
 
     def __init__(self, status: int, reason: str, message: str, method: str = "", path: str = "") -> None:
         super().__init__(f"{method} {path}: {status} {reason}: {message}")
@@ -37,6 +44,18 @@ class ApiError(Exception):
     @property
     def transient(self) -> bool:
         return self.status in TRANSIENT_STATUSES or self.status == 0
+
+
+def _api_error(resp: aiohttp.ClientResponse, text: str, method: str, path: str) -> ApiError:
+    """From the Status object the apiserver answers with; a proxy's HTML page is kept as the message."""
+    reason, message = resp.reason or "", text[:500]
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    if isinstance(status, dict):
+        reason, message = status.get("reason", reason), status.get("message", message)
+    return ApiError(resp.status, reason, message, method, path)
 
 
 @dataclass(frozen=True)
@@ -64,30 +83,32 @@ class Resource:
 class KubeClient:
     """One aiohttp session for the operator's lifetime; the token is re-read when the file rotates."""
 
-    def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, info: kopf.ConnectionInfo, *, token_path: str | None = None, timeout: float = 30.0
+    ) -> None:
+        """`token_path`: a bearer token file to re-read when it changes (in a pod, by default, the
+        ServiceAccount's); without one, the token or credentials in `info` are used as they are."""
         self.server = info.server.rstrip("/")
         self._info = info
-        self._token_path = os.environ.get("WEBSTACK_TOKEN_FILE") or (
-            "/var/run/secrets/kubernetes.io/serviceaccount/token"
-            if info.server == "https://kubernetes.default.svc"
-            else None
-        )
+        if token_path is None and self.server == IN_CLUSTER_SERVER:
+            token_path = SERVICE_ACCOUNT_TOKEN
+        self._token_path = token_path
         self._token = info.token
         self._token_mtime = 0.0
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._resources: dict[tuple[str, str], Resource] = {}
-        self._groups_seen: float = 0.0
 
     @classmethod
-    def from_environment(cls) -> KubeClient:
+    def connect(cls, *, token_path: str | None = None) -> KubeClient:
+        """Logs in as kopf does: in a pod, the ServiceAccount; elsewhere, the kubeconfig."""
         settings = kopf.OperatorSettings()
         info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
             settings=settings
         )
         if info is None:
             raise RuntimeError("no Kubernetes credentials: not in a pod and no KUBECONFIG")
-        return cls(info)
+        return cls(info, token_path=token_path)
 
     def _ssl(self) -> ssl.SSLContext | bool:
         info = self._info
@@ -122,7 +143,8 @@ class KubeClient:
         if self._token:
             return {"Authorization": f"Bearer {self._token}"}
         if self._info.username and self._info.password:
-            return {"Authorization": aiohttp.BasicAuth(self._info.username, self._info.password).encode()}
+            credentials = f"{self._info.username}:{self._info.password}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(credentials).decode()}"}
         return {}
 
     async def close(self) -> None:
@@ -150,18 +172,12 @@ class KubeClient:
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
-                    reason, message = resp.reason or "", text[:500]
-                    try:
-                        status = json.loads(text)
-                        reason, message = status.get("reason", reason), status.get("message", message)
-                    except ValueError:
-                        pass
-                    raise ApiError(resp.status, reason, message, method, path)
+                    raise _api_error(resp, text, method, path)
                 return json.loads(text) if text else {}
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
 
-    async def stream(self, path: str, params: dict[str, str]) -> AsyncIterator[JSON]:
+    async def stream(self, path: str, params: dict[str, str]) -> AsyncGenerator[JSON, None]:
         """A watch: one JSON event per line until the server ends it (timeoutSeconds) or it breaks."""
         metrics.API_REQUESTS.labels(method="WATCH").inc()
         headers = {"Accept": "application/json", **self._auth_header()}
@@ -173,10 +189,10 @@ class KubeClient:
                 self.server + path, params=params, headers=headers, timeout=timeout
             ) as resp:
                 if resp.status >= 400:
-                    text = await resp.text()
-                    raise ApiError(resp.status, resp.reason or "", text[:300], "WATCH", path)
-                # Lines are split here, not by aiohttp's readline: its 64 KiB line limit is smaller than
-                # one event of a ConfigMap carrying the UI or a dashboard.
+                    raise _api_error(resp, await resp.text(), "WATCH", path)
+                # Lines are split here, not by aiohttp's readline: its line limit (twice its read buffer,
+                # 128 or 512 KiB depending on the version) is below one event of a ConfigMap carrying the
+                # UI or a dashboard, which may take up to 1 MiB.
                 buffer = b""
                 async for chunk in resp.content.iter_any():
                     buffer += chunk
@@ -194,31 +210,25 @@ class KubeClient:
         core = await self.request("GET", "/api/v1")
         lists = [("", "v1", core)]
         groups = await self.request("GET", "/apis")
-        fetches = []
-        for group in groups.get("groups", []):
-            preferred = group.get("preferredVersion", {}).get("version")
-            for v in group.get("versions", []):
-                version = v["version"]
-                fetches.append((group["name"], version, preferred == version))
+        versions = [
+            (group["name"], v["version"]) for group in groups.get("groups", []) for v in group["versions"]
+        ]
+        # An aggregated API whose backend is down fails its own fetch; what it serves is simply absent.
         results = await asyncio.gather(
-            *(self.request("GET", f"/apis/{g}/{v}") for g, v, _ in fetches), return_exceptions=True
+            *(self.request("GET", f"/apis/{g}/{v}") for g, v in versions), return_exceptions=True
         )
-        for (g, v, _), result in zip(fetches, results, strict=True):
+        for (g, v), result in zip(versions, results, strict=True):
             if isinstance(result, dict):
                 lists.append((g, v, result))
         for group, version, resource_list in lists:
             for r in resource_list.get("resources", []):
                 if "/" in r["name"]:
-                    continue  # subresources
+                    continue  # subresources: deployments/status, pods/log
                 res = Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")))
                 found[(res.api_version, res.kind)] = res
         self._resources = found
-        self._groups_seen = time.monotonic()
         return found
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
+        """From the last `discover`; None for a kind the cluster does not serve."""
         return self._resources.get((api_version, kind))
-
-    @property
-    def resources(self) -> dict[tuple[str, str], Resource]:
-        return self._resources

@@ -2,11 +2,14 @@
 
 kopf's own resource handlers would watch every Secret, ConfigMap and Deployment in the cluster and filter
 by label in Python; these watches ask the apiserver for only `managed-by=webstack-operator` objects.
+Each kind is listed once, then watched from the list's resourceVersion (bookmarks keep it fresh); when
+that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -18,17 +21,26 @@ log = logging.getLogger("webstack.watch")
 SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
 WATCH_SECONDS = 290  # below most load balancers' idle timeouts; the watch is simply resumed
 
-OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED, DELETED, SYNCED), object
+OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED or DELETED), object
 OnResync = Callable[[Resource, list[JSON]], None]  # the full list after a (re)list
+Backoff = Callable[[int], float]  # consecutive failures (1, 2, ...) -> seconds to wait before retrying
+
+
+def retry_delay(failures: int) -> float:
+    """1 s, 2 s, 4 s, ... up to 30 s."""
+    return min(30.0, 0.5 * 2.0**failures)
 
 
 class ChildWatches:
     """One list+watch loop per child kind the cluster serves; started and stopped as discovery changes."""
 
-    def __init__(self, client: KubeClient, on_event: OnEvent, on_resync: OnResync) -> None:
+    def __init__(
+        self, client: KubeClient, on_event: OnEvent, on_resync: OnResync, *, backoff: Backoff = retry_delay
+    ) -> None:
         self.client = client
         self.on_event = on_event
         self.on_resync = on_resync
+        self.backoff = backoff
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.synced: dict[tuple[str, str], asyncio.Event] = {}
 
@@ -38,6 +50,7 @@ class ChildWatches:
             if key not in wanted:
                 task.cancel()
                 del self.tasks[key]
+                self.synced.pop(key, None)  # served again later, it must be listed again before it counts
         for key, resource in wanted.items():
             if key not in self.tasks or self.tasks[key].done():
                 self.synced.setdefault(key, asyncio.Event())
@@ -80,18 +93,20 @@ class ChildWatches:
                     "allowWatchBookmarks": "true",
                     "timeoutSeconds": str(WATCH_SECONDS),
                 }
-                async for event in self.client.stream(resource.path(), params):
-                    obj = event.get("object") or {}
-                    etype = event.get("type", "")
-                    if etype == "ERROR":
-                        rv = None  # 410 Gone: our resourceVersion is too old; list again
-                        break
-                    rv = str(obj.get("metadata", {}).get("resourceVersion", rv))
-                    if etype == "BOOKMARK":
-                        continue
-                    obj.setdefault("apiVersion", resource.api_version)
-                    obj.setdefault("kind", resource.kind)
-                    self.on_event(etype, obj)
+                # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
+                async with contextlib.aclosing(self.client.stream(resource.path(), params)) as events:
+                    async for event in events:
+                        obj = event.get("object") or {}
+                        etype = event.get("type", "")
+                        if etype == "ERROR":
+                            rv = None  # 410 Gone: our resourceVersion is too old; list again
+                            break
+                        rv = str(obj.get("metadata", {}).get("resourceVersion", rv))
+                        if etype == "BOOKMARK":
+                            continue
+                        obj.setdefault("apiVersion", resource.api_version)
+                        obj.setdefault("kind", resource.kind)
+                        self.on_event(etype, obj)
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -100,11 +115,11 @@ class ChildWatches:
                 failures += 1
                 if e.status == 410:
                     rv = None
-                delay = min(30.0, 0.5 * 2**failures)
+                delay = self.backoff(failures)
                 log.warning("watch of %s failed (%s); again in %.1fs", resource.kind, e, delay)
                 await asyncio.sleep(delay)
             except Exception:  # a watch must outlive any one bad event: list again from scratch
                 failures += 1
                 rv = None
                 log.exception("watch of %s broke; listing again", resource.kind)
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                await asyncio.sleep(self.backoff(failures))
