@@ -465,15 +465,18 @@ def _render_doc(doc: dict[str, Any]) -> list[dict[str, Any]]:
         Path(f.name).unlink()
 
 
-def test_fifty_stacks_in_ten_namespaces_reach_ready(platform: KubeTarget, operator: OperatorProcess) -> None:
+def test_fifty_stacks_reach_ready_and_deleting_them_releases_what_the_operator_held(
+    platform: KubeTarget, operator: OperatorProcess
+) -> None:
+    held = ("webstack_cached_children", "webstack_cache_stacks", "webstack_queue_depth")
+    baseline = {name: operator.metric(name) for name in held}
     namespaces = [f"scale-{uuid.uuid4().hex[:6]}" for _ in range(10)]
     for ns in namespaces:
         platform.kubectl("create", "namespace", ns)
     try:
+        spec = {**MINIMAL, "monitoring": {"enabled": False}, "database": {"deletionPolicy": "Delete"}}
         for i in range(50):
-            apply_webstack(
-                platform, namespaces[i % 10], f"app{i}", {**MINIMAL, "monitoring": {"enabled": False}}
-            )
+            apply_webstack(platform, namespaces[i % 10], f"app{i}", spec)
 
         def phases() -> list[str]:
             items = get_json(platform, "webstacks", "-A")["items"]
@@ -489,6 +492,18 @@ def test_fifty_stacks_in_ten_namespaces_reach_ready(platform: KubeTarget, operat
             timeout=300,
             interval=2,
             what="50 WebStacks Ready",
+        )
+        assert operator.metric("webstack_cache_stacks") >= baseline["webstack_cache_stacks"] + 50
+        for ns in namespaces:
+            platform.kubectl("delete", "webstacks", "--all", "-n", ns, "--wait=false")
+        # Every per-stack entry goes with its stack: once garbage collection has taken the children, the
+        # operator holds no more than before (less, if an earlier test's namespace finished going meanwhile).
+        eventually(
+            lambda: {name: operator.metric(name) for name in held},
+            until=lambda now: all(now[name] <= baseline[name] for name in held),
+            timeout=180,
+            interval=1,
+            what=f"the operator's cache back to its baseline {baseline}",
         )
     finally:
         for ns in namespaces:
