@@ -6,6 +6,7 @@ what a process does is decided in one visible place (and a test can build any co
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ class OperatorConfig:
     concurrency: int = 8  # reconciles running at once, across all stacks
     token_file: str | None = None  # a bearer token re-read when it rotates (None: in-cluster default)
     instance: str = "local"  # reported in Events (the pod name in a cluster)
+    leader_election: bool = True  # replicas elect one holder of a Lease; only it reconciles
+    lease_namespace: str = "default"  # the operator's own namespace in a cluster (POD_NAMESPACE)
+    lease_name: str = "webstack-operator"
+    identity: str = "local"  # unique per process: the Lease's holderIdentity
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
@@ -49,6 +54,17 @@ def _number(environ: Mapping[str, str], name: str, default: float, *, minimum: f
     return value
 
 
+def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
+
+
 def load_config(
     environ: Mapping[str, str],
     *,
@@ -60,6 +76,7 @@ def load_config(
 ) -> OperatorConfig:
     """The configuration from `run`'s flags (which win) and the `WEBSTACK_*` environment variables."""
     defaults = OperatorConfig()
+    instance = environ.get("HOSTNAME") or defaults.instance
     port = (
         metrics_port
         if metrics_port is not None
@@ -78,7 +95,13 @@ def load_config(
         ),
         concurrency=int(_number(environ, "WEBSTACK_CONCURRENCY", defaults.concurrency, minimum=1)),
         token_file=environ.get("WEBSTACK_TOKEN_FILE") or None,
-        instance=environ.get("HOSTNAME") or defaults.instance,
+        instance=instance,
+        leader_election=_flag(environ, "WEBSTACK_LEADER_ELECTION", default=True),
+        lease_namespace=environ.get("WEBSTACK_LEASE_NAMESPACE")
+        or environ.get("POD_NAMESPACE")
+        or defaults.lease_namespace,
+        lease_name=environ.get("WEBSTACK_LEASE_NAME") or defaults.lease_name,
+        identity=f"{instance}_{secrets.token_hex(4)}",
     )
 
 

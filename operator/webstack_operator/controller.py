@@ -61,6 +61,11 @@ class Controller:
         await self.watches.close()
         await self.queue.close()
 
+    def problems(self) -> list[str]:
+        """What makes this replica unhealthy: a child watch that stopped following the cluster."""
+        stale = self.watches.stale(self.config.resync_seconds)
+        return [f"watch of {kind} has not worked for over {self.config.resync_seconds:g}s" for kind in stale]
+
     # -- stacks, as kopf reports them
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)

@@ -13,9 +13,7 @@ from typing import Any, cast
 
 import kopf
 
-from webstack_operator.config import OperatorConfig
 from webstack_operator.controller import Controller
-from webstack_operator.kubeapi import KubeClient
 from webstack_operator.queue import Retry
 from webstack_operator.spec import GROUP, PLURAL, VERSION
 
@@ -39,9 +37,10 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """The client and health endpoint come from runtime.py, which opened them before the election."""
     configure_kopf(settings)
-    config: OperatorConfig = memo.config
-    memo.controller = Controller(KubeClient.connect(token_path=config.token_file), config)
+    memo.controller = Controller(memo.client, memo.config)
+    memo.health.checks.append(memo.controller.problems)
     await memo.controller.start()
 
 
@@ -61,7 +60,6 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.controller.close()
-    await memo.controller.client.close()
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)

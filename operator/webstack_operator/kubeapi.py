@@ -14,7 +14,7 @@ import base64
 import json
 import os
 import ssl
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,8 @@ class KubeClient:
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._resources: dict[tuple[str, str], Resource] = {}
+        # Leader election sets this: a replica that is not certain it holds the Lease sends no write.
+        self.may_write: Callable[[], bool] = lambda: True
 
     @classmethod
     def connect(cls, *, token_path: str | None = None) -> KubeClient:
@@ -165,6 +167,8 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body, separators=(",", ":"))
+        if method != "GET" and not self.may_write():
+            raise ApiError(0, "NotLeader", "this replica does not hold the leader Lease", method, path)
         metrics.API_REQUESTS.labels(method=method).inc()
         try:
             async with self._session_or_new().request(

@@ -60,6 +60,11 @@ TRACKED_STACKS = Gauge(
     "Stacks the cache holds entries for (existing WebStacks, and deleted ones whose children remain).",
     registry=REGISTRY,
 )
+LEADER = Gauge(
+    "webstack_leader",
+    "1 while this replica holds the leader Lease (and so reconciles), else 0.",
+    registry=REGISTRY,
+)
 QUEUE_DEPTH = Gauge(
     "webstack_queue_depth",
     "Stacks waiting for, or in, a reconcile.",

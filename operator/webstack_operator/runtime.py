@@ -1,32 +1,124 @@
-"""`webstack-operator run`: logging, the metrics endpoint, then kopf until SIGTERM, with one configuration."""
+"""`webstack-operator run`: logging, metrics and health endpoints, the Lease, then kopf while we lead.
+
+A standby replica runs only the election (and answers `/healthz`); kopf — its watches, its handlers, its
+own writes of finalizers and annotations — runs only while this process holds the Lease. When the hold is
+lost (another replica took it, or the API server could not be reached to renew it), every write is refused
+at once (`KubeClient.may_write`), kopf is stopped, and the process goes back to standby: a single replica
+cut off from the API server for a minute resumes by itself when it is back.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import start_http_server
 
 from webstack_operator import metrics
 from webstack_operator.config import OperatorConfig
+from webstack_operator.health import Health, serving
+from webstack_operator.kubeapi import KubeClient
+from webstack_operator.leader import LeaderElector
 from webstack_operator.logs import configure_logging
+
+log = logging.getLogger("webstack.runtime")
+
+KOPF_STOP_SECONDS = 10.0
 
 
 def run_operator(config: OperatorConfig) -> None:
-    """Runs kopf until SIGTERM: all namespaces, or only the configured ones."""
+    """Runs until SIGTERM or SIGINT."""
+    configure_logging(config.verbose)
+    if config.metrics_port:
+        start_http_server(config.metrics_port, addr=config.metrics_addr, registry=metrics.REGISTRY)
+    sys.exit(asyncio.run(_serve(config)))
+
+
+async def _serve(config: OperatorConfig) -> int:
+    health = Health()
+    client = KubeClient.connect(token_path=config.token_file)
+    terminate = asyncio.Event()
+    _on_signals(terminate.set)
+    try:
+        async with serving(health, config.liveness_port):
+            if not config.leader_election:
+                health.role = "leader"
+                await _run_kopf(config, client, health, asyncio.Event())
+                return 0
+            # The election has its own connection: renewals never queue behind a burst of reconciles.
+            elector_client = KubeClient.connect(token_path=config.token_file)
+            try:
+                elector = LeaderElector(
+                    elector_client, config.lease_namespace, config.lease_name, config.identity
+                )
+                client.may_write = elector.may_write
+                await _lead_while_elected(config, client, health, elector, terminate)
+            finally:
+                await elector_client.close()
+            return 0
+    finally:
+        await client.close()
+
+
+async def _lead_while_elected(
+    config: OperatorConfig,
+    client: KubeClient,
+    health: Health,
+    elector: LeaderElector,
+    terminate: asyncio.Event,
+) -> None:
+    while not terminate.is_set():
+        health.role = "standby"
+        if not await _first(elector.acquire(), terminate.wait()):
+            return
+        health.role = "leader"
+        metrics.LEADER.set(1)
+        stop = asyncio.Event()
+        operator = asyncio.create_task(_run_kopf(config, client, health, stop))
+        lost = asyncio.create_task(elector.hold())
+        await asyncio.wait({operator, lost}, return_when=asyncio.FIRST_COMPLETED)
+        metrics.LEADER.set(0)
+        if not lost.done():  # kopf ended by itself: a signal it caught (or a crash, raised here)
+            lost.cancel()
+            await operator
+            return
+        log.error("lost the leader Lease: writes refused, stopping kopf, back to standby")
+        stop.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(operator, timeout=KOPF_STOP_SECONDS)
+        _on_signals(terminate.set)  # kopf's signal handlers pointed at its finished run
+
+
+async def _run_kopf(config: OperatorConfig, client: KubeClient, health: Health, stop: asyncio.Event) -> None:
     import kopf
 
     import webstack_operator.handlers  # noqa: F401  (registers the handlers)
 
-    configure_logging(config.verbose)
-    if config.metrics_port:
-        start_http_server(config.metrics_port, addr=config.metrics_addr, registry=metrics.REGISTRY)
-    liveness = f"http://0.0.0.0:{config.liveness_port}/healthz" if config.liveness_port else None
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not config.namespaces,
-            namespaces=list(config.namespaces),
-            liveness_endpoint=liveness,
-            standalone=True,  # one replica by design: see docs/ops/upgrade.md (no kopf peering CRDs needed)
-            memo=kopf.Memo(config=config),
-        )
+    health.checks.clear()  # the controller of this run adds its own at startup
+    await kopf.operator(
+        clusterwide=not config.namespaces,
+        namespaces=list(config.namespaces),
+        standalone=True,  # leadership is the Lease, not kopf's peering
+        stop_flag=stop,
+        memo=kopf.Memo(config=config, client=client, health=health),
     )
+
+
+async def _first(wanted: Awaitable[object], other: Awaitable[object]) -> bool:
+    """Awaits two awaitables; True when the first finished first (the other is cancelled)."""
+    a, b = asyncio.ensure_future(wanted), asyncio.ensure_future(other)
+    done, pending = await asyncio.wait({a, b}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return a in done
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, callback)

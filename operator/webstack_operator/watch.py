@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from webstack_operator import labels, metrics
@@ -43,6 +44,7 @@ class ChildWatches:
         self.backoff = backoff
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.synced: dict[tuple[str, str], asyncio.Event] = {}
+        self.alive_at: dict[tuple[str, str], float] = {}  # monotonic time the kind's watch last worked
 
     def ensure(self, kinds: list[Resource]) -> None:
         wanted = {(r.api_version, r.kind): r for r in kinds}
@@ -50,10 +52,12 @@ class ChildWatches:
             if key not in wanted:
                 task.cancel()
                 del self.tasks[key]
+                self.alive_at.pop(key, None)
                 self.synced.pop(key, None)  # served again later, it must be listed again before it counts
         for key, resource in wanted.items():
             if key not in self.tasks or self.tasks[key].done():
                 self.synced.setdefault(key, asyncio.Event())
+                self.alive_at.setdefault(key, time.monotonic())
                 self.tasks[key] = asyncio.get_running_loop().create_task(
                     self._loop(resource), name=f"watch-{key[1]}"
                 )
@@ -62,6 +66,16 @@ class ChildWatches:
         """Until every kind has been listed once: pruning must not act on a cache still filling up."""
         await asyncio.wait_for(
             asyncio.gather(*(e.wait() for k, e in self.synced.items() if k in self.tasks)), limit
+        )
+
+    def stale(self, max_age: float) -> list[str]:
+        """Kinds whose watch has not worked (listed, streamed an event or ended cleanly) for `max_age`
+        seconds, or whose loop died: the cache no longer follows them, so the operator is not healthy."""
+        now = time.monotonic()
+        return sorted(
+            key[1]
+            for key, task in self.tasks.items()
+            if task.done() or now - self.alive_at.get(key, now) > max_age
         )
 
     async def close(self) -> None:
@@ -86,6 +100,7 @@ class ChildWatches:
                     self.on_resync(resource, items)
                     rv = str(listed["metadata"]["resourceVersion"])
                     self.synced[key].set()
+                    self.alive_at[key] = time.monotonic()
                 params = {
                     "watch": "1",
                     "labelSelector": SELECTOR,
@@ -96,6 +111,7 @@ class ChildWatches:
                 # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
                 async with contextlib.aclosing(self.client.stream(resource.path(), params)) as events:
                     async for event in events:
+                        self.alive_at[key] = time.monotonic()
                         obj = event.get("object") or {}
                         etype = event.get("type", "")
                         if etype == "ERROR":
@@ -107,6 +123,8 @@ class ChildWatches:
                         obj.setdefault("apiVersion", resource.api_version)
                         obj.setdefault("kind", resource.kind)
                         self.on_event(etype, obj)
+                if rv is not None:
+                    self.alive_at[key] = time.monotonic()  # the server ended the watch on time
                 failures = 0
             except asyncio.CancelledError:
                 raise

@@ -43,6 +43,21 @@ def test_defaults_and_environment() -> None:
     )
 
 
+def test_leader_election_settings() -> None:
+    config = load_config({"POD_NAMESPACE": "webstack-system", "HOSTNAME": "op-1"})
+    assert (config.leader_election, config.lease_namespace, config.lease_name) == (
+        True,
+        "webstack-system",
+        "webstack-operator",
+    )
+    assert config.identity.startswith("op-1_")
+    assert load_config({"HOSTNAME": "op-1"}).identity != config.identity  # unique per process
+    assert not load_config({"WEBSTACK_LEADER_ELECTION": "false"}).leader_election
+    assert load_config({"WEBSTACK_LEASE_NAMESPACE": "ops", "POD_NAMESPACE": "x"}).lease_namespace == "ops"
+    with pytest.raises(ConfigError, match="WEBSTACK_LEADER_ELECTION"):
+        load_config({"WEBSTACK_LEADER_ELECTION": "maybe"})
+
+
 def test_flags_win_over_the_environment() -> None:
     assert load_config({"WEBSTACK_METRICS_PORT": "9000"}, metrics_port=0).metrics_port == 0
 

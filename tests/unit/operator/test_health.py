@@ -1,0 +1,31 @@
+"""`/healthz`: alive as a standby, unhealthy as a leader whose parts report a problem."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from kubelocal.cluster import free_port
+from webstack_operator.health import Health, serving
+
+
+async def test_healthz_reports_role_and_problems() -> None:
+    health, port = Health(), free_port()
+    problems: list[str] = []
+    health.checks.append(lambda: list(problems))
+    async with serving(health, port, host="127.0.0.1"), aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}/healthz"
+        async with http.get(url) as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ok", "role": "standby", "problems": []}
+        health.role = "leader"
+        problems.append("watch of Service has not worked for over 300s")
+        async with http.get(url) as response:
+            assert response.status == 503
+            body = await response.json()
+            assert body["role"] == "leader"
+            assert body["problems"] == ["watch of Service has not worked for over 300s"]
+
+
+async def test_no_port_serves_nothing() -> None:
+    async with serving(Health(), 0):
+        pass
