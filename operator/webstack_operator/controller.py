@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from webstack_operator import metrics
-from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from
+from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from, settle_capabilities
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
 from webstack_operator.decide import Event
@@ -20,6 +20,7 @@ from webstack_operator.deletion import finalize
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
 from webstack_operator.queue import WorkQueue
 from webstack_operator.reconcile import Reconciler
+from webstack_operator.settings import Capabilities
 from webstack_operator.watch import ChildWatches
 
 log = logging.getLogger("webstack.controller")
@@ -38,6 +39,8 @@ class Controller:
         )
         self.watches = ChildWatches(client, self._on_child_event, self._on_child_resync)
         self._loops: list[asyncio.Task[None]] = []
+        self._discovered: Capabilities | None = None  # None until the first successful discovery
+        self._absent: frozenset[str] = frozenset()  # optional APIs the last discovery showed absent
         metrics.CACHED_CHILDREN.set_function(lambda: self.cache.sizes()[0])
         metrics.TRACKED_STACKS.set_function(lambda: self.cache.sizes()[1])
         metrics.QUEUE_DEPTH.set_function(lambda: len(self.queue))
@@ -106,7 +109,10 @@ class Controller:
     async def discover(self) -> bool:
         """Looks at which optional APIs are served; True when that changed. Watches follow the answer."""
         found = await self.client.discover()
-        capabilities = capabilities_from(set(found))
+        capabilities, self._absent = settle_capabilities(
+            self._discovered, capabilities_from(set(found)), self._absent
+        )
+        self._discovered = capabilities
         changed = capabilities != self.reconciler.capabilities
         if changed:
             log.info("optional APIs: %s", capabilities)

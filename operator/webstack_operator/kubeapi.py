@@ -1,19 +1,16 @@
 """A small async Kubernetes API client: requests, errors, watch streams, discovery.
 
 kopf's own client watches WebStacks; this one does what kopf's does not: server-side apply, label-selected
-lists and watches of the children (see watch.py), deletes with propagation, discovery. Credentials come
-from kopf's own login functions, so the operator authenticates exactly as kopf does (in-cluster
-ServiceAccount, or a kubeconfig); a token file, when there is one, is re-read whenever it is rewritten,
-because kubelet rotates projected ServiceAccount tokens.
+lists and watches of the children (see watch.py), deletes with propagation, discovery. Its credentials come
+from the same `login` as kopf's (connection.py), so both authenticate alike; they are renewed shortly
+before they expire and once more when the apiserver answers 401.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import ssl
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,24 +19,39 @@ import aiohttp
 import kopf
 
 from webstack_operator import metrics
+from webstack_operator.connection import SERVICE_ACCOUNT_TOKEN, Connection, login, tls_material
+
+__all__ = ["JSON", "SERVICE_ACCOUNT_TOKEN", "ApiError", "KubeClient", "Resource"]
 
 JSON = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-IN_CLUSTER_SERVER = "https://kubernetes.default.svc"  # what kopf's ServiceAccount login reports
-SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+# Longer than any watch reads (timeoutSeconds up to 300, plus the read timeout's 30 s of slack).
+RETIRED_SESSION_SECONDS = 600.0
 
 
 class ApiError(Exception):
     """A non-2xx answer; `reason` and `message` are the apiserver's own Status fields.
 
-    `status` 0 means no answer at all (connection refused or dropped, timeout).
+    `status` 0 means no answer at all (connection refused or dropped, timeout). `retry_after`: the seconds
+    a 429 or 503 asked to wait (its Retry-After header), None when it did not say.
     """
 
-    def __init__(self, status: int, reason: str, message: str, method: str = "", path: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        method: str = "",
+        path: str = "",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{method} {path}: {status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
 
     @property
     def transient(self) -> bool:
@@ -55,7 +67,19 @@ def _api_error(resp: aiohttp.ClientResponse, text: str, method: str, path: str) 
         status = None
     if isinstance(status, dict):
         reason, message = status.get("reason", reason), status.get("message", message)
-    return ApiError(resp.status, reason, message, method, path)
+    retry_after = None
+    if resp.status in RETRY_AFTER_STATUSES:
+        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+    return ApiError(resp.status, reason, message, method, path, retry_after=retry_after)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds, as the apiserver sends it; None for anything else (an HTTP date)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
 
 
 @dataclass(frozen=True)
@@ -81,21 +105,24 @@ class Resource:
 
 
 class KubeClient:
-    """One aiohttp session for the operator's lifetime; the token is re-read when the file rotates."""
+    """One aiohttp session for the operator's lifetime (a new one only when the TLS material changes);
+    credentials from a `Connection`, renewed before they expire and once when the apiserver refuses them."""
 
     def __init__(
-        self, info: kopf.ConnectionInfo, *, token_path: str | None = None, timeout: float = 30.0
+        self,
+        info: kopf.ConnectionInfo,
+        *,
+        token_path: str | None = None,
+        timeout: float = 30.0,
+        login: Callable[[], kopf.ConnectionInfo] | None = None,
     ) -> None:
         """`token_path`: a bearer token file to re-read when it changes (in a pod, by default, the
-        ServiceAccount's); without one, the token or credentials in `info` are used as they are."""
-        self.server = info.server.rstrip("/")
-        self._info = info
-        if token_path is None and self.server == IN_CLUSTER_SERVER:
-            token_path = SERVICE_ACCOUNT_TOKEN
-        self._token_path = token_path
-        self._token = info.token
-        self._token_mtime = 0.0
+        ServiceAccount's). `login`: how to get new credentials when these expire or are refused (without
+        it, the credentials in `info` are used as they are)."""
+        self.connection = Connection(info, token_path=token_path, login=login)
         self._session: aiohttp.ClientSession | None = None
+        self._session_tls: tuple[object, ...] = ()
+        self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._resources: dict[tuple[str, str], Resource] = {}
         # Leader election sets this: a replica that is not certain it holds the Lease sends no write.
@@ -103,53 +130,65 @@ class KubeClient:
 
     @classmethod
     def connect(cls, *, token_path: str | None = None) -> KubeClient:
-        """Logs in as kopf does: in a pod, the ServiceAccount; elsewhere, the kubeconfig."""
-        settings = kopf.OperatorSettings()
-        info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-            settings=settings
-        )
-        if info is None:
-            raise RuntimeError("no Kubernetes credentials: not in a pod and no KUBECONFIG")
-        return cls(info, token_path=token_path)
+        """Logs in as kopf does (the same `login`): in a pod, the ServiceAccount; else, the kubeconfig."""
+        return cls(login(), token_path=token_path, login=login)
 
-    def _ssl(self) -> ssl.SSLContext | bool:
-        info = self._info
-        if info.insecure:
-            return False
-        ctx = ssl.create_default_context()
-        if info.ca_path:
-            ctx.load_verify_locations(cafile=os.fsdecode(info.ca_path))
-        elif info.ca_data:
-            data = info.ca_data.decode() if isinstance(info.ca_data, bytes) else info.ca_data
-            ctx.load_verify_locations(cadata=data)
-        if info.certificate_path and info.private_key_path:
-            ctx.load_cert_chain(os.fsdecode(info.certificate_path), os.fsdecode(info.private_key_path))
-        return ctx
+    @property
+    def server(self) -> str:
+        return self.connection.server
 
     def _session_or_new(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl(), limit=32)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        """The session for the current credentials. One whose TLS material was renewed away is retired,
+        not closed: watches still reading from it end on their own; it closes RETIRED_SESSION_SECONDS on."""
+        info, tls = self.connection.info, tls_material(self.connection.info)
+        if self._session is not None and not self._session.closed:
+            if tls == self._session_tls:
+                return self._session
+            self._retired.append((time.monotonic(), self._session))
+        connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context(), limit=32)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, trust_env=info.trust_env, proxy=info.proxy_url
+        )
+        self._session_tls = tls
         return self._session
 
-    def _auth_header(self) -> dict[str, str]:
-        if self._token_path:
+    async def _close_retired(self, *, older_than: float = RETIRED_SESSION_SECONDS) -> None:
+        now = time.monotonic()
+        for entry in [e for e in self._retired if now - e[0] >= older_than]:
+            self._retired.remove(entry)
+            await entry[1].close()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        """The response to one request; on a 401 the connection logs in again and the request goes once
+        more. The caller reads and releases the response (`async with`)."""
+        connection = self.connection
+        await connection.renew_if_expiring()
+        await self._close_retired()
+        verb = "GET" if method == "WATCH" else method
+        headers = kwargs.pop("headers")
+        for attempt in (1, 2):
+            generation = connection.generation
+            resp = await self._session_or_new().request(
+                verb, self.server + path, headers={**headers, **connection.auth_header()}, **kwargs
+            )
+            if resp.status != 401:
+                return resp
+            async with resp:
+                refused = _api_error(resp, await resp.text(), method, path)
+            if attempt == 2:
+                message = f"the credentials were refused again after renewal: {refused.message}"
+                raise ApiError(401, refused.reason, message, method, path)
             try:
-                mtime = os.stat(self._token_path).st_mtime
-                if mtime != self._token_mtime:
-                    with open(self._token_path, encoding="utf-8") as f:
-                        self._token = f.read().strip()
-                    self._token_mtime = mtime
-            except OSError:
-                pass
-        if self._token:
-            return {"Authorization": f"Bearer {self._token}"}
-        if self._info.username and self._info.password:
-            credentials = f"{self._info.username}:{self._info.password}".encode()
-            return {"Authorization": f"Basic {base64.b64encode(credentials).decode()}"}
-        return {}
+                renewed = await connection.renew(generation)
+            except Exception as e:
+                message = f"the credentials were refused and logging in again failed ({e}): {refused.message}"
+                raise ApiError(401, refused.reason, message, method, path) from e
+            if not renewed:
+                raise refused
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
+        await self._close_retired(older_than=0)
         if self._session is not None:
             await self._session.close()
 
@@ -162,7 +201,7 @@ class KubeClient:
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> JSON:
-        headers = {"Accept": "application/json", **self._auth_header()}
+        headers = {"Accept": "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -171,9 +210,7 @@ class KubeClient:
             raise ApiError(0, "NotLeader", "this replica does not hold the leader Lease", method, path)
         metrics.API_REQUESTS.labels(method=method).inc()
         try:
-            async with self._session_or_new().request(
-                method, self.server + path, data=data, params=params, headers=headers
-            ) as resp:
+            async with await self._send(method, path, data=data, params=params, headers=headers) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
                     raise _api_error(resp, text, method, path)
@@ -184,13 +221,13 @@ class KubeClient:
     async def stream(self, path: str, params: dict[str, str]) -> AsyncGenerator[JSON, None]:
         """A watch: one JSON event per line until the server ends it (timeoutSeconds) or it breaks."""
         metrics.API_REQUESTS.labels(method="WATCH").inc()
-        headers = {"Accept": "application/json", **self._auth_header()}
+        headers = {"Accept": "application/json"}
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=10, sock_read=int(params.get("timeoutSeconds", 300)) + 30
         )
         try:
-            async with self._session_or_new().get(
-                self.server + path, params=params, headers=headers, timeout=timeout
+            async with await self._send(
+                "WATCH", path, params=params, headers=headers, timeout=timeout
             ) as resp:
                 if resp.status >= 400:
                     raise _api_error(resp, await resp.text(), "WATCH", path)
@@ -217,19 +254,26 @@ class KubeClient:
         versions = [
             (group["name"], v["version"]) for group in groups.get("groups", []) for v in group["versions"]
         ]
-        # An aggregated API whose backend is down fails its own fetch; what it serves is simply absent.
         results = await asyncio.gather(
             *(self.request("GET", f"/apis/{g}/{v}") for g, v in versions), return_exceptions=True
         )
+        failed: set[str] = set()
         for (g, v), result in zip(versions, results, strict=True):
             if isinstance(result, dict):
                 lists.append((g, v, result))
+            else:
+                failed.add(f"{g}/{v}")
         for group, version, resource_list in lists:
             for r in resource_list.get("resources", []):
                 if "/" in r["name"]:
                     continue  # subresources: deployments/status, pods/log
                 res = Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")))
                 found[(res.api_version, res.kind)] = res
+        # Unknown is not absent: a group version listed but failing its own fetch (a blip, an aggregated
+        # API whose backend is down) keeps what it served at the last look.
+        for key, res in self._resources.items():
+            if res.api_version in failed:
+                found.setdefault(key, res)
         self._resources = found
         return found
 

@@ -83,3 +83,22 @@ def capabilities_from(served: set[tuple[str, str]]) -> Capabilities:
             found[k.capability] = found.get(k.capability, True) and (k.api_version, k.kind) in served
     assert set(found) == {f.name for f in fields(Capabilities)}, "every capability needs a kind"
     return Capabilities(**found)
+
+
+def settle_capabilities(
+    previous: Capabilities | None, seen: Capabilities, absent_before: frozenset[str]
+) -> tuple[Capabilities, frozenset[str]]:
+    """What counts as installed after a successful discovery, and what it showed absent.
+
+    An API that appears counts at once; one that was installed counts as gone only when two successful
+    discoveries in a row show it absent, so a blip never swaps a canary stack's Rollout for a Deployment.
+    With no previous look (`None`), the first discovery is taken as it is.
+    """
+    absent = frozenset(f.name for f in fields(Capabilities) if not getattr(seen, f.name))
+    if previous is None:
+        return seen, absent
+    settled = {
+        f.name: getattr(seen, f.name) or (f.name not in absent_before and getattr(previous, f.name))
+        for f in fields(Capabilities)
+    }
+    return Capabilities(**settled), absent

@@ -1,0 +1,62 @@
+"""Unknown is not absent: a discovery blip keeps what was installed; only a settled absence removes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import kopf
+import pytest
+from tests.unit.operator.fakeapi import FakeApi, status
+
+from webstack_operator.builders.kinds import settle_capabilities
+from webstack_operator.kubeapi import KubeClient
+from webstack_operator.settings import Capabilities
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[FakeApi, KubeClient]]:
+    async with FakeApi() as api:
+        kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+        yield api, kube
+        await kube.close()
+
+
+async def test_a_group_failing_its_fetch_keeps_what_it_served(client: tuple[FakeApi, KubeClient]) -> None:
+    api, kube = client
+    await kube.discover()
+    assert kube.resource("monitoring.coreos.com/v1", "ServiceMonitor") is not None
+    api.answer("GET", "/apis/monitoring.coreos.com/v1", 503, status(503, "ServiceUnavailable", "blip"))
+    found = await kube.discover()
+    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in found
+    assert kube.resource("monitoring.coreos.com/v1", "ServiceMonitor") is not None
+
+
+async def test_a_group_never_seen_and_failing_is_not_invented(client: tuple[FakeApi, KubeClient]) -> None:
+    _, kube = client
+    found = await kube.discover()  # metrics.k8s.io is listed but its document answers 503
+    assert not any(api_version.startswith("metrics.k8s.io") for api_version, _ in found)
+
+
+ALL = Capabilities()
+NO_ARGO = Capabilities(argo_rollouts=False)
+
+
+def test_the_first_discovery_is_taken_as_it_is() -> None:
+    assert settle_capabilities(None, NO_ARGO, frozenset()) == (NO_ARGO, frozenset({"argo_rollouts"}))
+
+
+def test_an_api_counts_as_gone_only_after_two_successful_looks_in_a_row() -> None:
+    settled, absent = settle_capabilities(ALL, NO_ARGO, frozenset())
+    assert settled.argo_rollouts  # once: could be a blip
+    settled, absent = settle_capabilities(settled, NO_ARGO, absent)
+    assert not settled.argo_rollouts  # twice in a row: gone
+    settled, absent = settle_capabilities(settled, ALL, absent)
+    assert settled.argo_rollouts  # back: at once
+    assert absent == frozenset()
+
+
+def test_an_absence_interrupted_by_a_presence_starts_over() -> None:
+    settled, absent = settle_capabilities(ALL, NO_ARGO, frozenset())
+    settled, absent = settle_capabilities(settled, ALL, absent)
+    settled, absent = settle_capabilities(settled, NO_ARGO, absent)
+    assert settled.argo_rollouts
