@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -18,7 +19,8 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Retry(Exception):
-    """The work failed in a way a later attempt can fix; `delay` overrides the backoff when given."""
+    """The work failed in a way a later attempt can fix; `delay` is the least wait before it (a server's
+    `Retry-After`), the backoff decides when longer."""
 
     def __init__(self, message: str, delay: float | None = None) -> None:
         super().__init__(message)
@@ -26,8 +28,9 @@ class Retry(Exception):
 
 
 def exponential_backoff(failures: int) -> float:
-    """0.5 s after the first failure, doubling, at most a minute."""
-    return float(min(60.0, 0.5 * 2 ** (failures - 1)))
+    """About 0.5 s after the first failure, doubling, at most about a minute; ±20 % jitter, so stacks that
+    failed together (an API server outage) do not all come back in the same instant."""
+    return float(min(60.0, 0.5 * 2 ** (failures - 1))) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
 # The work for one key; `attempt` is 1 + the failures in a row before it.
@@ -132,8 +135,10 @@ class WorkQueue(Generic[K]):
             await self._work(key, attempt)
         except Retry as e:
             self._failures[key] = attempt
-            delay = e.delay if e.delay is not None else self._backoff(attempt)
-            log.warning("%s failed (attempt %d), again in %.1fs: %s", key, attempt, delay, e)
+            delay = max(self._backoff(attempt), e.delay or 0.0)
+            # One line per doubling, not per retry: a storm of 429s must not become a storm of logs.
+            level = logging.WARNING if attempt & (attempt - 1) == 0 else logging.DEBUG
+            log.log(level, "%s failed (attempt %d), again in %.1fs: %s", key, attempt, delay, e)
             return delay
         except Exception:
             log.exception("%s failed", key)

@@ -167,6 +167,25 @@ async def test_a_sooner_request_wins_over_a_later_one() -> None:
     await queue.close()
 
 
-def test_exponential_backoff_doubles_up_to_a_minute() -> None:
-    assert [exponential_backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
-    assert exponential_backoff(30) == 60.0
+def test_exponential_backoff_doubles_up_to_a_minute_with_jitter() -> None:
+    for n, base in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (30, 60.0)):
+        delays = {exponential_backoff(n) for _ in range(50)}
+        assert all(0.8 * base <= d <= 1.2 * base for d in delays), (n, delays)
+        assert len(delays) > 1  # jittered
+
+
+async def test_a_retry_after_is_honoured_when_longer_than_the_backoff() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+
+    async def work(key: str, attempt: int) -> None:
+        runs.append(loop.time())
+        if attempt == 1:
+            raise Retry("429 Too Many Requests", delay=0.3)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=lambda n: 0.01)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: len(runs) == 2)
+    assert runs[1] - runs[0] >= 0.3
+    await queue.close()
