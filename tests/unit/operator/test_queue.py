@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
+from tests.helpers import eventually
 
 from webstack_operator.queue import Retry, WorkQueue, exponential_backoff
 
 
-async def _until(predicate: object, within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not predicate():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("queue did not get there in time")
-        await asyncio.sleep(0.005)
+async def _until(predicate: Callable[[], bool]) -> None:
+    async def probe() -> bool:
+        return predicate()
+
+    await eventually(probe, until=bool, within=5, what="the queue's state")
 
 
 async def test_a_burst_for_one_key_runs_once() -> None:
@@ -97,7 +98,7 @@ async def test_failures_come_back_with_backoff_and_reset_on_success() -> None:
     assert delays == [1, 2]
     assert queue.failures("a") == 0
     queue.enqueue("a")
-    await _until(lambda: attempts == [1, 2, 3, 1])
+    await _until(lambda: attempts == [1, 2, 3, 1, 2, 3])  # a fresh run starts again at attempt 1
     await queue.close()
 
 
