@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import kopf
 
+from webstack_operator import connection
 from webstack_operator.controller import Controller
 from webstack_operator.queue import Retry
 from webstack_operator.spec import GROUP, PLURAL, VERSION
@@ -29,10 +30,16 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
 
 
 @kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """Explicit, so kopf never switches to another client library's login because some package named
-    `kubernetes` happens to be importable: in a pod, the ServiceAccount; elsewhere, the kubeconfig."""
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials are our client's (`connection.login`): in a pod, the ServiceAccount; elsewhere,
+    any kubeconfig, exec plugins included. kopf calls this again when they expire or get a 401. Explicit,
+    so kopf never uses its own fallback login through the `kubernetes` package."""
+    try:
+        return connection.login(settings)
+    except connection.LoginError as e:
+        if e.permanent:
+            raise kopf.PermanentError(str(e)) from e
+        raise kopf.TemporaryError(str(e), delay=10) from e
 
 
 @kopf.on.startup()

@@ -73,6 +73,11 @@ def _api_error(resp: aiohttp.ClientResponse, text: str, method: str, path: str) 
     return ApiError(resp.status, reason, message, method, path, retry_after=retry_after)
 
 
+async def _refusal(resp: aiohttp.ClientResponse, method: str, path: str) -> ApiError:
+    async with resp:
+        return _api_error(resp, await resp.text(), method, path)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """A Retry-After header in seconds, as the apiserver sends it; None for anything else (an HTTP date)."""
     try:
@@ -164,28 +169,31 @@ class KubeClient:
         connection = self.connection
         await connection.renew_if_expiring()
         await self._close_retired()
+        generation = connection.generation
+        resp = await self._send_once(method, path, **kwargs)
+        if resp.status != 401:
+            return resp
+        refused = await _refusal(resp, method, path)
+        try:
+            renewed = await connection.renew(generation)
+        except Exception as e:
+            message = f"the credentials were refused and logging in again failed ({e}): {refused.message}"
+            raise ApiError(401, refused.reason, message, method, path) from e
+        if not renewed:
+            raise refused
+        resp = await self._send_once(method, path, **kwargs)
+        if resp.status == 401:
+            refused = await _refusal(resp, method, path)
+            message = f"the credentials were refused again after renewal: {refused.message}"
+            raise ApiError(401, refused.reason, message, method, path)
+        return resp
+
+    async def _send_once(
+        self, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
+    ) -> aiohttp.ClientResponse:
         verb = "GET" if method == "WATCH" else method
-        headers = kwargs.pop("headers")
-        for attempt in (1, 2):
-            generation = connection.generation
-            resp = await self._session_or_new().request(
-                verb, self.server + path, headers={**headers, **connection.auth_header()}, **kwargs
-            )
-            if resp.status != 401:
-                return resp
-            async with resp:
-                refused = _api_error(resp, await resp.text(), method, path)
-            if attempt == 2:
-                message = f"the credentials were refused again after renewal: {refused.message}"
-                raise ApiError(401, refused.reason, message, method, path)
-            try:
-                renewed = await connection.renew(generation)
-            except Exception as e:
-                message = f"the credentials were refused and logging in again failed ({e}): {refused.message}"
-                raise ApiError(401, refused.reason, message, method, path) from e
-            if not renewed:
-                raise refused
-        raise AssertionError("unreachable")
+        headers = {**headers, **self.connection.auth_header()}
+        return await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
 
     async def close(self) -> None:
         await self._close_retired(older_than=0)

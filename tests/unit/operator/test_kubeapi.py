@@ -10,9 +10,11 @@ from pathlib import Path
 
 import kopf
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
-from webstack_operator.kubeapi import SERVICE_ACCOUNT_TOKEN, ApiError, KubeClient, Resource
+from webstack_operator.kubeapi import ApiError, KubeClient, Resource, retry_after_seconds
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 
@@ -165,6 +167,50 @@ async def test_a_refused_connection_is_a_transient_status_0() -> None:
     assert caught.value.transient
 
 
+@pytest.mark.parametrize(
+    ("code", "header", "retry_after"),
+    [
+        (429, "7", 7.0),
+        (503, "1.5", 1.5),
+        (429, None, None),
+        (503, "Wed, 21 Oct 2026 07:28:00 GMT", None),  # a date: not what the apiserver sends
+        (429, "-3", None),
+        (500, "7", None),  # only throttling and unavailability say when to come back
+    ],
+)
+async def test_throttling_says_when_to_retry(
+    code: int, header: str | None, retry_after: float | None
+) -> None:
+    async def answer(_: web.Request) -> web.Response:
+        headers = {"Retry-After": header} if header is not None else {}
+        return web.json_response(status(code, "TooManyRequests", "slow down"), status=code, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/api/v1", answer)
+    async with TestServer(app) as server:
+        kube = KubeClient(kopf.ConnectionInfo(server=str(server.make_url("")).rstrip("/")))
+        try:
+            with pytest.raises(ApiError) as caught:
+                await kube.request("GET", "/api/v1")
+        finally:
+            await kube.close()
+    assert caught.value.status == code
+    assert caught.value.retry_after == retry_after
+
+
+def test_retry_after_is_read_in_seconds() -> None:
+    assert [retry_after_seconds(v) for v in ("0", "120", " 2 ", "soon", "", None, "inf", "nan")] == [
+        0.0,
+        120.0,
+        2.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+
+
 # ---------------------------------------------------------------------- credentials
 async def test_the_token_is_sent_as_a_bearer_header(api: FakeApi, client: KubeClient) -> None:
     await client.request("GET", "/api/v1")
@@ -196,13 +242,6 @@ async def test_the_token_file_is_read_again_when_it_changes(api: FakeApi, tmp_pa
         await kube.close()
     sent = [r.headers["Authorization"] for r in api.requests]
     assert sent == ["Bearer first", "Bearer second", "Bearer second"]
-
-
-def test_in_a_pod_the_service_account_token_is_the_default_token_file() -> None:
-    in_cluster = kopf.ConnectionInfo(server="https://kubernetes.default.svc")
-    assert KubeClient(in_cluster)._token_path == SERVICE_ACCOUNT_TOKEN
-    assert KubeClient(in_cluster, token_path="/etc/token")._token_path == "/etc/token"
-    assert KubeClient(kopf.ConnectionInfo(server="https://127.0.0.1:6443"))._token_path is None
 
 
 # ---------------------------------------------------------------------- discovery
