@@ -100,6 +100,7 @@ def _write_render(objects: list[dict[str, Any]], output: str, out: TextIO) -> No
 
 def _run(args: argparse.Namespace) -> int:
     # Imported lazily: kopf, its handlers and the API client are needed only to run the operator.
+    from webstack_operator.connection import LoginError
     from webstack_operator.runtime import run_operator
 
     try:
@@ -113,7 +114,11 @@ def _run(args: argparse.Namespace) -> int:
     except config.ConfigError as error:
         print(f"webstack-operator run: {error}", file=sys.stderr)
         return 2
-    run_operator(settings)
+    try:
+        run_operator(settings)
+    except LoginError as error:
+        print(f"webstack-operator run: cannot connect to Kubernetes: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -40,7 +40,8 @@ def run_operator(config: OperatorConfig) -> None:
 
 async def _serve(config: OperatorConfig) -> int:
     health = Health()
-    client = KubeClient.connect(token_path=config.token_file)
+    # An exec plugin may take seconds: not on the event loop.
+    client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
     terminate = asyncio.Event()
     _on_signals(terminate.set)
     try:
@@ -50,7 +51,7 @@ async def _serve(config: OperatorConfig) -> int:
                 await _run_kopf(config, client, health, asyncio.Event())
                 return 0
             # The election has its own connection: renewals never queue behind a burst of reconciles.
-            elector_client = KubeClient.connect(token_path=config.token_file)
+            elector_client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
             try:
                 elector = LeaderElector(
                     elector_client, config.lease_namespace, config.lease_name, config.identity
