@@ -121,7 +121,7 @@ class Reconciler:
                 # The apiserver refused an object the spec produced; nothing was written (validate_first).
                 return await self._write_invalid(stack, body, SpecError([("spec", e.message)]))
             await self._report_failure(stack, body, rendered, attempt, e)
-            raise Retry(str(e)) from e
+            raise Retry(str(e), delay=e.retry_after) from e
         return await self._finish(stack, body, rendered, problem=None)
 
     # -- render
@@ -251,7 +251,7 @@ class Reconciler:
             if e.status == 404:
                 return  # deleted meanwhile
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
-            raise Retry(str(e)) from e
+            raise Retry(str(e), delay=e.retry_after) from e
         self.remember(result)
 
     async def tell(self, involved: JSON, event: Event) -> None:
