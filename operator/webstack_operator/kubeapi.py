@@ -130,6 +130,8 @@ class KubeClient:
         self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._resources: dict[tuple[str, str], Resource] = {}
+        # Which process sent a request, in the API server's audit log (runtime.py adds the identity).
+        self.user_agent = "webstack-operator"
         # Leader election sets this: a replica that is not certain it holds the Lease sends no write.
         self.may_write: Callable[[], bool] = lambda: True
 
@@ -209,7 +211,7 @@ class KubeClient:
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> JSON:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -229,7 +231,7 @@ class KubeClient:
     async def stream(self, path: str, params: dict[str, str]) -> AsyncGenerator[JSON, None]:
         """A watch: one JSON event per line until the server ends it (timeoutSeconds) or it breaks."""
         metrics.API_REQUESTS.labels(method="WATCH").inc()
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=10, sock_read=int(params.get("timeoutSeconds", 300)) + 30
         )

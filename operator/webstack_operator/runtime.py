@@ -42,6 +42,7 @@ async def _serve(config: OperatorConfig) -> int:
     health = Health()
     # An exec plugin may take seconds: not on the event loop.
     client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
+    client.user_agent = f"webstack-operator/{config.identity}"
     terminate = asyncio.Event()
     _on_signals(terminate.set)
     try:
@@ -52,6 +53,7 @@ async def _serve(config: OperatorConfig) -> int:
                 return 0
             # The election has its own connection: renewals never queue behind a burst of reconciles.
             elector_client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
+            elector_client.user_agent = f"webstack-operator/{config.identity}/leader-election"
             try:
                 elector = LeaderElector(
                     elector_client, config.lease_namespace, config.lease_name, config.identity
