@@ -211,7 +211,8 @@ def main() -> int:
             lambda: install_operator_rbac(target),
         )
         kubeconfig = target.mint_kubeconfig(OPERATOR_NS, OPERATOR_SA)
-        op = OperatorProcess(kubeconfig, workdir)
+        # As in the cluster (POD_NAMESPACE): the Lease lives in the operator's namespace, where its Role is.
+        op = OperatorProcess(kubeconfig, workdir, env={"WEBSTACK_LEASE_NAMESPACE": OPERATOR_NS})
         step(f"starting the operator as ServiceAccount {OPERATOR_NS}/{OPERATOR_SA}", op.start)
         started.append(op)
 

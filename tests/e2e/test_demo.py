@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
 from kubelocal.process import pdeathsig_prefix, pid_alive
-from kubelocal.wait import eventually
+from kubelocal.wait import GiveUp, eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 
@@ -43,7 +42,8 @@ def _start_demo(tmp_path: Path, exit_after: int) -> tuple[subprocess.Popen[str],
 
 def _wait_ready(proc: subprocess.Popen[str], log: Path, tmp_path: Path) -> dict[str, Any]:
     def state() -> dict[str, Any] | None:
-        assert proc.poll() is None, f"the demo exited early:\n{log.read_text()[-5000:]}"
+        if proc.poll() is not None:
+            raise GiveUp(f"the demo exited early:\n{log.read_text()[-5000:]}")
         f = tmp_path / "state.json"
         return dict(json.loads(f.read_text())) if f.exists() else None
 
@@ -111,10 +111,12 @@ def test_demo_end_to_end_in_a_browser(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
         rc = proc.wait(120)
     assert rc == 0, log.read_text()[-3000:]
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(pid_alive(p) for p in state["pids"]):
-        time.sleep(0.2)
-    assert not [p for p in state["pids"] if pid_alive(p)], "demo processes left behind"
+    eventually(
+        lambda: [p for p in state["pids"] if pid_alive(p)],
+        until=lambda alive: not alive,
+        timeout=15,
+        what="no demo process left behind",
+    )
 
 
 def test_demo_runs_twice_in_a_row(tmp_path: Path) -> None:

@@ -129,7 +129,6 @@ def users_api_command_the_tests_run(monkeypatch: pytest.MonkeyPatch) -> list[str
         def _spawn(self, argv: list[str], *, env: object = None) -> None:
             spawned.append(argv)
 
-    monkeypatch.setattr(localservices, "wait_for", lambda *a, **k: None)
     server = Captured(env={})
     try:
         server.start()
