@@ -44,7 +44,8 @@ class ChildWatches:
         self.backoff = backoff
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.synced: dict[tuple[str, str], asyncio.Event] = {}
-        self.alive_at: dict[tuple[str, str], float] = {}  # monotonic time the kind's watch last worked
+        # Since when (monotonic) each kind's watch has failed without a success in between; absent: working.
+        self.failing_since: dict[tuple[str, str], float] = {}
 
     def ensure(self, kinds: list[Resource]) -> None:
         wanted = {(r.api_version, r.kind): r for r in kinds}
@@ -52,12 +53,11 @@ class ChildWatches:
             if key not in wanted:
                 task.cancel()
                 del self.tasks[key]
-                self.alive_at.pop(key, None)
+                self.failing_since.pop(key, None)
                 self.synced.pop(key, None)  # served again later, it must be listed again before it counts
         for key, resource in wanted.items():
             if key not in self.tasks or self.tasks[key].done():
                 self.synced.setdefault(key, asyncio.Event())
-                self.alive_at.setdefault(key, time.monotonic())
                 self.tasks[key] = asyncio.get_running_loop().create_task(
                     self._loop(resource), name=f"watch-{key[1]}"
                 )
@@ -69,13 +69,14 @@ class ChildWatches:
         )
 
     def stale(self, max_age: float) -> list[str]:
-        """Kinds whose watch has not worked (listed, streamed an event or ended cleanly) for `max_age`
-        seconds, or whose loop died: the cache no longer follows them, so the operator is not healthy."""
+        """Kinds whose watch has kept failing for over `max_age` seconds (no list, event or clean end since),
+        or whose loop died: the cache no longer follows them, so the operator is not healthy. A quiet watch
+        that works is not stale, however long nothing happens."""
         now = time.monotonic()
         return sorted(
             key[1]
             for key, task in self.tasks.items()
-            if task.done() or now - self.alive_at.get(key, now) > max_age
+            if task.done() or now - self.failing_since.get(key, now) > max_age
         )
 
     async def close(self) -> None:
@@ -100,7 +101,7 @@ class ChildWatches:
                     self.on_resync(resource, items)
                     rv = str(listed["metadata"]["resourceVersion"])
                     self.synced[key].set()
-                    self.alive_at[key] = time.monotonic()
+                    self.failing_since.pop(key, None)
                 params = {
                     "watch": "1",
                     "labelSelector": SELECTOR,
@@ -111,7 +112,7 @@ class ChildWatches:
                 # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
                 async with contextlib.aclosing(self.client.stream(resource.path(), params)) as events:
                     async for event in events:
-                        self.alive_at[key] = time.monotonic()
+                        self.failing_since.pop(key, None)
                         obj = event.get("object") or {}
                         etype = event.get("type", "")
                         if etype == "ERROR":
@@ -124,12 +125,13 @@ class ChildWatches:
                         obj.setdefault("kind", resource.kind)
                         self.on_event(etype, obj)
                 if rv is not None:
-                    self.alive_at[key] = time.monotonic()  # the server ended the watch on time
+                    self.failing_since.pop(key, None)  # the server ended the watch on time
                 failures = 0
             except asyncio.CancelledError:
                 raise
             except ApiError as e:
                 metrics.API_ERRORS.labels(status=str(e.status)).inc()
+                self.failing_since.setdefault(key, time.monotonic())
                 failures += 1
                 if e.status == 410:
                     rv = None
@@ -137,6 +139,7 @@ class ChildWatches:
                 log.warning("watch of %s failed (%s); again in %.1fs", resource.kind, e, delay)
                 await asyncio.sleep(delay)
             except Exception:  # a watch must outlive any one bad event: list again from scratch
+                self.failing_since.setdefault(key, time.monotonic())
                 failures += 1
                 rv = None
                 log.exception("watch of %s broke; listing again", resource.kind)

@@ -193,6 +193,10 @@ class FakeApi:
             body, content_type = json.dumps(body), "application/json"
         self._scripted.append(_Scripted(method, path, watch, code, body, content_type, times))
 
+    def unscript(self) -> None:
+        """Forgets every scripted answer not yet given: the server behaves again."""
+        self._scripted.clear()
+
     def drop(self, method: str, path: str, *, watch: bool = False, times: int = 1) -> None:
         """The next `times` requests to `path` have their connection closed without an answer."""
         self._scripted.append(_Scripted(method, path, watch, 0, "", "", times))

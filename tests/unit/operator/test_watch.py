@@ -272,3 +272,16 @@ async def test_close_cancels_every_watch(api: FakeApi, watches: ChildWatches) ->
     await watches.close()
     assert all(task.cancelled() for task in tasks)
     await watching(api, 0)  # the server saw both connections close
+
+
+async def test_a_watch_that_keeps_failing_is_stale_and_a_quiet_one_is_not(
+    api: FakeApi, watches: ChildWatches
+) -> None:
+    api.answer("GET", ALL_CONFIGMAPS, 503, status(503, "ServiceUnavailable", "down"), times=1_000_000)
+    deployments = DEPLOYMENTS.path()
+    watches.ensure([CONFIGMAPS, DEPLOYMENTS])
+    await settles(lambda: api.requests_to(deployments, watch=True), bool, "the Deployment watch open")
+    await settles(lambda: watches.stale(0.2), lambda s: s == ["ConfigMap"], "the failing watch stale")
+    assert watches.stale(3600) == []  # failing, but not yet for that long
+    api.unscript()
+    await settles(lambda: watches.stale(0.2), lambda s: s == [], "the watch working again")
