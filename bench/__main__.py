@@ -1,7 +1,10 @@
-"""`python -m bench`: run every benchmark section in order. Another section is one more SECTIONS entry."""
+"""`python -m bench`: run every benchmark section in order. Another section is one more SECTIONS entry.
+
+`BENCH_ONLY=operator` (or `users_api`: the module's name) runs that one section."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +19,13 @@ SECTIONS: list[tuple[str, Callable[[], None]]] = [
 
 
 def main() -> int:
-    for title, run in SECTIONS:
+    only = os.environ.get("BENCH_ONLY")
+    chosen = [(t, run) for t, run in SECTIONS if not only or run.__module__ == f"bench.{only}"]
+    if not chosen:
+        modules = ", ".join(run.__module__.removeprefix("bench.") for _, run in SECTIONS)
+        print(f"BENCH_ONLY={only}: no such section (one of: {modules})", file=sys.stderr)
+        return 2
+    for title, run in chosen:
         started = time.monotonic()
         print(f"== {title}", flush=True)
         run()
