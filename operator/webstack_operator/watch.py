@@ -21,6 +21,7 @@ log = logging.getLogger("webstack.watch")
 
 SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
 WATCH_SECONDS = 290  # below most load balancers' idle timeouts; the watch is simply resumed
+HEALTHY_STREAM_SECONDS = 10.0  # a watch that streamed this long before it broke starts its backoff over
 
 OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED or DELETED), object
 OnResync = Callable[[Resource, list[JSON]], None]  # the full list after a (re)list
@@ -88,6 +89,7 @@ class ChildWatches:
         key = (resource.api_version, resource.kind)
         rv: str | None = None
         failures = 0
+        streaming_since = time.monotonic()
         while True:
             try:
                 if rv is None:
@@ -102,6 +104,7 @@ class ChildWatches:
                     rv = str(listed["metadata"]["resourceVersion"])
                     self.synced[key].set()
                     self.failing_since.pop(key, None)
+                    failures = 0
                 params = {
                     "watch": "1",
                     "labelSelector": SELECTOR,
@@ -109,10 +112,12 @@ class ChildWatches:
                     "allowWatchBookmarks": "true",
                     "timeoutSeconds": str(WATCH_SECONDS),
                 }
+                streaming_since = time.monotonic()
                 # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
                 async with contextlib.aclosing(self.client.stream(resource.path(), params)) as events:
                     async for event in events:
                         self.failing_since.pop(key, None)
+                        failures = 0  # it works again: the next failure starts the backoff over
                         obj = event.get("object") or {}
                         etype = event.get("type", "")
                         if etype == "ERROR":
@@ -132,6 +137,8 @@ class ChildWatches:
             except ApiError as e:
                 metrics.API_ERRORS.labels(status=str(e.status)).inc()
                 self.failing_since.setdefault(key, time.monotonic())
+                if time.monotonic() - streaming_since > HEALTHY_STREAM_SECONDS:
+                    failures = 0  # a watch that streamed for a while and then broke: a fresh failure
                 failures += 1
                 if e.status == 410:
                     rv = None

@@ -1,0 +1,253 @@
+"""The operator against an API server that misbehaves on purpose, through the fault proxy (tools/faultproxy).
+
+The operator reaches the cluster only through the proxy, with an ordinary kubeconfig (a ServiceAccount
+token bound to cluster-admin, so this runs on any cluster); the tests themselves go direct, so they can
+change and observe the cluster while the operator's path is broken. The shared operator is stopped for
+this module: one leader at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.fixtures import apply_webstack
+from tests.support.operator import OperatorProcess, condition, events, get_json, wait_phase
+
+from faultproxy import FaultProxy
+from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
+
+pytestmark = pytest.mark.cluster
+
+IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
+MINIMAL: dict[str, Any] = {"backend": {"image": IMAGE}, "monitoring": {"enabled": False}}
+CANARY: dict[str, Any] = {
+    **MINIMAL,
+    "backend": {
+        "image": IMAGE,
+        "delivery": {"strategy": "Canary", "steps": [{"setWeight": 25}, {"pause": {}}]},
+    },
+}
+ACCOUNT = ("default", "webstack-faults")
+RESYNC_SECONDS = 20
+CHILD_KINDS = ",".join(
+    ("serviceaccounts", "secrets", "configmaps", "services", "deployments", "statefulsets", "networkpolicies")
+)
+
+
+@dataclass
+class Proxied:
+    cluster: KubeTarget
+    proxy: FaultProxy
+    operator: OperatorProcess
+
+    def namespace(self) -> str:
+        name = f"faults-{uuid.uuid4().hex[:6]}"
+        self.cluster.kubectl("create", "namespace", name)
+        return name
+
+
+def _upstream(cluster: KubeTarget, workdir: Path) -> tuple[str, Path | None, str]:
+    """Server, CA file and a cluster-admin bearer token, from whatever kubeconfig the cluster came with."""
+    ns, name = ACCOUNT
+    cluster.kubectl("create", "serviceaccount", name, "-n", ns, check=False)
+    cluster.kubectl(
+        "create",
+        "clusterrolebinding",
+        name,
+        "--clusterrole=cluster-admin",
+        f"--serviceaccount={ns}:{name}",
+        check=False,
+    )
+    minted = json.loads(cluster.mint_kubeconfig(ns, name).read_text())
+    entry = minted["clusters"][0]["cluster"]
+    ca: Path | None = None
+    if entry.get("certificate-authority-data"):
+        ca = workdir / "upstream-ca.crt"
+        ca.write_bytes(base64.b64decode(entry["certificate-authority-data"]))
+    elif entry.get("certificate-authority"):
+        ca = Path(entry["certificate-authority"])
+    return entry["server"], ca, minted["users"][0]["user"]["token"]
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    platform: KubeTarget, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxied]:
+    workdir = tmp_path_factory.mktemp("faults")
+    server, ca, token = _upstream(platform, workdir)
+    operator.stop()
+    try:
+        with FaultProxy(server, ca) as proxy:
+            env = {
+                "WEBSTACK_DISCOVERY_SECONDS": "2",
+                "WEBSTACK_RESYNC_SECONDS": str(RESYNC_SECONDS),
+                # a fresh Lease: the stopped shared operator's may still look alive for a while
+                "WEBSTACK_LEASE_NAME": f"webstack-faults-{uuid.uuid4().hex[:6]}",
+            }
+            proc = OperatorProcess(proxy.kubeconfig(token, workdir / "proxied.kubeconfig"), workdir, env=env)
+            proc.start()
+            eventually(
+                lambda: proc.metric("webstack_leader"), timeout=60, what="the proxied operator leading"
+            )
+            try:
+                yield Proxied(platform, proxy, proc)
+            finally:
+                proc.stop()
+    finally:
+        operator.start()
+
+
+@pytest.fixture(autouse=True)
+def no_faults_left(proxied: Proxied) -> Iterator[None]:
+    yield
+    proxied.proxy.clear()
+
+
+def _ready(p: Proxied, ns: str, name: str, spec: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+    apply_webstack(p.cluster, ns, name, spec)
+    return wait_phase(p.cluster, ns, name, timeout=timeout)
+
+
+def _exists(cluster: KubeTarget, resource: str, name: str, ns: str) -> bool:
+    return cluster.kubectl("get", resource, name, "-n", ns, check=False).returncode == 0
+
+
+def _error_lines(operator: OperatorProcess, since: int) -> list[str]:
+    lines = operator.log_path.read_text(errors="replace").splitlines()[since:]
+    return [line for line in lines if '"level":"error"' in line or '"level": "error"' in line]
+
+
+def _log_length(operator: OperatorProcess) -> int:
+    return len(operator.log_path.read_text(errors="replace").splitlines())
+
+
+def test_a_discovery_blip_never_swaps_a_canary_rollout_for_a_deployment(proxied: Proxied) -> None:
+    cluster, ns = proxied.cluster, proxied.namespace()
+    _ready(proxied, ns, "shop", CANARY)
+    assert get_json(cluster, "rollouts.argoproj.io", "shop-backend", "-n", ns)
+    proxied.proxy.fail_discovery("argoproj.io", "v1alpha1", for_seconds=15)  # ~7 discoveries fail
+    deadline = time.monotonic() + 17
+    while time.monotonic() < deadline:  # an observation window: the stack must hold, not converge
+        assert not _exists(cluster, "deployment", "shop-backend", ns), "a Deployment replaced the Rollout"
+        assert _exists(cluster, "service", "shop-backend-canary", ns), "the canary Service was pruned"
+        time.sleep(0.5)
+    assert proxied.proxy.requests(path_re=r"^/apis/argoproj.io/v1alpha1/?$", fault="status-503")
+    ws = wait_phase(cluster, ns, "shop")
+    assert condition(ws, "CanaryProgressing")["reason"] != "ArgoRolloutsNotInstalled"
+
+
+@pytest.mark.parametrize("how", ["cut", "gone", "expired"])
+def test_a_broken_watch_resumes_and_a_child_deleted_meanwhile_is_restored(proxied: Proxied, how: str) -> None:
+    cluster, ns = proxied.cluster, proxied.namespace()
+    _ready(proxied, ns, "shop", MINIMAL)
+    services = r"^/api/v1/services$"
+    # Service watches fail for a while; the open one is cut now (a short outage cuts every stream).
+    down = proxied.proxy.reset(method="GET", path=services, query="watch", for_seconds=8)
+    proxied.proxy.unreachable(0.3)
+    if how == "gone":
+        proxied.proxy.watch_gone(path=services)
+    elif how == "expired":
+        proxied.proxy.watch_expired(path=services)
+    cluster.kubectl("delete", "service", "shop-backend", "-n", ns)
+    eventually(
+        lambda: get_json(cluster, "service", "shop-backend", "-n", ns),
+        timeout=60,
+        what=f"shop-backend restored after the watch was {how}",
+    )
+    assert down.hits > 0, "the watch outage was never exercised"
+    reasons = [(e["reason"], e["message"]) for e in events(cluster, ns, "shop")]
+    assert ("DriftCorrected", "Service shop-backend was deleted; recreated it") in reasons, reasons
+
+
+def test_a_429_storm_is_retried_with_backoff_reported_once_and_recovers(proxied: Proxied) -> None:
+    cluster, ns = proxied.cluster, proxied.namespace()
+    since = _log_length(proxied.operator)
+    writes = rf"^/apis?/.*/namespaces/{ns}/"
+    storm = proxied.proxy.fail(429, method="PATCH", path=writes, retry_after=2, for_seconds=30)
+    apply_webstack(cluster, ns, "shop", MINIMAL)
+
+    def failing() -> dict[str, Any]:
+        return condition(get_json(cluster, "webstack", "shop", "-n", ns), "Reconciled")
+
+    reconciled = eventually(
+        failing, until=lambda c: c.get("reason") == "ApiError", timeout=40, what="the failure in status"
+    )
+    assert "429" in reconciled["message"], reconciled
+    ws = wait_phase(cluster, ns, "shop", timeout=120)  # after the storm
+    assert ws["status"]["phase"] == "Ready"
+    warnings = [e for e in events(cluster, ns, "shop") if e["reason"] == "ReconcileFailed"]
+    assert len(warnings) == 1, warnings
+    refused = [r for r in proxied.proxy.requests(method="PATCH", path_re=writes) if r.fault == "status-429"]
+    assert storm.hits == len(refused) > 0
+    times = sorted(r.at for r in refused)
+    assert len(times) <= 15, f"{len(times)} refused writes in 30 s: not backing off"
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 1.9 for gap in gaps), f"Retry-After (2 s) not honoured: {gaps}"
+    assert not _error_lines(proxied.operator, since), "an ERROR log line per retry"
+
+
+def test_the_api_server_unreachable_for_a_minute_then_back_converges(proxied: Proxied) -> None:
+    cluster, ns = proxied.cluster, proxied.namespace()
+    for name in ("s0", "s1", "s2"):
+        apply_webstack(cluster, ns, name, MINIMAL)
+    for name in ("s0", "s1", "s2"):
+        wait_phase(cluster, ns, name)
+    outage = proxied.proxy.unreachable(60)
+    # Meanwhile (the tests go direct): a new image, a deleted child, a new stack.
+    apply_webstack(
+        cluster, ns, "s0", {**MINIMAL, "backend": {"image": "ghcr.io/webstack-dev/users-api:0.3.0"}}
+    )
+    cluster.kubectl("delete", "service", "s1-backend", "-n", ns)
+    apply_webstack(cluster, ns, "s3", MINIMAL)
+    eventually(lambda: not outage.active(time.monotonic()), timeout=75, interval=1, what="the outage over")
+    for name in ("s0", "s1", "s2", "s3"):
+        ws = wait_phase(cluster, ns, name, timeout=180)
+        assert ws["status"]["observedGeneration"] == ws["metadata"]["generation"], name
+    image = get_json(cluster, "deployment", "s0-backend", "-n", ns)["spec"]["template"]["spec"]
+    assert image["containers"][0]["image"].endswith(":0.3.0")
+    assert get_json(cluster, "service", "s1-backend", "-n", ns)
+    # No duplicates and nothing missing: every stack has the same children, by kind and suffix.
+    items = get_json(cluster, CHILD_KINDS, "-n", ns, "-l", "app.kubernetes.io/managed-by=webstack-operator")[
+        "items"
+    ]
+    by_stack: dict[str, set[tuple[str, str]]] = {}
+    for item in items:
+        stack, _, suffix = item["metadata"]["name"].partition("-")
+        by_stack.setdefault(stack, set()).add((item["kind"], suffix))
+    assert sorted(by_stack) == ["s0", "s1", "s2", "s3"], sorted(by_stack)
+    assert all(children == by_stack["s0"] for children in by_stack.values()), by_stack
+    assert proxied.operator.process is not None and proxied.operator.process.poll() is None
+    assert proxied.operator.metric("webstack_leader") == 1  # it lost the Lease, stood by, and took it back
+
+
+def test_healthz_is_unhealthy_while_a_child_watch_stays_dead(proxied: Proxied) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{proxied.operator.liveness_port}/healthz"
+
+    def health() -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    assert health()[0] == 200
+    proxied.proxy.reset(method="GET", path=r"^/api/v1/configmaps$", for_seconds=RESYNC_SECONDS + 15)
+    proxied.proxy.unreachable(0.3)  # cut the open watch; its reconnects now fail
+    _, body = eventually(
+        health, until=lambda h: h[0] == 503, timeout=RESYNC_SECONDS + 12, interval=1, what="/healthz 503"
+    )
+    assert any("ConfigMap" in p for p in body["problems"]), body
+    eventually(health, until=lambda h: h[0] == 200, timeout=60, interval=1, what="/healthz 200 again")
