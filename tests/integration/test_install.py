@@ -1,5 +1,6 @@
 """The install, for real: every kustomization builds with the kubectl the cluster runs, the base applies by
-server-side apply and its operator pod passes the namespace's `restricted` Pod Security admission, the
+server-side apply and its two operator pods pass the namespace's `restricted` Pod Security admission (on two
+nodes, under a PodDisruptionBudget), the Lease Role grants the election and no more, the
 overlays and sample stacks pass server-side dry runs (the WebStack schema and CEL rules included), and the
 Argo CD objects are accepted by the apiserver with Argo CD's real CRDs."""
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
 
 pytestmark = pytest.mark.cluster
 
@@ -22,6 +24,7 @@ OVERLAYS = ["deploy/overlays/dev", "deploy/overlays/prod"]
 STACKS = ["deploy/overlays/dev/stack", "deploy/overlays/prod/stack"]
 ARGOCD = "deploy/argocd"
 CRD_NAME = "webstacks.webstack.dev"
+OPERATOR_NAMESPACE, LEASE = "webstack-system", "webstack-operator"
 
 
 def build(cluster: KubeTarget, path: str) -> list[dict[str, Any]]:
@@ -45,6 +48,10 @@ def server_side_apply(cluster: KubeTarget, path: str, *extra: str) -> str:
     ).stdout
 
 
+def get(cluster: KubeTarget, *ref: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl("get", *ref, "-o", "json").stdout))
+
+
 def versions(cluster: KubeTarget) -> dict[str, str]:
     """Spec generations (resource versions where there is none) of the base's objects that have a spec."""
     found = {}
@@ -53,9 +60,11 @@ def versions(cluster: KubeTarget) -> dict[str, str]:
         "clusterrole/webstack-operator",
         "-n=webstack-system deployment/webstack-operator",
         "-n=webstack-system networkpolicy/webstack-operator",
+        "-n=webstack-system poddisruptionbudget/webstack-operator",
+        "-n=webstack-system role/webstack-operator-leader-election",
     ):
         *ns, name = ref.split()
-        meta = json.loads(cluster.kubectl("get", *ns, name, "-o", "json").stdout)["metadata"]
+        meta = get(cluster, *ns, name)["metadata"]
         found[ref] = str(meta.get("generation") or meta["resourceVersion"])
     return found
 
@@ -93,7 +102,7 @@ def test_overlays_set_the_operator_image(cluster: KubeTarget, path: str) -> None
         deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         == f"{image['newName']}:{image['newTag']}"
     )
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2  # a leader and a standby
 
 
 @pytest.mark.parametrize("path", STACKS)
@@ -110,6 +119,29 @@ def test_the_base_applies_and_its_pod_passes_restricted_pod_security(installed_b
     # The ReplicaSet's pod is admitted only if it meets `restricted`; kwok then marks it Ready.
     cluster.kubectl(
         "-n", "webstack-system", "rollout", "status", "deployment/webstack-operator", "--timeout=120s"
+    )
+    pods = json.loads(
+        cluster.kubectl(
+            "-n",
+            "webstack-system",
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=webstack-operator",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(running) == 2, [p["metadata"]["name"] for p in pods]
+    # Two nodes here: the preferred anti-affinity puts one replica on each.
+    assert len({p["spec"]["nodeName"] for p in running}) == 2, [p["spec"]["nodeName"] for p in running]
+    # The PodDisruptionBudget sees both and lets one be evicted at a time.
+    eventually(
+        lambda: get(cluster, "-n=webstack-system", "poddisruptionbudget/webstack-operator").get("status", {}),
+        until=lambda s: s.get("currentHealthy") == 2 and s.get("disruptionsAllowed") == 1,
+        timeout=60,
+        what="PDB webstack-operator: 2 healthy, 1 disruption allowed",
     )
     # A second apply changes nothing: the install is idempotent under server-side apply.
     before = versions(cluster)
@@ -130,6 +162,26 @@ def test_a_non_compliant_pod_would_be_refused(installed_base: KubeTarget) -> Non
     )
     assert result.returncode != 0
     assert "violates PodSecurity" in result.stderr
+
+
+def test_the_lease_role_allows_the_election_and_nothing_more(installed_base: KubeTarget) -> None:
+    """Asked of the apiserver's own authorizer, as the operator's ServiceAccount."""
+    who = f"--as=system:serviceaccount:{OPERATOR_NAMESPACE}:webstack-operator"
+
+    def can_i(*args: str) -> bool:
+        result = installed_base.kubectl("auth", "can-i", *args, who, check=False)
+        return result.stdout.strip() == "yes"
+
+    lease = f"leases.coordination.k8s.io/{LEASE}"
+    assert can_i("get", lease, "-n", OPERATOR_NAMESPACE)
+    assert can_i("update", lease, "-n", OPERATOR_NAMESPACE)
+    assert can_i("create", "leases.coordination.k8s.io", "-n", OPERATOR_NAMESPACE)
+    assert not can_i("update", "leases.coordination.k8s.io/another-lease", "-n", OPERATOR_NAMESPACE)
+    assert not can_i("get", "leases.coordination.k8s.io/another-lease", "-n", OPERATOR_NAMESPACE)
+    for verb in ("list", "watch", "patch", "delete"):
+        assert not can_i(verb, lease, "-n", OPERATOR_NAMESPACE), verb
+    assert not can_i("create", "leases.coordination.k8s.io", "-n", "default")
+    assert not can_i("update", lease, "-n", "kube-system")
 
 
 @pytest.mark.parametrize("path", OVERLAYS)

@@ -9,6 +9,8 @@ a token of its ServiceAccount (TokenRequest), so every request it makes is autho
 - Minimal: each case removes one rule (or one verb of a rule), runs a fresh operator against a fresh
   stack, and finds in the operator's log the exact failure that grant prevents, then restores the role.
   Every rule and every verb of the role must be named by a case (the first test checks that).
+- The leader-election Role (role.yaml, in webstack-system) likewise: each of its verbs, and the Role as a
+  whole, is removed in turn; without it the operator never leads, so no stack is reconciled.
 
 Only one operator may run against the cluster: the shared one is stopped for this module.
 """
@@ -16,7 +18,9 @@ Only one operator may run against the cluster: the shared one is stopped for thi
 from __future__ import annotations
 
 import copy
+import json
 import re
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +34,16 @@ from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, w
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
+from localservices.server import LOOPBACK
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "operator"
 ROLE = yaml.safe_load((BASE / "clusterrole.yaml").read_text())
+LEASE_ROLE = yaml.safe_load((BASE / "role.yaml").read_text())
 OPERATOR_NAMESPACE, OPERATOR_ACCOUNT = "webstack-system", "webstack-operator"
+LEASE = "webstack-operator"
+# The operator elects a leader on a Lease in its own namespace, as in the pod (POD_NAMESPACE there).
+LEASE_ENV = {"WEBSTACK_LEASE_NAMESPACE": OPERATOR_NAMESPACE}
 USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
 CASE_TIMEOUT = 90.0
 APPS = ("deployments", "statefulsets")  # one rule; a verb removed from it fails for whichever comes first
@@ -290,6 +299,17 @@ def operators_on(kubeconfig: Path) -> list[int]:
     return found
 
 
+def forget_lease(cluster: KubeTarget, namespace: str = OPERATOR_NAMESPACE) -> None:
+    """Deletes the Lease a stopped operator left behind (a stopped holder does not release it), so that the
+    next operator leads at once instead of waiting for it to expire."""
+    cluster.kubectl("delete", "lease", LEASE, "-n", namespace, "--ignore-not-found")
+
+
+def healthz_role(proc: OperatorProcess) -> str:
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{proc.liveness_port}/healthz", timeout=2) as r:
+        return str(json.load(r)["role"])
+
+
 @pytest.fixture(scope="module")
 def rbac(
     platform: KubeTarget, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
@@ -304,11 +324,22 @@ def rbac(
     assert not others, (
         f"other operators still run against this cluster (pids {others}): one shared fixture only"
     )
+    forget_lease(platform)
     try:
         yield Rbac(platform, kubeconfig, tmp_path_factory.mktemp("rbac"))
     finally:
         platform.apply(ROLE)
+        platform.apply(LEASE_ROLE)
+        forget_lease(platform)
+        # The shared operator's own Lease (`default` without POD_NAMESPACE), held when it was stopped.
+        forget_lease(platform, operator.extra_env.get("WEBSTACK_LEASE_NAMESPACE", "default"))
         operator.start()
+        eventually(
+            lambda: healthz_role(operator),
+            until=lambda r: r == "leader",
+            timeout=30,
+            what="shared operator leads",
+        )
 
 
 def test_every_rule_and_verb_is_named_by_a_case() -> None:
@@ -332,7 +363,7 @@ def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
     cluster, ns = rbac.cluster, rbac.namespace()
     doc = stack_doc("webstack-full.yaml", ns)
     name = doc["metadata"]["name"]
-    proc = OperatorProcess(rbac.kubeconfig, rbac.log_dir).start()
+    proc = OperatorProcess(rbac.kubeconfig, rbac.log_dir, env=LEASE_ENV).start()
     try:
         apply_doc(cluster, doc)
         wait_phase(cluster, ns, name, timeout=180)
@@ -383,6 +414,7 @@ def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
         assert not re.search(r"cannot \w+ resource", log), proc.tail()  # no RBAC denial at all
     finally:
         proc.stop()
+        forget_lease(cluster)
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
@@ -414,7 +446,7 @@ def test_each_grant_is_needed(rbac: Rbac, case: Case) -> None:
     try:
         doc = _prepare(rbac, case, ns)
         apply_doc(cluster, doc)
-        proc = UnwaitedOperator(rbac.kubeconfig, rbac.log_dir).start()
+        proc = UnwaitedOperator(rbac.kubeconfig, rbac.log_dir, env=LEASE_ENV).start()
         if case.scenario == "prune":
             redis = f"{doc['metadata']['name']}-redis"
             eventually(
@@ -434,5 +466,135 @@ def test_each_grant_is_needed(rbac: Rbac, case: Case) -> None:
     finally:
         if proc is not None:
             proc.stop()
+        forget_lease(cluster)
         apply_role(cluster, ROLE, case, allowed=True)
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@dataclass(frozen=True)
+class LeaseCase:
+    """Remove `verbs` from the Lease Role (the whole Role when empty): the operator's election fails with
+    `expect` in its log, and it never leads."""
+
+    verbs: tuple[str, ...]
+    expect: str
+    lease_exists: bool  # an expired Lease is there to take (update), or none (create)
+
+    @property
+    def id(self) -> str:
+        return "-".join(self.verbs) or "whole-role"
+
+
+LEASES = ("leases",)
+LEASE_GROUP = "coordination.k8s.io"
+LEASE_CASES = [
+    LeaseCase((), forbidden("get", *LEASES, group=LEASE_GROUP), lease_exists=False),
+    LeaseCase(("get",), forbidden("get", *LEASES, group=LEASE_GROUP), lease_exists=False),
+    LeaseCase(("create",), forbidden("create", *LEASES, group=LEASE_GROUP), lease_exists=False),
+    LeaseCase(("update",), forbidden("update", *LEASES, group=LEASE_GROUP), lease_exists=True),
+]
+
+
+def lease_role_without(case: LeaseCase) -> dict[str, Any] | None:
+    """The Lease Role minus what the case removes; None for no Role at all."""
+    if not case.verbs:
+        return None
+    role = copy.deepcopy(LEASE_ROLE)
+    rules = []
+    for rule in role["rules"]:
+        rule["verbs"] = [v for v in rule["verbs"] if v not in case.verbs]
+        if rule["verbs"]:
+            rules.append(rule)
+    role["rules"] = rules
+    return dict(role)
+
+
+def can_i_lease(cluster: KubeTarget, verb: str) -> bool:
+    target = "leases.coordination.k8s.io" + ("" if verb == "create" else f"/{LEASE}")
+    result = cluster.kubectl(
+        "auth", "can-i", verb, target, f"--as={USER}", "-n", OPERATOR_NAMESPACE, check=False
+    )
+    return result.stdout.strip() == "yes"
+
+
+def apply_lease_role(cluster: KubeTarget, role: dict[str, Any] | None, verb: str, *, allowed: bool) -> None:
+    """Applies the Role (deletes it for None) and waits until the authorizer has it."""
+    if role is None:
+        cluster.kubectl("delete", "role", LEASE_ROLE["metadata"]["name"], "-n", OPERATOR_NAMESPACE)
+    else:
+        cluster.apply(role)
+    eventually(
+        lambda: can_i_lease(cluster, verb) == allowed,
+        timeout=30,
+        what=f"can-i {verb} leases == {allowed}",
+    )
+
+
+def expired_lease(cluster: KubeTarget) -> None:
+    """A Lease nobody holds (a released one): taking it is an update."""
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": LEASE, "namespace": OPERATOR_NAMESPACE},
+        "spec": {"holderIdentity": "", "leaseDurationSeconds": 15},
+    }
+    cluster.apply(lease)
+
+
+def test_every_verb_of_the_lease_role_is_named_by_a_case() -> None:
+    verbs = {v for rule in LEASE_ROLE["rules"] for v in rule["verbs"]}
+    assert {v for c in LEASE_CASES for v in c.verbs} == verbs
+    assert any(not c.verbs for c in LEASE_CASES)
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("case", LEASE_CASES, ids=lambda c: c.id)
+def test_the_lease_role_is_needed(rbac: Rbac, case: LeaseCase) -> None:
+    """Without its Lease grants the operator stays a standby: it reconciles nothing, and says why. With the
+    Role back, the same process leads and reconciles the stack (so the Role was all that was missing)."""
+    cluster, ns = rbac.cluster, rbac.namespace()
+    verb = case.verbs[0] if case.verbs else "get"
+    proc: OperatorProcess | None = None
+    forget_lease(cluster)
+    if case.lease_exists:
+        expired_lease(cluster)
+    apply_lease_role(cluster, lease_role_without(case), verb, allowed=False)
+    try:
+        doc = stack_doc(MINIMAL, ns)
+        name = doc["metadata"]["name"]
+        apply_doc(cluster, doc)
+        proc = OperatorProcess(rbac.kubeconfig, rbac.log_dir, env=LEASE_ENV).start()  # a standby is healthy
+        running = proc
+        # The election retries every 2 s: three denials mean it has tried, and failed, for 4 s at least.
+        eventually(
+            lambda: running.log_path.read_text(errors="replace"),
+            until=lambda log: len(re.findall(case.expect, log)) >= 3,
+            timeout=CASE_TIMEOUT,
+            what=f"three lease denials ({case.expect}) in the operator log",
+        )
+        assert healthz_role(proc) == "standby"
+        assert proc.metric("webstack_leader") == 0
+        ws = get_json(cluster, "webstack", name, "-n", ns)
+        assert "status" not in ws and not ws["metadata"].get("finalizers"), ws  # kopf never ran
+        owned = cluster.kubectl(
+            "get",
+            "all,configmaps,secrets",
+            "-n",
+            ns,
+            "-l",
+            f"app.kubernetes.io/instance={name}",
+            "-o",
+            "name",
+        ).stdout.split()
+        assert owned == [], owned
+        assert proc.metric("webstack_reconcile_total") == 0
+        # The Role back: the very same process leads and reconciles.
+        apply_lease_role(cluster, LEASE_ROLE, verb, allowed=True)
+        eventually(lambda: healthz_role(running), until=lambda r: r == "leader", timeout=30, what="leader")
+        wait_phase(cluster, ns, name, timeout=CASE_TIMEOUT)
+    finally:
+        if proc is not None:
+            proc.stop()
+        forget_lease(cluster)
+        apply_lease_role(cluster, LEASE_ROLE, verb, allowed=True)
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)

@@ -1,6 +1,7 @@
 """The install manifests agree with the code: the Deployment's flags are the CLI's, its ports and probes line
-up with the Service, ServiceMonitor and NetworkPolicy, the pod is hardened, and the ClusterRole covers exactly
-the kinds the operator watches. Static and fast; tests/integration/test_install.py applies them for real."""
+up with the Service, ServiceMonitor and NetworkPolicy, the pod is hardened, two replicas elect a leader with
+exactly the Lease grants they need, and the ClusterRole covers exactly the kinds the operator watches. Static
+and fast; tests/integration/test_install.py applies them for real."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 
 from webstack_operator.builders.kinds import CHILD_KINDS
 from webstack_operator.cli import _parser
+from webstack_operator.config import OperatorConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
@@ -105,14 +107,75 @@ def test_the_pod_is_hardened() -> None:
     assert "webstack-high" in classes  # the class the samples' stacks name
 
 
-def test_one_replica_replaced_not_rolled() -> None:
-    """kopf runs standalone (no peering): two pods would both reconcile, even briefly during a rollout."""
+def test_two_replicas_rolled_one_at_a_time() -> None:
+    """One leader and one standby; a rollout starts a new pod before it stops an old one, an eviction takes
+    one pod at a time, and the scheduler prefers to keep the two on different nodes."""
     spec = deployment()["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     for overlay in ("dev", "prod"):
         text = (ROOT / "deploy" / "overlays" / overlay / "kustomization.yaml").read_text()
         assert "replicas:" not in text.replace("# replicas", "")
+    labels = spec["template"]["metadata"]["labels"]
+    budget = one(BASE / "poddisruptionbudget.yaml", "PodDisruptionBudget")
+    assert budget["metadata"]["namespace"] == deployment()["metadata"]["namespace"]
+    assert budget["spec"] == {"minAvailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+    anti = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti  # a one-node cluster runs both
+    [preferred] = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_lease_namespace_is_the_pods_own() -> None:
+    """POD_NAMESPACE from the downward API: the namespace where the Role lets the operator hold its Lease."""
+    env = {e["name"]: e for e in container()["env"]}
+    assert env["POD_NAMESPACE"] == {
+        "name": "POD_NAMESPACE",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    }
+    namespace = deployment()["metadata"]["namespace"]
+    config = load_config({"POD_NAMESPACE": namespace, "HOSTNAME": "webstack-operator-abc"})
+    assert config.leader_election
+    assert config.lease_namespace == one(BASE / "role.yaml", "Role")["metadata"]["namespace"] == namespace
+
+
+def test_the_lease_role_grants_exactly_the_election() -> None:
+    """get and update on the one Lease by name; create cannot be restricted by name (the apiserver knows no
+    name when it authorizes a create), so it is a rule of its own, in this namespace only."""
+    role = one(BASE / "role.yaml", "Role")
+    lease = OperatorConfig().lease_name
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
+    binding = one(BASE / "rolebinding.yaml", "RoleBinding")
+    account = one(BASE / "serviceaccount.yaml", "ServiceAccount")["metadata"]
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"] == account["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_every_manifest_is_in_the_kustomization() -> None:
+    kustomization = load(BASE / "kustomization.yaml")[0]
+    listed = {r for r in kustomization["resources"] if r.endswith(".yaml")}
+    assert listed == {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
 
 
 def test_overlays_name_the_base_image() -> None:
