@@ -136,9 +136,9 @@ class KubeClient:
         self.may_write: Callable[[], bool] = lambda: True
 
     @classmethod
-    def connect(cls, *, token_path: str | None = None) -> KubeClient:
+    def connect(cls, *, token_path: str | None = None, timeout: float = 30.0) -> KubeClient:
         """Logs in as kopf does (the same `login`): in a pod, the ServiceAccount; else, the kubeconfig."""
-        return cls(login(), token_path=token_path, login=login)
+        return cls(login(), token_path=token_path, login=login, timeout=timeout)
 
     @property
     def server(self) -> str:

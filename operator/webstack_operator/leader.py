@@ -27,7 +27,9 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 @dataclass(frozen=True)
 class LeaseTiming:
-    """client-go's defaults scaled down: a standby takes over within `duration` + `retry` seconds."""
+    """client-go's defaults scaled down. A standby takes over at most `duration` + 2 * `retry` seconds after
+    the last renewal (it sees a renewal up to one retry late, and looks once per retry); at once after a
+    holder releases the lease on a clean stop."""
 
     duration: float = 15.0  # how long a lease holds without renewal
     renew_deadline: float = 10.0  # the holder stops writing when it could not renew for this long
@@ -115,7 +117,7 @@ class LeaderElector:
         logged = False
         while not await self.try_once():
             if not logged:
-                log.info("standby: lease %s/%s is held by another replica", self.namespace, self.name)
+                log.info("standby: waiting for lease %s/%s", self.namespace, self.name)
                 logged = True
             await asyncio.sleep(self.timing.retry)
         log.info("leader: holding lease %s/%s as %s", self.namespace, self.name, self.identity)
@@ -165,6 +167,23 @@ class LeaderElector:
             log.info("took over lease %s/%s from %r", self.namespace, self.name, _holder(lease))
         self._renewed_at = started  # measured from before the request: never longer than the truth
         return True
+
+    async def release(self) -> None:
+        """On a clean stop: give the lease up (no holder), so a standby takes over at its next look instead
+        of waiting for the lease to expire. Best effort: an expired lease does the same, only later."""
+        was_holder, self._renewed_at = self._renewed_at is not None, None
+        if not was_holder:
+            return
+        path = f"{LEASES.format(namespace=self.namespace)}/{self.name}"
+        try:
+            lease = await self.client.request("GET", path)
+            if _holder(lease) != self.identity:
+                return
+            spec = {**lease["spec"], "holderIdentity": None, "renewTime": micro_time()}
+            await self.client.request("PUT", path, body={**lease, "spec": spec})
+            log.info("released lease %s/%s", self.namespace, self.name)
+        except ApiError as e:
+            log.warning("could not release lease %s/%s (it will expire): %s", self.namespace, self.name, e)
 
     def _unchanged_for(self, lease: JSON | None) -> float:
         now = self._clock()

@@ -22,7 +22,7 @@ from webstack_operator import metrics
 from webstack_operator.config import OperatorConfig
 from webstack_operator.health import Health, serving
 from webstack_operator.kubeapi import KubeClient
-from webstack_operator.leader import LeaderElector
+from webstack_operator.leader import LeaderElector, LeaseTiming
 from webstack_operator.logs import configure_logging
 
 log = logging.getLogger("webstack.runtime")
@@ -49,10 +49,12 @@ async def _serve(config: OperatorConfig) -> int:
         async with serving(health, config.liveness_port):
             if not config.leader_election:
                 health.role = "leader"
-                await _run_kopf(config, client, health, asyncio.Event())
+                await _run_kopf(config, client, health, terminate, terminate)
                 return 0
             # The election has its own connection: renewals never queue behind a burst of reconciles.
-            elector_client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
+            elector_client = await asyncio.to_thread(
+                KubeClient.connect, token_path=config.token_file, timeout=LeaseTiming().retry * 2
+            )
             elector_client.user_agent = f"webstack-operator/{config.identity}/leader-election"
             try:
                 elector = LeaderElector(
@@ -60,6 +62,7 @@ async def _serve(config: OperatorConfig) -> int:
                 )
                 client.may_write = elector.may_write
                 await _lead_while_elected(config, client, health, elector, terminate)
+                await elector.release()
             finally:
                 await elector_client.close()
             return 0
@@ -81,11 +84,11 @@ async def _lead_while_elected(
         health.role = "leader"
         metrics.LEADER.set(1)
         stop = asyncio.Event()
-        operator = asyncio.create_task(_run_kopf(config, client, health, stop))
+        operator = asyncio.create_task(_run_kopf(config, client, health, stop, terminate))
         lost = asyncio.create_task(elector.hold())
         await asyncio.wait({operator, lost}, return_when=asyncio.FIRST_COMPLETED)
         metrics.LEADER.set(0)
-        if not lost.done():  # kopf ended by itself: a signal it caught (or a crash, raised here)
+        if not lost.done():  # kopf ended: we were told to stop (or it crashed, raised here)
             lost.cancel()
             await operator
             return
@@ -96,19 +99,40 @@ async def _lead_while_elected(
         _on_signals(terminate.set)  # kopf's signal handlers pointed at its finished run
 
 
-async def _run_kopf(config: OperatorConfig, client: KubeClient, health: Health, stop: asyncio.Event) -> None:
+async def _run_kopf(
+    config: OperatorConfig,
+    client: KubeClient,
+    health: Health,
+    stop: asyncio.Event,
+    terminate: asyncio.Event,
+) -> None:
+    """kopf until `stop` is set. A signal sets both flags: kopf stops through its stop flag (through its
+    own signal handling it would wait 5 s for that flag's waiter), and the election releases the lease."""
     import kopf
 
     import webstack_operator.handlers  # noqa: F401  (registers the handlers)
 
     health.checks.clear()  # the controller of this run adds its own at startup
-    await kopf.operator(
-        clusterwide=not config.namespaces,
-        namespaces=list(config.namespaces),
-        standalone=True,  # leadership is the Lease, not kopf's peering
-        stop_flag=stop,
-        memo=kopf.Memo(config=config, client=client, health=health),
+    ready = asyncio.Event()
+    operator = asyncio.create_task(
+        kopf.operator(
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            standalone=True,  # leadership is the Lease, not kopf's peering
+            stop_flag=stop,
+            ready_flag=ready,
+            memo=kopf.Memo(config=config, client=client, health=health),
+        )
     )
+    await _first(ready.wait(), asyncio.shield(operator))
+    if ready.is_set():  # kopf installed its signal handlers at start: ours again
+
+        def shutdown() -> None:
+            terminate.set()
+            stop.set()
+
+        _on_signals(shutdown)
+    await operator
 
 
 async def _first(wanted: Awaitable[object], other: Awaitable[object]) -> bool:

@@ -2,6 +2,8 @@
 
 Every child dies with the process that started it (PDEATHSIG), even when that process is SIGKILLed, so a
 crashed test run leaves no apiserver holding ports; it is stopped by its own pid, never by name.
+PDEATHSIG follows the *thread* that spawned the child: start children from the main thread (or a thread
+that outlives them), never from a pool worker, or they get SIGTERM when that worker ends.
 """
 
 from __future__ import annotations

@@ -243,3 +243,27 @@ def test_the_stack_application_leaves_argo_rollouts_fields_alone() -> None:
     ignored = {(d["group"], d["kind"]) for d in stack["spec"]["ignoreDifferences"]}
     assert {("", "Service"), ("networking.k8s.io", "Ingress"), ("argoproj.io", "Rollout")} <= ignored
     assert "RespectIgnoreDifferences=true" in stack["spec"]["syncPolicy"]["syncOptions"]
+
+
+def test_the_operators_argocd_project_allows_every_kind_the_base_installs() -> None:
+    """Argo CD refuses to sync a kind its AppProject does not whitelist: the operator would never update."""
+    app = next(a for a in argocd_applications() if a["metadata"]["name"] == "webstack-operator")
+    project = next(
+        d
+        for p in ARGOCD.glob("*.yaml")
+        for d in load(p)
+        if d.get("kind") == "AppProject" and d["metadata"]["name"] == app["spec"]["project"]
+    )
+    allowed = {
+        (entry["group"], entry["kind"])
+        for key in ("clusterResourceWhitelist", "namespaceResourceWhitelist")
+        for entry in project["spec"].get(key, [])
+    }
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    installed = set()
+    for resource in kustomization["resources"]:
+        path = (BASE / resource).resolve()
+        for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
+            for doc in load(file):
+                installed.add((doc["apiVersion"].rpartition("/")[0], doc["kind"]))
+    assert installed - allowed == set(), f"not whitelisted in {project['metadata']['name']}"

@@ -176,3 +176,17 @@ async def test_hold_returns_when_another_replica_holds_the_lease(holder: str) ->
     store.lease["spec"]["holderIdentity"] = "intruder"
     assert not await a.try_once()
     assert not a.may_write()
+
+
+async def test_a_clean_stop_releases_the_lease_and_a_standby_takes_it_at_once() -> None:
+    store, clock = Store(), Clock()
+    a, b = _elector(store, "a", clock), _elector(store, "b", clock)
+    assert await a.try_once()
+    assert not await b.try_once()
+    await a.release()
+    assert not a.may_write()
+    assert store.lease is not None
+    assert store.lease["spec"]["holderIdentity"] is None
+    assert await b.try_once()  # no waiting for expiry
+    await a.release()  # not the holder: leaves b's lease alone
+    assert store.lease["spec"]["holderIdentity"] == "b"
