@@ -228,8 +228,11 @@ class KubeClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
 
-    async def stream(self, path: str, params: dict[str, str]) -> AsyncGenerator[JSON, None]:
-        """A watch: one JSON event per line until the server ends it (timeoutSeconds) or it breaks."""
+    async def stream(
+        self, path: str, params: dict[str, str], *, on_open: Callable[[], object] | None = None
+    ) -> AsyncGenerator[JSON, None]:
+        """A watch: one JSON event per line until the server ends it (timeoutSeconds) or it breaks.
+        `on_open` is called once the server has accepted the watch (a quiet watch may send nothing)."""
         metrics.API_REQUESTS.labels(method="WATCH").inc()
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         timeout = aiohttp.ClientTimeout(
@@ -241,6 +244,8 @@ class KubeClient:
             ) as resp:
                 if resp.status >= 400:
                     raise _api_error(resp, await resp.text(), "WATCH", path)
+                if on_open is not None:
+                    on_open()
                 # Lines are split here, not by aiohttp's readline: its line limit (twice its read buffer,
                 # 128 or 512 KiB depending on the version) is below one event of a ConfigMap carrying the
                 # UI or a dashboard, which may take up to 1 MiB.

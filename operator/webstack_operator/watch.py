@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -70,7 +71,7 @@ class ChildWatches:
         )
 
     def stale(self, max_age: float) -> list[str]:
-        """Kinds whose watch has kept failing for over `max_age` seconds (no list, event or clean end since),
+        """Kinds whose watch has kept failing for over `max_age` seconds (no list or accepted watch since),
         or whose loop died: the cache no longer follows them, so the operator is not healthy. A quiet watch
         that works is not stale, however long nothing happens."""
         now = time.monotonic()
@@ -114,7 +115,9 @@ class ChildWatches:
                 }
                 streaming_since = time.monotonic()
                 # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
-                async with contextlib.aclosing(self.client.stream(resource.path(), params)) as events:
+                opened = functools.partial(self.failing_since.pop, key, None)
+                stream = self.client.stream(resource.path(), params, on_open=opened)
+                async with contextlib.aclosing(stream) as events:
                     async for event in events:
                         self.failing_since.pop(key, None)
                         failures = 0  # it works again: the next failure starts the backoff over

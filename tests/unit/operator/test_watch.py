@@ -285,3 +285,16 @@ async def test_a_watch_that_keeps_failing_is_stale_and_a_quiet_one_is_not(
     assert watches.stale(3600) == []  # failing, but not yet for that long
     api.unscript()
     await settles(lambda: watches.stale(0.2), lambda s: s == [], "the watch working again")
+
+
+async def test_a_quiet_watch_that_is_accepted_again_is_no_longer_stale(
+    api: FakeApi, seen: Seen, watches: ChildWatches
+) -> None:
+    watches.ensure([CONFIGMAPS])
+    await watching(api)
+    down = status(503, "ServiceUnavailable", "down")
+    api.answer("GET", ALL_CONFIGMAPS, 503, down, watch=True, times=3)
+    api.drop_watches()
+    await settles(lambda: seen.failures, lambda f: len(f) >= 3, "the failed watches")
+    await watching(api)  # accepted again, and nothing happens on it
+    assert watches.stale(0.0) == []
