@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -36,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.kubeconfig is not None:
             token = args.token_file.read_text().strip()
             print(f"kubeconfig {proxy.kubeconfig(token, args.kubeconfig)}", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # so the proxy's temp CA is removed
         with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+            stop.wait()
     return 0
 
 

@@ -171,20 +171,32 @@ class Forwarder:
             self.log.update(index, error=f"upstream: {e!r}")
             await self._drop(request, reset=True)
         async with upstream:
-            response = web.StreamResponse(
-                status=upstream.status, reason=upstream.reason, headers=end_to_end(upstream.headers.items())
-            )
-            self.log.update(index, status=upstream.status)
-            await response.prepare(request)
             try:
-                async for received in upstream.content.iter_any():
-                    chunk, close = cut.feed(received) if cut else (received, False)
-                    if chunk:
-                        await response.write(chunk)
-                    if close:
-                        await self._drop(request, reset=False)
-            except aiohttp.ClientPayloadError as e:
-                self.log.update(index, error=f"upstream: {e!r}")
-                await self._drop(request, reset=True)
-            await response.write_eof()
-            return response
+                return await self._stream(request, index, upstream, cut)
+            except BaseException:
+                # Left mid-body (cut, client gone, proxy stopping): abort rather than the TLS goodbye a
+                # release would start, which could outlive the loop.
+                if upstream.connection is not None and upstream.connection.transport is not None:
+                    upstream.connection.transport.abort()
+                raise
+
+    async def _stream(
+        self, request: web.BaseRequest, index: int, upstream: aiohttp.ClientResponse, cut: WatchCut | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=upstream.status, reason=upstream.reason, headers=end_to_end(upstream.headers.items())
+        )
+        self.log.update(index, status=upstream.status)
+        await response.prepare(request)
+        try:
+            async for received in upstream.content.iter_any():
+                chunk, close = cut.feed(received) if cut else (received, False)
+                if chunk:
+                    await response.write(chunk)
+                if close:
+                    await self._drop(request, reset=False)
+        except aiohttp.ClientPayloadError as e:
+            self.log.update(index, error=f"upstream: {e!r}")
+            await self._drop(request, reset=True)
+        await response.write_eof()
+        return response

@@ -128,21 +128,25 @@ def proxy(upstream: Upstream, tmp_path: Path) -> Iterator[FaultProxy]:
         yield started
 
 
-@pytest.fixture
-async def client(proxy: FaultProxy) -> AsyncIterator[aiohttp.ClientSession]:
-    ctx = ssl.create_default_context(cafile=str(proxy.ca_path))
-    async with aiohttp.ClientSession(
+def session_for(proxy: FaultProxy) -> aiohttp.ClientSession:
+    """A client of the proxy. Closing it aborts its connections at once; a connection closed on its own
+    says a TLS goodbye that can outlive the test's loop (and leave its socket unclosed)."""
+    return aiohttp.ClientSession(
         base_url=proxy.url,
-        connector=aiohttp.TCPConnector(ssl=ctx),
+        connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=str(proxy.ca_path))),
         headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": "unit-test/1.0"},
         timeout=aiohttp.ClientTimeout(total=20),
-    ) as session:
+    )
+
+
+@pytest.fixture
+async def client(proxy: FaultProxy) -> AsyncIterator[aiohttp.ClientSession]:
+    async with session_for(proxy) as session:
         yield session
 
 
 async def status_of(client: aiohttp.ClientSession, method: str, path: str, **kwargs: Any) -> int:
-    """The status, the body read to its end: an unread body makes aiohttp close the connection with a TLS
-    goodbye that can outlive the test's loop (and leave its socket unclosed)."""
+    """The status, the body read to its end, so the connection goes back to the pool (see session_for)."""
     async with client.request(method, path, **kwargs) as response:
         await response.read()
         return response.status
@@ -189,6 +193,18 @@ async def test_a_watch_streams_event_by_event(client: aiohttp.ClientSession, ups
         upstream.gate.set()
         assert json.loads(await next_line(response)) == EVENTS[1]
         assert await next_line(response) == b""  # the stream ended cleanly
+
+
+async def test_a_client_leaving_a_watch_ends_the_request(proxy: FaultProxy) -> None:
+    async with session_for(proxy) as leaving:
+        response = await leaving.get(CMS, params={"watch": "true"})
+        assert json.loads(await next_line(response)) == EVENTS[0]
+    response.close()  # its connection was aborted with the session: nothing left to do
+    # The client went away while the upstream was still quiet: the proxy's request ends too.
+    (watch,) = eventually(
+        lambda: proxy.requests(path_re=CMS), until=lambda seen: seen[0].done, what="the watch ended"
+    )
+    assert watch.status == 200
 
 
 def test_sync_face_and_kubeconfig(upstream: Upstream, tmp_path: Path) -> None:
