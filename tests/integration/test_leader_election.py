@@ -2,7 +2,8 @@
 
 - Exactly one leads (its /healthz says so, its `webstack_leader` is 1, the Lease names it); the other stands
   by and sends no write at all.
-- A leader stopped as the kubelet stops it (SIGTERM) exits cleanly and is replaced within the lease.
+- A leader stopped as the kubelet stops it (SIGTERM) exits cleanly and releases the Lease: the standby takes
+  over at its next look, not after the lease expires.
 - A leader killed with SIGKILL in the middle of reconciling is replaced within the lease duration, and the
   new leader brings every stack to Ready.
 - A leader that stops renewing (SIGSTOP) is replaced; resumed (SIGCONT), it writes nothing, goes back to
@@ -45,6 +46,7 @@ TIMING = LeaseTiming()
 # A standby sees the leader's last renewal up to one retry period late, then takes over at its first look
 # (one every retry period) after the lease duration has passed on its own clock: at most duration + 2 retry
 # periods after that renewal (19 s), and one second for request times on a loaded 2-core machine.
+RELEASED_TAKEOVER_WITHIN = 5.0  # one standby look (2 s) plus a request on a busy machine
 TAKEOVER_WITHIN = TIMING.duration + 2 * TIMING.retry + 1.0
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 STACKS = 5
@@ -222,8 +224,8 @@ def test_a_leader_stopped_as_in_a_rollout_is_replaced_within_the_lease(
     assert exited < leader.grace, f"exited {exited:.1f}s after SIGTERM"
     took_over = takeover_seconds(standby, stopped)
     print(f"graceful stop: exited {exited:.1f}s, taken over {took_over:.1f}s after SIGTERM")
-    # The Lease is not handed over: it is renewed until the process exits, then expires.
-    assert took_over - exited <= TAKEOVER_WITHIN, f"taken over {took_over - exited:.1f}s after the exit"
+    # The Lease is released on the way out: the standby takes it at its next look (every 2 s), no expiry.
+    assert took_over <= exited + RELEASED_TAKEOVER_WITHIN, f"taken over {took_over:.1f}s after SIGTERM"
     assert standby.holds(election.lease())
 
 
