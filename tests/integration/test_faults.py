@@ -39,6 +39,7 @@ CANARY: dict[str, Any] = {
 }
 ACCOUNT = ("default", "webstack-faults")
 RESYNC_SECONDS = 20
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 CHILD_KINDS = ",".join(
     ("serviceaccounts", "secrets", "configmaps", "services", "deployments", "statefulsets", "networkpolicies")
 )
@@ -264,3 +265,49 @@ def test_healthz_is_unhealthy_while_a_child_watch_stays_dead(proxied: Proxied) -
     )
     assert any("ConfigMap" in p for p in body["problems"]), body
     eventually(health, until=lambda h: h[0] == 200, timeout=60, interval=1, what="/healthz 200 again")
+
+
+def test_a_leader_killed_mid_reconcile_is_replaced_and_no_object_is_written_by_both(
+    proxied: Proxied, tmp_path: Path
+) -> None:
+    """Two replicas through one proxy: the request log names each write's process (its User-Agent carries
+    the replica's identity), so it shows the old leader's writes all end before the new leader's begin."""
+    cluster, ns, proxy = proxied.cluster, proxied.namespace(), proxied.proxy
+    old = proxied.operator
+    standby = OperatorProcess(old.kubeconfig, tmp_path, env={**old.extra_env, "HOSTNAME": "replica-b"})
+    standby.start()
+    try:
+        assert standby.metric("webstack_leader") == 0
+        names = [f"s{i}" for i in range(5)]
+        for name in names:
+            apply_webstack(cluster, ns, name, MINIMAL)
+        eventually(
+            lambda: proxy.requests(method="PATCH", path_re=rf"^/apis?/.*/namespaces/{ns}/"),
+            timeout=60,
+            interval=0.05,
+            what="the leader writing the first children",
+        )
+        old.kill()  # SIGKILL, mid-reconcile
+        killed = time.time()
+        eventually(lambda: standby.metric("webstack_leader"), timeout=25, what="the standby leading")
+        for name in names:
+            wait_phase(cluster, ns, name, timeout=120)
+        writes = [
+            r
+            for r in proxy.requests(path_re=rf"^/apis?/(?!coordination).*/namespaces/{ns}/")
+            if r.method in ("POST", "PUT", "PATCH", "DELETE")
+            and r.user_agent.startswith("webstack-operator/")
+        ]
+        by_new = [r for r in writes if r.user_agent.startswith("webstack-operator/replica-b_")]
+        by_old = [r for r in writes if r not in by_new]
+        assert by_old, "the killed leader wrote nothing: not killed mid-reconcile"
+        assert by_new, "the new leader finished nothing"
+        assert max(r.at for r in by_old) <= killed < min(r.at for r in by_new), "both wrote at once"
+        for name in names:  # one field manager on every child, and no conflicting one
+            deployment = get_json(cluster, "deployment", f"{name}-backend", "-n", ns, "--show-managed-fields")
+            managers = {m["manager"] for m in deployment["metadata"]["managedFields"]}
+            assert "webstack-operator" in managers, managers
+    finally:
+        standby.stop()
+        old.start()
+        eventually(lambda: old.metric("webstack_leader"), timeout=60, what="the module's operator leading")
