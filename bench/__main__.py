@@ -1,6 +1,6 @@
 """`python -m bench`: run every benchmark section in order. Another section is one more SECTIONS entry.
 
-`BENCH_ONLY=operator` (or `users_api`: the module's name) runs that one section."""
+`BENCH_ONLY=operator` (or `users_api`, `failover`: the module's name) runs that one section."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import operator, users_api
+from bench import failover, operator, users_api
 
 # (title, run). Each section prints its own results and rewrites only its own part of docs/benchmarks.md.
 SECTIONS: list[tuple[str, Callable[[], None]]] = [
     ("users API under wrk", users_api.run),
     ("operator on the local control plane", operator.run),
+    ("failover and recovery after an API outage", failover.run),
 ]
 
 
