@@ -144,9 +144,9 @@ class LeaderElector:
         unchanged_for = self._unchanged_for(lease)
         step = next_step(lease, self.identity, unchanged_for=unchanged_for, timing=self.timing)
         if step is Step.RENEW and not self.may_write():
-            # Our name, but past our deadline: another replica may be about to take it. Ours again only
-            # the way anyone's would be: once it has expired on our clock.
-            step = Step.TAKE if unchanged_for > self.timing.duration else Step.WAIT
+            # Still our name, past our deadline (we were cut off): nobody else holds it, so we take it
+            # back as a new hold. A standby racing us for it carries the same resourceVersion: one wins.
+            step = Step.TAKE
         if step is Step.WAIT:
             if self._renewed_at is not None:
                 log.error("lease %s/%s: no longer certain to hold it", self.namespace, self.name)

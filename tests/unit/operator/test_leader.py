@@ -137,10 +137,23 @@ async def test_an_unreachable_api_ends_the_hold_at_the_renew_deadline() -> None:
     clock.now += 6
     assert not await a.try_once()
     assert not a.may_write()
-    store.down = False  # back: nobody else took it, but a lost its certainty and must not resume silently
-    assert not await a.try_once()
-    clock.now += 16  # expired on a's clock too: it takes the lease again like anyone would
+    store.down = False  # back: nobody else took it, so a takes it back as a new hold
     assert await a.try_once()
+    assert a.may_write()
+
+
+async def test_a_cut_off_holder_cannot_take_back_a_lease_another_replica_took() -> None:
+    store, clock = Store(), Clock()
+    a, b = _elector(store, "a", clock), _elector(store, "b", clock)
+    assert await a.try_once()
+    assert not await b.try_once()
+    store.down = True
+    clock.now += 16
+    assert not await a.try_once()
+    store.down = False
+    assert await b.try_once()  # expired on b's clock: b takes it
+    assert not await a.try_once()  # a sees b's name: it waits
+    assert not a.may_write()
 
 
 async def test_two_standbys_racing_for_an_expired_lease_cannot_both_win() -> None:
