@@ -166,8 +166,13 @@ def test_a_broken_watch_resumes_and_a_child_deleted_meanwhile_is_restored(proxie
         what=f"shop-backend restored after the watch was {how}",
     )
     assert down.hits > 0, "the watch outage was never exercised"
-    reasons = [(e["reason"], e["message"]) for e in events(cluster, ns, "shop")]
-    assert ("DriftCorrected", "Service shop-backend was deleted; recreated it") in reasons, reasons
+    drift = ("DriftCorrected", "Service shop-backend was deleted; recreated it")
+    eventually(  # the Event is posted just after the write that restored the Service
+        lambda: [(e["reason"], e["message"]) for e in events(cluster, ns, "shop")],
+        until=lambda reasons: drift in reasons,
+        timeout=15,
+        what="the DriftCorrected Event",
+    )
 
 
 def test_a_429_storm_is_retried_with_backoff_reported_once_and_recovers(proxied: Proxied) -> None:
