@@ -494,13 +494,37 @@ class Idle:
     """The idle window of a row, and the same window with no stack (at its start) for comparison."""
 
     reconciles: float
-    writes: float  # POST/PUT/PATCH/DELETE during the window
-    background: float  # the same in the window with no stack: writes that no reconcile makes
+    writes: dict[str, float]  # POST/PUT/PATCH/DELETE during the window, by method
+    background: dict[str, float]  # the same with no stack: writes no reconcile makes (lease renewals)
     reads: float
 
     @property
+    def reconcile_writes(self) -> float:
+        """Writes a reconcile made: every write of a method the operator did not use with no stack, and of
+        one it did, what goes beyond that background by more than one (a writer on a fixed period, such as
+        the leader's lease renewals, lands once more or less in a window of the same length)."""
+        total = 0.0
+        for method, count in self.writes.items():
+            background = self.background.get(method, 0.0)
+            if background == 0 or count - background > 1:
+                total += count - background
+        return total
+
+    @property
     def writes_per_reconcile(self) -> float:
-        return (self.writes - self.background) / self.reconciles if self.reconciles else math.nan
+        return self.reconcile_writes / self.reconciles if self.reconciles else math.nan
+
+
+def _writes_between(since: OperatorFigures, until: OperatorFigures) -> dict[str, float]:
+    return {
+        m: until.requests.get(m, 0.0) - since.requests.get(m, 0.0)
+        for m in WRITE_METHODS
+        if until.requests.get(m, 0.0) != since.requests.get(m, 0.0)
+    }
+
+
+def _by_method(writes: dict[str, float]) -> str:
+    return ", ".join(f"{m} {n:,.0f}" for m, n in writes.items()) or "none"
 
 
 def idle_figures(row: Row) -> Idle | None:
@@ -508,8 +532,8 @@ def idle_figures(row: Row) -> Idle | None:
         return None
     return Idle(
         reconciles=row.idle.reconciles - row.created.reconciles,
-        writes=row.idle.writes - row.created.writes,
-        background=row.base.writes - row.started.writes,
+        writes=_writes_between(row.created, row.idle),
+        background=_writes_between(row.started, row.base),
         reads=row.idle.reads - row.created.reads,
     )
 
@@ -521,8 +545,8 @@ def describe_idle(row: Row) -> str:
     assert row.created is not None
     assert row.idle is not None
     return (
-        f"idle {IDLE_WINDOW_SECONDS}s: {idle.reconciles:.0f} reconciles, {idle.writes:.0f} writes "
-        f"({idle.background:.0f} with no stack: {idle.writes_per_reconcile:.2f} per reconcile); "
+        f"idle {IDLE_WINDOW_SECONDS}s: {idle.reconciles:.0f} reconciles, writes {_by_method(idle.writes)} "
+        f"(with no stack: {_by_method(idle.background)}): {idle.writes_per_reconcile:.2f} per reconcile; "
         f"RSS {row.base.rss / MIB:.0f} MiB with 0 stacks, {row.idle.rss / MIB:.0f} MiB with {row.n}; "
         f"reconcile p50/p99 {quantile_ms(0.5, None, row.created):.0f}/"
         f"{quantile_ms(0.99, None, row.created):.0f} ms creating, "
@@ -663,7 +687,7 @@ def goals(rows: list[Row]) -> list[str]:
             )
     idle = [(r.n, i) for r in rows if (i := idle_figures(r)) is not None]
     shown = ", ".join(f"{i.writes_per_reconcile:.2f} at {n:,}" for n, i in idle)
-    verdict = _met(all(i.writes == i.background for _, i in idle)) if idle else "not measured"
+    verdict = _met(all(i.reconcile_writes == 0 for _, i in idle)) if idle else "not measured"
     lines.append(f"- 0 writes per idle reconcile: {shown or '—'} — {verdict}")
     return lines
 
@@ -687,8 +711,8 @@ def render_section(rows: list[Row], one_stack: list[dict[str, Any]], revision: s
         idle_cpu = r.idle.cpu - r.created.cpu
         memory.append(
             f"| {r.n:,} | {_mib(r.base.rss)} | {_mib(r.idle.rss)} | {per_stack_kib:,.0f} | "
-            f"{idle.reconciles:,.0f} / {idle.writes:,.0f} ({idle.background:,.0f} with no stack) / "
-            f"**{idle.writes_per_reconcile:.2f}** (reads {idle.reads:,.0f}) | "
+            f"{idle.reconciles:,.0f} / {_by_method(idle.writes)} "
+            f"(with no stack: {_by_method(idle.background)}) / **{idle.writes_per_reconcile:.2f}** | "
             f"{quantile_ms(0.5, None, r.created):,.0f} / {quantile_ms(0.99, None, r.created):,.0f} | "
             f"{quantile_ms(0.5, r.created, r.idle):,.1f} / {quantile_ms(0.99, r.created, r.idle):,.1f} | "
             f"{r.created.cpu - r.base.cpu:,.0f} / {idle_cpu:,.0f} ({idle_cpu / IDLE_WINDOW_SECONDS:.0%} of a "
@@ -721,19 +745,25 @@ def render_section(rows: list[Row], one_stack: list[dict[str, Any]], revision: s
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *timing,
         "",
+        "The goal's ratio compares the operator's Ready with the writes alone: `kubectl apply` returns once "
+        "the objects are stored, while Ready also waits for the controller-manager, scheduler and kwok to "
+        "create, place and start every pod. The last ratio compares the same end state, so it is the "
+        "operator's own overhead; the first is dominated by the pods' start when the writes are quick "
+        "(small N) and by the writes when they are not (large N).",
+        "",
         f"Operator process: RSS with 0 stacks (just started, synced) and with N (Ready, after a "
         f"{IDLE_WINDOW_SECONDS}s idle window); per stack = (RSS_N - RSS_0) / N. Idle: over those "
         f"{IDLE_WINDOW_SECONDS}s the resync reconciled every stack about "
         f"{IDLE_WINDOW_SECONDS // RESYNC_SECONDS} times; writes are `webstack_api_requests_total` "
         "for POST/PUT/PATCH/DELETE, reconciles `webstack_reconcile_total`; writes per reconcile leave out "
-        "the writes the same operator made in an equal window before any stack existed (a leader's lease "
-        "renewals, say). Latency: "
+        "what the same operator wrote in an equal window before any stack existed (the leader's Lease "
+        "renewals), give or take the one renewal a window may gain or lose. Latency: "
         "`webstack_reconcile_duration_seconds`, interpolated within buckets as PromQL's "
         "histogram_quantile, over the creation (start to Ready and quiet) and over the idle window.",
         "",
         "| N | RSS 0 stacks (MiB) | RSS at N (MiB; goal ≤ 150 MB = 143 MiB at 100, ≤ 400 MB = 381 MiB at "
-        "1,000) | per stack (KiB) | idle: reconciles / writes / **writes per reconcile** (goal 0) | "
-        "reconcile p50 / p99 creating (ms) | p50 / p99 idle (ms) | "
+        "1,000) | per stack (KiB) | idle: reconciles / writes by method / **writes per reconcile** "
+        "(goal 0) | reconcile p50 / p99 creating (ms) | p50 / p99 idle (ms) | "
         "operator CPU-s creating / idle |",
         "|---:|---:|---:|---:|---|---:|---:|---|",
         *memory,
