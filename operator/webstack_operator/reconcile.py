@@ -157,7 +157,9 @@ class Reconciler:
     async def _write(self, stack: StackKey, owner: JSON, obj: JSON, resource: Resource) -> None:
         key = key_of(obj)
         body, h = stamped(obj)
+        # What we knew before the write: the watch may report its result while the request is in flight.
         previous, seen = self.cache.applied(stack, key), self.cache.get(key)
+        deleted_by_someone = self.cache.deleted_by_someone(stack, key)
         if is_create_only(obj):
             result, created = await create_once(self.client, resource, body)
         else:
@@ -167,7 +169,7 @@ class Reconciler:
         if is_create_only(obj):
             action = Action.CREATED if created else Action.UNCHANGED
         else:
-            action = classify(record, previous, seen, self.cache.deleted_by_someone(stack, key))
+            action = classify(record, previous, seen, deleted_by_someone)
         self.cache.wrote(stack, result, record)
         event = write_event(action, obj["kind"], obj["metadata"]["name"])
         if event is not None:
