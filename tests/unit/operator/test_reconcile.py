@@ -1,0 +1,68 @@
+"""One write of the reconcile, with the watch racing it: what is reported comes from what we knew before."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from webstack_operator import labels
+from webstack_operator.cache import ChildCache
+from webstack_operator.config import OperatorConfig
+from webstack_operator.kubeapi import KubeClient, Resource
+from webstack_operator.reconcile import Reconciler
+from webstack_operator.settings import OperatorSettings
+from webstack_operator.stamps import Applied, key_of
+
+STACK = ("team", "shop")
+SERVICES = Resource("", "v1", "Service", "services", namespaced=True)
+
+
+def _service(uid: str, rv: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "shop-backend",
+            "namespace": "team",
+            "uid": uid,
+            "resourceVersion": rv,
+            "labels": {labels.INSTANCE: "shop", labels.MANAGED_BY: labels.MANAGED_BY_VALUE},
+        },
+    }
+
+
+class RacingClient:
+    """Answers an apply with a new object, and lets the 'watch' report it before the answer arrives."""
+
+    def __init__(self, cache: ChildCache) -> None:
+        self.cache = cache
+        self.events: list[dict[str, Any]] = []
+
+    async def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> dict[str, Any]:
+        if path.endswith("/events"):
+            self.events.append(body)
+            return {}
+        result = _service("uid-2", "20")
+        self.cache.upsert(result)  # the watch's ADDED event, processed while our request was in flight
+        return result
+
+
+async def test_a_recreate_is_reported_as_drift_even_when_the_watch_reports_it_first() -> None:
+    cache = ChildCache()
+    cache.track(STACK)
+    cache.wrote(STACK, _service("uid-1", "10"), Applied("h", "", "10", "uid-1"))
+    cache.remove(_service("uid-1", "11"))  # someone deleted it: a tombstone
+    client = RacingClient(cache)
+    config = OperatorConfig(settings=OperatorSettings())
+    reconciler = Reconciler(cast(KubeClient, client), config, cache)
+    owner = {"metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid"}}
+    await reconciler._write(STACK, owner, _desired(), SERVICES)
+    assert [(e["reason"], e["message"]) for e in client.events] == [
+        ("DriftCorrected", "Service shop-backend was deleted; recreated it")
+    ]
+    assert not cache.deleted_by_someone(STACK, key_of(_desired()))
+
+
+def _desired() -> dict[str, Any]:
+    desired = _service("", "")
+    del desired["metadata"]["uid"], desired["metadata"]["resourceVersion"]
+    return desired
