@@ -17,7 +17,6 @@ Results are printed and written into docs/benchmarks.md between the failover mar
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -315,30 +314,12 @@ class Recovery:
     image_applied: bool = False
 
 
-def upstream(cluster: KubeTarget, workdir: Path) -> tuple[str, Path | None, str]:
-    """Server, CA file and a cluster-admin bearer token: the proxy passes tokens, not client certificates."""
-    ns, name = ACCOUNT
-    cluster.kubectl("create", "serviceaccount", name, "-n", ns)
-    cluster.kubectl(
-        "create", "clusterrolebinding", name, "--clusterrole=cluster-admin", f"--serviceaccount={ns}:{name}"
-    )
-    minted = json.loads(cluster.mint_kubeconfig(ns, name).read_text())
-    entry = minted["clusters"][0]["cluster"]
-    ca: Path | None = None
-    if entry.get("certificate-authority-data"):
-        ca = workdir / "upstream-ca.crt"
-        ca.write_bytes(base64.b64decode(entry["certificate-authority-data"]))
-    elif entry.get("certificate-authority"):
-        ca = Path(entry["certificate-authority"])
-    return entry["server"], ca, minted["users"][0]["user"]["token"]
-
-
 def measure_recovery(cluster: KubeTarget, api: Api, workdir: Path) -> Recovery:
     ns = OUTAGE_NAMESPACE
     names = [f"o{i}" for i in range(STACKS)]
     changed, new = names[0], f"o{STACKS}"
     path = service_path(ns, f"{names[1]}-backend")
-    server, ca, token = upstream(cluster, workdir)
+    server, ca, token = cluster.bearer_access(*ACCOUNT, workdir)
     recovery = Recovery()
     with FaultProxy(server, ca) as proxy:
         op = Replica(

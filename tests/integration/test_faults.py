@@ -8,7 +8,6 @@ this module: one leader at a time.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import time
@@ -57,35 +56,12 @@ class Proxied:
         return name
 
 
-def _upstream(cluster: KubeTarget, workdir: Path) -> tuple[str, Path | None, str]:
-    """Server, CA file and a cluster-admin bearer token, from whatever kubeconfig the cluster came with."""
-    ns, name = ACCOUNT
-    cluster.kubectl("create", "serviceaccount", name, "-n", ns, check=False)
-    cluster.kubectl(
-        "create",
-        "clusterrolebinding",
-        name,
-        "--clusterrole=cluster-admin",
-        f"--serviceaccount={ns}:{name}",
-        check=False,
-    )
-    minted = json.loads(cluster.mint_kubeconfig(ns, name).read_text())
-    entry = minted["clusters"][0]["cluster"]
-    ca: Path | None = None
-    if entry.get("certificate-authority-data"):
-        ca = workdir / "upstream-ca.crt"
-        ca.write_bytes(base64.b64decode(entry["certificate-authority-data"]))
-    elif entry.get("certificate-authority"):
-        ca = Path(entry["certificate-authority"])
-    return entry["server"], ca, minted["users"][0]["user"]["token"]
-
-
 @pytest.fixture(scope="module")
 def proxied(
     platform: KubeTarget, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxied]:
     workdir = tmp_path_factory.mktemp("faults")
-    server, ca, token = _upstream(platform, workdir)
+    server, ca, token = platform.bearer_access(*ACCOUNT, workdir)
     operator.stop()
     try:
         with FaultProxy(server, ca) as proxy:

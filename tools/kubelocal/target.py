@@ -5,6 +5,7 @@ The suites talk only to this, so the same e2e tests run on kind or EKS (`WEBSTAC
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -89,6 +90,28 @@ class KubeTarget:
         path.write_text(json.dumps(config))
         path.chmod(0o600)
         return path
+
+    def bearer_access(self, namespace: str, account: str, workdir: Path) -> tuple[str, Path | None, str]:
+        """Server, CA file (None: the system's roots) and a cluster-admin bearer token, whatever kubeconfig
+        this cluster came with: for a client that passes tokens but not client certificates (a proxy)."""
+        self.kubectl("create", "serviceaccount", account, "-n", namespace, check=False)
+        self.kubectl(
+            "create",
+            "clusterrolebinding",
+            account,
+            "--clusterrole=cluster-admin",
+            f"--serviceaccount={namespace}:{account}",
+            check=False,
+        )
+        minted = json.loads(self.mint_kubeconfig(namespace, account).read_text())
+        entry = minted["clusters"][0]["cluster"]
+        ca: Path | None = None
+        if entry.get("certificate-authority-data"):
+            ca = workdir / "upstream-ca.crt"
+            ca.write_bytes(base64.b64decode(entry["certificate-authority-data"]))
+        elif entry.get("certificate-authority"):
+            ca = Path(entry["certificate-authority"])
+        return entry["server"], ca, minted["users"][0]["user"]["token"]
 
     def install_thirdparty_crds(self, *projects: str) -> list[str]:
         """Installs the real third-party CRDs fetched at setup (all, or the named projects); returns names."""
