@@ -302,11 +302,11 @@ def available_workloads(cluster: KubeTarget, timeout: float) -> int:
 
 
 def wait_count(
-    what: str, count: Callable[[], int], target: int, n: int, *, report: Callable[[], str]
+    what: str, count: Callable[[], int], target: int, n: int, *, since: float, report: Callable[[], str]
 ) -> None:
-    """Until `count()` reaches `target`, printing progress every 30 s; the Timeout names the last count and
-    what `report()` says then (each component's memory and CPU)."""
-    started = last_report = time.monotonic()
+    """Until `count()` reaches `target`, printing progress every 30 s (in seconds `since` the apply began);
+    the Timeout names the last count and what `report()` says then (each component's memory and CPU)."""
+    started, last_report = since, time.monotonic()
     interval = max(1.0, n / 200)  # every listing costs the 2 shared cores more as N grows
 
     def probe() -> int:
@@ -385,11 +385,13 @@ def measure_operator(row: Row, docs: list[dict[str, Any]], workdir: Path, releas
             create_namespaces(cluster, n)
             started = time.monotonic()
             cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs), timeout=600)
+            print(f"  N={n}: the WebStacks applied in {time.monotonic() - started:.1f}s", flush=True)
             wait_count(
                 "operator: WebStacks Ready",
                 lambda: ready_stacks(cluster, timeout=120),
                 n,
                 n,
+                since=started,
                 report=lambda: operator_progress(local, op),
             )
             row.ready_s = time.monotonic() - started
@@ -481,6 +483,7 @@ def measure_reference(row: Row, docs: list[dict[str, Any]], workdir: Path) -> No
             lambda: available_workloads(cluster, timeout=120),
             workloads,
             n,
+            since=started,
             report=lambda: brief(components(local)),
         )
         row.kubectl_available_s = time.monotonic() - started
