@@ -16,6 +16,7 @@ from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_
 StackKey = tuple[str, str]  # namespace, name
 
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
+JOBS = frozenset({"Job"})  # their status says whether a migration ran
 _KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "ownerReferences")
 _KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE)
 _OUR_ANNOTATIONS = "webstack.dev/"
@@ -55,6 +56,8 @@ def slim(obj: JSON) -> JSON:
         out["spec"] = {"replicas": spec.get("replicas")}
         if containers:
             out["spec"]["template"] = {"spec": {"containers": [{"image": containers[0].get("image")}]}}
+        out["status"] = obj.get("status") or {}
+    elif obj.get("kind") in JOBS:
         out["status"] = obj.get("status") or {}
     return out
 
