@@ -6,6 +6,7 @@ what a process does is decided in one visible place (and a test can build any co
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +20,16 @@ class ConfigError(ValueError):
     """A setting that cannot be used, named with its variable or flag."""
 
 
+# A namespace's name is a DNS-1123 label.
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     """How the operator process runs; `settings` is what shapes the rendered objects."""
 
     settings: OperatorSettings = field(default_factory=OperatorSettings)
-    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    namespaces: tuple[str, ...] = ()  # empty: every namespace (a ClusterRole); else these only (Roles)
     liveness_port: int = 8080  # 0: none
     metrics_port: int = 8081  # 0: none
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - scraped from outside the pod
@@ -84,7 +89,7 @@ def load_config(
     )
     return OperatorConfig(
         settings=settings or load_settings(environ),
-        namespaces=tuple(namespaces),
+        namespaces=served_namespaces(namespaces),
         liveness_port=liveness_port,
         metrics_port=port,
         metrics_addr=environ.get("WEBSTACK_METRICS_ADDR") or defaults.metrics_addr,
@@ -103,6 +108,21 @@ def load_config(
         lease_name=environ.get("WEBSTACK_LEASE_NAME") or defaults.lease_name,
         identity=f"{instance}_{secrets.token_hex(4)}",
     )
+
+
+def served_namespaces(names: Sequence[str]) -> tuple[str, ...]:
+    """The `--namespace` values, each once, in order. Exact names only: the operator lists and watches in
+    each (a pattern like kopf's `team-*` would need cluster-wide rights to list namespaces)."""
+    served: list[str] = []
+    for name in names:
+        if not NAMESPACE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"--namespace={name!r}: expected a namespace name (lowercase letters, digits and '-', "
+                "at most 63 characters); patterns are not supported"
+            )
+        if name not in served:
+            served.append(name)
+    return tuple(served)
 
 
 def load_settings(environ: Mapping[str, str]) -> OperatorSettings:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from webstack_operator import metrics
-from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from, settle_capabilities
+from webstack_operator.builders.kinds import CHILD_KINDS, ChildKind, capabilities_from, settle_capabilities
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
 from webstack_operator.decide import Event
@@ -20,12 +20,40 @@ from webstack_operator.deletion import finalize
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
 from webstack_operator.queue import WorkQueue
 from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import Capabilities
-from webstack_operator.watch import ChildWatches
+from webstack_operator.settings import Capabilities, OperatorSettings
+from webstack_operator.watch import ChildWatches, Target
 
 log = logging.getLogger("webstack.controller")
 
 SYNC_LIMIT_SECONDS = 60  # reconciles wait for every child kind to be listed once, at most this long
+
+
+def elsewhere_namespace(row: ChildKind, settings: OperatorSettings) -> str:
+    """The one namespace a kind living outside the stacks' namespaces is rendered in (by its builder)."""
+    if row.kind == "Schedule":
+        return settings.velero_namespace
+    raise ValueError(f"{row.kind}: no namespace is known for a kind living elsewhere")
+
+
+def watch_namespaces(row: ChildKind, config: OperatorConfig) -> tuple[str | None, ...]:
+    """Where a child kind is listed and watched: every namespace (None) for a cluster-wide operator; for a
+    namespaced one, each namespace it serves, or the one namespace a kind living elsewhere is put in (the
+    Velero Schedule, in Velero's). Each is its own watch, so namespaced Roles are enough."""
+    if not config.namespaces:
+        return (None,)
+    if row.elsewhere:
+        return (elsewhere_namespace(row, config.settings),)
+    return config.namespaces
+
+
+def watch_targets(client: KubeClient, config: OperatorConfig) -> list[Target]:
+    """Every (kind, namespace) to watch, for the kinds the cluster serves (as of the last discovery)."""
+    targets: list[Target] = []
+    for row in CHILD_KINDS:
+        resource = client.resource(row.api_version, row.kind)
+        if resource is not None:
+            targets.extend((resource, ns) for ns in watch_namespaces(row, config))
+    return targets
 
 
 class Controller:
@@ -65,7 +93,9 @@ class Controller:
         await self.queue.close()
 
     def problems(self) -> list[str]:
-        """What makes this replica unhealthy: a child watch that stopped following the cluster."""
+        """What makes this replica unhealthy: a child watch that stopped following the cluster. A watch the
+        apiserver refuses (403) is not one: a restart cannot grant a Role; it is logged, and the stacks
+        that need that kind report what they cannot write."""
         stale = self.watches.stale(self.config.resync_seconds)
         return [f"watch of {kind} has not worked for over {self.config.resync_seconds:g}s" for kind in stale]
 
@@ -88,7 +118,7 @@ class Controller:
         async def tell(event: Event) -> None:
             await self.reconciler.tell(body, event)
 
-        await finalize(self.client, stack, attempt, tell)
+        await finalize(self.client, stack, attempt, tell, namespace=self._elsewhere_namespace())
         self.stack_gone(stack)
 
     # -- children, as the watches report them
@@ -97,9 +127,16 @@ class Controller:
         if owner is not None:
             self._enqueue(owner)
 
-    def _on_child_resync(self, resource: Resource, items: list[JSON]) -> None:
-        for owner in self.cache.resync(resource.api_version, resource.kind, items):
+    def _on_child_resync(self, resource: Resource, namespace: str | None, items: list[JSON]) -> None:
+        for owner in self.cache.resync(resource.api_version, resource.kind, items, namespace=namespace):
             self._enqueue(owner)
+
+    def _elsewhere_namespace(self) -> str | None:
+        """Where the finalizer looks for a stack's objects outside its namespace: Velero's namespace for a
+        namespaced operator (its Role there is all it has), every namespace for a cluster-wide one."""
+        if not self.config.namespaces:
+            return None
+        return elsewhere_namespace(next(r for r in CHILD_KINDS if r.elsewhere), self.config.settings)
 
     def _enqueue(self, stack: StackKey) -> None:
         if stack in self.reconciler.bodies:
@@ -117,8 +154,7 @@ class Controller:
         if changed:
             log.info("optional APIs: %s", capabilities)
         self.reconciler.capabilities, self.reconciler.served = capabilities, frozenset(found)
-        kinds = (self.client.resource(k.api_version, k.kind) for k in CHILD_KINDS)
-        self.watches.ensure([r for r in kinds if r is not None])  # also restarts a watch that died
+        self.watches.ensure(watch_targets(self.client, self.config))  # also restarts a watch that died
         return changed
 
     async def _rediscover(self) -> None:

@@ -45,13 +45,13 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """The client and health endpoint come from runtime.py, which opened them before the election."""
-    configure_kopf(settings)
+    configure_kopf(settings, namespaced=bool(memo.config.namespaces))
     memo.controller = Controller(memo.client, memo.config)
     memo.health.checks.append(memo.controller.problems)
     await memo.controller.start()
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
+def configure_kopf(settings: kopf.OperatorSettings, *, namespaced: bool = False) -> None:
     settings.persistence.finalizer = f"{GROUP}/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = DigestDiffBaseStorage(prefix=GROUP, key="last-handled-digest")
@@ -61,7 +61,11 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.posting.level = logging.WARNING  # our own Events say what happened; kopf's are noise
     settings.networking.request_timeout = 30
-    settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
+    # Serving given namespaces, kopf must not follow Namespaces and CRDs (both need cluster-wide list and
+    # watch, which namespaced Roles cannot grant): it watches WebStacks in exactly those namespaces, and
+    # the WebStack CRD must be installed before the operator starts.
+    settings.scanning.disabled = namespaced
 
 
 @kopf.on.cleanup()

@@ -4,6 +4,10 @@ kopf's own resource handlers would watch every Secret, ConfigMap and Deployment 
 by label in Python; these watches ask the apiserver for only `managed-by=webstack-operator` objects.
 Each kind is listed once, then watched from the list's resourceVersion (bookmarks keep it fresh); when
 that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
+
+A cluster-wide operator watches each kind in every namespace; a namespaced one (`run --namespace A
+--namespace B`) runs one watch per kind and namespace, so namespaced Roles are all it needs. Every watch
+has its own list (the whole truth for its kind in its namespace), backoff, health and first sync.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from webstack_operator import labels, metrics
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
@@ -25,8 +29,11 @@ WATCH_SECONDS = 290  # below most load balancers' idle timeouts; the watch is si
 HEALTHY_STREAM_SECONDS = 10.0  # a watch that streamed this long before it broke starts its backoff over
 
 OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED or DELETED), object
-OnResync = Callable[[Resource, list[JSON]], None]  # the full list after a (re)list
+# The full list of one kind after a (re)list, in one namespace (None: in every namespace).
+OnResync = Callable[[Resource, str | None, list[JSON]], None]
 Backoff = Callable[[int], float]  # consecutive failures (1, 2, ...) -> seconds to wait before retrying
+Target = tuple[Resource, str | None]  # a kind, and the namespace it is watched in (None: every namespace)
+WatchKey = tuple[str, str, str]  # apiVersion, kind, namespace ("" for every namespace)
 
 
 def retry_delay(failures: int) -> float:
@@ -34,8 +41,18 @@ def retry_delay(failures: int) -> float:
     return min(30.0, 0.5 * 2.0**failures)
 
 
+def watch_key(resource: Resource, namespace: str | None) -> WatchKey:
+    return (resource.api_version, resource.kind, namespace or "")
+
+
+def describe(key: WatchKey) -> str:
+    """`Service`, or `Service in team-a` for a watch of one namespace: how logs and health name a watch."""
+    return f"{key[1]} in {key[2]}" if key[2] else key[1]
+
+
 class ChildWatches:
-    """One list+watch loop per child kind the cluster serves; started and stopped as discovery changes."""
+    """One list+watch loop per child kind the cluster serves (per kind and namespace when the operator
+    serves given namespaces); started and stopped as discovery changes."""
 
     def __init__(
         self, client: KubeClient, on_event: OnEvent, on_resync: OnResync, *, backoff: Backoff = retry_delay
@@ -44,67 +61,86 @@ class ChildWatches:
         self.on_event = on_event
         self.on_resync = on_resync
         self.backoff = backoff
-        self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self.synced: dict[tuple[str, str], asyncio.Event] = {}
-        # Since when (monotonic) each kind's watch has failed without a success in between; absent: working.
-        self.failing_since: dict[tuple[str, str], float] = {}
+        self.tasks: dict[WatchKey, asyncio.Task[None]] = {}
+        # Set once the watch has listed, or been refused (403): waiting longer would not fill the cache.
+        self.synced: dict[WatchKey, asyncio.Event] = {}
+        # Since when (monotonic) each watch has failed without a success in between; absent: working.
+        self.failing_since: dict[WatchKey, float] = {}
+        # Watches the apiserver refuses (403), with its message; absent once a list or watch is accepted.
+        self.refused: dict[WatchKey, str] = {}
 
-    def ensure(self, kinds: list[Resource]) -> None:
-        wanted = {(r.api_version, r.kind): r for r in kinds}
+    def ensure(self, targets: Iterable[Resource | Target]) -> None:
+        """Runs exactly these watches: a kind alone is watched in every namespace."""
+        wanted: dict[WatchKey, Target] = {}
+        for target in targets:
+            resource, namespace = target if isinstance(target, tuple) else (target, None)
+            wanted[watch_key(resource, namespace)] = (resource, namespace)
         for key, task in list(self.tasks.items()):
             if key not in wanted:
                 task.cancel()
                 del self.tasks[key]
                 self.failing_since.pop(key, None)
+                self.refused.pop(key, None)
                 self.synced.pop(key, None)  # served again later, it must be listed again before it counts
-        for key, resource in wanted.items():
+        for key, (resource, namespace) in wanted.items():
             if key not in self.tasks or self.tasks[key].done():
                 self.synced.setdefault(key, asyncio.Event())
                 self.tasks[key] = asyncio.get_running_loop().create_task(
-                    self._loop(resource), name=f"watch-{key[1]}"
+                    self._loop(resource, namespace), name=f"watch-{describe(key).replace(' in ', '-')}"
                 )
 
     async def wait_synced(self, limit: float = 30) -> None:
-        """Until every kind has been listed once: pruning must not act on a cache still filling up."""
+        """Until every watch has listed once (or was refused): pruning must not act on a cache still filling
+        up. A refused watch counts: no wait would fill it, and what it cannot list is never pruned."""
         await asyncio.wait_for(
             asyncio.gather(*(e.wait() for k, e in self.synced.items() if k in self.tasks)), limit
         )
 
     def stale(self, max_age: float) -> list[str]:
-        """Kinds whose watch has kept failing for over `max_age` seconds (no list or accepted watch since),
-        or whose loop died: the cache no longer follows them, so the operator is not healthy. A quiet watch
-        that works is not stale, however long nothing happens."""
+        """Watches that have kept failing for over `max_age` seconds (no list or accepted watch since), or
+        whose loop died: the cache no longer follows them, so the operator is not healthy. A quiet watch that
+        works is not stale, however long nothing happens; nor is one the apiserver refuses (403), which a
+        restart would not cure (`forbidden` names those)."""
         now = time.monotonic()
         return sorted(
-            key[1]
+            describe(key)
             for key, task in self.tasks.items()
-            if task.done() or now - self.failing_since.get(key, now) > max_age
+            if task.done() or (key not in self.refused and now - self.failing_since.get(key, now) > max_age)
         )
+
+    def forbidden(self) -> list[str]:
+        """Watches the apiserver refuses (403): a grant is missing. Their stacks report what they cannot
+        write; the rest of the operator works on."""
+        return sorted(f"{describe(key)}: {message}" for key, message in self.refused.items())
 
     async def close(self) -> None:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _loop(self, resource: Resource) -> None:
-        key = (resource.api_version, resource.kind)
+    def _working(self, key: WatchKey) -> None:
+        self.failing_since.pop(key, None)
+        if self.refused.pop(key, None) is not None:
+            log.info("watch of %s is allowed again", describe(key))
+
+    async def _loop(self, resource: Resource, namespace: str | None) -> None:
+        key = watch_key(resource, namespace)
+        path = resource.path(namespace)
         rv: str | None = None
         failures = 0
         streaming_since = time.monotonic()
         while True:
             try:
                 if rv is None:
-                    listed = await self.client.request(
-                        "GET", resource.path(), params={"labelSelector": SELECTOR}
-                    )
+                    listed = await self.client.request("GET", path, params={"labelSelector": SELECTOR})
                     items = listed.get("items", [])
                     for item in items:
                         item.setdefault("apiVersion", resource.api_version)
                         item.setdefault("kind", resource.kind)
-                    self.on_resync(resource, items)
+                    self.on_resync(resource, namespace, items)
                     rv = str(listed["metadata"]["resourceVersion"])
                     self.synced[key].set()
-                    self.failing_since.pop(key, None)
+                    self._working(key)
                     failures = 0
                 params = {
                     "watch": "1",
@@ -115,8 +151,8 @@ class ChildWatches:
                 }
                 streaming_since = time.monotonic()
                 # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
-                opened = functools.partial(self.failing_since.pop, key, None)
-                stream = self.client.stream(resource.path(), params, on_open=opened)
+                opened = functools.partial(self._working, key)
+                stream = self.client.stream(path, params, on_open=opened)
                 async with contextlib.aclosing(stream) as events:
                     async for event in events:
                         self.failing_since.pop(key, None)
@@ -146,11 +182,26 @@ class ChildWatches:
                 if e.status == 410:
                     rv = None
                 delay = self.backoff(failures)
-                log.warning("watch of %s failed (%s); again in %.1fs", resource.kind, e, delay)
+                if e.status == 403:
+                    self._refused(key, e)
+                log.warning("watch of %s failed (%s); again in %.1fs", describe(key), e, delay)
                 await asyncio.sleep(delay)
             except Exception:  # a watch must outlive any one bad event: list again from scratch
                 self.failing_since.setdefault(key, time.monotonic())
                 failures += 1
                 rv = None
-                log.exception("watch of %s broke; listing again", resource.kind)
+                log.exception("watch of %s broke; listing again", describe(key))
                 await asyncio.sleep(self.backoff(failures))
+
+    def _refused(self, key: WatchKey, error: ApiError) -> None:
+        if key not in self.refused:
+            where = f"namespace {key[2]}" if key[2] else "every namespace"
+            log.error(
+                "the apiserver refuses to let this operator list and watch %s in %s: stacks that need it "
+                "cannot be reconciled until its Role grants list and watch (%s)",
+                key[1],
+                where,
+                error.message,
+            )
+        self.refused[key] = error.message
+        self.synced[key].set()  # waiting would not fill this watch's part of the cache

@@ -11,6 +11,7 @@ import pytest
 
 import webstack_operator
 from webstack_operator.config import ConfigError, load_config
+from webstack_operator.settings import OperatorSettings
 
 PACKAGE = Path(next(iter(webstack_operator.__path__)))
 
@@ -56,6 +57,16 @@ def test_leader_election_settings() -> None:
     assert load_config({"WEBSTACK_LEASE_NAMESPACE": "ops", "POD_NAMESPACE": "x"}).lease_namespace == "ops"
     with pytest.raises(ConfigError, match="WEBSTACK_LEADER_ELECTION"):
         load_config({"WEBSTACK_LEADER_ELECTION": "maybe"})
+
+
+def test_served_namespaces_are_exact_names_each_once() -> None:
+    settings = OperatorSettings()  # not read from disk: only the namespaces matter here
+    config = load_config({}, namespaces=["team-a", "team-b", "team-a"], settings=settings)
+    assert config.namespaces == ("team-a", "team-b")
+    for bad in ("team-*", "Team-A", "", "-a", "a" * 64):
+        with pytest.raises(ConfigError, match="--namespace") as error:
+            load_config({}, namespaces=[bad], settings=settings)
+        assert "patterns are not supported" in str(error.value)
 
 
 def test_flags_win_over_the_environment() -> None:

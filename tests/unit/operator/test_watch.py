@@ -30,6 +30,7 @@ class Seen:
         self.events: list[tuple[str, str]] = []
         self.objects: list[JSON] = []
         self.resyncs: list[list[str]] = []
+        self.namespaces: list[str | None] = []  # where each list was
         self.items: list[JSON] = []
         self.failures: list[int] = []
 
@@ -37,8 +38,9 @@ class Seen:
         self.events.append((event_type, obj["metadata"]["name"]))
         self.objects.append(obj)
 
-    def on_resync(self, resource: Resource, items: list[JSON]) -> None:
+    def on_resync(self, resource: Resource, namespace: str | None, items: list[JSON]) -> None:
         self.resyncs.append([item["metadata"]["name"] for item in items])
+        self.namespaces.append(namespace)
         self.items.extend(items)
 
     def backoff(self, failures: int) -> float:
@@ -240,7 +242,7 @@ async def test_wait_synced_counts_only_the_kinds_still_watched(api: FakeApi, wat
 
 
 async def test_ensure_starts_stops_and_restarts_watches(api: FakeApi, watches: ChildWatches) -> None:
-    configmaps, deployments = ("v1", "ConfigMap"), ("apps/v1", "Deployment")
+    configmaps, deployments = ("v1", "ConfigMap", ""), ("apps/v1", "Deployment", "")
     watches.ensure([CONFIGMAPS])
     first = watches.tasks[configmaps]
     watches.ensure([CONFIGMAPS, DEPLOYMENTS])
