@@ -4,6 +4,8 @@ The pod contract (port, probes, environment) is the one `users_api.settings` rea
 on, the workload leaves `replicas` unset so that, under server-side apply, the HPA alone owns it.
 """
 
+from collections.abc import Mapping
+
 from webstack_operator import labels
 from webstack_operator.builders import canary
 from webstack_operator.builders.common import (
@@ -97,42 +99,71 @@ def backend_env(ctx: StackContext) -> list[Manifest]:
     env += [
         {"name": "CACHE_TTL_SECONDS", "value": str(cache.ttl_seconds)},
         {"name": "LOG_LEVEL", "value": spec.backend.log_level},
-        {"name": "RUN_MIGRATIONS", "value": "true"},
+        # The migration Job (builders/migrate.py) changes the schema before a new image rolls out; a pod
+        # never does, whatever its image's default.
+        {"name": "RUN_MIGRATIONS", "value": "false"},
     ]
     env += [_user_env(var) for var in spec.backend.env or ()]
     return env
 
 
+def users_api_container(
+    ctx: StackContext,
+    name: str,
+    *,
+    command: list[str] | None = None,
+    ports: list[Manifest] | None = None,
+    probes: Mapping[str, Manifest] | None = None,
+) -> Manifest:
+    """The users API image as every pod of the stack runs it: the backend's environment (credentials
+    included), resources and hardening, and a writable /tmp."""
+    backend = ctx.spec.backend
+    container: Manifest = {"name": name, "image": backend.image, "imagePullPolicy": "IfNotPresent"}
+    if command is not None:
+        container["command"] = command
+    if ports is not None:
+        container["ports"] = ports
+    container["env"] = backend_env(ctx)
+    container["resources"] = resources(backend.resources)
+    container["securityContext"] = container_security_context()
+    container.update(probes or {})
+    container["volumeMounts"] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    return container
+
+
+def users_api_pod_spec(ctx: StackContext, container: Manifest, **extra: object) -> Manifest:
+    """The hardened pod around `users_api_container`: the backend's ServiceAccount, its user, the /tmp."""
+    return pod_spec(
+        ctx,
+        service_account=service_account_name(ctx, labels.BACKEND),
+        uid=BACKEND_UID,
+        gid=BACKEND_GID,
+        containers=[container],
+        volumes=[empty_dir(TMP_VOLUME, "64Mi")],
+        extra=extra,
+    )
+
+
 def backend_pod_template(ctx: StackContext) -> Manifest:
     """The pod of the users API."""
-    backend = ctx.spec.backend
-    container = {
-        "name": CONTAINER,
-        "image": backend.image,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "env": backend_env(ctx),
-        "resources": resources(backend.resources),
-        "securityContext": container_security_context(),
-        # Migrations run before the server listens; give them up to two minutes.
-        "startupProbe": http_probe("/healthz", period=2, failures=60),
-        "livenessProbe": http_probe("/healthz", period=10),
-        "readinessProbe": http_probe("/readyz", period=5, timeout=3),
-        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],
-    }
+    container = users_api_container(
+        ctx,
+        CONTAINER,
+        ports=[{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        probes={
+            # The server waits for Postgres (DB_STARTUP_TIMEOUT_SECONDS) before it listens: two minutes.
+            "startupProbe": http_probe("/healthz", period=2, failures=60),
+            "livenessProbe": http_probe("/healthz", period=10),
+            "readinessProbe": http_probe("/readyz", period=5, timeout=3),
+        },
+    )
     return {
         "metadata": {
             "labels": labels.standard_labels(ctx.name, labels.BACKEND),
             "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER},
         },
-        "spec": pod_spec(
-            ctx,
-            service_account=service_account_name(ctx, labels.BACKEND),
-            uid=BACKEND_UID,
-            gid=BACKEND_GID,
-            containers=[container],
-            volumes=[empty_dir(TMP_VOLUME, "64Mi")],
-            extra={"topologySpreadConstraints": topology_spread(ctx, labels.BACKEND)},
+        "spec": users_api_pod_spec(
+            ctx, container, topologySpreadConstraints=topology_spread(ctx, labels.BACKEND)
         ),
     }
 

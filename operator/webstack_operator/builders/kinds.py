@@ -38,8 +38,8 @@ class ChildKind:
 
 # In apply order: identities and configuration before the workloads that mount them, policies before pods
 # start, Services before the pods that resolve them (nginx resolves its upstream once, at start), the
-# AnalysisTemplate before the Rollout that names it, the workload before its autoscaler, the optional APIs
-# last.
+# AnalysisTemplate before the Rollout that names it, the migration Job before the backend it gates, the
+# workload before its autoscaler, the optional APIs last.
 CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("v1", "ServiceAccount"),
     ChildKind("v1", "Secret", create_only=True),
@@ -50,6 +50,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("v1", "Service"),
     ChildKind("apps/v1", "StatefulSet"),
     ChildKind("argoproj.io/v1alpha1", "AnalysisTemplate", capability="argo_rollouts"),
+    ChildKind("batch/v1", "Job"),
     ChildKind("apps/v1", "Deployment"),
     ChildKind("argoproj.io/v1alpha1", "Rollout", capability="argo_rollouts"),
     ChildKind("autoscaling/v2", "HorizontalPodAutoscaler"),

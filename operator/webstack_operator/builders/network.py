@@ -1,10 +1,11 @@
 """NetworkPolicies: deny everything to and from the stack's pods, then allow exactly the request path.
 
 Allowed: clients (the ALB, which targets pod IPs, or anything in the cluster) to the frontend, and to the
-backend when the Ingress routes `/api` to it; frontend to backend; backend to Postgres and Redis; DNS;
-Prometheus in the monitoring namespace to the backend's metrics port. The backend may also reach any
-address when it talks to something outside the cluster (External database or cache, AWS APIs via IRSA),
-since those addresses are not known in advance. Postgres and Redis get no egress at all.
+backend when the Ingress routes `/api` to it; frontend to backend; backend to Postgres and Redis; the
+migration Job to Postgres only; DNS; Prometheus in the monitoring namespace to the backend's metrics port.
+The backend (and the migration Job, for an External database) may also reach any address when it talks to
+something outside the cluster (External database or cache, AWS APIs via IRSA), since those addresses are
+not known in advance. Postgres and Redis get no egress at all; nothing may connect to the migration Job.
 """
 
 from webstack_operator import labels
@@ -12,6 +13,7 @@ from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.frontend import LISTEN_PORT
+from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.builders.postgres import POSTGRES_PORT
 from webstack_operator.builders.redis import REDIS_PORT
 
@@ -78,6 +80,17 @@ def _backend_policy(ctx: StackContext) -> Manifest:
     return _policy(ctx, "backend", labels.BACKEND, ingress, egress)
 
 
+def _migrate_policy(ctx: StackContext) -> Manifest:
+    """The migration Job talks to the database and nothing else; no one talks to it."""
+    egress = [_dns()]
+    if ctx.database_managed:
+        egress.append({"to": [_pods(ctx, labels.DATABASE)], "ports": _tcp(POSTGRES_PORT)})
+    # An External database, or AWS APIs for the backend's IAM role the pod runs as: addresses not known.
+    if not ctx.database_managed or ctx.spec.backend.iam_role_arn is not None:
+        egress.append({"to": ANYWHERE})
+    return _policy(ctx, "migrate", MIGRATE, [], egress)
+
+
 def network_policies(ctx: StackContext) -> list[Manifest]:
     """All policies, or none when the spec turns them off."""
     if not ctx.spec.security.network_policies:
@@ -92,9 +105,11 @@ def network_policies(ctx: StackContext) -> list[Manifest]:
             egress=[_dns(), {"to": [_pods(ctx, labels.BACKEND)], "ports": _tcp(HTTP_PORT)}],
         ),
         _backend_policy(ctx),
+        _migrate_policy(ctx),
     ]
     if ctx.database_managed:
-        from_backend = [{"from": [_pods(ctx, labels.BACKEND)], "ports": _tcp(POSTGRES_PORT)}]
+        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE)]
+        from_backend = [{"from": clients, "ports": _tcp(POSTGRES_PORT)}]
         policies.append(_policy(ctx, "postgres", labels.DATABASE, from_backend, []))
     if ctx.cache_managed:
         from_backend = [{"from": [_pods(ctx, labels.BACKEND)], "ports": _tcp(REDIS_PORT)}]

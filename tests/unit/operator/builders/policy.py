@@ -13,12 +13,13 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout"}
+POD_KINDS = WORKLOAD_KINDS | {"Job"}  # a Job's pods are held to the same policy
 STANDARD_LABELS = (labels.NAME, labels.INSTANCE, labels.COMPONENT, labels.PART_OF, labels.MANAGED_BY)
 
 
 def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The pod template of a workload, or None."""
-    if obj["kind"] in WORKLOAD_KINDS:
+    """The pod template of a workload or a Job, or None."""
+    if obj["kind"] in POD_KINDS:
         template: dict[str, Any] = obj["spec"]["template"]
         return template
     return None
@@ -100,8 +101,8 @@ def name_violations(obj: dict[str, Any]) -> list[str]:
         return [f"{where}: a Service name must be a DNS-1035 label"]
     if obj["kind"] == "StatefulSet" and len(name) > 52:
         return [f"{where}: StatefulSet name longer than 52 (controller-revision-hash label)"]
-    if obj["kind"] in WORKLOAD_KINDS and len(name) > 63:
-        return [f"{where}: workload name longer than 63"]
+    if obj["kind"] in POD_KINDS and len(name) > 63:
+        return [f"{where}: workload or Job name longer than 63 (a label value on its pods)"]
     if obj["kind"] == "Schedule" and len(name) > 63:
         return [f"{where}: Velero schedule-name label longer than 63"]
     if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
@@ -118,7 +119,7 @@ def selector_violations(obj: dict[str, Any], all_objects: list[dict[str, Any]]) 
         return all(pod_labels.get(k) == v for k, v in selector.items())
 
     template = pod_template(obj)
-    if template is not None:
+    if template is not None and obj["kind"] in WORKLOAD_KINDS:  # a Job's selector is the apiserver's
         selector = obj["spec"]["selector"]["matchLabels"]
         if not matches(selector, template["metadata"]["labels"]):
             return [f"{where}: selector {selector} does not match its pod labels"]

@@ -53,7 +53,7 @@ def test_env_for_managed_database_and_cache() -> None:
     assert by_name["REDIS_URL"]["value"] == "redis://shop-redis:6379/0"
     assert by_name["CACHE_TTL_SECONDS"]["value"] == "30"
     assert by_name["LOG_LEVEL"]["value"] == "debug"
-    assert by_name["RUN_MIGRATIONS"]["value"] == "true"
+    assert by_name["RUN_MIGRATIONS"]["value"] == "false"  # the migration Job migrates, never a pod
 
 
 def test_env_for_external_database_and_cache() -> None:

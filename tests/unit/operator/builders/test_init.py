@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.operator.builders.stacks import kinds, render
+from tests.unit.operator.builders.stacks import kinds, make_stack, render
 
 from webstack_operator.builders import APPLY_ORDER
+from webstack_operator.builders.migrate import migration_job
 
 FULL = {
     "backend": {
@@ -25,6 +26,7 @@ FULL = {
 
 
 def test_minimal_stack() -> None:
+    job = migration_job(make_stack())["metadata"]["name"]
     assert kinds(render()) == [
         "ServiceAccount/shop-backend",
         "ServiceAccount/shop-frontend",
@@ -36,6 +38,7 @@ def test_minimal_stack() -> None:
         "NetworkPolicy/shop-default-deny",
         "NetworkPolicy/shop-frontend",
         "NetworkPolicy/shop-backend",
+        "NetworkPolicy/shop-migrate",
         "NetworkPolicy/shop-postgres",
         "NetworkPolicy/shop-redis",
         "Service/shop-postgres",
@@ -44,6 +47,7 @@ def test_minimal_stack() -> None:
         "Service/shop-backend-metrics",
         "Service/shop-frontend",
         "StatefulSet/shop-postgres",
+        f"Job/{job}",
         "Deployment/shop-redis",
         "Deployment/shop-backend",
         "Deployment/shop-frontend",

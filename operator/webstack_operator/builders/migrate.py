@@ -1,0 +1,81 @@
+"""The migration Job: `users-api migrate` in the backend's image, run before that image rolls out.
+
+A Job's pod template is immutable, so the Job is named after a hash of its spec: a new image (or any
+other change to what the pod runs with) is a new Job, and the old one is pruned as no longer desired. No
+`ttlSecondsAfterFinished`: the completed Job is the record that this template's migrations ran, which is
+what lets the operator roll the backend out (`migration.py`).
+
+The pod is the backend's (same image, environment, credentials, ServiceAccount and hardening) without
+ports or probes. `users-api migrate` itself waits up to DB_STARTUP_TIMEOUT_SECONDS for Postgres, and the
+Job retries an unreachable database a few times, so a first install survives Postgres starting later. Exit
+codes say which failures a retry cannot fix (users_api/cli.py): those fail the Job at once.
+"""
+
+from webstack_operator import labels
+from webstack_operator.builders.backend import users_api_container, users_api_pod_spec
+from webstack_operator.builders.common import Manifest, bounded_name, checksum, object_meta
+from webstack_operator.builders.context import StackContext
+
+COMPONENT = "migrate"  # app.kubernetes.io/component of the Job and its pods
+CONTAINER = "migrate"
+COMMAND = ["users-api", "migrate"]
+# A pod's labels carry the Job's name (`batch.kubernetes.io/job-name`): a label value, at most 63.
+MAX_NAME = 63
+# Exit codes of `users-api migrate` that the same image would repeat: a failed migration, bad settings.
+PERMANENT_EXIT_CODES = [1, 2]
+# Retries for an unreachable database (exit 3), each after up to DB_STARTUP_TIMEOUT_SECONDS of waiting
+# and the Job controller's back-off (10 s doubling): about eight minutes for Postgres to come up.
+BACKOFF_LIMIT = 4
+# However long a migration takes, it ends: a lock that never comes leaves the running version serving.
+ACTIVE_DEADLINE_SECONDS = 1800
+
+
+def migration_pod_template(ctx: StackContext) -> Manifest:
+    """The migration pod: the backend's, running `users-api migrate` once."""
+    container = users_api_container(ctx, CONTAINER, command=COMMAND)
+    return {
+        "metadata": {
+            "labels": labels.standard_labels(ctx.name, COMPONENT),
+            "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER},
+        },
+        "spec": users_api_pod_spec(ctx, container, restartPolicy="Never"),
+    }
+
+
+def migration_job_name(ctx: StackContext, spec: Manifest) -> str:
+    """`<stack>-migrate-<hash of the Job's spec>`, bounded for the job-name label."""
+    return bounded_name(f"{ctx.child('migrate')}-{checksum(spec)[:10]}", MAX_NAME)
+
+
+def migration_job(ctx: StackContext) -> Manifest:
+    """The Job that migrates the schema for the desired backend image."""
+    spec = {
+        "backoffLimit": BACKOFF_LIMIT,
+        "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": PERMANENT_EXIT_CODES,
+                    },
+                },
+                # A drained node or a preemption is no failure of the migration: not counted.
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        },
+        "template": migration_pod_template(ctx),
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": object_meta(ctx, migration_job_name(ctx, spec), COMPONENT),
+        "spec": spec,
+    }
+
+
+def migration_objects(ctx: StackContext) -> list[Manifest]:
+    """Every stack has one: a Managed database's first schema, or an External one's next."""
+    return [migration_job(ctx)]

@@ -1,0 +1,111 @@
+"""The migration Job: the backend's image, environment and identity, hardened, named after its spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.operator.builders import policy
+from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, make_stack, render
+
+from webstack_operator.builders.backend import backend_workload
+from webstack_operator.builders.migrate import migration_job
+from webstack_operator.decide import prunable
+
+EXTERNAL = {"database": {"mode": "External", "credentials": {"secretRef": {"name": "rds"}}}}
+
+
+def _job(**sections: Any) -> dict[str, Any]:
+    return migration_job(make_stack(**sections))
+
+
+def _pod(obj: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = obj["spec"]["template"]["spec"]
+    return pod
+
+
+def test_runs_users_api_migrate_once_in_the_backends_image() -> None:
+    job = _job()
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    assert job["metadata"]["namespace"] == "team-a"
+    pod = _pod(job)
+    backend = _pod(backend_workload(make_stack()))
+    [container] = pod["containers"]
+    assert container["command"] == ["users-api", "migrate"]
+    assert container["image"] == backend["containers"][0]["image"]
+    assert pod["restartPolicy"] == "Never"
+    assert "ports" not in container and "readinessProbe" not in container
+    assert 1 <= job["spec"]["backoffLimit"] <= 6
+    assert 0 < job["spec"]["activeDeadlineSeconds"] <= 3600
+    assert "ttlSecondsAfterFinished" not in job["spec"]  # the completed Job is the record of the migration
+
+
+def test_failures_a_retry_cannot_fix_fail_the_job_at_once() -> None:
+    rules = _job()["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": "migrate", "operator": "In", "values": [1, 2]},
+    }
+    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]} in rules
+
+
+def test_same_credentials_identity_and_environment_as_the_backend() -> None:
+    for sections in ({}, EXTERNAL, {"backend": {"env": [{"name": "EXTRA", "value": "1"}]}}):
+        ctx = make_stack(**sections)
+        pod, backend = _pod(migration_job(ctx)), _pod(backend_workload(ctx))
+        assert pod["containers"][0]["env"] == backend["containers"][0]["env"], sections
+        assert pod["serviceAccountName"] == backend["serviceAccountName"] == "shop-backend"
+        assert pod["containers"][0]["resources"] == backend["containers"][0]["resources"]
+        assert pod["securityContext"] == backend["securityContext"]
+
+
+def test_hardened_like_every_pod() -> None:
+    for sections in ({}, EXTERNAL, {"security": {"priorityClassName": "webstack-high"}}):
+        job = _job(**sections)
+        assert policy.hardening_violations(job) == []
+        assert policy.label_violations(job) == []
+        assert policy.name_violations(job) == []
+        pod = _pod(job)
+        assert pod["automountServiceAccountToken"] is False
+        sc = pod["containers"][0]["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"] == {"drop": ["ALL"]}
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_name_follows_the_spec_so_a_new_image_is_a_new_job() -> None:
+    name = _job()["metadata"]["name"]
+    assert name.startswith("shop-migrate-")
+    assert name == _job()["metadata"]["name"]
+    assert name != _job(backend={"image": "ghcr.io/webstack-dev/users-api:0.2.0"})["metadata"]["name"]
+    assert name != _job(backend={"logLevel": "debug"})["metadata"]["name"]
+    assert name != _job(**EXTERNAL)["metadata"]["name"]
+    # Scaling the backend changes nothing the migration runs with.
+    assert name == _job(backend={"replicas": 5})["metadata"]["name"]
+
+
+def test_long_stack_names_stay_within_the_job_name_label() -> None:
+    long_name = "s" * 40  # the longest a WebStack may be named
+    names = {
+        migration_job(make_stack(name=long_name, backend={"image": f"ghcr.io/x/users-api:0.{i}.0"}))[
+            "metadata"
+        ]["name"]
+        for i in range(3)
+    }
+    assert len(names) == 3
+    assert all(len(n) <= 63 and policy.DNS_LABEL.match(n) for n in names)
+
+
+def test_labelled_and_owned_like_the_stack_so_an_old_job_is_pruned() -> None:
+    job = _job()
+    meta = job["metadata"]
+    assert meta["labels"]["app.kubernetes.io/component"] == "migrate"
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "webstack-operator"
+    assert meta["labels"]["app.kubernetes.io/instance"] == "shop"
+    assert prunable(job, meta["ownerReferences"][0]["uid"], "team-a")
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["app.kubernetes.io/component"] == "migrate"  # never selected by the backend Service
+
+
+def test_every_stack_renders_one() -> None:
+    for sections in ({}, EXTERNAL, {"cache": {"mode": "Disabled"}}):
+        jobs = [o for o in render(capabilities=NO_OPTIONAL_APIS, **sections) if o["kind"] == "Job"]
+        assert len(jobs) == 1, sections
