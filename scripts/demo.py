@@ -3,8 +3,8 @@
 A local control plane with kwok nodes, the operator running as in a cluster (least-privilege RBAC from
 deploy/operator, through a ServiceAccount token), the demo WebStack brought to Ready with a live view, and,
 because kwok pods run no containers, the real workload beside the cluster, wired from what the operator
-rendered: Postgres and Redis, the users API with the rendered pod's environment and Secret, and nginx
-with the rendered frontend ConfigMap.
+rendered: Postgres and Redis, the migration Job's `users-api migrate`, the users API with the rendered pod's
+environment and Secret, and nginx with the rendered frontend ConfigMap.
 
 Runs until Ctrl-C, or DEMO_EXIT_AFTER seconds. Every process it starts is stopped on the way out.
 """
@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from localservices import (  # noqa: E402
     PostgresServer,
     RedisServer,
     UsersApiServer,
+    users_api_executable,
 )
 
 SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
@@ -146,6 +148,22 @@ def backend_environment(cluster: KubeTarget, ns: str, workload: dict[str, Any]) 
     return env
 
 
+def migrate_as_the_job_does(env: dict[str, str]) -> str:
+    """kwok only marks the migration Job's pod Succeeded; run its command for real, with the same env."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_", "REDIS_"))}
+    result = subprocess.run(
+        [users_api_executable(), "migrate"],
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"users-api migrate failed ({result.returncode}): {result.stderr or result.stdout}")
+    return result.stdout.strip()
+
+
 def frontend_from_configmap(cluster: KubeTarget, ns: str, name: str) -> tuple[str, dict[str, str]]:
     """The rendered nginx.conf, turned back into the template its tokens came from, and the UI files."""
     data = json.loads(cluster.kubectl("get", "configmap", f"{name}-frontend", "-n", ns, "-o", "json").stdout)[
@@ -251,6 +269,11 @@ def main() -> int:
         redis = step("starting Redis", RedisServer().start)
         started.append(redis)
         env.update({"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "REDIS_URL": redis.url})
+        # The rendered pods never migrate (RUN_MIGRATIONS=false): the Job does, before the backend rolls out.
+        migrated = step(
+            "running the migration Job's command (users-api migrate)", lambda: migrate_as_the_job_does(env)
+        )
+        say(f"  {migrated}")
         api = UsersApiServer(env=env)
         step("starting the users API with the rendered pod environment", api.start)
         started.append(api)

@@ -145,3 +145,30 @@ async def test_logs_are_json_with_request_ids_and_no_secrets(
     assert any(r["status"] == 400 for r in access)
     assert all({"time", "level", "message"} <= set(r) for r in records)
     assert postgres.password not in "\n".join(lines)
+
+
+async def test_serve_migrates_only_when_asked(fresh_database: str) -> None:
+    """The operator's Job migrates before a new image serves; `serve` alone leaves the schema alone."""
+
+    async def schema() -> object:
+        connection = await asyncpg.connect(fresh_database)
+        try:
+            return await connection.fetchval("SELECT to_regclass('users')")
+        finally:
+            await connection.close()
+
+    with UsersApiServer(env={"DATABASE_URL": fresh_database}, migrate_at_start=False) as api:
+        async with httpx.AsyncClient(base_url=api.url) as client:
+            assert (await client.get("/readyz")).status_code == 200
+        assert await schema() is None
+    with UsersApiServer(env={"DATABASE_URL": fresh_database, "RUN_MIGRATIONS": "true"}) as api:
+        assert await schema() == "users"
+
+
+def test_migrate_says_when_the_database_never_answered() -> None:
+    """Exit 3, not 1: the Job retries an unreachable database, but fails at once on a failed migration."""
+    result = run_cli(
+        "migrate", env={"DATABASE_URL": "postgresql://u:p@127.0.0.1:9/db", "DB_STARTUP_TIMEOUT_SECONDS": "0"}
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "database unreachable" in result.stdout + result.stderr

@@ -18,8 +18,10 @@ from users_api.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("users_api.cli")
 
+# The exit codes say whether running the same command again can help (the operator's Job retries only 3).
+EXIT_MIGRATION_FAILED = 1  # a migration failed or cannot be applied: the same image fails again
 EXIT_CONFIG_ERROR = 2
-EXIT_MIGRATION_FAILED = 1
+EXIT_DATABASE_UNAVAILABLE = 3  # the database did not answer within DB_STARTUP_TIMEOUT_SECONDS
 
 
 def serve(settings: Settings) -> None:
@@ -44,17 +46,23 @@ def serve(settings: Settings) -> None:
 
 
 def migrate(settings: Settings) -> int:
+    """Apply pending migrations, waiting for the database up to DB_STARTUP_TIMEOUT_SECONDS."""
+    import asyncpg
+
     from users_api.database import migrate as apply_pending
     from users_api.migrate import MigrationError
     from users_api.users import DATABASE_UNAVAILABLE
 
     try:
         applied = asyncio.run(apply_pending(settings))
+    except DATABASE_UNAVAILABLE as exc:
+        log.error("database unreachable", extra={"error": type(exc).__name__})
+        return EXIT_DATABASE_UNAVAILABLE
     except MigrationError as exc:
         log.error("migration failed", extra={"reason": str(exc)})
         return EXIT_MIGRATION_FAILED
-    except DATABASE_UNAVAILABLE as exc:
-        log.error("database unreachable", extra={"error": type(exc).__name__})
+    except asyncpg.PostgresError as exc:  # the SQL of a migration failed; its transaction left nothing
+        log.error("migration failed", extra={"reason": f"{type(exc).__name__}: {exc}"})
         return EXIT_MIGRATION_FAILED
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
     return 0
@@ -63,7 +71,7 @@ def migrate(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="users-api", description="The WebStack users API.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve HTTP (migrates first unless RUN_MIGRATIONS=false)")
+    commands.add_parser("serve", help="serve HTTP (migrates first only with RUN_MIGRATIONS=true)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     args = parser.parse_args(argv)
     try:

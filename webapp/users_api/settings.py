@@ -48,7 +48,9 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     host: str = Field("0.0.0.0", min_length=1)  # noqa: S104 - a container must listen on all interfaces
     port: int = Field(8000, ge=1, le=65_535)
-    run_migrations: bool = True
+    # Migrations run as their own step (`users-api migrate`, the operator's Job) before a new version
+    # starts; `serve` applies them first only when asked (docs/ops/upgrade.md says why not).
+    run_migrations: bool = False
     max_body_bytes: int = Field(65_536, ge=1, le=16 * 1024 * 1024)
 
     @field_validator("database_url")

@@ -17,7 +17,7 @@ def test_defaults() -> None:
     assert settings.cache_active is False
     assert (settings.host, settings.port) == ("0.0.0.0", 8000)
     assert settings.max_body_bytes == 65_536
-    assert settings.run_migrations is True
+    assert settings.run_migrations is False
     assert settings.log_level == "info"
     assert "s3cret" not in repr(settings)
 
@@ -35,14 +35,14 @@ def test_values_are_parsed_from_strings() -> None:
         {
             "DATABASE_URL": DSN,
             "CACHE_TTL_SECONDS": "5",
-            "RUN_MIGRATIONS": "0",
+            "RUN_MIGRATIONS": "1",
             "LOG_LEVEL": "WARNING",
             "PORT": " 9000 ",
             "DB_POOL_MIN_SIZE": "2",
             "DB_POOL_MAX_SIZE": "4",
         }
     )
-    assert (settings.cache_ttl_seconds, settings.run_migrations, settings.log_level) == (5, False, "warning")
+    assert (settings.cache_ttl_seconds, settings.run_migrations, settings.log_level) == (5, True, "warning")
     assert (settings.port, settings.db_pool_min_size, settings.db_pool_max_size) == (9000, 2, 4)
 
 
