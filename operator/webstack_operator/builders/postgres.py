@@ -8,6 +8,12 @@ socket and lock to `/var/run/postgresql`, scratch to `/tmp`, and shared memory t
 Backups: before Velero copies the volume it runs `pg_dump` in the container (a pre hook) into the volume,
 so every backup holds a consistent logical dump next to the raw data files; a post hook removes the dump
 from the live volume again.
+
+Credentials: the image reads `POSTGRES_PASSWORD` only when initdb fills an empty data directory, so a
+credentials Secret that is regenerated, rotated or restored with another password would lock the backend out
+of the data. The `credentials-sync` sidecar closes that gap: it mounts the Secret as a volume (which, unlike
+env, follows Secret updates within the kubelet's sync period) and, whenever the password file changes, sets
+the role's password inside Postgres over the unix socket (`CREDENTIALS_SYNC_SCRIPT`).
 """
 
 import json
@@ -37,6 +43,11 @@ PGDATA = f"{DATA_MOUNT}/pgdata"
 DUMP_DIR = f"{DATA_MOUNT}/backup"
 DUMP_FILE = f"{DUMP_DIR}/webstack.pgdump"
 CONTAINER = "postgres"
+SYNC_CONTAINER = "credentials-sync"
+CREDENTIALS_VOLUME = "credentials"
+CREDENTIALS_MOUNT = "/etc/webstack/credentials"
+SOCKET_DIR = "/var/run/postgresql"
+SYNC_INTERVAL_SECONDS = 10
 
 _PG_ISREADY = 'pg_isready --host=127.0.0.1 --port=5432 --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"'
 # Dump to a temporary name and rename, so a failed dump never leaves a truncated file that looks complete.
@@ -46,6 +57,60 @@ _DUMP = (
     f'--dbname="$POSTGRES_DB" --format=custom --file={DUMP_FILE}.tmp && mv {DUMP_FILE}.tmp {DUMP_FILE}'
 )
 _REMOVE_DUMP = f"rm -f {DUMP_FILE} {DUMP_FILE}.tmp"
+
+# The credentials-sync loop, POSIX sh (busybox ash in the alpine image). It connects as the role itself over
+# the unix socket without a password: the image's docker-entrypoint.sh runs `initdb --username=...
+# --pwfile=...` with no `--auth` (docker_init_database_dir), so initdb's default pg_hba.conf keeps
+# `local all all trust`, and pg_setup_hba_conf only appends `host all all all scram-sha-256` for TCP
+# (docker-library/postgres, 16/alpine3.23/docker-entrypoint.sh). The role is the bootstrap superuser.
+#
+# The password never reaches a command line, the container log or the server log: psql reads its commands
+# from stdin (a quoted here-document, not expanded by this shell), loads the password into a psql variable
+# with a backquoted `cat` of the file (whose argv is only the path), and sends it quoted as a literal
+# (`:'pw'`). The session first turns off every setting that would log the statement's text (also on error),
+# and pins scram-sha-256 so a cluster configured for md5 cannot downgrade the stored verifier. Failures are
+# logged and retried on the next tick; the loop never exits on its own (no crash loop), only on SIGTERM.
+CREDENTIALS_SYNC_SCRIPT = r"""set -u
+dir="${CREDENTIALS_DIR:?CREDENTIALS_DIR must name the directory of the mounted credentials Secret}"
+interval="${SYNC_INTERVAL_SECONDS:-10}"
+applied=""
+trap 'exit 0' TERM INT
+while :; do
+    if ! [ -s "$dir/username" ] || ! [ -s "$dir/password" ]; then
+        echo "credentials-sync: $dir/username or /password is missing or empty; retrying in ${interval}s" >&2
+    elif ! seen="$(sha256sum "$dir/username" "$dir/password")"; then
+        echo "credentials-sync: cannot read $dir; retrying in ${interval}s" >&2
+    elif [ "$seen" = "$applied" ]; then
+        :
+    elif ! pg_isready --quiet; then
+        echo "credentials-sync: waiting for the server on ${PGHOST:-the default socket}"
+    else
+        role="$(cat "$dir/username")"
+        if psql --no-psqlrc --quiet --no-password --set=ON_ERROR_STOP=1 --set=role="$role" \
+            --username="$role" --dbname=postgres <<'SQL'
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_duration_sample = -1;
+SET log_transaction_sample_rate = 0;
+SET log_min_error_statement = 'panic';
+SET statement_timeout = '10s';
+SET password_encryption = 'scram-sha-256';
+\set pw `cat "$CREDENTIALS_DIR/password"`
+ALTER ROLE :"role" PASSWORD :'pw';
+SQL
+        then
+            applied="$seen"
+            echo "credentials-sync: password of role $role synced"
+        else
+            echo "credentials-sync: setting the password of role $role failed; retrying in ${interval}s" >&2
+        fi
+    fi
+    sleep "$interval" &
+    wait $!
+done
+"""
 
 
 def statefulset_name(ctx: StackContext) -> str:
@@ -88,13 +153,50 @@ def _credential_env(ctx: StackContext) -> list[Manifest]:
     ]
 
 
+def credentials_sync_container(ctx: StackContext, image: str) -> Manifest:
+    """The sidecar that sets the role's password from the (mounted) credentials Secret; see the module doc."""
+    return {
+        "name": SYNC_CONTAINER,
+        "image": image,  # the server's own image: psql and pg_isready of the same major version
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", CREDENTIALS_SYNC_SCRIPT],
+        "env": [
+            {"name": "CREDENTIALS_DIR", "value": CREDENTIALS_MOUNT},
+            {"name": "SYNC_INTERVAL_SECONDS", "value": str(SYNC_INTERVAL_SECONDS)},
+            {"name": "PGHOST", "value": SOCKET_DIR},
+            {"name": "PGPORT", "value": str(POSTGRES_PORT)},
+            {"name": "PGCONNECT_TIMEOUT", "value": "5"},
+        ],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "securityContext": container_security_context(),
+        "volumeMounts": [
+            {"name": "run", "mountPath": SOCKET_DIR},
+            {"name": CREDENTIALS_VOLUME, "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
+        ],
+    }
+
+
+def _credentials_volume(ctx: StackContext) -> Manifest:
+    # Whole keys as files, never subPath (a subPath mount does not follow Secret updates). Readable by the
+    # pod's group (fsGroup) only.
+    return {
+        "name": CREDENTIALS_VOLUME,
+        "secret": {
+            "secretName": ctx.credentials_secret,
+            "items": [{"key": "username", "path": "username"}, {"key": "password", "path": "password"}],
+            "defaultMode": 0o440,
+        },
+    }
+
+
 def postgres_statefulset(ctx: StackContext) -> Manifest:
-    """The database itself."""
+    """The database itself, and the sidecar that keeps its role's password equal to the Secret's."""
     db = ctx.spec.database
     selector = labels.selector_labels(ctx.name, labels.DATABASE)
+    image = db.image or ctx.settings.postgres_image(db.version)
     container = {
         "name": CONTAINER,
-        "image": db.image or ctx.settings.postgres_image(db.version),
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
         "env": [*_credential_env(ctx), {"name": "PGDATA", "value": PGDATA}],
@@ -106,15 +208,16 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
         "readinessProbe": exec_probe(["/bin/sh", "-c", _PG_ISREADY], period=5, failures=3),
         "volumeMounts": [
             {"name": DATA_VOLUME, "mountPath": DATA_MOUNT},
-            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "run", "mountPath": SOCKET_DIR},
             {"name": TMP_VOLUME, "mountPath": "/tmp"},
             {"name": "shm", "mountPath": "/dev/shm"},
         ],
     }
-    template_meta: Manifest = {"labels": labels.standard_labels(ctx.name, labels.DATABASE)}
-    annotations = _backup_annotations(ctx)
-    if annotations:
-        template_meta["annotations"] = annotations
+    template_meta: Manifest = {
+        "labels": labels.standard_labels(ctx.name, labels.DATABASE),
+        # `kubectl exec/logs shop-postgres-0` without `-c` mean the database, not the sidecar.
+        "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER, **_backup_annotations(ctx)},
+    }
     claim_spec: Manifest = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": quantity(db.storage.size)}},
@@ -145,11 +248,12 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
                     # A fast shutdown checkpoints first; give it time rather than corrupting nothing but
                     # forcing crash recovery on the next start.
                     termination_grace_period_seconds=60,
-                    containers=[container],
+                    containers=[container, credentials_sync_container(ctx, image)],
                     volumes=[
                         empty_dir("run", "16Mi"),
                         empty_dir(TMP_VOLUME, "256Mi"),
                         empty_dir("shm", "256Mi", memory=True),
+                        _credentials_volume(ctx),
                     ],
                 ),
             },

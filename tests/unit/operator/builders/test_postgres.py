@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.unit.operator.builders import policy
 from tests.unit.operator.builders.stacks import env_of, make_stack
 
-from webstack_operator.builders.postgres import DUMP_FILE, PGDATA, postgres_objects
+from webstack_operator.builders.postgres import (
+    CREDENTIALS_MOUNT,
+    CREDENTIALS_SYNC_SCRIPT,
+    DUMP_FILE,
+    PGDATA,
+    postgres_objects,
+)
 
 
 def _sts(**sections: Any) -> dict[str, Any]:
     objects = postgres_objects(make_stack(**sections))
     return next(o for o in objects if o["kind"] == "StatefulSet")
+
+
+def _containers(**sections: Any) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in _sts(**sections)["spec"]["template"]["spec"]["containers"]}
 
 
 def test_headless_service_and_statefulset() -> None:
@@ -74,7 +85,9 @@ def test_credentials_and_writable_paths() -> None:
 
 
 def test_velero_hooks_only_with_backup() -> None:
-    assert "annotations" not in _sts()["spec"]["template"]["metadata"]
+    assert _sts()["spec"]["template"]["metadata"]["annotations"] == {
+        "kubectl.kubernetes.io/default-container": "postgres"
+    }
     annotations = _sts(backup={"enabled": True})["spec"]["template"]["metadata"]["annotations"]
     pre = json.loads(annotations["pre.hook.backup.velero.io/command"])
     assert pre[:2] == ["/bin/sh", "-c"] and "pg_dump" in pre[2] and DUMP_FILE in pre[2]
@@ -89,3 +102,47 @@ def test_velero_hooks_only_with_backup() -> None:
 def test_external_database_renders_nothing() -> None:
     ctx = make_stack(database={"mode": "External", "credentials": {"secretRef": {"name": "rds"}}})
     assert postgres_objects(ctx) == []
+
+
+def test_pod_runs_the_database_and_the_credentials_sync_sidecar() -> None:
+    sts = _sts()
+    assert list(_containers()) == ["postgres", "credentials-sync"]
+    assert policy.hardening_violations(sts) == []
+    mirror = "mirror.example.com/postgres:16.4-alpine"
+    assert {c["image"] for c in _containers(database={"image": mirror}).values()} == {mirror}
+
+
+def test_credentials_sync_reads_the_secret_as_files_and_talks_over_the_socket() -> None:
+    sync = _containers()["credentials-sync"]
+    assert sync["command"] == ["/bin/sh", "-c", CREDENTIALS_SYNC_SCRIPT]
+    env = env_of(sync)
+    assert env["CREDENTIALS_DIR"] == CREDENTIALS_MOUNT
+    assert env["PGHOST"] == "/var/run/postgresql"
+    assert "POSTGRES_PASSWORD" not in env  # env never follows a Secret update; the volume does
+    assert sync["resources"] == {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}}
+    assert sync["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["name"]: m for m in sync["volumeMounts"]}
+    assert mounts["run"]["mountPath"] == "/var/run/postgresql"
+    assert mounts["credentials"] == {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}
+    assert not any("subPath" in m for m in sync["volumeMounts"])
+    volumes = {v["name"]: v for v in _sts()["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["credentials"]["secret"] == {
+        "secretName": "shop-postgres",
+        "items": [{"key": "username", "path": "username"}, {"key": "password", "path": "password"}],
+        "defaultMode": 0o440,
+    }
+
+
+def test_credentials_sync_follows_a_referenced_secret() -> None:
+    sts = _sts(database={"credentials": {"secretRef": {"name": "shop-db"}}})
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["credentials"]["secret"]["secretName"] == "shop-db"
+
+
+def test_credentials_sync_script_keeps_the_password_off_command_lines() -> None:
+    # The password is read only by psql's backquoted `cat` of the file, inside a quoted here-document.
+    assert '\\set pw `cat "$CREDENTIALS_DIR/password"`' in CREDENTIALS_SYNC_SCRIPT
+    assert "<<'SQL'" in CREDENTIALS_SYNC_SCRIPT
+    assert "PASSWORD :'pw'" in CREDENTIALS_SYNC_SCRIPT
+    assert "SET password_encryption = 'scram-sha-256';" in CREDENTIALS_SYNC_SCRIPT
+    assert " -c " not in CREDENTIALS_SYNC_SCRIPT.replace("/bin/sh -c", "")
