@@ -29,6 +29,8 @@ SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 START_TIMEOUT = 90.0
+# kwok stages of our own, beside the cached kustomize set (a Job pod that fails, for the migration tests).
+EXTRA_KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 
 
 class ClusterError(RuntimeError):
@@ -352,6 +354,7 @@ class LocalCluster:
                 str(self.binaries.kwok),
                 f"--kubeconfig={self.kubeconfig_path}",
                 f"--config={self.binaries.kwok_stages}",
+                f"--config={EXTRA_KWOK_STAGES}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR.replace('0.0/16', '0.1/16')}",
