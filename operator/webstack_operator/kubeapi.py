@@ -28,6 +28,10 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 # Longer than any watch reads (timeoutSeconds up to 300, plus the read timeout's 30 s of slack).
 RETIRED_SESSION_SECONDS = 600.0
+# Requests in flight at once. Watches are not counted: each holds a connection for minutes, and a namespaced
+# operator runs one per kind and namespace (dozens), which must never leave a list or a write waiting for a
+# connection until it times out.
+REQUEST_SLOTS = 32
 
 
 class ApiError(Exception):
@@ -129,6 +133,7 @@ class KubeClient:
         self._session_tls: tuple[object, ...] = ()
         self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._request_slots = asyncio.Semaphore(REQUEST_SLOTS)
         self._resources: dict[tuple[str, str], Resource] = {}
         # Which process sent a request, in the API server's audit log (runtime.py adds the identity).
         self.user_agent = "webstack-operator"
@@ -152,7 +157,8 @@ class KubeClient:
             if tls == self._session_tls:
                 return self._session
             self._retired.append((time.monotonic(), self._session))
-        connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context(), limit=32)
+        # No pool limit: requests are bounded by _request_slots, watches by their number (see REQUEST_SLOTS).
+        connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context(), limit=0)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, trust_env=info.trust_env, proxy=info.proxy_url
         )
@@ -219,14 +225,15 @@ class KubeClient:
         if method != "GET" and not self.may_write():
             raise ApiError(0, "NotLeader", "this replica does not hold the leader Lease", method, path)
         metrics.API_REQUESTS.labels(method=method).inc()
-        try:
-            async with await self._send(method, path, data=data, params=params, headers=headers) as resp:
-                text = await resp.text()
-                if resp.status >= 400:
-                    raise _api_error(resp, text, method, path)
-                return json.loads(text) if text else {}
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
+        async with self._request_slots:
+            try:
+                async with await self._send(method, path, data=data, params=params, headers=headers) as resp:
+                    text = await resp.text()
+                    if resp.status >= 400:
+                        raise _api_error(resp, text, method, path)
+                    return json.loads(text) if text else {}
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
 
     async def stream(
         self, path: str, params: dict[str, str], *, on_open: Callable[[], object] | None = None

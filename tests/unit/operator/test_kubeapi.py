@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import kopf
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from tests.helpers import eventually
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource, retry_after_seconds
@@ -343,3 +345,30 @@ async def test_a_stream_broken_mid_way_is_a_status_0_error(api: FakeApi, client:
         await read_until_broken()
     assert seen == ["ADDED"]
     assert caught.value.status == 0
+
+
+async def test_open_watches_never_leave_a_request_waiting_for_a_connection(api: FakeApi) -> None:
+    """A namespaced operator holds one watch per kind and namespace (dozens): each holds a connection, and
+    a list or write must still go out at once, not time out waiting for one of them to end."""
+    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), timeout=2)
+
+    async def follow() -> None:
+        async for _ in kube.stream(CONFIGMAPS, {"watch": "1", "resourceVersion": "100"}):
+            pass
+
+    watches = [asyncio.get_running_loop().create_task(follow()) for _ in range(40)]
+    try:
+        await eventually(_count(api), until=lambda n: n == 40, within=10, what="40 open watches")
+        assert (await kube.request("GET", CONFIGMAPS))["items"] == []
+    finally:
+        for task in watches:
+            task.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+        await kube.close()
+
+
+def _count(api: FakeApi) -> Callable[[], Awaitable[int]]:
+    async def open_watches() -> int:
+        return len(api.watches)
+
+    return open_watches
