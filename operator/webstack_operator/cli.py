@@ -134,7 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-n", "--namespace", help="namespace (default: metadata.namespace, else default)")
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
-        "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
+        "--namespace",
+        action="append",
+        default=[],
+        help="serve only this namespace (repeatable; an exact name): namespaced Roles suffice, "
+        "see deploy/overlays/namespaced",
     )
     run.add_argument("--liveness-port", type=int, default=8080, help="port of /healthz (0: none)")
     run.add_argument("--metrics-port", type=int, default=None, help="port of /metrics (default 8081)")
