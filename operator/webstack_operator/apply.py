@@ -41,19 +41,53 @@ async def create_once(client: KubeClient, resource: Resource, body: JSON) -> tup
     return created, True
 
 
-async def delete_object(client: KubeClient, resource: Resource, namespace: str, name: str) -> bool:
-    """Deletes with background propagation; an object already gone is not an error."""
+async def delete_object(client: KubeClient, resource: Resource, namespace: str, name: str, uid: str) -> bool:
+    """Deletes that very object (a UID precondition: never one re-created under the same name meanwhile),
+    with background propagation; whether it was deleted (gone or replaced already is not an error)."""
     try:
         await client.request(
             "DELETE",
             resource.path(namespace or None, name),
-            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+            body={
+                "kind": "DeleteOptions",
+                "apiVersion": "v1",
+                "propagationPolicy": "Background",
+                "preconditions": {"uid": uid},
+            },
         )
     except ApiError as e:
-        if e.status == 404:
+        if e.status in (404, 409):  # 409: the precondition failed, the name holds another object now
             return False
         raise
     return True
+
+
+async def get_object(client: KubeClient, resource: Resource, namespace: str, name: str) -> JSON | None:
+    """The live object, or None when there is none."""
+    try:
+        found: JSON = await client.request("GET", resource.path(namespace or None, name))
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise
+    found.setdefault("apiVersion", resource.api_version)
+    found.setdefault("kind", resource.kind)
+    return found
+
+
+async def merge_patch(
+    client: KubeClient, resource: Resource, namespace: str, name: str, body: JSON, *, manager: str
+) -> JSON:
+    """A JSON merge patch, for the few writes that are not the desired state: a Secret's owner references,
+    a restart annotation, an action annotation consumed. A `metadata.resourceVersion` in `body` makes it
+    conditional (409 when the object changed since it was read)."""
+    return await client.request(
+        "PATCH",
+        resource.path(namespace or None, name),
+        body=body,
+        params={"fieldManager": manager},
+        content_type="application/merge-patch+json",
+    )
 
 
 async def list_objects(

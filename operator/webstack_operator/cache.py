@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from webstack_operator import labels
+from webstack_operator.ownership import belongs_to
 from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_equal, our_fields_hash
 
 StackKey = tuple[str, str]  # namespace, name
@@ -18,7 +19,7 @@ StackKey = tuple[str, str]  # namespace, name
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
 JOBS = frozenset({"Job"})  # their status says whether a migration ran
 _KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "ownerReferences")
-_KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE)
+_KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE, labels.STACK_UID)
 _OUR_ANNOTATIONS = "webstack.dev/"
 
 
@@ -68,6 +69,7 @@ class _StackEntry:
     tombstones: set[ObjectKey] = field(default_factory=set)  # deleted by someone while the stack lived
     applied: dict[ObjectKey, Applied] = field(default_factory=dict)
     live: bool = False
+    uid: str = ""  # of the live WebStack: a child of an earlier one of the same name going away is no drift
 
 
 class ChildCache:
@@ -100,20 +102,25 @@ class ChildCache:
             return owner
         entry = self._stacks[owner]
         entry.children.discard(key)
-        if entry.live:
+        if entry.live and belongs_to(obj, entry.uid):
             entry.tombstones.add(key)
+        elif entry.live:  # an earlier WebStack's child, collected with it
+            entry.applied.pop(key, None)
         else:
             entry.applied.pop(key, None)
             if not entry.children:
                 del self._stacks[owner]
         return owner
 
-    def resync(self, api_version: str, kind: str, items: list[JSON]) -> set[StackKey]:
-        """A full list of one kind: anything cached but absent was deleted while the watch was down."""
+    def resync(
+        self, api_version: str, kind: str, items: list[JSON], *, namespace: str | None = None
+    ) -> set[StackKey]:
+        """A full list of one kind (in one `namespace`, None: in every namespace): anything cached there but
+        absent was deleted while the watch was down. Other namespaces' children are another list's."""
         present = {key_of(i) for i in items}
         touched: set[StackKey] = set()
         for key, seen in list(self._seen.items()):
-            if key[:2] == (api_version, kind) and key not in present:
+            if key[:2] == (api_version, kind) and namespace in (None, key[2]) and key not in present:
                 owner = self.remove(seen.obj)
                 if owner is not None:
                     touched.add(owner)
@@ -124,9 +131,11 @@ class ChildCache:
         return touched
 
     # -- what the reconcile reads and records
-    def track(self, stack: StackKey) -> None:
-        """The stack exists: deletions of its children are drift from now on."""
-        self._stacks.setdefault(stack, _StackEntry()).live = True
+    def track(self, stack: StackKey, uid: str) -> None:
+        """The stack exists: deletions of its children are drift from now on (those of an earlier WebStack
+        of the same name, which garbage collection removes, are not)."""
+        entry = self._stacks.setdefault(stack, _StackEntry())
+        entry.live, entry.uid = True, uid
 
     def forget(self, stack: StackKey) -> None:
         """The stack is gone: release what was kept for it (children that still exist stay indexed)."""

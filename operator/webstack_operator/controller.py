@@ -102,7 +102,7 @@ class Controller:
     # -- stacks, as kopf reports them
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)
-        self.cache.track(stack)
+        self.cache.track(stack, body["metadata"]["uid"])
         if reconcile:
             self.queue.enqueue(stack)
 
@@ -118,7 +118,8 @@ class Controller:
         async def tell(event: Event) -> None:
             await self.reconciler.tell(body, event)
 
-        await finalize(self.client, stack, attempt, tell, namespace=self._elsewhere_namespace())
+        uid = body["metadata"]["uid"]
+        await finalize(self.client, stack, uid, attempt, tell, namespace=self._elsewhere_namespace())
         self.stack_gone(stack)
 
     # -- children, as the watches report them

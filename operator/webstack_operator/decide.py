@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from webstack_operator.builders.kinds import child_kind
 from webstack_operator.cache import ChildCache, Seen, StackKey
+from webstack_operator.ownership import belongs_to
 from webstack_operator.stamps import DESIRED_HASH, JSON, Applied, key_of, stamped
 from webstack_operator.status import Problem
 
@@ -25,6 +26,7 @@ class Action(StrEnum):
     UNCHANGED = "Unchanged"
     DRIFT_CORRECTED = "DriftCorrected"
     RECREATED = "Recreated"  # drift too: someone deleted it
+    ADOPTED = "Adopted"  # an existing object handed over (annotated, or left by an earlier stack)
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,9 @@ def prunable(obj: JSON, owner_uid: str, owner_namespace: str) -> bool:
     refs = obj["metadata"].get("ownerReferences") or []
     if refs:
         return any(r.get("uid") == owner_uid and r.get("controller") for r in refs)
-    # No owner reference: only objects outside the stack's namespace are ours without one.
-    return bool(obj["metadata"].get("namespace") != owner_namespace)
+    # No owner reference: only objects outside the stack's namespace are ours without one, and only this
+    # WebStack's (stack-uid label), not one left by an earlier WebStack of the same name.
+    return bool(obj["metadata"].get("namespace") != owner_namespace) and belongs_to(obj, owner_uid)
 
 
 def to_prune(children: list[JSON], desired: list[JSON], owner_uid: str, owner_namespace: str) -> list[JSON]:
@@ -109,6 +112,8 @@ def write_event(action: Action, kind: str, name: str) -> Event | None:
         return None
     if action is Action.RECREATED:
         return Event("Warning", "DriftCorrected", f"{kind} {name} was deleted; recreated it")
+    if action is Action.ADOPTED:
+        return Event("Normal", "Adopted", f"{kind} {name} existed already; took it over")
     if action is Action.DRIFT_CORRECTED:
         return Event("Warning", "DriftCorrected", f"{kind} {name} was changed by someone else; restored it")
     return Event("Normal", action.value, f"{kind} {name}")
@@ -159,6 +164,18 @@ def skip_warnings(previous: JSON, status: JSON) -> list[Event]:
         prior = old.get(c["type"])
         if prior is None or prior.get("reason") != c["reason"]:
             events.append(Event("Warning", c["reason"], c["message"]))
+    return events
+
+
+def new_warnings(previous: JSON, reconciled: list[tuple[str, str]], database: Problem | None) -> list[Event]:
+    """One Warning per problem that waits on the user (an object holding a child's name, a missing API,
+    missing credentials) when it first appears, not one per reconcile: what the previous status already
+    said is not said again."""
+    old = {c.get("type"): c for c in previous.get("conditions") or []}
+    said = str((old.get("Reconciled") or {}).get("message", ""))
+    events = [Event("Warning", reason, message) for reason, message in reconciled if message not in said]
+    if database is not None and (old.get("DatabaseReady") or {}).get("reason") != database.reason:
+        events.append(Event("Warning", database.reason, database.message))
     return events
 
 

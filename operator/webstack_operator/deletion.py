@@ -15,6 +15,7 @@ from webstack_operator.builders.kinds import CHILD_KINDS
 from webstack_operator.cache import StackKey, stack_of
 from webstack_operator.decide import Event
 from webstack_operator.kubeapi import ApiError, KubeClient
+from webstack_operator.ownership import belongs_to
 from webstack_operator.queue import Retry
 
 CLEANUP_ATTEMPTS = 5
@@ -26,26 +27,38 @@ def stack_selector(stack: StackKey) -> str:
     return ",".join(f"{k}={v}" for k, v in wanted.items())
 
 
-async def delete_elsewhere(client: KubeClient, stack: StackKey) -> list[str]:
-    """Deletes the stack's objects outside its namespace; returns what was deleted."""
+async def delete_elsewhere(
+    client: KubeClient, stack: StackKey, uid: str, namespace: str | None = None
+) -> list[str]:
+    """Deletes the stack's objects outside its namespace, looked for in `namespace` (None: in every
+    namespace; a namespaced operator may list only where its Roles are); returns what was deleted. Only
+    this WebStack's, by its UID label: not another stack's that happens to share the labels' values."""
     deleted = []
     for row in CHILD_KINDS:
         resource = client.resource(row.api_version, row.kind) if row.elsewhere else None
         if resource is None:
             continue
-        for obj in await list_objects(client, resource, None, stack_selector(stack)):
+        for obj in await list_objects(client, resource, namespace, stack_selector(stack)):
             ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-            if stack_of(obj) == stack and await delete_object(client, resource, ns, name):
+            mine = stack_of(obj) == stack and belongs_to(obj, uid)
+            if mine and await delete_object(client, resource, ns, name, obj["metadata"]["uid"]):
                 deleted.append(f"{row.kind} {ns}/{name}")
     return deleted
 
 
 async def finalize(
-    client: KubeClient, stack: StackKey, attempt: int, tell: Callable[[Event], Awaitable[None]]
+    client: KubeClient,
+    stack: StackKey,
+    uid: str,
+    attempt: int,
+    tell: Callable[[Event], Awaitable[None]],
+    *,
+    namespace: str | None = None,
 ) -> None:
-    """The finalizer's work; raises Retry while attempts remain, then gives up loudly."""
+    """The finalizer's work; raises Retry while attempts remain, then gives up loudly. `namespace`: where
+    the objects outside the stack's namespace are looked for (see delete_elsewhere)."""
     try:
-        for what in await delete_elsewhere(client, stack):
+        for what in await delete_elsewhere(client, stack, uid, namespace):
             await tell(Event("Normal", "Deleted", what))
     except ApiError as e:
         metrics.API_ERRORS.labels(status=str(e.status)).inc()

@@ -11,6 +11,9 @@ COMPONENT = "app.kubernetes.io/component"
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 STACK_NAMESPACE = "webstack.dev/stack-namespace"
+STACK_UID = (
+    "webstack.dev/stack-uid"  # on objects outside the stack's namespace: which WebStack, not just its name
+)
 
 PART_OF_VALUE = "webstack"
 MANAGED_BY_VALUE = "webstack-operator"
@@ -50,6 +53,10 @@ def stack_labels(instance: str) -> dict[str, str]:
     return {PART_OF: PART_OF_VALUE, INSTANCE: instance, MANAGED_BY: MANAGED_BY_VALUE}
 
 
-def cross_namespace_labels(instance: str, namespace: str, component: str) -> dict[str, str]:
-    """Labels of an object outside the stack's namespace: no owner reference can point back, so these do."""
-    return {**standard_labels(instance, component), STACK_NAMESPACE: namespace}
+def cross_namespace_labels(
+    instance: str, namespace: str, component: str, uid: str | None = None
+) -> dict[str, str]:
+    """Labels of an object outside the stack's namespace: no owner reference can point back, so these do.
+    The stack's UID tells this WebStack's object from one left by an earlier WebStack of the same name."""
+    found = {**standard_labels(instance, component), STACK_NAMESPACE: namespace}
+    return {**found, STACK_UID: uid} if uid else found

@@ -27,6 +27,15 @@ class Retry(Exception):
         self.delay = delay
 
 
+class Requeue(Exception):
+    """The work is done for now but waits on the world (a user's object holding a child's name, a garbage
+    collection in progress): look again after `delay`, without counting a failure."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
 def exponential_backoff(failures: int) -> float:
     """About 0.5 s after the first failure, doubling, at most about a minute; ±20 % jitter, so stacks that
     failed together (an API server outage) do not all come back in the same instant."""
@@ -133,6 +142,10 @@ class WorkQueue(Generic[K]):
         attempt = self._failures.get(key, 0) + 1
         try:
             await self._work(key, attempt)
+        except Requeue as e:
+            self._failures.pop(key, None)
+            log.debug("%s waits, again in %.1fs: %s", key, e.delay, e)
+            return e.delay
         except Retry as e:
             self._failures[key] = attempt
             delay = max(self._backoff(attempt), e.delay or 0.0)

@@ -13,19 +13,36 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 
-from webstack_operator import metrics
+from webstack_operator import metrics, migration
 from webstack_operator.apply import (
     create_once,
     delete_object,
+    get_object,
+    merge_patch,
     post_event,
     server_side_apply,
     write_status,
 )
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.frontend import frontend_name
 from webstack_operator.builders.ingress import stack_url
+from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
+from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
+from webstack_operator.credentials import (
+    REGENERATE_ANNOTATION,
+    REGENERATED_FOR,
+    RESTART_MANAGER,
+    RESTARTED_AT,
+    Volume,
+    credentials_source_missing,
+    missing_message,
+    owner_refs_fix,
+    regenerate_request,
+    volume_state,
+)
 from webstack_operator.decide import (
     Action,
     Event,
@@ -34,6 +51,7 @@ from webstack_operator.decide import (
     failure_to_report,
     invalid_spec_status,
     is_create_only,
+    new_warnings,
     skip_warnings,
     spec_error_message,
     to_prune,
@@ -42,11 +60,25 @@ from webstack_operator.decide import (
 )
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.logs import bind_stack
-from webstack_operator.queue import Retry
+from webstack_operator.ownership import (
+    Verdict,
+    adoption_refused_message,
+    conflict_message,
+    ownership,
+)
+from webstack_operator.queue import Requeue, Retry
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
-from webstack_operator.stamps import JSON, Applied, key_of, newer_or_equal, our_fields_hash, stamped
-from webstack_operator.status import Problem, compute_status, observe, status_changed
+from webstack_operator.stamps import (
+    FIELD_MANAGER,
+    JSON,
+    Applied,
+    key_of,
+    newer_or_equal,
+    our_fields_hash,
+    stamped,
+)
+from webstack_operator.status import Problem, compute_status, observe, status_changed, status_patch
 
 log = logging.getLogger("webstack.reconcile")
 
@@ -64,6 +96,52 @@ class Rendered:
     spec: WebStackSpec
     ctx: StackContext
     desired: list[JSON]
+    gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
+
+
+ADOPTING = frozenset({Verdict.LEFTOVER, Verdict.ADOPTABLE})
+CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
+COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected
+
+
+@dataclass
+class Findings:
+    """What one reconcile found waiting on the world rather than on itself: reported, not retried."""
+
+    missing_apis: list[Problem] = field(default_factory=list)  # a credentials source's API not served
+    conflicts: list[str] = field(default_factory=list)  # names held by objects that are not ours
+    refused_adoptions: list[str] = field(default_factory=list)  # handed over, but unmergeable
+    database: Problem | None = None  # the database's credentials are missing
+    recheck: float | None = None  # look again after this long
+
+    def later(self, seconds: float) -> None:
+        self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
+
+    def allows(self, kind: str, live: JSON, verdict: Verdict | None) -> bool:
+        """Whether the stack may write into the name `live` holds; records why not."""
+        if verdict is Verdict.CONFLICT:
+            self.conflicts.append(conflict_message(kind, live))
+            self.later(CONFLICT_RECHECK_SECONDS)
+            return False
+        if verdict is Verdict.DOOMED:
+            self.later(COLLECTION_RECHECK_SECONDS)
+            return False
+        return True
+
+    def waiting_on_user(self) -> list[tuple[str, str]]:
+        return (
+            [("NameConflict", m) for m in self.conflicts]
+            + [("AdoptionRefused", m) for m in self.refused_adoptions]
+            + [(p.reason, p.message) for p in self.missing_apis]
+        )
+
+    def problem(self) -> Problem | None:
+        found = self.waiting_on_user()
+        return Problem(found[0][0], "; ".join(m for _, m in found)) if found else None
+
+    def summary(self) -> str:
+        problem = self.problem() or self.database
+        return problem.message if problem else "an earlier stack's children are being garbage-collected"
 
 
 @dataclass
@@ -89,7 +167,8 @@ class Reconciler:
         metrics.PHASES.drop(stack)
 
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
-        """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix."""
+        """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix, Requeue
+        when the stack waits on the world (a name held by someone else, a garbage collection)."""
         body = self.bodies.get(stack)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return metrics.PHASES.get(stack)
@@ -99,6 +178,9 @@ class Reconciler:
                 phase = await self._recipe(stack, body, attempt)
                 result = {"Failed": "invalid_spec", "Paused": "paused"}.get(phase, "success")
                 return phase
+            except Requeue:
+                result = "waiting"
+                raise
             finally:
                 metrics.RECONCILES.labels(result=result).inc()
                 metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
@@ -111,10 +193,12 @@ class Reconciler:
             return await self._write_invalid(stack, body, e)
         if rendered.spec.paused:
             return await self._finish(stack, body, rendered, problem=None)
+        found = Findings(missing_apis=credentials_source_missing(rendered.spec, self.capabilities))
         try:
             spec_changed = previous.get("observedGeneration") != _generation(body)
-            await self._apply(stack, body, rendered.desired, validate_first=spec_changed)
-            await self._prune(stack, body, rendered.desired)
+            await self._apply(stack, body, rendered, found, validate_first=spec_changed)
+            await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
+            await self._consume_regenerate(stack, body, rendered)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             if not (e.transient or e.status in RETRIED_STATUSES):
@@ -122,7 +206,17 @@ class Reconciler:
                 return await self._write_invalid(stack, body, SpecError([("spec", e.message)]))
             await self._report_failure(stack, body, rendered, attempt, e)
             raise Retry(str(e), delay=e.retry_after) from e
-        return await self._finish(stack, body, rendered, problem=None)
+        for event in new_warnings(previous, found.waiting_on_user(), found.database):
+            await self.tell(body, event)
+        failed_migration = migration.event(previous, rendered.gate.verdict)  # migration: once per Job
+        if failed_migration is not None:
+            await self.tell(body, failed_migration)
+        phase = await self._finish(
+            stack, body, rendered, problem=found.problem(), database_problem=found.database
+        )
+        if found.recheck is not None:
+            raise Requeue(found.summary(), delay=found.recheck)
+        return phase
 
     # -- render
     def _render(self, stack: StackKey, body: JSON) -> Rendered:
@@ -139,38 +233,73 @@ class Reconciler:
             desired = desired_objects(ctx) if not spec.paused else []
         except (ValueError, KeyError) as e:  # a builder refusing a combination the schema let through
             raise SpecError([("spec", str(e))]) from e
-        return Rendered(spec, ctx, desired)
+        # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
+        return Rendered(spec, ctx, desired, migration.gate(desired, self.cache.children(stack)))
 
     # -- apply
     async def _apply(
-        self, stack: StackKey, owner: JSON, desired: list[JSON], *, validate_first: bool
+        self, stack: StackKey, owner: JSON, rendered: Rendered, found: Findings, *, validate_first: bool
     ) -> None:
-        pending = [(o, self._resource(o)) for o in to_write(desired, self.cache, stack, self.served)]
+        """Writes what needs writing, but only into names that are free or this stack's own."""
+        uid = owner["metadata"]["uid"]
+        pending: list[tuple[JSON, Resource, JSON | None, Verdict | None]] = []
+        for obj in to_write(rendered.desired, self.cache, stack, self.served):
+            if key_of(obj) in rendered.gate.held:  # migration: not before its Job completed
+                continue
+            resource = self._resource(obj)
+            seen = self.cache.get(key_of(obj))
+            live = seen.obj if seen else await get_object(self.client, resource, *_where(obj))
+            verdict = None if live is None else ownership(live, stack, uid)
+            if live is not None and not found.allows(obj["kind"], live, verdict):
+                continue
+            handed_over = verdict in ADOPTING and not is_create_only(obj)
+            if handed_over and not await self._adoptable(obj, resource, found):
+                continue
+            pending.append((obj, resource, live, verdict))
         if validate_first and len(pending) > 1:
             # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
-            for obj, resource in pending:
+            for obj, resource, _, _ in pending:
                 if not is_create_only(obj):
                     await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
-        for obj, resource in pending:
-            await self._write(stack, owner, obj, resource)
+        for obj, resource, live, verdict in pending:
+            if is_create_only(obj):
+                await self._write_once(stack, owner, rendered, obj, resource, live, found)
+            else:
+                await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
+        for obj in rendered.desired:
+            seen = self.cache.get(key_of(obj)) if is_create_only(obj) else None
+            if seen is not None and found.allows(obj["kind"], seen.obj, ownership(seen.obj, stack, uid)):
+                await self._settle_once(stack, owner, rendered, obj, seen.obj)
 
-    async def _write(self, stack: StackKey, owner: JSON, obj: JSON, resource: Resource) -> None:
+    async def _adoptable(self, obj: JSON, resource: Resource, found: Findings) -> bool:
+        """An object handed over keeps the fields its own managers set that the stack does not render
+        (server-side apply merges); if the merge is invalid, the user learns why rather than InvalidSpec."""
+        try:
+            await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
+        except ApiError as e:
+            if e.transient or e.status in RETRIED_STATUSES:
+                raise
+            found.refused_adoptions.append(adoption_refused_message(obj["kind"], obj, e.message))
+            found.later(CONFLICT_RECHECK_SECONDS)
+            return False
+        return True
+
+    async def _write(
+        self, stack: StackKey, owner: JSON, obj: JSON, resource: Resource, *, adopting: bool = False
+    ) -> None:
         key = key_of(obj)
         body, h = stamped(obj)
         # What we knew before the write: the watch may report its result while the request is in flight.
         previous, seen = self.cache.applied(stack, key), self.cache.get(key)
         deleted_by_someone = self.cache.deleted_by_someone(stack, key)
-        if is_create_only(obj):
-            result, created = await create_once(self.client, resource, body)
-        else:
-            result = await server_side_apply(self.client, resource, body, dry_run=False)
+        result = await server_side_apply(self.client, resource, body, dry_run=False)
         meta = result["metadata"]
         record = Applied(h, our_fields_hash(result), str(meta.get("resourceVersion", "")), meta["uid"])
-        if is_create_only(obj):
-            action = Action.CREATED if created else Action.UNCHANGED
-        else:
-            action = classify(record, previous, seen, deleted_by_someone)
+        action = Action.ADOPTED if adopting else classify(record, previous, seen, deleted_by_someone)
         self.cache.wrote(stack, result, record)
+        await self._announce_write(owner, obj, action)
+
+    async def _announce_write(self, owner: JSON, obj: JSON, action: Action) -> None:
         event = write_event(action, obj["kind"], obj["metadata"]["name"])
         if event is not None:
             metrics.OBJECT_WRITES.labels(action=action.value, kind=obj["kind"]).inc()
@@ -178,27 +307,189 @@ class Reconciler:
                 metrics.DRIFT_CORRECTIONS.labels(kind=obj["kind"]).inc()
             await self.tell(owner, event)
 
+    # -- objects written once: the credentials
+    async def _write_once(
+        self,
+        stack: StackKey,
+        owner: JSON,
+        rendered: Rendered,
+        obj: JSON,
+        resource: Resource,
+        live: JSON | None,
+        found: Findings,
+    ) -> None:
+        """Creates the object if the name is free (never a new password over a volume that needs the old
+        one), or takes over a user's object annotated for adoption, leaving its content alone."""
+        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
+        generated = _is_generated(obj)
+        if live is not None:  # adoptable (allowed): labels and owner references only, never the data
+            refs = owner_refs_fix(obj, live, uid)
+            meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": _rv(live)}
+            if refs is not None:
+                meta["ownerReferences"] = refs
+            result = await merge_patch(
+                self.client, resource, *_where(obj), {"metadata": meta}, manager=FIELD_MANAGER
+            )
+            self.cache.upsert(result)
+            await self._announce_write(owner, obj, Action.ADOPTED)
+            return
+        if generated and request is None and rendered.ctx.database_managed:
+            state, pvc = await self._volume(stack, rendered)
+            if state is Volume.HOLDS_DATA:
+                found.database = Problem("CredentialsMissing", missing_message(obj["metadata"]["name"], pvc))
+                found.later(CONFLICT_RECHECK_SECONDS)
+                return
+            if state is Volume.GOING:
+                found.later(COLLECTION_RECHECK_SECONDS)
+                return
+        body = _with_annotation(obj, REGENERATED_FOR, request) if generated and request else obj
+        result, created = await create_once(self.client, resource, stamped(body)[0])
+        self.cache.upsert(result)
+        if generated and request and created:
+            await self._regenerated(stack, owner, rendered, obj, created=True)
+        elif created:
+            await self._announce_write(owner, obj, Action.CREATED)
+
+    async def _settle_once(
+        self, stack: StackKey, owner: JSON, rendered: Rendered, obj: JSON, live: JSON
+    ) -> None:
+        """An existing object written once: its owner references follow the deletion policy (both ways),
+        and the regenerate action replaces its password."""
+        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
+        resource = self._resource(obj)
+        meta: JSON = {}
+        refs = owner_refs_fix(obj, live, uid)
+        if refs is not None:
+            meta["ownerReferences"] = refs
+        rotate = bool(request) and _is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
+        patch: JSON = {}
+        if rotate:
+            meta["annotations"] = {REGENERATED_FOR: request}
+            patch["data"] = obj["data"]  # the password this render generated
+        if not meta:
+            return
+        patch["metadata"] = {**meta, "resourceVersion": _rv(live)}
+        result = await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
+        self.cache.upsert(result)
+        if rotate:
+            await self._regenerated(stack, owner, rendered, obj, created=False)
+        else:
+            kept = "kept with" if refs else "left behind by"
+            await self.tell(
+                owner,
+                Event(
+                    "Normal",
+                    "Updated",
+                    f"{obj['kind']} {obj['metadata']['name']}: owner reference "
+                    f"{'set' if refs else 'removed'} (deleted with the stack unless retained: {kept} the "
+                    f"WebStack per database.deletionPolicy)",
+                ),
+            )
+
+    async def _volume(self, stack: StackKey, rendered: Rendered) -> tuple[Volume, str]:
+        """Whether the database volume holds data (read only when the credentials are missing: rare)."""
+        sts = statefulset_name(rendered.ctx)
+        pvc_name = f"{DATA_VOLUME}-{sts}-0"
+        resource = self.client.resource("v1", "PersistentVolumeClaim")
+        assert resource is not None, "core/v1 is always served"
+        pvc = await get_object(self.client, resource, stack[0], pvc_name)
+        live_sts = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
+        return volume_state(pvc, live_sts.obj["metadata"]["uid"] if live_sts else None), pvc_name
+
+    async def _regenerated(
+        self, stack: StackKey, owner: JSON, rendered: Rendered, secret: JSON, *, created: bool
+    ) -> None:
+        """After a new password: the backend restarts to read it (Postgres's credentials-sync sidecar sets
+        it in the database), and the user is told."""
+        now = now_rfc3339()
+        for obj in rendered.desired:
+            if obj["kind"] in ("Deployment", "Rollout") and obj["metadata"]["name"] == backend_name(
+                rendered.ctx
+            ):
+                restart: JSON = (
+                    {"spec": {"restartAt": now}}
+                    if obj["kind"] == "Rollout"
+                    else {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+                )
+                try:
+                    await merge_patch(
+                        self.client, self._resource(obj), *_where(obj), restart, manager=RESTART_MANAGER
+                    )
+                except ApiError as e:
+                    if e.status != 404:
+                        raise
+        what = "created" if created else "replaced"
+        await self.tell(
+            owner,
+            Event(
+                "Warning",
+                "CredentialsRegenerated",
+                f"Secret {secret['metadata']['name']}: a new password was {what} on request "
+                f"({REGENERATE_ANNOTATION}); Postgres takes it within about a minute, the backend restarts",
+            ),
+        )
+
+    async def _consume_regenerate(self, stack: StackKey, owner: JSON, rendered: Rendered) -> None:
+        """Removes the one-shot action from the WebStack once its Secret carries it (or it cannot apply)."""
+        request = regenerate_request(owner)
+        if request is None:
+            return
+        secrets_ = [o for o in rendered.desired if _is_generated(o)]
+        if secrets_:
+            seen = self.cache.get(key_of(secrets_[0]))
+            if seen is None or _annotation(seen.obj, REGENERATED_FOR) != request:
+                return  # not done yet (a conflict, an error): the next reconcile tries again
+        else:
+            await self.tell(
+                owner,
+                Event(
+                    "Warning",
+                    "RegenerateIgnored",
+                    f"{REGENERATE_ANNOTATION}: this stack's credentials are not generated by the operator "
+                    "(secretRef, SealedSecret or ExternalSecret): rotate them at their source",
+                ),
+            )
+        resource = self.client.resource(API_VERSION, KIND)
+        assert resource is not None, "the WebStack CRD is served"
+        body = {"metadata": {"annotations": {REGENERATE_ANNOTATION: None}}}
+        result = await merge_patch(self.client, resource, stack[0], stack[1], body, manager=RESTART_MANAGER)
+        self.remember(result)
+
     def _resource(self, obj: JSON) -> Resource:
         resource = self.client.resource(obj["apiVersion"], obj["kind"])
         assert resource is not None, "to_write keeps only served kinds"
         return resource
 
     # -- prune
-    async def _prune(self, stack: StackKey, owner: JSON, desired: list[JSON]) -> None:
+    async def _prune(
+        self,
+        stack: StackKey,
+        owner: JSON,
+        desired: list[JSON],
+        keep: frozenset[tuple[str, str, str, str]] = frozenset(),
+    ) -> None:
         meta = owner["metadata"]
         for obj in to_prune(self.cache.children(stack), desired, meta["uid"], meta["namespace"]):
+            if key_of(obj) in keep:  # migration: the running backend stays until the new one may roll out
+                continue
             resource = self.client.resource(obj["apiVersion"], obj["kind"])
             if resource is None:
                 continue
             kind, ns, name = obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-            if await delete_object(self.client, resource, ns, name):
+            if await delete_object(self.client, resource, ns, name, obj["metadata"]["uid"]):
                 metrics.OBJECT_WRITES.labels(action="Pruned", kind=kind).inc()
                 await self.tell(owner, Event("Normal", "Pruned", f"{kind} {name} is no longer desired"))
             self.cache.pruned(stack, obj)
 
     # -- status
     async def _finish(
-        self, stack: StackKey, body: JSON, rendered: Rendered, *, problem: Problem | None
+        self,
+        stack: StackKey,
+        body: JSON,
+        rendered: Rendered,
+        *,
+        problem: Problem | None,
+        database_problem: Problem | None = None,
     ) -> str:
         previous = body.get("status") or {}
         ctx = rendered.ctx
@@ -211,6 +502,8 @@ class Reconciler:
             capabilities=self.capabilities,
             problem=problem,
             url=url,
+            database_problem=database_problem,
+            migration=rendered.gate.verdict,
         )
         status = compute_status(rendered.spec, observed, previous, now_rfc3339())
         await self._write_status(stack, body, status)
@@ -248,7 +541,9 @@ class Reconciler:
         resource = self.client.resource(API_VERSION, KIND)
         assert resource is not None, "the WebStack CRD is served"
         try:
-            result = await write_status(self.client, resource, stack[0], stack[1], status)
+            result = await write_status(
+                self.client, resource, stack[0], stack[1], status_patch(previous, status)
+            )
         except ApiError as e:
             if e.status == 404:
                 return  # deleted meanwhile
@@ -275,3 +570,24 @@ class Reconciler:
 
 def _generation(body: JSON) -> int:
     return int(body["metadata"].get("generation") or 0)
+
+
+def _where(obj: JSON) -> tuple[str, str]:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _rv(obj: JSON) -> str:
+    return str(obj["metadata"].get("resourceVersion", ""))
+
+
+def _annotation(obj: JSON, key: str) -> str | None:
+    return (obj["metadata"].get("annotations") or {}).get(key)
+
+
+def _is_generated(obj: JSON) -> bool:
+    return obj["kind"] == "Secret" and _annotation(obj, GENERATED_ANNOTATION) == "true"
+
+
+def _with_annotation(obj: JSON, key: str, value: str) -> JSON:
+    meta = obj["metadata"]
+    return {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), key: value}}}

@@ -7,10 +7,13 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
+
+if TYPE_CHECKING:  # migration: the gate's verdict (migration.py imports decide.py, which imports us)
+    from webstack_operator.migration import Verdict as MigrationVerdict
 
 JSON = dict[str, Any]
 
@@ -36,8 +39,10 @@ class Observed:
     monitoring_available: bool = True
     velero_available: bool = True
     problem: Problem | None = None  # an apply that failed, or an invalid spec
+    database_problem: Problem | None = None  # why Postgres cannot serve this stack (its credentials)
     invalid_spec: bool = False
     url: str | None = None
+    migration: MigrationVerdict | None = None  # the Migrated condition (None: no migration Job rendered)
 
 
 def observe(
@@ -49,6 +54,8 @@ def observe(
     capabilities: Capabilities,
     problem: Problem | None,
     url: str | None,
+    database_problem: Problem | None = None,
+    migration: MigrationVerdict | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
     the backend switches between a Rollout and a Deployment)."""
@@ -68,8 +75,10 @@ def observe(
         monitoring_available=capabilities.prometheus_operator,
         velero_available=capabilities.velero,
         problem=problem,
+        database_problem=database_problem,
         invalid_spec=problem is not None and problem.reason == "InvalidSpec",
         url=url,
+        migration=migration,
     )
 
 
@@ -202,8 +211,17 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     database_ok = component_condition(
         "DatabaseReady", "database", "Postgres", "External" if spec.database.mode == "External" else None
     )
+    if observed.database_problem is not None:
+        database_ok = False
+        conditions[-1] = cond(
+            "DatabaseReady", False, observed.database_problem.reason, observed.database_problem.message
+        )
     cache_reason = {"External": "External", "Disabled": "Disabled"}.get(spec.cache.mode)
     cache_ok = component_condition("CacheReady", "cache", "Redis", cache_reason)
+    migrated = observed.migration  # migration: its condition follows the four components'
+    if migrated is not None:
+        conditions.append(cond("Migrated", migrated.ok, migrated.reason, migrated.message))
+    migration_done = migrated is None or migrated.ok is True
 
     wants_canary = spec.backend.delivery.strategy == "Canary"
     if wants_canary and observed.rollouts_available:
@@ -273,20 +291,24 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
 
     managed = list(parts.values())
     ready_count = sum(1 for r in managed if r is not None and r.done)
-    all_ready = backend_ok and frontend_ok and database_ok and cache_ok
+    all_ready = backend_ok and frontend_ok and database_ok and cache_ok and migration_done
     if observed.invalid_spec and problem is not None:
         phase, ready_reason, ready_message = "Failed", "InvalidSpec", problem.message
     elif spec.paused:
         phase, ready_reason, ready_message = "Paused", "Paused", "reconciliation is paused"
     elif problem is not None:
         phase, ready_reason, ready_message = "Degraded", problem.reason, problem.message
+    elif migrated is not None and migrated.ok is False:  # migration: failed, the running version serves
+        phase, ready_reason, ready_message = "Degraded", migrated.reason, migrated.message
     elif all_ready:
         phase, ready_reason, ready_message = "Ready", "AllComponentsReady", "every component is available"
     else:
         waiting = [c["type"] for c in conditions[:4] if c["status"] != "True"]
+        waiting += [] if migration_done else ["Migrated"]
         was_ready = previous.get("phase") == "Ready" and previous.get("observedGeneration") == gen
         phase = "Degraded" if was_ready else "Progressing"
-        ready_reason = "ComponentsNotReady"
+        blocker = observed.database_problem
+        ready_reason = blocker.reason if blocker else "ComponentsNotReady"
         ready_message = "waiting for " + ", ".join(waiting)
     conditions.insert(0, cond("Ready", phase == "Ready", ready_reason, ready_message))
 
@@ -305,6 +327,21 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     if observed.url:
         status["url"] = observed.url
     return status
+
+
+def status_patch(old: JSON | None, new: JSON) -> JSON:
+    """The merge patch that makes the stored status `new`: a merge patch keeps map keys it does not name,
+    so a component that no longer exists (a database switched to External) and a field no longer set
+    (the url) are removed with an explicit null."""
+    old = old or {}
+    patch: JSON = dict(new)
+    for key in _OWN_KEYS - new.keys():
+        if key in old:
+            patch[key] = None
+    gone = (old.get("components") or {}).keys() - (new.get("components") or {}).keys()
+    if gone and "components" in new:
+        patch["components"] = {**new["components"], **dict.fromkeys(sorted(gone))}
+    return patch
 
 
 def status_changed(old: JSON | None, new: JSON) -> bool:

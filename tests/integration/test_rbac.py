@@ -92,7 +92,8 @@ def child_case(rule: dict[str, Any], sample: str = FULL) -> Case:
     return Case(rule_key(rule), f"{', '.join(resources)} are never seen", expect, shows="list", sample=sample)
 
 
-CHILD_RULES = [r for r in ROLE["rules"] if set(r["verbs"]) == {"list", "watch", "create", "patch", "delete"}]
+CHILD_VERBS = {"list", "watch", "get", "create", "patch", "delete"}
+CHILD_RULES = [r for r in ROLE["rules"] if set(r["verbs"]) == CHILD_VERBS]
 
 CASES = [
     # Whole rules: the operator cannot do its job without each.
@@ -147,6 +148,12 @@ CASES = [
     ),
     Case(
         "apps/deployments",
+        "a name the watches have not seen cannot be checked for someone else's object before the write",
+        forbidden("get", *APPS, group="apps"),
+        verbs=("get",),
+    ),
+    Case(
+        "apps/deployments",
         "server-side apply cannot create a Deployment that does not exist yet",
         forbidden("create", *APPS, group="apps"),
         verbs=("create",),
@@ -167,11 +174,27 @@ CASES = [
     ),
     Case(
         "core/secrets",
-        "an existing credentials Secret cannot be read back after a create conflict",
+        "a Secret holding the credentials' name cannot be checked for its owner: it might be taken over",
         forbidden("get", "secrets"),
         verbs=("get",),
         sample=MINIMAL,
         scenario="conflict",
+    ),
+    Case(
+        "core/secrets",
+        "a Secret the user hands over (webstack.dev/adopt) cannot be adopted; owner references cannot "
+        "follow deletionPolicy",
+        forbidden("patch", "secrets"),
+        verbs=("patch",),
+        sample=MINIMAL,
+        scenario="adopt",
+    ),
+    Case(
+        "core/persistentvolumeclaims",
+        "the database volume cannot be checked before credentials are generated",
+        forbidden("get", "persistentvolumeclaims"),
+        shows="get",
+        sample=MINIMAL,
     ),
     Case(
         "core/secrets",
@@ -369,8 +392,9 @@ def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
         wait_phase(cluster, ns, name, timeout=180)
         reasons = {e["reason"] for e in events(cluster, ns, name)}
         assert "Created" in reasons, reasons  # Events are posted
-        schedule = f"{ns}-{name}"
-        get_json(cluster, "schedules.velero.io", schedule, "-n", "velero")
+        selector = f"webstack.dev/stack-namespace={ns},app.kubernetes.io/instance={name}"
+        [found] = get_json(cluster, "schedules.velero.io", "-n", "velero", "-l", selector)["items"]
+        schedule = found["metadata"]["name"]
         # An update that prunes: the dashboard ConfigMap in the namespace, the Schedule in Velero's.
         doc["spec"]["monitoring"]["dashboard"] = False
         doc["spec"]["backup"]["enabled"] = False
@@ -420,13 +444,18 @@ def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
 
 def _prepare(rbac: Rbac, case: Case, ns: str) -> dict[str, Any]:
     doc = stack_doc(case.sample, ns)
-    if case.scenario == "conflict":
+    if case.scenario in ("conflict", "adopt"):
         # A credentials Secret that already exists but is not labelled as ours (made by hand, or restored
-        # without labels): the operator's create conflicts, and it must read the Secret back.
+        # without labels): the operator reads it to learn whose it is, and adopts it only when annotated.
+        annotations = {"webstack.dev/adopt": "true"} if case.scenario == "adopt" else {}
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": f"{doc['metadata']['name']}-postgres", "namespace": ns},
+            "metadata": {
+                "name": f"{doc['metadata']['name']}-postgres",
+                "namespace": ns,
+                "annotations": annotations,
+            },
             "stringData": {
                 "username": "webstack",
                 "password": "pre-existing-password",

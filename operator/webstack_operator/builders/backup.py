@@ -1,13 +1,13 @@
 """The Velero Schedule: the stack's objects, its credentials and its database volume, on a cron schedule.
 
 It lives in Velero's namespace, where an owner reference to the WebStack cannot point; labels name the
-stack instead (`app.kubernetes.io/instance` + `webstack.dev/stack-namespace`) and the operator deletes it
-with a finalizer. The label selector picks every object the operator made for this stack, pods included
-(Velero runs the Postgres pod's `pg_dump` hook only on pods in the backup).
+stack instead (`app.kubernetes.io/instance` + `webstack.dev/stack-namespace` + `webstack.dev/stack-uid`)
+and the operator deletes it with a finalizer. The label selector picks every object the operator made for
+this stack, pods included (Velero runs the Postgres pod's `pg_dump` hook only on pods in the backup).
 """
 
 from webstack_operator import labels
-from webstack_operator.builders.common import Manifest, bounded_name
+from webstack_operator.builders.common import Manifest, bounded_name, short_hash
 from webstack_operator.builders.context import StackContext
 
 # Velero labels each Backup with `velero.io/schedule-name`, a label value: at most 63 characters.
@@ -15,8 +15,10 @@ MAX_SCHEDULE_NAME = 63
 
 
 def schedule_name(ctx: StackContext) -> str:
-    """`<namespace>-<name>`, unique in Velero's namespace, shortened with a hash when too long."""
-    return bounded_name(f"{ctx.namespace}-{ctx.name}", MAX_SCHEDULE_NAME)
+    """`<namespace>-<name>-<hash of namespace/name>`: unique in Velero's namespace (`a-b/c` and `a/b-c`
+    would both be `a-b-c` without the hash), shortened with a hash when too long."""
+    stack = f"{ctx.namespace}/{ctx.name}"
+    return bounded_name(f"{ctx.namespace}-{ctx.name}-{short_hash(stack, 6)}", MAX_SCHEDULE_NAME)
 
 
 def velero_schedule(ctx: StackContext) -> Manifest:
@@ -29,7 +31,9 @@ def velero_schedule(ctx: StackContext) -> Manifest:
         "metadata": {
             "name": schedule_name(ctx),
             "namespace": ctx.settings.velero_namespace,
-            "labels": labels.cross_namespace_labels(ctx.name, ctx.namespace, labels.BACKUP),
+            "labels": labels.cross_namespace_labels(
+                ctx.name, ctx.namespace, labels.BACKUP, ctx.owner.uid if ctx.owner else None
+            ),
         },
         "spec": {
             "schedule": backup.schedule,

@@ -17,13 +17,14 @@ from webstack_operator.config import OperatorConfig, load_config
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
 ARGOCD = ROOT / "deploy" / "argocd"
-CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
+CHILD_VERBS = {"list", "watch", "get", "create", "patch", "delete"}
 # What kopf and the reconciler need beyond the children (see clusterrole.yaml).
 FRAMEWORK_RULES = {
     ("webstack.dev", "webstacks"): {"list", "watch", "patch"},
     ("webstack.dev", "webstacks/status"): {"patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "events"): {"create"},
+    ("", "persistentvolumeclaims"): {"get"},  # the database volume, read before generating credentials
 }
 
 
@@ -207,10 +208,9 @@ def test_the_role_covers_exactly_the_kinds_the_operator_watches() -> None:
     expected = dict(FRAMEWORK_RULES)
     for child in CHILD_KINDS:
         group, kind = child.group, child.kind
-        # Secrets are created once and read back, never patched or deleted by the operator.
-        expected[(group, plural(kind))] = (
-            {"list", "watch", "create", "get"} if child.create_only else CHILD_VERBS
-        )
+        # Secrets are created once, patched only for owner references, adoption or a regenerate action,
+        # never deleted by the operator.
+        expected[(group, plural(kind))] = CHILD_VERBS - {"delete"} if child.create_only else CHILD_VERBS
     assert granted() == expected
 
 

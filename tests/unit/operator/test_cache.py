@@ -42,7 +42,7 @@ def test_stack_of_reads_instance_and_cross_namespace_label() -> None:
 
 def test_cache_keeps_newest_and_tombstones_deletions_of_a_live_stack() -> None:
     cache = ChildCache()
-    cache.track(STACK)
+    cache.track(STACK, "stack-uid")
     assert cache.upsert(_child("a", rv="5")) == STACK
     cache.upsert(_child("a", rv="3"))  # a late, older event must not win
     seen = cache.get(("v1", "Service", "team", "a"))
@@ -100,7 +100,7 @@ def test_slim_keeps_what_reconcile_and_status_read_and_nothing_else() -> None:
 
 def test_resync_removes_what_the_list_no_longer_has_and_names_the_stacks_touched() -> None:
     cache = ChildCache()
-    cache.track(STACK)
+    cache.track(STACK, "stack-uid")
     cache.upsert(_child("a"))
     cache.upsert(_child("b"))
     assert cache.resync("v1", "Service", [_child("b", rv="2")]) == {STACK}
@@ -114,7 +114,7 @@ def test_forgetting_a_stack_releases_everything_held_for_it() -> None:
     baseline = cache.sizes()
     for i in range(500):
         stack = (f"ns-{i}", "shop")
-        cache.track(stack)
+        cache.track(stack, "stack-uid")
         for name in ("shop-backend", "shop-frontend", "shop-postgres"):
             child = _child(name, ns=f"ns-{i}")
             cache.wrote(stack, child, Applied("h", "f", "1", "u"))
@@ -132,7 +132,7 @@ def test_forgetting_a_stack_releases_everything_held_for_it() -> None:
 
 def test_children_still_present_stay_indexed_for_a_recreated_stack() -> None:
     cache = ChildCache()
-    cache.track(STACK)
+    cache.track(STACK, "stack-uid")
     cache.wrote(STACK, _child("shop-postgres", kind="Secret"), Applied("h", "", "1", "u"))
     cache.forget(STACK)
     assert cache.applied(STACK, ("v1", "Secret", "team", "shop-postgres")) is None
@@ -150,3 +150,22 @@ def _deep_size(value: object) -> int:
     if isinstance(value, list):
         return sys.getsizeof(value) + sum(_deep_size(v) for v in value)
     return sys.getsizeof(value)
+
+
+def test_a_child_of_an_earlier_stack_of_the_same_name_going_away_is_no_drift() -> None:
+    cache = ChildCache()
+    cache.track(STACK, "new-uid")
+    old = _child("a")
+    old["metadata"]["ownerReferences"] = [
+        {"kind": "WebStack", "name": "shop", "uid": "old-uid", "controller": True}
+    ]
+    cache.upsert(old)
+    cache.remove(old)  # garbage collection of the deleted WebStack's child
+    assert not cache.deleted_by_someone(STACK, key_of(old))
+    mine = _child("b")
+    mine["metadata"]["ownerReferences"] = [
+        {"kind": "WebStack", "name": "shop", "uid": "new-uid", "controller": True}
+    ]
+    cache.upsert(mine)
+    cache.remove(mine)
+    assert cache.deleted_by_someone(STACK, key_of(mine))

@@ -58,7 +58,7 @@ def _written(cache: ChildCache, obj: dict[str, Any], **live: Any) -> Applied:
 
 def test_to_write_skips_what_is_unchanged_and_served_and_created_once() -> None:
     cache = ChildCache()
-    cache.track(STACK)
+    cache.track(STACK, "stack-uid")
     same = _obj("ConfigMap", "same", data={"a": "1"})
     changed = _obj("ConfigMap", "changed", data={"a": "1"})
     secret = _obj("Secret", "creds", stringData={"password": "p"})

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from tests.helpers import eventually
 
-from webstack_operator.queue import Retry, WorkQueue, exponential_backoff
+from webstack_operator.queue import Requeue, Retry, WorkQueue, exponential_backoff
 
 
 async def _until(predicate: Callable[[], bool]) -> None:
@@ -189,4 +189,23 @@ async def test_a_retry_after_is_honoured_when_longer_than_the_backoff() -> None:
     queue.enqueue("a")
     await _until(lambda: len(runs) == 2)
     assert runs[1] - runs[0] >= 0.3
+    await queue.close()
+
+
+async def test_a_requeue_comes_back_after_its_delay_and_counts_no_failure() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[tuple[float, int]] = []
+
+    async def work(key: str, attempt: int) -> None:
+        runs.append((loop.time(), attempt))
+        if len(runs) < 3:
+            raise Requeue("a user's Service holds the name", delay=0.2)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=lambda n: 0.01)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: len(runs) == 3)
+    assert [attempt for _, attempt in runs] == [1, 1, 1]
+    assert runs[1][0] - runs[0][0] >= 0.2 and runs[2][0] - runs[1][0] >= 0.2
+    assert queue.failures("a") == 0
     await queue.close()

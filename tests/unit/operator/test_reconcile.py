@@ -48,7 +48,7 @@ class RacingClient:
 
 async def test_a_recreate_is_reported_as_drift_even_when_the_watch_reports_it_first() -> None:
     cache = ChildCache()
-    cache.track(STACK)
+    cache.track(STACK, "stack-uid")
     cache.wrote(STACK, _service("uid-1", "10"), Applied("h", "", "10", "uid-1"))
     cache.remove(_service("uid-1", "11"))  # someone deleted it: a tombstone
     client = RacingClient(cache)

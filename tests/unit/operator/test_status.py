@@ -11,6 +11,7 @@ from webstack_operator.status import (
     canary_state,
     compute_status,
     status_changed,
+    status_patch,
     workload_readiness,
 )
 
@@ -184,3 +185,29 @@ def test_canary_progress_is_reported_from_the_rollout() -> None:
     assert readiness is not None and not readiness.done
     healthy = workload_readiness(_rollout("Healthy", "aaa", "aaa", 4))
     assert healthy is not None and healthy.done
+
+
+def test_the_patch_removes_components_and_fields_that_no_longer_exist() -> None:
+    old = {
+        "phase": "Ready",
+        "url": "http://shop",
+        "components": {"backend": {"ready": 1, "desired": 1}, "cache": {"ready": 1, "desired": 1}},
+    }
+    new = {"phase": "Ready", "components": {"backend": {"ready": 1, "desired": 1}}}
+    patch = status_patch(old, new)
+    assert patch == {
+        "phase": "Ready",
+        "url": None,
+        "components": {"backend": {"ready": 1, "desired": 1}, "cache": None},
+    }
+    assert status_patch(new, new) == new
+
+
+def test_missing_credentials_make_the_database_not_ready_with_their_reason() -> None:
+    problem = Problem("CredentialsMissing", "Secret shop-postgres is missing")
+    status = compute_status(_spec(), Observed(generation=1, database_problem=problem), None, NOW)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["DatabaseReady"]["status"] == "False"
+    assert conditions["DatabaseReady"]["reason"] == "CredentialsMissing"
+    assert conditions["Ready"]["reason"] == "CredentialsMissing"
+    assert status["phase"] == "Progressing"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, make_stack
+from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, OWNER, make_stack
 
 from webstack_operator.builders.backup import backup_objects, schedule_name
 
@@ -14,7 +14,7 @@ def test_schedule() -> None:
     assert (schedule["apiVersion"], schedule["kind"]) == ("velero.io/v1", "Schedule")
     meta = schedule["metadata"]
     assert meta["namespace"] == "velero"
-    assert meta["name"] == "team-a-shop"
+    assert meta["name"].startswith("team-a-shop-")
     assert "ownerReferences" not in meta
     assert meta["labels"]["app.kubernetes.io/instance"] == "shop"
     assert meta["labels"]["webstack.dev/stack-namespace"] == "team-a"
@@ -42,6 +42,17 @@ def test_long_names_are_bounded_and_unique() -> None:
     assert schedule_name(a) != schedule_name(b)
 
 
+def test_names_of_stacks_whose_namespace_and_name_join_alike_differ() -> None:
+    a = make_stack(name="c", namespace="a-b", backup={"enabled": True})
+    b = make_stack(name="b-c", namespace="a", backup={"enabled": True})
+    assert schedule_name(a) != schedule_name(b)
+
+
 def test_off_or_without_velero() -> None:
     assert backup_objects(make_stack()) == []
     assert backup_objects(make_stack(capabilities=NO_OPTIONAL_APIS, backup={"enabled": True})) == []
+
+
+def test_schedule_names_the_owning_stack_by_uid() -> None:
+    [schedule] = backup_objects(make_stack(backup={"enabled": True}))
+    assert schedule["metadata"]["labels"]["webstack.dev/stack-uid"] == OWNER.uid

@@ -1,0 +1,64 @@
+"""Whose object holds a child's name: the verdicts that keep the operator off what is not its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webstack_operator import labels
+from webstack_operator.ownership import Verdict, belongs_to, conflict_message, ownership
+
+STACK = ("team", "shop")
+
+
+def _obj(*, controller: dict[str, Any] | None = None, ours: bool = False, **meta: Any) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": "shop-backend", "namespace": "team", **meta}
+    if controller is not None:
+        m["ownerReferences"] = [{"controller": True, **controller}]
+    if ours:
+        m.setdefault("labels", {}).update(
+            {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.INSTANCE: "shop"}
+        )
+    return {"apiVersion": "v1", "kind": "Service", "metadata": m}
+
+
+def _webstack(uid: str, name: str = "shop") -> dict[str, Any]:
+    return {"apiVersion": "webstack.dev/v1alpha1", "kind": "WebStack", "name": name, "uid": uid}
+
+
+def test_our_controller_reference_is_ours() -> None:
+    assert ownership(_obj(controller=_webstack("u1"), ours=True), STACK, "u1") is Verdict.OURS
+
+
+def test_a_users_own_object_is_a_conflict_unless_annotated() -> None:
+    assert ownership(_obj(), STACK, "u1") is Verdict.CONFLICT
+    annotated = _obj(annotations={"webstack.dev/adopt": "true"})
+    assert ownership(annotated, STACK, "u1") is Verdict.ADOPTABLE
+
+
+def test_another_controllers_object_is_a_conflict_even_annotated() -> None:
+    rs = _obj(
+        controller={"kind": "ReplicaSet", "name": "x", "uid": "r"}, annotations={"webstack.dev/adopt": "true"}
+    )
+    assert ownership(rs, STACK, "u1") is Verdict.CONFLICT
+    other_stack = _obj(controller=_webstack("u9", name="blog"), ours=True)
+    assert ownership(other_stack, STACK, "u1") is Verdict.CONFLICT
+
+
+def test_an_earlier_stack_of_the_same_name_is_being_collected() -> None:
+    assert ownership(_obj(controller=_webstack("old"), ours=True), STACK, "new") is Verdict.DOOMED
+
+
+def test_labelled_without_controller_is_a_leftover_to_adopt() -> None:
+    assert ownership(_obj(ours=True), STACK, "u1") is Verdict.LEFTOVER
+    elsewhere = _obj(ours=True, namespace="velero")
+    elsewhere["metadata"]["labels"].update({labels.STACK_NAMESPACE: "team", labels.STACK_UID: "u1"})
+    assert ownership(elsewhere, STACK, "u1") is Verdict.OURS
+    elsewhere["metadata"]["labels"][labels.STACK_UID] = "old"
+    assert ownership(elsewhere, STACK, "u1") is Verdict.LEFTOVER
+    assert not belongs_to(elsewhere, "u1")
+
+
+def test_the_conflict_message_names_the_object_and_the_ways_out() -> None:
+    message = conflict_message("Service", _obj())
+    assert "Service team/shop-backend" in message
+    assert "webstack.dev/adopt=true" in message
