@@ -48,6 +48,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     configure_kopf(settings, namespaced=bool(memo.config.namespaces))
     memo.controller = Controller(memo.client, memo.config)
     memo.health.checks.append(memo.controller.problems)
+    memo.health.notices.append(memo.controller.watches.forbidden)
     await memo.controller.start()
 
 

@@ -19,15 +19,24 @@ Check = Callable[[], list[str]]  # problems, empty when healthy
 
 @dataclass
 class Health:
+    """`checks` make the replica unhealthy (a restart may fix them); `notices` are shown but do not (a
+    missing RBAC grant: restarting cannot grant a Role, so the pod stays up and says what is missing)."""
+
     role: str = "standby"
     checks: list[Check] = field(default_factory=list)
+    notices: list[Check] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         return [problem for check in self.checks for problem in check()]
 
     async def handle(self, _: web.Request) -> web.Response:
         problems = self.problems()
-        body = {"status": "unhealthy" if problems else "ok", "role": self.role, "problems": problems}
+        body = {
+            "status": "unhealthy" if problems else "ok",
+            "role": self.role,
+            "problems": problems,
+            "warnings": [warning for notice in self.notices for warning in notice()],
+        }
         return web.Response(
             status=503 if problems else 200, text=json.dumps(body), content_type="application/json"
         )
