@@ -20,7 +20,7 @@ from webstack_operator.status import Problem
 REGENERATE_ANNOTATION = "webstack.dev/regenerate-credentials"  # on the WebStack: a one-shot action
 REGENERATED_FOR = "webstack.dev/regenerated-for"  # on the Secret: which action wrote its password
 RESTARTED_AT = "webstack.dev/restarted-at"  # on the backend's pod template: pick the new password up
-RESTART_MANAGER = "webstack-operator-actions"  # field manager of action writes: never fights our apply
+ACTIONS_MANAGER = "webstack-operator-actions"  # field manager of action writes: never fights our apply
 
 
 class Volume(StrEnum):

@@ -32,9 +32,9 @@ from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
 from webstack_operator.credentials import (
+    ACTIONS_MANAGER,
     REGENERATE_ANNOTATION,
     REGENERATED_FOR,
-    RESTART_MANAGER,
     RESTARTED_AT,
     Volume,
     credentials_source_missing,
@@ -374,17 +374,10 @@ class Reconciler:
         if rotate:
             await self._regenerated(stack, owner, rendered, obj, created=False)
         else:
-            kept = "kept with" if refs else "left behind by"
-            await self.tell(
-                owner,
-                Event(
-                    "Normal",
-                    "Updated",
-                    f"{obj['kind']} {obj['metadata']['name']}: owner reference "
-                    f"{'set' if refs else 'removed'} (deleted with the stack unless retained: {kept} the "
-                    f"WebStack per database.deletionPolicy)",
-                ),
-            )
+            owned = any(r.get("uid") == uid for r in refs or [])
+            what = "set: deleted with" if owned else "removed: kept after"
+            message = f"{obj['kind']} {obj['metadata']['name']}: owner reference {what} the WebStack"
+            await self.tell(owner, Event("Normal", "Updated", f"{message} (database.deletionPolicy)"))
 
     async def _volume(self, stack: StackKey, rendered: Rendered) -> tuple[Volume, str]:
         """Whether the database volume holds data (read only when the credentials are missing: rare)."""
@@ -413,7 +406,7 @@ class Reconciler:
                 )
                 try:
                     await merge_patch(
-                        self.client, self._resource(obj), *_where(obj), restart, manager=RESTART_MANAGER
+                        self.client, self._resource(obj), *_where(obj), restart, manager=ACTIONS_MANAGER
                     )
                 except ApiError as e:
                     if e.status != 404:
@@ -452,7 +445,7 @@ class Reconciler:
         resource = self.client.resource(API_VERSION, KIND)
         assert resource is not None, "the WebStack CRD is served"
         body = {"metadata": {"annotations": {REGENERATE_ANNOTATION: None}}}
-        result = await merge_patch(self.client, resource, stack[0], stack[1], body, manager=RESTART_MANAGER)
+        result = await merge_patch(self.client, resource, stack[0], stack[1], body, manager=ACTIONS_MANAGER)
         self.remember(result)
 
     def _resource(self, obj: JSON) -> Resource:
