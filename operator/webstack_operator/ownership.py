@@ -25,6 +25,10 @@ class Verdict(StrEnum):
     CONFLICT = "Conflict"  # someone else's: left alone
 
 
+# Taken over on the next write: labelled for this stack without a controller, or annotated by the user.
+ADOPTING = frozenset({Verdict.LEFTOVER, Verdict.ADOPTABLE})
+
+
 def controller_of(obj: JSON) -> JSON | None:
     """The owner reference marked `controller`, if any."""
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:

@@ -15,34 +15,18 @@ from dataclasses import dataclass, field, replace
 
 from webstack_operator import metrics, migration
 from webstack_operator.apply import (
-    create_once,
     delete_object,
     get_object,
-    merge_patch,
     post_event,
     server_side_apply,
     write_status,
 )
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.frontend import frontend_name
 from webstack_operator.builders.ingress import stack_url
-from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
-from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
-from webstack_operator.credentials import (
-    ACTIONS_MANAGER,
-    REGENERATE_ANNOTATION,
-    REGENERATED_FOR,
-    RESTARTED_AT,
-    Volume,
-    credentials_source_missing,
-    missing_message,
-    owner_refs_fix,
-    regenerate_request,
-    volume_state,
-)
+from webstack_operator.credentials import credentials_source_missing
 from webstack_operator.decide import (
     Action,
     Event,
@@ -58,19 +42,15 @@ from webstack_operator.decide import (
     to_write,
     write_event,
 )
+from webstack_operator.findings import Findings
+from webstack_operator.keeper import CredentialsKeeper
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.logs import bind_stack
-from webstack_operator.ownership import (
-    Verdict,
-    adoption_refused_message,
-    conflict_message,
-    ownership,
-)
+from webstack_operator.ownership import ADOPTING, Verdict, adoption_refused_message, ownership
 from webstack_operator.queue import Requeue, Retry
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
 from webstack_operator.stamps import (
-    FIELD_MANAGER,
     JSON,
     Applied,
     key_of,
@@ -99,51 +79,6 @@ class Rendered:
     gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
 
 
-ADOPTING = frozenset({Verdict.LEFTOVER, Verdict.ADOPTABLE})
-CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
-COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected
-
-
-@dataclass
-class Findings:
-    """What one reconcile found waiting on the world rather than on itself: reported, not retried."""
-
-    missing_apis: list[Problem] = field(default_factory=list)  # a credentials source's API not served
-    conflicts: list[str] = field(default_factory=list)  # names held by objects that are not ours
-    refused_adoptions: list[str] = field(default_factory=list)  # handed over, but unmergeable
-    database: Problem | None = None  # the database's credentials are missing
-    recheck: float | None = None  # look again after this long
-
-    def later(self, seconds: float) -> None:
-        self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
-
-    def allows(self, kind: str, live: JSON, verdict: Verdict | None) -> bool:
-        """Whether the stack may write into the name `live` holds; records why not."""
-        if verdict is Verdict.CONFLICT:
-            self.conflicts.append(conflict_message(kind, live))
-            self.later(CONFLICT_RECHECK_SECONDS)
-            return False
-        if verdict is Verdict.DOOMED:
-            self.later(COLLECTION_RECHECK_SECONDS)
-            return False
-        return True
-
-    def waiting_on_user(self) -> list[tuple[str, str]]:
-        return (
-            [("NameConflict", m) for m in self.conflicts]
-            + [("AdoptionRefused", m) for m in self.refused_adoptions]
-            + [(p.reason, p.message) for p in self.missing_apis]
-        )
-
-    def problem(self) -> Problem | None:
-        found = self.waiting_on_user()
-        return Problem(found[0][0], "; ".join(m for _, m in found)) if found else None
-
-    def summary(self) -> str:
-        problem = self.problem() or self.database
-        return problem.message if problem else "an earlier stack's children are being garbage-collected"
-
-
 @dataclass
 class Reconciler:
     client: KubeClient
@@ -152,6 +87,10 @@ class Reconciler:
     capabilities: Capabilities = field(default_factory=Capabilities)
     served: frozenset[tuple[str, str]] = frozenset()  # (apiVersion, kind) the cluster serves
     bodies: dict[StackKey, JSON] = field(default_factory=dict)  # the newest body of every WebStack
+    keeper: CredentialsKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
 
     def remember(self, body: JSON) -> StackKey:
         """Keeps the newest body seen (a handler's may be older than the last event's), without the
@@ -198,7 +137,9 @@ class Reconciler:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed)
             await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
-            await self._consume_regenerate(stack, body, rendered)
+            consumed = await self.keeper.consume(stack, body, rendered.desired)
+            if consumed is not None:
+                self.remember(consumed)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             if not (e.transient or e.status in RETRIED_STATUSES):
@@ -263,13 +204,13 @@ class Reconciler:
                     await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
         for obj, resource, live, verdict in pending:
             if is_create_only(obj):
-                await self._write_once(stack, owner, rendered, obj, resource, live, found)
+                await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)
             else:
                 await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
         for obj in rendered.desired:
             seen = self.cache.get(key_of(obj)) if is_create_only(obj) else None
             if seen is not None and found.allows(obj["kind"], seen.obj, ownership(seen.obj, stack, uid)):
-                await self._settle_once(stack, owner, rendered, obj, seen.obj)
+                await self.keeper.settle(owner, rendered.ctx, obj, self._resource(obj), seen.obj)
 
     async def _adoptable(self, obj: JSON, resource: Resource, found: Findings) -> bool:
         """An object handed over keeps the fields its own managers set that the stack does not render
@@ -279,8 +220,7 @@ class Reconciler:
         except ApiError as e:
             if e.transient or e.status in RETRIED_STATUSES:
                 raise
-            found.refused_adoptions.append(adoption_refused_message(obj["kind"], obj, e.message))
-            found.later(CONFLICT_RECHECK_SECONDS)
+            found.refuse_adoption(adoption_refused_message(obj["kind"], obj, e.message))
             return False
         return True
 
@@ -306,147 +246,6 @@ class Reconciler:
             if action in (Action.DRIFT_CORRECTED, Action.RECREATED):
                 metrics.DRIFT_CORRECTIONS.labels(kind=obj["kind"]).inc()
             await self.tell(owner, event)
-
-    # -- objects written once: the credentials
-    async def _write_once(
-        self,
-        stack: StackKey,
-        owner: JSON,
-        rendered: Rendered,
-        obj: JSON,
-        resource: Resource,
-        live: JSON | None,
-        found: Findings,
-    ) -> None:
-        """Creates the object if the name is free (never a new password over a volume that needs the old
-        one), or takes over a user's object annotated for adoption, leaving its content alone."""
-        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
-        generated = _is_generated(obj)
-        if live is not None:  # adoptable (allowed): labels and owner references only, never the data
-            refs = owner_refs_fix(obj, live, uid)
-            meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": _rv(live)}
-            if refs is not None:
-                meta["ownerReferences"] = refs
-            result = await merge_patch(
-                self.client, resource, *_where(obj), {"metadata": meta}, manager=FIELD_MANAGER
-            )
-            self.cache.upsert(result)
-            await self._announce_write(owner, obj, Action.ADOPTED)
-            return
-        if generated and request is None and rendered.ctx.database_managed:
-            state, pvc = await self._volume(stack, rendered)
-            if state is Volume.HOLDS_DATA:
-                found.database = Problem("CredentialsMissing", missing_message(obj["metadata"]["name"], pvc))
-                found.later(CONFLICT_RECHECK_SECONDS)
-                return
-            if state is Volume.GOING:
-                found.later(COLLECTION_RECHECK_SECONDS)
-                return
-        body = _with_annotation(obj, REGENERATED_FOR, request) if generated and request else obj
-        result, created = await create_once(self.client, resource, stamped(body)[0])
-        self.cache.upsert(result)
-        if generated and request and created:
-            await self._regenerated(stack, owner, rendered, obj, created=True)
-        elif created:
-            await self._announce_write(owner, obj, Action.CREATED)
-
-    async def _settle_once(
-        self, stack: StackKey, owner: JSON, rendered: Rendered, obj: JSON, live: JSON
-    ) -> None:
-        """An existing object written once: its owner references follow the deletion policy (both ways),
-        and the regenerate action replaces its password."""
-        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
-        resource = self._resource(obj)
-        meta: JSON = {}
-        refs = owner_refs_fix(obj, live, uid)
-        if refs is not None:
-            meta["ownerReferences"] = refs
-        rotate = bool(request) and _is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
-        patch: JSON = {}
-        if rotate:
-            meta["annotations"] = {REGENERATED_FOR: request}
-            patch["data"] = obj["data"]  # the password this render generated
-        if not meta:
-            return
-        patch["metadata"] = {**meta, "resourceVersion": _rv(live)}
-        result = await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
-        self.cache.upsert(result)
-        if rotate:
-            await self._regenerated(stack, owner, rendered, obj, created=False)
-        else:
-            owned = any(r.get("uid") == uid for r in refs or [])
-            what = "set: deleted with" if owned else "removed: kept after"
-            message = f"{obj['kind']} {obj['metadata']['name']}: owner reference {what} the WebStack"
-            await self.tell(owner, Event("Normal", "Updated", f"{message} (database.deletionPolicy)"))
-
-    async def _volume(self, stack: StackKey, rendered: Rendered) -> tuple[Volume, str]:
-        """Whether the database volume holds data (read only when the credentials are missing: rare)."""
-        sts = statefulset_name(rendered.ctx)
-        pvc_name = f"{DATA_VOLUME}-{sts}-0"
-        resource = self.client.resource("v1", "PersistentVolumeClaim")
-        assert resource is not None, "core/v1 is always served"
-        pvc = await get_object(self.client, resource, stack[0], pvc_name)
-        live_sts = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
-        return volume_state(pvc, live_sts.obj["metadata"]["uid"] if live_sts else None), pvc_name
-
-    async def _regenerated(
-        self, stack: StackKey, owner: JSON, rendered: Rendered, secret: JSON, *, created: bool
-    ) -> None:
-        """After a new password: the backend restarts to read it (Postgres's credentials-sync sidecar sets
-        it in the database), and the user is told."""
-        now = now_rfc3339()
-        for obj in rendered.desired:
-            if obj["kind"] in ("Deployment", "Rollout") and obj["metadata"]["name"] == backend_name(
-                rendered.ctx
-            ):
-                restart: JSON = (
-                    {"spec": {"restartAt": now}}
-                    if obj["kind"] == "Rollout"
-                    else {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-                )
-                try:
-                    await merge_patch(
-                        self.client, self._resource(obj), *_where(obj), restart, manager=ACTIONS_MANAGER
-                    )
-                except ApiError as e:
-                    if e.status != 404:
-                        raise
-        what = "created" if created else "replaced"
-        await self.tell(
-            owner,
-            Event(
-                "Warning",
-                "CredentialsRegenerated",
-                f"Secret {secret['metadata']['name']}: a new password was {what} on request "
-                f"({REGENERATE_ANNOTATION}); Postgres takes it within about a minute, the backend restarts",
-            ),
-        )
-
-    async def _consume_regenerate(self, stack: StackKey, owner: JSON, rendered: Rendered) -> None:
-        """Removes the one-shot action from the WebStack once its Secret carries it (or it cannot apply)."""
-        request = regenerate_request(owner)
-        if request is None:
-            return
-        secrets_ = [o for o in rendered.desired if _is_generated(o)]
-        if secrets_:
-            seen = self.cache.get(key_of(secrets_[0]))
-            if seen is None or _annotation(seen.obj, REGENERATED_FOR) != request:
-                return  # not done yet (a conflict, an error): the next reconcile tries again
-        else:
-            await self.tell(
-                owner,
-                Event(
-                    "Warning",
-                    "RegenerateIgnored",
-                    f"{REGENERATE_ANNOTATION}: this stack's credentials are not generated by the operator "
-                    "(secretRef, SealedSecret or ExternalSecret): rotate them at their source",
-                ),
-            )
-        resource = self.client.resource(API_VERSION, KIND)
-        assert resource is not None, "the WebStack CRD is served"
-        body = {"metadata": {"annotations": {REGENERATE_ANNOTATION: None}}}
-        result = await merge_patch(self.client, resource, stack[0], stack[1], body, manager=ACTIONS_MANAGER)
-        self.remember(result)
 
     def _resource(self, obj: JSON) -> Resource:
         resource = self.client.resource(obj["apiVersion"], obj["kind"])
@@ -567,20 +366,3 @@ def _generation(body: JSON) -> int:
 
 def _where(obj: JSON) -> tuple[str, str]:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-
-
-def _rv(obj: JSON) -> str:
-    return str(obj["metadata"].get("resourceVersion", ""))
-
-
-def _annotation(obj: JSON, key: str) -> str | None:
-    return (obj["metadata"].get("annotations") or {}).get(key)
-
-
-def _is_generated(obj: JSON) -> bool:
-    return obj["kind"] == "Secret" and _annotation(obj, GENERATED_ANNOTATION) == "true"
-
-
-def _with_annotation(obj: JSON, key: str, value: str) -> JSON:
-    meta = obj["metadata"]
-    return {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), key: value}}}

@@ -1,0 +1,207 @@
+"""The credentials Secret's writes: created once, never over a volume that needs the old password, its
+owner reference following the deletion policy, a new password only on the user's explicit action.
+
+The rules are pure (`credentials.py`); this carries them out with the apply layer's requests and tells the
+user through the reconcile's Events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from webstack_operator.apply import create_once, get_object, merge_patch
+from webstack_operator.builders import StackContext
+from webstack_operator.builders.backend import backend_name
+from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
+from webstack_operator.builders.secrets import GENERATED_ANNOTATION
+from webstack_operator.cache import ChildCache, StackKey
+from webstack_operator.credentials import (
+    ACTIONS_MANAGER,
+    REGENERATE_ANNOTATION,
+    REGENERATED_FOR,
+    RESTARTED_AT,
+    Volume,
+    missing_message,
+    owner_refs_fix,
+    regenerate_request,
+    volume_state,
+)
+from webstack_operator.decide import Action, Event
+from webstack_operator.findings import COLLECTION_RECHECK_SECONDS, Findings
+from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.spec import API_VERSION, KIND
+from webstack_operator.stamps import FIELD_MANAGER, JSON, key_of, stamped
+
+Tell = Callable[[JSON, Event], Awaitable[None]]
+Announce = Callable[[JSON, JSON, Action], Awaitable[None]]
+
+
+@dataclass
+class CredentialsKeeper:
+    client: KubeClient
+    cache: ChildCache
+    tell: Tell  # an Event on the WebStack
+    announce: Announce  # a write's Event and metrics, as for any child
+    clock: Callable[[], str]  # now, RFC 3339
+
+    async def create(
+        self,
+        stack: StackKey,
+        owner: JSON,
+        ctx: StackContext,
+        obj: JSON,
+        resource: Resource,
+        live: JSON | None,
+        found: Findings,
+    ) -> None:
+        """Creates the object if the name is free (never a new password over a volume that needs the old
+        one), or takes over a user's object annotated for adoption, leaving its content alone."""
+        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
+        generated = is_generated(obj)
+        if live is not None:  # handed over: labels and owner references only, never the data
+            refs = owner_refs_fix(obj, live, uid)
+            meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": _rv(live)}
+            if refs is not None:
+                meta["ownerReferences"] = refs
+            patch = {"metadata": meta}
+            self.cache.upsert(
+                await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
+            )
+            await self.announce(owner, obj, Action.ADOPTED)
+            return
+        if generated and request is None and ctx.database_managed:
+            state, pvc = await self._volume(stack, ctx)
+            if state is Volume.HOLDS_DATA:
+                found.credentials_missing(missing_message(obj["metadata"]["name"], pvc))
+                return
+            if state is Volume.GOING:
+                found.later(COLLECTION_RECHECK_SECONDS)
+                return
+        body = _with_annotation(obj, REGENERATED_FOR, request) if generated and request else obj
+        result, created = await create_once(self.client, resource, stamped(body)[0])
+        self.cache.upsert(result)
+        if generated and request and created:
+            await self._regenerated(owner, ctx, obj, created=True)
+        elif created:
+            await self.announce(owner, obj, Action.CREATED)
+
+    async def settle(self, owner: JSON, ctx: StackContext, obj: JSON, resource: Resource, live: JSON) -> None:
+        """An existing object written once: its owner references follow the deletion policy (both ways),
+        and the regenerate action replaces its password."""
+        uid, request = owner["metadata"]["uid"], regenerate_request(owner)
+        meta: JSON = {}
+        refs = owner_refs_fix(obj, live, uid)
+        if refs is not None:
+            meta["ownerReferences"] = refs
+        rotate = bool(request) and is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
+        patch: JSON = {}
+        if rotate:
+            meta["annotations"] = {REGENERATED_FOR: request}
+            patch["data"] = obj["data"]  # the password this render generated
+        if not meta:
+            return
+        patch["metadata"] = {**meta, "resourceVersion": _rv(live)}
+        self.cache.upsert(
+            await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
+        )
+        if rotate:
+            await self._regenerated(owner, ctx, obj, created=False)
+            return
+        owned = any(r.get("uid") == uid for r in refs or [])
+        what = "set: deleted with" if owned else "removed: kept after"
+        message = f"{obj['kind']} {obj['metadata']['name']}: owner reference {what} the WebStack"
+        await self.tell(owner, Event("Normal", "Updated", f"{message} (database.deletionPolicy)"))
+
+    async def consume(self, stack: StackKey, owner: JSON, desired: list[JSON]) -> JSON | None:
+        """Removes the one-shot action from the WebStack once its Secret carries it (or it cannot apply);
+        the WebStack as written, or None when there was nothing to do yet."""
+        request = regenerate_request(owner)
+        if request is None:
+            return None
+        generated = [o for o in desired if is_generated(o)]
+        if generated:
+            seen = self.cache.get(key_of(generated[0]))
+            if seen is None or _annotation(seen.obj, REGENERATED_FOR) != request:
+                return None  # not done yet (a conflict, an error): the next reconcile tries again
+        else:
+            await self.tell(
+                owner,
+                Event(
+                    "Warning",
+                    "RegenerateIgnored",
+                    f"{REGENERATE_ANNOTATION}: this stack's credentials are not generated by the operator "
+                    "(secretRef, SealedSecret or ExternalSecret): rotate them at their source",
+                ),
+            )
+        resource = self.client.resource(API_VERSION, KIND)
+        assert resource is not None, "the WebStack CRD is served"
+        body = {"metadata": {"annotations": {REGENERATE_ANNOTATION: None}}}
+        result: JSON = await merge_patch(
+            self.client, resource, stack[0], stack[1], body, manager=ACTIONS_MANAGER
+        )
+        return result
+
+    async def _volume(self, stack: StackKey, ctx: StackContext) -> tuple[Volume, str]:
+        """Whether the database volume holds data (read only when the credentials are missing: rare)."""
+        sts = statefulset_name(ctx)
+        pvc_name = f"{DATA_VOLUME}-{sts}-0"
+        resource = self.client.resource("v1", "PersistentVolumeClaim")
+        assert resource is not None, "core/v1 is always served"
+        pvc = await get_object(self.client, resource, stack[0], pvc_name)
+        live_sts = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
+        return volume_state(pvc, live_sts.obj["metadata"]["uid"] if live_sts else None), pvc_name
+
+    async def _regenerated(self, owner: JSON, ctx: StackContext, secret: JSON, *, created: bool) -> None:
+        """After a new password: the backend restarts to read it (Postgres's credentials-sync sidecar sets
+        it in the database), and the user is told."""
+        now, name = self.clock(), backend_name(ctx)
+        for kind in ("Deployment", "Rollout"):
+            resource = self.client.resource(
+                "apps/v1" if kind == "Deployment" else "argoproj.io/v1alpha1", kind
+            )
+            if resource is None or self.cache.get((resource.api_version, kind, ctx.namespace, name)) is None:
+                continue
+            restart: JSON = (
+                {"spec": {"restartAt": now}}
+                if kind == "Rollout"
+                else {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+            )
+            try:
+                await merge_patch(
+                    self.client, resource, ctx.namespace, name, restart, manager=ACTIONS_MANAGER
+                )
+            except ApiError as e:
+                if e.status != 404:
+                    raise
+        what = "created" if created else "replaced"
+        await self.tell(
+            owner,
+            Event(
+                "Warning",
+                "CredentialsRegenerated",
+                f"Secret {secret['metadata']['name']}: a new password was {what} on request "
+                f"({REGENERATE_ANNOTATION}); Postgres takes it within about a minute, the backend restarts",
+            ),
+        )
+
+
+def is_generated(obj: JSON) -> bool:
+    return obj["kind"] == "Secret" and _annotation(obj, GENERATED_ANNOTATION) == "true"
+
+
+def _where(obj: JSON) -> tuple[str, str]:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _rv(obj: JSON) -> str:
+    return str(obj["metadata"].get("resourceVersion", ""))
+
+
+def _annotation(obj: JSON, key: str) -> str | None:
+    return (obj["metadata"].get("annotations") or {}).get(key)
+
+
+def _with_annotation(obj: JSON, key: str, value: str) -> JSON:
+    meta = obj["metadata"]
+    return {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), key: value}}}
