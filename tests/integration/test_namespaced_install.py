@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.fixtures import apply_doc
-from tests.support.operator import SAMPLES, OperatorProcess, get_json, wait_phase
+from tests.support.operator import SAMPLES, OperatorProcess, get_json, operators_on, wait_phase
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -76,24 +76,6 @@ def can_i(cluster: KubeTarget, user: str, verb: str, resource: str, *where: str)
 def healthz(proc: OperatorProcess) -> tuple[int, dict[str, Any]]:
     with urllib.request.urlopen(f"http://{LOOPBACK}:{proc.liveness_port}/healthz", timeout=2) as r:
         return int(r.status), dict(json.load(r))
-
-
-def operators_on(kubeconfig: Path) -> list[int]:
-    """Pids of `webstack-operator run` processes using this kubeconfig (their KUBECONFIG variable)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if b"run" not in argv or not any(a.endswith(b"webstack-operator") for a in argv):
-                continue
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue  # gone, or not ours to read
-        if f"KUBECONFIG={kubeconfig}".encode() in environ:
-            found.append(int(entry.name))
-    return found
 
 
 @dataclass

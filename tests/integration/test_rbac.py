@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.fixtures import apply_doc
-from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, wait_phase
+from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, operators_on, wait_phase
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -302,24 +302,6 @@ def stack_doc(sample: str, namespace: str) -> dict[str, Any]:
     doc = yaml.safe_load((SAMPLES / sample).read_text())
     doc["metadata"]["namespace"] = namespace
     return dict(doc)
-
-
-def operators_on(kubeconfig: Path) -> list[int]:
-    """Pids of `webstack-operator run` processes using this kubeconfig (their KUBECONFIG variable)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if b"run" not in argv or not any(a.endswith(b"webstack-operator") for a in argv):
-                continue
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue  # gone, or not ours to read
-        if f"KUBECONFIG={kubeconfig}".encode() in environ:
-            found.append(int(entry.name))
-    return found
 
 
 def forget_lease(cluster: KubeTarget, namespace: str = OPERATOR_NAMESPACE) -> None:

@@ -67,3 +67,21 @@ def events(cluster: KubeTarget, ns: str, name: str) -> list[dict[str, Any]]:
         f"involvedObject.name={name},involvedObject.kind=WebStack",
     )
     return list(out["items"])
+
+
+def operators_on(kubeconfig: Path) -> list[int]:
+    """Pids of `webstack-operator run` processes using this kubeconfig (their KUBECONFIG variable)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"run" not in argv or not any(a.endswith(b"webstack-operator") for a in argv):
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if f"KUBECONFIG={kubeconfig}".encode() in environ:
+            found.append(int(entry.name))
+    return found
