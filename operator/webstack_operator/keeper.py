@@ -86,6 +86,19 @@ class CredentialsKeeper:
         elif created:
             await self.announce(owner, obj, Action.CREATED)
 
+    def database_waits(self, ctx: StackContext, desired: list[JSON], obj: JSON) -> bool:
+        """The Postgres StatefulSet is not created before its generated credentials exist: its pod would
+        start without them, and a new StatefulSet claims a volume still being collected (a stack deleted and
+        re-created at once) whose password would then be lost with the old Secret."""
+        if obj["kind"] != "StatefulSet" or obj["metadata"]["name"] != statefulset_name(ctx):
+            return False
+        generated = [o for o in desired if is_generated(o)]
+        return (
+            bool(generated)
+            and self.cache.get(key_of(generated[0])) is None
+            and self.cache.get(key_of(obj)) is None
+        )
+
     async def settle(self, owner: JSON, ctx: StackContext, obj: JSON, resource: Resource, live: JSON) -> None:
         """An existing object written once: its owner references follow the deletion policy (both ways),
         and the regenerate action replaces its password."""

@@ -205,6 +205,8 @@ class Reconciler:
         for obj, resource, live, verdict in pending:
             if is_create_only(obj):
                 await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)
+            elif self.keeper.database_waits(rendered.ctx, rendered.desired, obj):
+                continue  # the credentials' own path says why and when to look again
             else:
                 await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
         for obj in rendered.desired:

@@ -87,6 +87,7 @@ def test_fallback_without_optional_apis_is_accepted(platform_crds: KubeTarget, s
         "policy",
         "networking.k8s.io",
         "autoscaling",
+        "batch",  # the migration Job
     }
     applied = _dry_run_apply(platform_crds, objects)
     assert len(applied) == len(objects)
