@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from users_api.cache import CacheStatus
+from users_api.cache import RESPONSE_HEADERS, CacheStatus
 from users_api.cursor import MAX_ID, InvalidCursorError, decode_cursor, encode_cursor
 from users_api.errors import ProblemError, field_errors, summarize_fields
 from users_api.models import User, UserCreate, UserPage, UserUpdate
@@ -163,5 +163,4 @@ async def delete_user(request: Request) -> Response:
 
 
 def cache_headers(status: CacheStatus) -> dict[str, str]:
-    # Private: a shared proxy must not keep a copy that our invalidation cannot reach.
-    return {"X-Cache": status.value, "Cache-Control": "private, no-cache"}
+    return RESPONSE_HEADERS[status]
