@@ -451,10 +451,11 @@ def run() -> None:
         bare = stack.enter_context(BareUvicornServer(body=list_body))
 
         sides = {"HIT": (ours_cached.url, peer_cached.url), "BYPASS": (ours_uncached.url, peer_uncached.url)}
+        warm_up = min(WARM_UP_SECONDS, DURATION_SECONDS)  # JIT (Node), caches, pools: not measured
         for scenario in SCENARIOS:
-            for base in sides[scenario.x_cache]:
-                wrk(base + scenario.path, "warm-up", duration=min(WARM_UP_SECONDS, DURATION_SECONDS))
-        wrk(bare.url + LIST_PATH, "warm-up", duration=min(WARM_UP_SECONDS, DURATION_SECONDS))
+            for side, base in zip(("ours", "peer"), sides[scenario.x_cache], strict=True):
+                wrk(base + scenario.path, f"warm-up, {side}: {scenario.name}", duration=warm_up)
+        wrk(bare.url + LIST_PATH, "warm-up, bare uvicorn", duration=warm_up)
 
         ours_runs: dict[str, list[Result]] = {s.name: [] for s in SCENARIOS}
         peer_runs: dict[str, list[Result]] = {s.name: [] for s in SCENARIOS}
