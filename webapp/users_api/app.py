@@ -36,11 +36,13 @@ log = logging.getLogger(__name__)
 
 def build_routes() -> list[Route]:
     return [
-        Route(endpoints.USERS_ROUTE, endpoints.list_users, methods=["GET"]),
-        Route(endpoints.USERS_ROUTE, endpoints.create_user, methods=["POST"]),
-        Route(endpoints.USER_ROUTE, endpoints.get_user, methods=["GET"]),
-        Route(endpoints.USER_ROUTE, endpoints.update_user, methods=["PATCH"]),
-        Route(endpoints.USER_ROUTE, endpoints.delete_user, methods=["DELETE"]),
+        endpoints.route(endpoints.USERS_ROUTE, GET=endpoints.list_users, POST=endpoints.create_user),
+        endpoints.route(
+            endpoints.USER_ROUTE,
+            GET=endpoints.get_user,
+            PATCH=endpoints.update_user,
+            DELETE=endpoints.delete_user,
+        ),
         Route("/healthz", probes.healthz, methods=["GET"]),
         Route("/readyz", probes.readyz, methods=["GET"]),
         Route("/metrics", probes.metrics, methods=["GET"]),

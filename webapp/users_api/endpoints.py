@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from users_api.cache import RESPONSE_HEADERS, CacheStatus
 from users_api.cursor import MAX_ID, InvalidCursorError, decode_cursor, encode_cursor
@@ -23,6 +25,19 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Handler) -> Route:
+    """One route per path with a handler per method, so a 405 lists every method of the path in `Allow`.
+
+    (One Route per method would answer a wrong method with the methods of the first route only.)
+    """
+
+    async def by_method(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(handlers), name=path)
 
 
 def parse_limit(raw: str | None) -> int:
