@@ -188,7 +188,7 @@ async def test_invalidation_connection_carries_its_name(redis_server: RedisServe
     finally:
         await admin.aclose()
     listeners = [c for c in listed if c["name"] == CONNECTION_NAME]
-    assert len(listeners) == 2
+    assert len(listeners) >= 2  # ours, and any other API on the shared Redis
     assert all("P" in c["flags"] and "t" in c["flags"] for c in listeners)  # pubsub, tracking
 
 
