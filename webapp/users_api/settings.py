@@ -45,7 +45,7 @@ class Settings(BaseModel):
     # when the Redis cache is; bounded by entries and by estimated bytes, whichever is reached first.
     near_cache_enabled: bool = True
     near_cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
-    near_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1024, le=16 * 1024 * 1024 * 1024)
+    near_cache_max_bytes: int = Field(32 * 1024 * 1024, ge=1024, le=16 * 1024 * 1024 * 1024)
     db_pool_min_size: int = Field(1, ge=0, le=200)
     db_pool_max_size: int = Field(10, ge=1, le=200)
     # Postgres may come up after us (same rollout): keep retrying the first connection this long.
