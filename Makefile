@@ -10,7 +10,7 @@ help:
 	@echo "make demo    - the whole system on this machine (control plane, operator, users API, UI)"
 	@echo "make test    - every test suite (unit, integration on real Postgres/Redis/Kubernetes, e2e)"
 	@echo "make lint    - ruff, mypy --strict, hadolint, actionlint"
-	@echo "make bench   - benchmarks (users API under wrk, operator on the local control plane)"
+	@echo "make bench   - benchmarks (users API against the seed's Express stack under wrk, operator, failover)"
 	@echo "make cluster-up / cluster-down - the local control plane by hand"
 
 setup:

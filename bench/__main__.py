@@ -13,7 +13,7 @@ from bench import failover, operator, users_api
 
 # (title, run). Each section prints its own results and rewrites only its own part of docs/benchmarks.md.
 SECTIONS: list[tuple[str, Callable[[], None]]] = [
-    ("users API under wrk", users_api.run),
+    ("users API against the seed's stack under wrk", users_api.run),
     ("operator on the local control plane", operator.run),
     ("failover and recovery after an API outage", failover.run),
 ]

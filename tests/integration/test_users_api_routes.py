@@ -117,8 +117,25 @@ async def test_unknown_resources_are_404_problems(client: httpx.AsyncClient, pat
     assert_problem(await client.get(path), 404)
 
 
-async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
-    assert_problem(await client.put("/api/users/1", json={}), 405)
+async def test_wrong_method_is_405_problem_listing_every_method_of_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    for method, path, allowed in (
+        ("PUT", "/api/users/1", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("DELETE", "/api/users", {"GET", "HEAD", "POST"}),
+        ("OPTIONS", "/api/users", {"GET", "HEAD", "POST"}),
+    ):
+        response = await client.request(method, path, json={})
+        assert_problem(response, 405)
+        assert {m.strip() for m in response.headers["allow"].split(",")} == allowed, (method, path)
+
+
+async def test_a_cursor_past_every_id_is_an_empty_last_page(client: httpx.AsyncClient) -> None:
+    await create(client, "last@example.com")
+    past_bigint = "dTE6OTIyMzM3MjAzNjg1NDc3NTgwOA"  # u1:9223372036854775808, one past the largest id
+    response = await client.get("/api/users", params={"cursor": past_bigint})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"items": [], "next_cursor": None}
 
 
 async def test_duplicate_email_is_409_case_insensitively(client: httpx.AsyncClient) -> None:
@@ -162,10 +179,12 @@ async def test_non_json_body_is_415(client: httpx.AsyncClient) -> None:
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/users", content=b"{not json", headers={"content-type": "application/json"}
-    )
-    assert_problem(response, 400)
+    created = await create(client, "json@example.com")
+    for method, path in (("POST", "/api/users"), ("PATCH", f"/api/users/{created['id']}")):
+        response = await client.request(
+            method, path, content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 400)
 
 
 @pytest.mark.parametrize(
@@ -175,6 +194,8 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
         ({"email": "a@example.com"}, {"name"}),
         ({"email": "a@example.com", "name": "   "}, {"name"}),
         ({"email": "a@example.com", "name": "A", "admin": True}, {"admin"}),
+        ({"email": "a@example.com", "name": "A\u0000"}, {"name"}),  # Postgres text cannot hold NUL
+        ({"email": "a\u0000@example.com", "name": "A"}, {"email"}),
         ({}, {"email", "name"}),
         ([1, 2], {"body"}),
     ],
@@ -191,7 +212,10 @@ async def test_invalid_fields_are_422_naming_each_field(
 async def test_empty_or_null_patch_is_422(client: httpx.AsyncClient) -> None:
     created = await create(client, "p@example.com")
     assert_problem(await client.patch(f"/api/users/{created['id']}", json={}), 422)
-    assert_problem(await client.patch(f"/api/users/{created['id']}", json={"name": None}), 422)
+    body = assert_problem(
+        await client.patch(f"/api/users/{created['id']}", json={"email": None, "name": None}), 422
+    )
+    assert {error["field"] for error in body["errors"]} == {"email", "name"}  # type: ignore[attr-defined]
     assert_problem(await client.patch("/api/users/12345", json={"name": "X"}), 404)
 
 

@@ -29,13 +29,14 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from users_api.app import create_app
+    from users_api.http_protocol import CorkedHttpToolsProtocol
 
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=CorkedHttpToolsProtocol,  # httptools, one send per response
         workers=1,
         access_log=False,  # the middleware writes a JSON access log with the request id
         log_config=None,  # keep the JSON handler configure_logging installed

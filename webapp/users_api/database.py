@@ -62,6 +62,10 @@ async def migrate(settings: Settings) -> list[str]:
     return applied
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset hook: nothing to undo (pool connections hold no SET, LISTEN, cursor or lock)."""
+
+
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     async def create() -> asyncpg.Pool:
         pool = asyncpg.create_pool(
@@ -72,6 +76,10 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
             command_timeout=COMMAND_TIMEOUT_SECONDS,
             max_inactive_connection_lifetime=300.0,
             server_settings={"application_name": "users-api"},
+            # asyncpg still rolls back an open transaction on release; this replaces only its reset query
+            # (UNLISTEN, RESET ALL, advisory unlock...), one more round trip per request for session state
+            # the pool's statements never create.
+            reset=keep_session,
         )
         try:
             return await pool

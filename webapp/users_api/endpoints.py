@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from users_api.cache import CacheStatus
+from users_api.bodies import page_body, user_body
+from users_api.cache import RESPONSE_HEADERS, CacheStatus
 from users_api.cursor import MAX_ID, InvalidCursorError, decode_cursor, encode_cursor
 from users_api.errors import ProblemError, field_errors, summarize_fields
-from users_api.models import User, UserCreate, UserPage, UserUpdate
+from users_api.models import User, UserCreate, UserUpdate
 from users_api.responses import RawJSONResponse
 from users_api.state import app_state
 from users_api.users import DuplicateEmailError
@@ -23,6 +26,19 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Handler) -> Route:
+    """One route per path with a handler per method, so a 405 lists every method of the path in `Allow`.
+
+    (One Route per method would answer a wrong method with the methods of the first route only.)
+    """
+
+    async def by_method(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(handlers), name=path)
 
 
 def parse_limit(raw: str | None) -> int:
@@ -106,9 +122,8 @@ async def list_users(request: Request) -> Response:
     state = app_state(request)
 
     async def load() -> bytes:
-        users, next_after = await state.users.list_page(after_id=after_id, limit=limit)
-        page = UserPage(items=users, next_cursor=None if next_after is None else encode_cursor(next_after))
-        return page.__pydantic_serializer__.to_json(page)
+        rows, next_after = await state.users.list_page(after_id=after_id, limit=limit)
+        return page_body(rows, None if next_after is None else encode_cursor(next_after))
 
     body, status = await state.cache.fetch(USERS_ROUTE, f"list:{limit}:{after_id}", load)
     return RawJSONResponse(body, headers=cache_headers(status))
@@ -119,10 +134,10 @@ async def get_user(request: Request) -> Response:
     state = app_state(request)
 
     async def load() -> bytes:
-        user = await state.users.get(user_id)
-        if user is None:
+        row = await state.users.get(user_id)
+        if row is None:
             raise not_found(user_id)  # not cached: a 404 is cheap and must not outlive a create
-        return user.__pydantic_serializer__.to_json(user)
+        return user_body(row)
 
     body, status = await state.cache.fetch(USER_ROUTE, f"user:{user_id}", load)
     return RawJSONResponse(body, headers=cache_headers(status))
@@ -163,5 +178,4 @@ async def delete_user(request: Request) -> Response:
 
 
 def cache_headers(status: CacheStatus) -> dict[str, str]:
-    # Private: a shared proxy must not keep a copy that our invalidation cannot reach.
-    return {"X-Cache": status.value, "Cache-Control": "private, no-cache"}
+    return RESPONSE_HEADERS[status]

@@ -8,11 +8,10 @@ path per user id would explode the metric's cardinality).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +22,7 @@ from users_api.metrics import Metrics
 access_log = logging.getLogger("users_api.access")
 error_log = logging.getLogger("users_api.error")
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # Probes and scrapes are frequent and uninteresting: logged at debug level only.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED_ROUTE = "unmatched"
@@ -54,9 +53,16 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = Headers(scope=scope)
-        incoming_id = headers.get("x-request-id", "")
-        request_id = incoming_id if _SAFE_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+        # One pass over the raw headers (names arrive lower-cased) rather than a Headers object per request.
+        incoming_id = b""
+        declared = 0
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming_id = incoming_id or value
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+        encoded_id = incoming_id if _SAFE_REQUEST_ID.match(incoming_id) else os.urandom(16).hex().encode()
+        request_id = encoded_id.decode("ascii")
         log_fields = bind_log_fields(request_id=request_id)
         status = 500
         response_started = False
@@ -66,11 +72,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
             await send(message)
 
         received = 0
-        declared = _declared_length(headers)
 
         async def receive_with_limit() -> Message:
             nonlocal received
@@ -97,8 +102,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             method = scope["method"]
             route = route_template(scope)
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_duration.labels(method, route).observe(elapsed)
+            metrics = self.metrics
+            metrics.child(metrics.http_requests, method, route, str(status)).inc()
+            metrics.child(metrics.http_duration, method, route).observe(elapsed)
             level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 400 else logging.INFO
             if access_log.isEnabledFor(level):
                 access_log.log(
@@ -114,8 +120,3 @@ class RequestContextMiddleware:
                     },
                 )
             reset_log_fields(log_fields)
-
-
-def _declared_length(headers: Headers) -> int:
-    value = headers.get("content-length", "")
-    return int(value) if value.isdigit() else 0

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from users_api import __version__
+from users_api.cursor import CURSOR_MAX_LENGTH, CURSOR_PATTERN, MAX_ID, encode_cursor
 from users_api.endpoints import DEFAULT_LIMIT, MAX_LIMIT, USER_ROUTE, USERS_ROUTE
 from users_api.models import User, UserCreate, UserPage, UserUpdate
 from users_api.responses import dumps
@@ -17,11 +18,38 @@ from users_api.responses import dumps
 _REF = "#/components/schemas/{model}"
 
 
-def _problem(description: str) -> dict[str, Any]:
+def _problem(description: str, **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
+        **extra,
     }
+
+
+def _json_body(model: str) -> dict[str, Any]:
+    """A required JSON body; any `application/*+json` media type is read the same way."""
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}}}
+
+
+# The failures of reading a body, the same on every operation that takes one.
+_BODY_PROBLEMS = {
+    "400": _problem("The body is not valid JSON (RFC 8259, UTF-8)."),
+    "413": _problem("The body is larger than the limit (64 KiB by default)."),
+    "415": _problem(
+        "The body is not JSON: send Content-Type application/json.",
+        headers={"Accept": {"schema": {"type": "string", "const": "application/json"}}},
+    ),
+    "422": _problem("Invalid fields: `errors` names each one and what is wrong."),
+}
+# After a create, the new user is reachable by its id: what clients (and stateful tests) follow.
+_CREATED_USER_LINKS = {
+    name: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetUser", "getUser"),
+        ("UpdateUser", "updateUser"),
+        ("DeleteUser", "deleteUser"),
+    )
+}
 
 
 def _json(model: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -66,14 +94,22 @@ def build_openapi() -> dict[str, Any]:
         ref_template=_REF,
     )
     components = {**schemas.get("$defs", {}), "Problem": _PROBLEM_SCHEMA}
-    id_parameter = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    id_parameter = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
     x_cache = {
         "X-Cache": {
             "description": "HIT, MISS or BYPASS",
             "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
         }
     }
-    unavailable = _problem("The database is unavailable.")
+    unavailable = _problem(
+        "The database is unavailable; retry after the given seconds.",
+        headers={"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    )
     return {
         "openapi": "3.1.0",
         "info": {"title": "Users API", "version": __version__},
@@ -96,33 +132,36 @@ def build_openapi() -> dict[str, Any]:
                         {
                             "name": "cursor",
                             "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "next_cursor of the previous page.",
+                            "schema": {
+                                "type": "string",
+                                "maxLength": CURSOR_MAX_LENGTH,
+                                "pattern": CURSOR_PATTERN,
+                            },
+                            "description": (
+                                "next_cursor of the previous page, unchanged. Omit it for the first page; "
+                                "an empty value is not a cursor."
+                            ),
+                            "example": encode_cursor(50),
                         },
                     ],
                     "responses": {
                         "200": _json("UserPage", "A page of users.", headers=x_cache),
-                        "400": _problem("Bad limit or cursor."),
+                        "400": _problem("limit or cursor is not of the schema; `errors` names which."),
                         "503": unavailable,
                     },
                 },
                 "post": {
                     "operationId": "createUser",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": _REF.format(model="UserCreate")}}
-                        },
-                    },
+                    "requestBody": _json_body("UserCreate"),
                     "responses": {
                         "201": _json(
-                            "User", "Created.", headers={"Location": {"schema": {"type": "string"}}}
+                            "User",
+                            "Created.",
+                            headers={"Location": {"required": True, "schema": {"type": "string"}}},
+                            links=_CREATED_USER_LINKS,
                         ),
-                        "400": _problem("Malformed JSON."),
-                        "409": _problem("The email is taken."),
-                        "413": _problem("Body too large."),
-                        "415": _problem("Body is not JSON."),
-                        "422": _problem("Invalid fields."),
+                        **_BODY_PROBLEMS,
+                        "409": _problem("The email is taken (compared case-insensitively)."),
                         "503": unavailable,
                     },
                 },
@@ -139,19 +178,12 @@ def build_openapi() -> dict[str, Any]:
                 },
                 "patch": {
                     "operationId": "updateUser",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": _REF.format(model="UserUpdate")}}
-                        },
-                    },
+                    "requestBody": _json_body("UserUpdate"),
                     "responses": {
                         "200": _json("User", "Updated."),
+                        **_BODY_PROBLEMS,
                         "404": _problem("No such user."),
-                        "409": _problem("The email is taken."),
-                        "413": _problem("Body too large."),
-                        "415": _problem("Body is not JSON."),
-                        "422": _problem("Invalid fields."),
+                        "409": _problem("The email is taken (compared case-insensitively)."),
                         "503": unavailable,
                     },
                 },

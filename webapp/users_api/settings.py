@@ -41,6 +41,11 @@ class Settings(BaseModel):
     cache_timeout_seconds: float = Field(0.25, gt=0, le=10)
     cache_breaker_failures: int = Field(3, ge=1, le=1000)
     cache_breaker_reset_seconds: float = Field(5.0, gt=0, le=3600)
+    # This replica's in-memory copy of Redis entries, invalidated by Redis (docs/architecture.md). Used only
+    # when the Redis cache is; bounded by entries and by estimated bytes, whichever is reached first.
+    near_cache_enabled: bool = True
+    near_cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
+    near_cache_max_bytes: int = Field(32 * 1024 * 1024, ge=1024, le=16 * 1024 * 1024 * 1024)
     db_pool_min_size: int = Field(1, ge=0, le=200)
     db_pool_max_size: int = Field(10, ge=1, le=200)
     # Postgres may come up after us (same rollout): keep retrying the first connection this long.
@@ -89,6 +94,11 @@ class Settings(BaseModel):
     def cache_active(self) -> bool:
         """The cache is used only when it is enabled and has somewhere to live."""
         return self.cache_enabled and self.redis_url is not None
+
+    @property
+    def near_cache_active(self) -> bool:
+        """The near cache needs Redis: its invalidations come from there."""
+        return self.cache_active and self.near_cache_enabled
 
 
 def database_url_from_environ(environ: Mapping[str, str]) -> str:

@@ -29,6 +29,7 @@ DATABASE_UNAVAILABLE = (
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
 
+# Columns in the order of the `User` model's fields: bodies.py encodes rows as they come.
 LIST_PAGE = "SELECT id, email, name, created_at, updated_at FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 GET_ONE = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
 INSERT = "INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id, email, name, created_at, updated_at"
@@ -67,19 +68,20 @@ class UsersRepository:
         except TimeoutError as exc:
             raise DatabaseUnavailableError("ping") from exc
 
-    async def list_page(self, *, after_id: int, limit: int) -> tuple[list[User], int | None]:
-        """Up to `limit` users with id > after_id, in id order, and the id to continue after (None: last)."""
+    async def list_page(self, *, after_id: int, limit: int) -> tuple[list[asyncpg.Record], int | None]:
+        """Up to `limit` users with id > after_id, in id order, and the id to continue after (None: last).
+
+        Rows, not models: read routes encode them directly (`bodies.py`).
+        """
         async with self._connection("list_users") as connection:
             # One row more than asked tells whether another page exists, without a COUNT.
             rows = await connection.fetch(LIST_PAGE, after_id, limit + 1)
-        users = [User.model_validate(dict(row)) for row in rows[:limit]]
-        next_after = users[-1].id if len(rows) > limit else None
-        return users, next_after
+        next_after: int | None = rows[limit - 1]["id"] if len(rows) > limit else None
+        return rows[:limit], next_after
 
-    async def get(self, user_id: int) -> User | None:
+    async def get(self, user_id: int) -> asyncpg.Record | None:
         async with self._connection("get_user") as connection:
-            row = await connection.fetchrow(GET_ONE, user_id)
-        return None if row is None else User.model_validate(dict(row))
+            return await connection.fetchrow(GET_ONE, user_id)
 
     async def create(self, *, email: str, name: str) -> User:
         async with self._connection("create_user") as connection:

@@ -104,3 +104,16 @@ def test_several_problems_are_reported_together() -> None:
         load_settings({"DATABASE_URL": DSN, "PORT": "x", "CACHE_TTL_SECONDS": "y"})
     assert "PORT" in str(caught.value)
     assert "CACHE_TTL_SECONDS" in str(caught.value)
+
+
+def test_the_near_cache_is_on_by_default_bounded_and_needs_redis() -> None:
+    with_redis = load_settings({"DATABASE_URL": "postgresql://u@h/d", "REDIS_URL": "redis://r:6379/0"})
+    assert with_redis.near_cache_active
+    assert (with_redis.near_cache_max_entries, with_redis.near_cache_max_bytes) == (10_000, 32 * 1024 * 1024)
+    assert not load_settings({"DATABASE_URL": "postgresql://u@h/d"}).near_cache_active
+    off = load_settings(
+        {"DATABASE_URL": "postgresql://u@h/d", "REDIS_URL": "redis://r:6379/0", "NEAR_CACHE_ENABLED": "false"}
+    )
+    assert off.cache_active and not off.near_cache_active
+    with pytest.raises(SettingsError, match="NEAR_CACHE_MAX_BYTES='12'"):
+        load_settings({"DATABASE_URL": "postgresql://u@h/d", "NEAR_CACHE_MAX_BYTES": "12"})
