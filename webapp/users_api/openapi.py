@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from users_api import __version__
+from users_api import metric_names as names
 from users_api.cursor import CURSOR_MAX_LENGTH, CURSOR_PATTERN, MAX_ID, encode_cursor
 from users_api.endpoints import DEFAULT_LIMIT, MAX_LIMIT, USER_ROUTE, USERS_ROUTE
 from users_api.models import User, UserCreate, UserPage, UserUpdate
@@ -104,7 +105,11 @@ def build_openapi() -> dict[str, Any]:
         "X-Cache": {
             "description": "HIT, MISS or BYPASS",
             "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
-        }
+        },
+        "X-Cache-Layer": {
+            "description": "On a HIT: which cache answered, this replica's near cache or Redis",
+            "schema": {"type": "string", "enum": [names.LAYER_LOCAL, names.LAYER_REDIS]},
+        },
     }
     unavailable = _problem(
         "The database is unavailable; retry after the given seconds.",
