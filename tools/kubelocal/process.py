@@ -24,6 +24,13 @@ from kubelocal.wait import GiveUp, Timeout, eventually
 _LIVE: dict[int, Supervised] = {}
 
 
+def _default_stop_signals() -> None:
+    """In the child, before exec: a harness run as a background job (`cmd &` in a script) has SIGINT and
+    SIGQUIT ignored, and exec keeps an ignored signal ignored, so a child would shrug off its stop signal."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def pdeathsig_prefix() -> list[str]:
     """setpriv (util-linux, on every Debian) execs the command in place (same pid) with PDEATHSIG set."""
     setpriv = shutil.which("setpriv")
@@ -108,6 +115,7 @@ class Supervised:
                 env=dict(self.env) if self.env is not None else None,
                 cwd=self.cwd,
                 start_new_session=True,  # a Ctrl-C reaches only us, and we stop children in order
+                preexec_fn=_default_stop_signals,
                 **credentials(self.run_as),
             )
         _LIVE[id(self)] = self

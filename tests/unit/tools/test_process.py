@@ -61,6 +61,18 @@ def test_stop_sends_the_stop_signal_and_kill_sigkill(tmp_path: Path) -> None:
     assert process is not None and process.returncode == -signal.SIGKILL
 
 
+def test_the_stop_signal_works_even_when_the_harness_ignores_it(tmp_path: Path) -> None:
+    """A harness started as a background job (`make test &`) has SIGINT ignored, and exec keeps it so."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = Supervised("child", ["sleep", "60"], tmp_path / "c.log", stop_signal=signal.SIGINT).start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    process = child.process
+    child.stop(timeout=5)
+    assert process is not None and process.returncode == -signal.SIGINT
+
+
 def test_tail_and_a_restart_appends_to_the_same_log(tmp_path: Path) -> None:
     counter = python("counter", "for i in range(5): print(i)", tmp_path).start()
     eventually(lambda: counter.tail(2), until=lambda t: t == "3\n4", timeout=10, what="the last two lines")
