@@ -65,6 +65,7 @@ class WorkQueue(Generic[K]):
         self._running: set[K] = set()
         self._dirty: set[K] = set()  # enqueued while running: run again afterwards
         self._failures: dict[K, int] = {}
+        self._not_before: dict[K, float] = {}  # a server's Retry-After: no run of the key before then
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -82,7 +83,9 @@ class WorkQueue(Generic[K]):
             return
         delay = self._debounce if delay is None else delay
         loop = asyncio.get_running_loop()
-        due = loop.time() + delay
+        # Any trigger (a child's event, the resync) may bring a retry forward, but never before the time the
+        # apiserver asked for: a 429 storm is not hammered by the stack's own events.
+        due = max(loop.time() + delay, self._not_before.get(key, 0.0))
         handle = self._waiting.get(key)
         if handle is not None:
             if handle.when() <= due:
@@ -97,6 +100,7 @@ class WorkQueue(Generic[K]):
             handle.cancel()
         self._dirty.discard(key)
         self._failures.pop(key, None)
+        self._not_before.pop(key, None)
 
     def failures(self, key: K) -> int:
         return self._failures.get(key, 0)
@@ -144,11 +148,16 @@ class WorkQueue(Generic[K]):
             await self._work(key, attempt)
         except Requeue as e:
             self._failures.pop(key, None)
+            self._not_before.pop(key, None)
             log.debug("%s waits, again in %.1fs: %s", key, e.delay, e)
             return e.delay
         except Retry as e:
             self._failures[key] = attempt
             delay = max(self._backoff(attempt), e.delay or 0.0)
+            if e.delay:
+                self._not_before[key] = asyncio.get_running_loop().time() + e.delay
+            else:
+                self._not_before.pop(key, None)
             # One line per doubling, not per retry: a storm of 429s must not become a storm of logs.
             level = logging.WARNING if attempt & (attempt - 1) == 0 else logging.DEBUG
             log.log(level, "%s failed (attempt %d), again in %.1fs: %s", key, attempt, delay, e)
@@ -156,4 +165,5 @@ class WorkQueue(Generic[K]):
         except Exception:
             log.exception("%s failed", key)
         self._failures.pop(key, None)
+        self._not_before.pop(key, None)
         return None

@@ -262,8 +262,14 @@ def test_a_leader_killed_mid_reconcile_is_replaced_and_no_object_is_written_by_b
         names = [f"s{i}" for i in range(5)]
         for name in names:
             apply_webstack(cluster, ns, name, MINIMAL)
-        eventually(
-            lambda: proxy.requests(method="PATCH", path_re=rf"^/apis?/.*/namespaces/{ns}/"),
+        eventually(  # the reconciler's own first write of a child (kopf patches the WebStack earlier)
+            lambda: [
+                r
+                for r in proxy.requests(
+                    method="PATCH", path_re=rf"^/apis?/(?!webstack\.dev/).*/namespaces/{ns}/"
+                )
+                if r.user_agent.startswith("webstack-operator/")
+            ],
             timeout=60,
             interval=0.05,
             what="the leader writing the first children",

@@ -209,3 +209,25 @@ async def test_a_requeue_comes_back_after_its_delay_and_counts_no_failure() -> N
     assert runs[1][0] - runs[0][0] >= 0.2 and runs[2][0] - runs[1][0] >= 0.2
     assert queue.failures("a") == 0
     await queue.close()
+
+
+async def test_a_trigger_during_a_retry_after_waits_for_it() -> None:
+    """The resync or a child's event may bring a retry forward, but not before the server's Retry-After."""
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+
+    async def work(key: str, attempt: int) -> None:
+        runs.append(loop.time())
+        if attempt == 1:
+            raise Retry("429 Too Many Requests", delay=0.5)
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=lambda n: 0.01)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: len(runs) == 1)
+    queue.enqueue("a")  # the resync ticks meanwhile
+    await _until(lambda: len(runs) == 2)
+    assert runs[1] - runs[0] >= 0.5
+    queue.enqueue("a")  # after a success, a trigger runs at once again
+    await _until(lambda: len(runs) == 3)
+    await queue.close()
