@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import redis
-from tests.helpers import api_env
+from tests.helpers import api_env, empty_users_table
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 
@@ -40,14 +39,14 @@ def clean_state(postgres: PostgresServer, redis_server: RedisServer) -> None:
 
     Synchronous on purpose: the browser tests hold Playwright's event loop, where no async fixture can run.
     """
-    postgres.psql(
-        "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN TRUNCATE users RESTART IDENTITY; END IF; END $$"
-    )
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    empty_users_table(postgres, redis_server)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, for tests that stop, kill or restart it."""
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

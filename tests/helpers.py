@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubelocal.wait import eventually_async as eventually
@@ -77,3 +78,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def empty_users_table(postgres: PostgresServer, redis_server: RedisServer) -> None:
+    """No users, ids from 1 again, nothing cached: where a test that asks for a clean state starts."""
+    postgres.psql(
+        "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN TRUNCATE users RESTART IDENTITY; END IF; END $$"
+    )
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import hypothesis
 import pytest
-import redis
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from tests.helpers import empty_users_table
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 from users_api.openapi import build_openapi
@@ -53,18 +53,6 @@ enabled = true
 
 # The document as built for `/openapi.json`; the first test shows the server serves exactly this.
 schema = schemathesis.openapi.from_dict(build_openapi(), config=SchemathesisConfig.from_str(CONFIG))
-
-
-def empty_users_table(postgres: PostgresServer, redis_server: RedisServer) -> None:
-    """No users, ids from 1 again, nothing cached: where every run and every stateful scenario starts."""
-    postgres.psql(
-        "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN TRUNCATE users RESTART IDENTITY; END IF; END $$"
-    )
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -192,12 +192,6 @@ async def test_invalidation_connection_carries_its_name(redis_server: RedisServe
     assert all("P" in c["flags"] and "t" in c["flags"] for c in listeners)  # pubsub, tracking
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
 async def test_redis_restart_drops_entries_without_stale_reads_and_the_near_cache_resumes(
     postgres: PostgresServer, own_redis: RedisServer, clean_state: None
 ) -> None:

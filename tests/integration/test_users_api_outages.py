@@ -15,12 +15,6 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     with PostgresServer() as server:
         yield server
