@@ -7,13 +7,24 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 
-if TYPE_CHECKING:  # migration: the gate's verdict (migration.py imports decide.py, which imports us)
-    from webstack_operator.migration import Verdict as MigrationVerdict
+
+class Verdict(Protocol):
+    """A condition decided elsewhere (the migration gate's `Migrated`): status only reads it."""
+
+    @property
+    def ok(self) -> bool | None: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
 
 JSON = dict[str, Any]
 
@@ -42,7 +53,7 @@ class Observed:
     database_problem: Problem | None = None  # why Postgres cannot serve this stack (its credentials)
     invalid_spec: bool = False
     url: str | None = None
-    migration: MigrationVerdict | None = None  # the Migrated condition (None: no migration Job rendered)
+    migration: Verdict | None = None  # the Migrated condition (None: no migration Job rendered)
 
 
 def observe(
@@ -55,7 +66,7 @@ def observe(
     problem: Problem | None,
     url: str | None,
     database_problem: Problem | None = None,
-    migration: MigrationVerdict | None = None,
+    migration: Verdict | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
     the backend switches between a Rollout and a Deployment)."""
