@@ -31,7 +31,7 @@ from webstack_operator.decide import Action, Event
 from webstack_operator.findings import COLLECTION_RECHECK_SECONDS, Findings
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.spec import API_VERSION, KIND
-from webstack_operator.stamps import FIELD_MANAGER, JSON, key_of, stamped
+from webstack_operator.stamps import FIELD_MANAGER, JSON, key_of, resource_version, stamped, where
 
 Tell = Callable[[JSON, Event], Awaitable[None]]
 Announce = Callable[[JSON, JSON, Action], Awaitable[None]]
@@ -61,12 +61,12 @@ class CredentialsKeeper:
         generated = is_generated(obj)
         if live is not None:  # handed over: labels and owner references only, never the data
             refs = owner_refs_fix(obj, live, uid)
-            meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": _rv(live)}
+            meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": resource_version(live)}
             if refs is not None:
                 meta["ownerReferences"] = refs
             patch = {"metadata": meta}
             self.cache.upsert(
-                await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
+                await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER)
             )
             await self.announce(owner, obj, Action.ADOPTED)
             return
@@ -114,10 +114,8 @@ class CredentialsKeeper:
             patch["data"] = obj["data"]  # the password this render generated
         if not meta:
             return
-        patch["metadata"] = {**meta, "resourceVersion": _rv(live)}
-        self.cache.upsert(
-            await merge_patch(self.client, resource, *_where(obj), patch, manager=FIELD_MANAGER)
-        )
+        patch["metadata"] = {**meta, "resourceVersion": resource_version(live)}
+        self.cache.upsert(await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER))
         if rotate:
             await self._regenerated(owner, ctx, obj, created=False)
             return
@@ -201,14 +199,6 @@ class CredentialsKeeper:
 
 def is_generated(obj: JSON) -> bool:
     return obj["kind"] == "Secret" and _annotation(obj, GENERATED_ANNOTATION) == "true"
-
-
-def _where(obj: JSON) -> tuple[str, str]:
-    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-
-
-def _rv(obj: JSON) -> str:
-    return str(obj["metadata"].get("resourceVersion", ""))
 
 
 def _annotation(obj: JSON, key: str) -> str | None:

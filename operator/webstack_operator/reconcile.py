@@ -57,6 +57,7 @@ from webstack_operator.stamps import (
     newer_or_equal,
     our_fields_hash,
     stamped,
+    where,
 )
 from webstack_operator.status import Problem, compute_status, observe, status_changed, status_patch
 
@@ -189,7 +190,7 @@ class Reconciler:
                 continue
             resource = self._resource(obj)
             seen = self.cache.get(key_of(obj))
-            live = seen.obj if seen else await get_object(self.client, resource, *_where(obj))
+            live = seen.obj if seen else await get_object(self.client, resource, *where(obj))
             verdict = None if live is None else ownership(live, stack, uid)
             if live is not None and not found.allows(obj["kind"], live, verdict):
                 continue
@@ -364,7 +365,3 @@ class Reconciler:
 
 def _generation(body: JSON) -> int:
     return int(body["metadata"].get("generation") or 0)
-
-
-def _where(obj: JSON) -> tuple[str, str]:
-    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]

@@ -54,6 +54,11 @@ def stamped(obj: JSON) -> tuple[JSON, str]:
     return {**obj, "metadata": meta}, h
 
 
+def where(obj: JSON) -> tuple[str, str]:
+    """(namespace, name) of an object: where a request for it goes ("" namespace when cluster-scoped)."""
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
 def resource_version(obj: JSON | None) -> str:
     return str((obj or {}).get("metadata", {}).get("resourceVersion", ""))
 
