@@ -29,7 +29,7 @@ DATABASE_UNAVAILABLE = (
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
 
-# Columns in the order of the `User` model's fields: bodies.py encodes rows as they come.
+# Columns in the `User` model's order: bodies.py reads rows by position (a test holds the order).
 LIST_PAGE = "SELECT id, email, name, created_at, updated_at FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 GET_ONE = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
 INSERT = "INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id, email, name, created_at, updated_at"
