@@ -81,6 +81,27 @@ build_rollouts() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# cyclonus's NetworkPolicy engine behind a JSON front end (tools/cyclonus/main.go): the connectivity test
+# asks it, connection by connection, what the rendered policies allow. The front end is ours, so the cache
+# also records its sources' checksum and is rebuilt when they change.
+build_cyclonus() {
+  local out="$cache/cyclonus-$CYCLONUS_VERSION"
+  local sum; sum=$(cat "$here/cyclonus/main.go" "$here/cyclonus/go.mod" "$here/cyclonus/go.sum" | sha256sum | cut -c1-16)
+  if [ -x "$out/cyclonus-verdicts" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
+    step "cyclonus $CYCLONUS_VERSION: cached in $out"; return
+  fi
+  step "cyclonus $CYCLONUS_VERSION: building cyclonus-verdicts"
+  local pinned
+  pinned=$(cd "$here/cyclonus" && go list -m -f '{{.Version}}' github.com/mattfenwick/cyclonus)
+  if [ "$pinned" != "$CYCLONUS_VERSION" ]; then
+    echo "tools/cyclonus/go.mod pins cyclonus $pinned, versions.env says $CYCLONUS_VERSION" >&2; return 1
+  fi
+  mkdir -p "$out.tmp"
+  (cd "$here/cyclonus" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/cyclonus-verdicts" .)
+  echo "$sum" > "$out.tmp/.source-sum"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -96,4 +117,5 @@ timed "$cache/etcd-$ETCD_VERSION" build_etcd
 timed "$cache/kwok-$KWOK_VERSION" build_kwok
 timed "$cache/kubernetes-$KUBERNETES_VERSION" build_kubernetes
 timed "$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION" build_rollouts
+timed "$cache/cyclonus-$CYCLONUS_VERSION" build_cyclonus
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

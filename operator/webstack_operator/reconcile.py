@@ -299,6 +299,9 @@ class Reconciler:
             url=url,
             database_problem=database_problem,
             migration=rendered.gate.verdict,
+            network_policies=frozenset(
+                o["metadata"]["name"] for o in rendered.desired if o["kind"] == "NetworkPolicy"
+            ),
         )
         status = compute_status(rendered.spec, observed, previous, now_rfc3339())
         await self._write_status(stack, body, status)

@@ -8,10 +8,12 @@ message, so a user sees one wording wherever a bad spec is caught. Transition ru
 only as CEL: they need the old object, which only the apiserver has.
 """
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -167,6 +169,59 @@ Quantity = Annotated[
 
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
 DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
+
+CIDR_MESSAGE = "must be a CIDR such as 10.0.0.0/16 or 2600:1f18::/56, with no bits set after the prefix"
+_CIDR_SHAPE = re.compile(r"^[0-9a-fA-F:.]+/[0-9]{1,3}$")
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        if not _CIDR_SHAPE.match(value):
+            raise ValueError(value)
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} {CIDR_MESSAGE}") from None
+    return value
+
+
+# An IPv4 or IPv6 network as a NetworkPolicy ipBlock takes it. `isCIDR`/`cidr()` are the apiserver's CIDR
+# CEL library (Kubernetes 1.31+).
+Cidr = Annotated[
+    str,
+    Field(
+        max_length=43,
+        json_schema_extra=_cel_list(cel("isCIDR(self) && cidr(self) == cidr(self).masked()", CIDR_MESSAGE)),
+    ),
+    AfterValidator(_check_cidr),
+]
+
+# Label keys and values as a NetworkPolicy selector takes them (`prefix/name: value`).
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_CEL_LABEL_KEY = LABEL_KEY_PATTERN.replace("\\", "\\\\")  # a CEL string literal escapes backslashes
+LABEL_KEY_MESSAGE = "every key must be a label key such as k8s-app or kubernetes.io/metadata.name"
+
+
+def _check_label_keys(value: dict[str, str]) -> dict[str, str]:
+    bad = [key for key in value if len(key) > 317 or not re.match(LABEL_KEY_PATTERN, key)]
+    if bad:
+        raise ValueError(f"{LABEL_KEY_MESSAGE} (got {', '.join(map(repr, bad))})")
+    return value
+
+
+Labels = Annotated[
+    dict[str, Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]],
+    Field(
+        min_length=1,
+        max_length=8,
+        json_schema_extra=_cel_list(
+            cel(f"self.all(k, size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}'))", LABEL_KEY_MESSAGE)
+        ),
+    ),
+    AfterValidator(_check_label_keys),
+]
 
 
 class LocalObjectReference(_Model):
@@ -638,6 +693,9 @@ EXTERNAL_DATABASE_NEEDS_CREDENTIALS = (
 )
 SEALED_KEYS_MANAGED = "credentials.sealedSecret.encryptedData needs keys username, password and database"
 SEALED_KEYS_EXTERNAL = "credentials.sealedSecret.encryptedData needs key uri for mode External"
+DATABASE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
+DEFAULT_POSTGRES_PORT = 5432
+DEFAULT_REDIS_PORT = 6379
 
 
 class DatabaseSpec(_Model):
@@ -663,6 +721,10 @@ class DatabaseSpec(_Model):
                 "'uri' in self.credentials.sealedSecret.encryptedData",
                 SEALED_KEYS_EXTERNAL,
                 field_path=".credentials.sealedSecret.encryptedData",
+            ),
+            cel(
+                "self.mode == 'External' || (!has(self.port) && !has(self.cidrs))",
+                DATABASE_ADDRESS_ONLY_EXTERNAL,
             ),
         )
     )
@@ -691,6 +753,21 @@ class DatabaseSpec(_Model):
         default=_resources("250m", "256Mi", None, "1Gi"),
         description="Compute resources of Postgres (Managed).",
     )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port of the External server, the only port the backend and the migration Job may "
+        f"open to it (NetworkPolicy egress). Default: {DEFAULT_POSTGRES_PORT}. Keep it equal to the `uri`'s "
+        "port (the operator cannot read the Secret to check).",
+    )
+    cidrs: list[Cidr] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="Networks the External server lives in (e.g. the RDS subnets' CIDRs); egress to it is "
+        "allowed only there. Default: any address, on `port` only.",
+    )
 
     @model_validator(mode="after")
     def _credentials_fit_mode(self) -> "DatabaseSpec":
@@ -703,6 +780,8 @@ class DatabaseSpec(_Model):
                 raise ValueError(SEALED_KEYS_MANAGED)
             if self.mode == "External" and EXTERNAL_CREDENTIAL_KEY not in keys:
                 raise ValueError(SEALED_KEYS_EXTERNAL)
+        if self.mode != "External" and (self.port is not None or self.cidrs is not None):
+            raise ValueError(DATABASE_ADDRESS_ONLY_EXTERNAL)
         return self
 
 
@@ -712,6 +791,8 @@ class DatabaseSpec(_Model):
 
 EXTERNAL_CACHE_ONE_SOURCE = "mode External needs exactly one of url or secretRef"
 CACHE_SOURCE_ONLY_EXTERNAL = "url and secretRef apply only to mode External"
+CACHE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
+CACHE_PORT_FROM_URL = "with url the port is the url's (default 6379); set port only with secretRef"
 
 
 class CacheSpec(_Model):
@@ -727,6 +808,11 @@ class CacheSpec(_Model):
                 "self.mode == 'External' || (!has(self.url) && !has(self.secretRef))",
                 CACHE_SOURCE_ONLY_EXTERNAL,
             ),
+            cel(
+                "self.mode == 'External' || (!has(self.port) && !has(self.cidrs))",
+                CACHE_ADDRESS_ONLY_EXTERNAL,
+            ),
+            cel("!has(self.url) || !has(self.port)", CACHE_PORT_FROM_URL, field_path=".port"),
         )
     )
 
@@ -757,6 +843,31 @@ class CacheSpec(_Model):
     secret_ref: LocalObjectReference | None = Field(
         default=None, description="A Secret whose key `uri` holds the Redis URL (External)."
     )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port of the External Redis when it comes from `secretRef`, the only port the "
+        f"backend may open to it. With `url`, the url's port. Default: {DEFAULT_REDIS_PORT}.",
+    )
+    cidrs: list[Cidr] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="Networks the External Redis lives in (e.g. the ElastiCache subnets' CIDRs); egress "
+        "to it is allowed only there. Default: any address, on its port only.",
+    )
+
+    @property
+    def external_port(self) -> int:
+        """The port the backend's egress policy opens to an External Redis."""
+        if self.port is not None:
+            return self.port
+        if self.url is not None:
+            port = urlsplit(self.url).port
+            if port is not None:
+                return port
+        return DEFAULT_REDIS_PORT
 
     @model_validator(mode="after")
     def _source_fits_mode(self) -> "CacheSpec":
@@ -765,6 +876,10 @@ class CacheSpec(_Model):
             raise ValueError(EXTERNAL_CACHE_ONE_SOURCE)
         if self.mode != "External" and (has_url or has_ref):
             raise ValueError(CACHE_SOURCE_ONLY_EXTERNAL)
+        if self.mode != "External" and (self.port is not None or self.cidrs is not None):
+            raise ValueError(CACHE_ADDRESS_ONLY_EXTERNAL)
+        if has_url and self.port is not None:
+            raise ValueError(CACHE_PORT_FROM_URL)
         return self
 
 
@@ -811,6 +926,18 @@ class IngressSpec(_Model):
         default=None,
         max_length=32,
         description="Extra Ingress annotations; they override the operator's on conflict.",
+    )
+    source_cidrs: list[Cidr] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Networks the Ingress controller's proxies connect to the frontend and backend pods "
+        "from; NetworkPolicies admit client traffic from these only. With the AWS ALB in `ip` target mode "
+        "the ALB connects from its own addresses in its subnets: list those subnets' CIDRs (or the VPC "
+        "CIDR). Default (unset): the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and "
+        "fc00::/7, which hold every VPC's load balancers, nodes and (with the VPC CNI) pods, and no "
+        "internet address; so any pod or node in the cluster may reach these two ports too. Applies "
+        "whether or not `enabled` is set (an Ingress managed elsewhere may target the Services).",
     )
 
     @model_validator(mode="after")
@@ -877,11 +1004,34 @@ class BackupSpec(_Model):
     )
 
 
+class DnsSelector(_Model):
+    """Where the cluster DNS pods run: the only DNS servers the stack's pods may query."""
+
+    namespace_labels: Labels = Field(
+        default_factory=lambda: {"kubernetes.io/metadata.name": "kube-system"},
+        description="Labels of the DNS pods' namespace.",
+        json_schema_extra={"default": {"kubernetes.io/metadata.name": "kube-system"}},
+    )
+    pod_labels: Labels = Field(
+        default_factory=lambda: {"k8s-app": "kube-dns"},
+        description="Labels of the DNS pods (CoreDNS on EKS, kubeadm and kind carries `k8s-app: kube-dns`).",
+        json_schema_extra={"default": {"k8s-app": "kube-dns"}},
+    )
+
+
 class SecuritySpec(_Model):
     """Isolation and availability."""
 
     network_policies: bool = Field(
-        default=True, description="Default-deny NetworkPolicies with precise allows."
+        default=True,
+        description="Default-deny NetworkPolicies with precise allows (see docs/architecture.md, Network "
+        "connectivity). They take effect only where the CNI enforces NetworkPolicies; on EKS enable the VPC "
+        'CNI\'s network policy agent (`enableNetworkPolicy: "true"`).',
+    )
+    dns: DnsSelector = _section(
+        DnsSelector,
+        "The cluster DNS pods the stack's pods may query on UDP and TCP 53; change it where the cluster's "
+        "DNS pods carry other labels.",
     )
     pod_disruption_budgets: bool = Field(
         default=True, description="PodDisruptionBudgets for backend and frontend."

@@ -6,6 +6,7 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +55,8 @@ class Observed:
     invalid_spec: bool = False
     url: str | None = None
     migration: Verdict | None = None  # the Migrated condition (None: no migration Job rendered)
+    network_policies_desired: int = 0  # NetworkPolicies rendered for the stack
+    network_policies_applied: int = 0  # of those, how many the cache has seen in the cluster
 
 
 def observe(
@@ -67,9 +70,11 @@ def observe(
     url: str | None,
     database_problem: Problem | None = None,
     migration: Verdict | None = None,
+    network_policies: frozenset[str] = frozenset(),
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
-    the backend switches between a Rollout and a Deployment)."""
+    the backend switches between a Rollout and a Deployment). `network_policies` names the NetworkPolicies
+    the stack renders; status counts how many of them exist."""
 
     def find(kinds: tuple[str, ...], suffix: str) -> JSON | None:
         found = [o for o in children if o["kind"] in kinds and o["metadata"]["name"] == f"{name}-{suffix}"]
@@ -90,6 +95,10 @@ def observe(
         invalid_spec=problem is not None and problem.reason == "InvalidSpec",
         url=url,
         migration=migration,
+        network_policies_desired=len(network_policies),
+        network_policies_applied=sum(
+            1 for o in children if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] in network_policies
+        ),
     )
 
 
@@ -180,6 +189,28 @@ def _condition(
         "lastTransitionTime": since or now,
         "observedGeneration": generation,
     }
+
+
+NETWORK_POLICIES_ENFORCED_BY_CNI = (
+    "they take effect only where the CNI enforces NetworkPolicies (EKS: the VPC CNI with "
+    'enableNetworkPolicy: "true")'
+)
+
+
+def network_policies_condition(
+    spec: WebStackSpec, observed: Observed, cond: Callable[[str, bool | None, str, str], JSON]
+) -> JSON:
+    """`NetworkPoliciesApplied`: the stack's NetworkPolicies exist in the cluster. Whether the CNI enforces
+    them is not visible through the API, so the message says what it takes."""
+    if not spec.security.network_policies:
+        message = "security.networkPolicies is false: no NetworkPolicy isolates the stack's pods"
+        return cond("NetworkPoliciesApplied", False, "Disabled", message)
+    applied, desired = observed.network_policies_applied, observed.network_policies_desired
+    if desired > 0 and applied == desired:
+        message = f"{applied} NetworkPolicies applied (default deny, then precise allows); "
+        return cond("NetworkPoliciesApplied", True, "Applied", message + NETWORK_POLICIES_ENFORCED_BY_CNI)
+    message = f"{applied} of {desired} NetworkPolicies applied"
+    return cond("NetworkPoliciesApplied", False, "NotApplied", message)
 
 
 def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None, now: str) -> JSON:
@@ -289,6 +320,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         conditions.append(
             cond("BackupConfigured", True, "Scheduled", f"Velero Schedule '{spec.backup.schedule}'")
         )
+
+    conditions.append(network_policies_condition(spec, observed, cond))
 
     problem = observed.problem
     if spec.paused:

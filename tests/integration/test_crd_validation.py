@@ -210,6 +210,54 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("ingress-needs-host", _spec(ingress={"enabled": True}), "spec.ingress.host", api.INGRESS_NEEDS_HOST),
     (
+        "cidr-host-bits",
+        _spec(ingress={"sourceCidrs": ["10.0.0.0/16", "10.0.0.1/16"]}),
+        "spec.ingress.sourceCidrs[1]",
+        api.CIDR_MESSAGE,
+    ),
+    (
+        "cidr-no-prefix",
+        _spec(ingress={"sourceCidrs": ["10.0.0.0"]}),
+        "spec.ingress.sourceCidrs[0]",
+        api.CIDR_MESSAGE,
+    ),
+    (
+        "cidr-ipv6-host-bits",
+        _spec(
+            database={
+                "mode": "External",
+                "credentials": {"secretRef": {"name": "rds"}},
+                "cidrs": ["2600:1f18::1/56"],
+            }
+        ),
+        "spec.database.cidrs[0]",
+        api.CIDR_MESSAGE,
+    ),
+    (
+        "database-address-only-external",
+        _spec(database={"port": 6432}),
+        "spec.database",
+        api.DATABASE_ADDRESS_ONLY_EXTERNAL,
+    ),
+    (
+        "cache-address-only-external",
+        _spec(cache={"cidrs": ["10.0.0.0/8"]}),
+        "spec.cache",
+        api.CACHE_ADDRESS_ONLY_EXTERNAL,
+    ),
+    (
+        "cache-port-from-url",
+        _spec(cache={"mode": "External", "url": "redis://cache.example.com:6379/0", "port": 6380}),
+        "spec.cache.port",
+        api.CACHE_PORT_FROM_URL,
+    ),
+    (
+        "dns-label-key",
+        _spec(security={"dns": {"podLabels": {"k8s app": "kube-dns"}}}),
+        "spec.security.dns.podLabels",
+        api.LABEL_KEY_MESSAGE,
+    ),
+    (
         "analysis-needs-monitoring",
         _spec(
             backend={

@@ -111,6 +111,10 @@ def test_full_sample_becomes_ready_with_every_child(
             "BackupConfigured",
         )
     )
+    policies = next(c for c in status["conditions"] if c["type"] == "NetworkPoliciesApplied")
+    rendered = [o for o in _render_doc(doc) if o["kind"] == "NetworkPolicy"]
+    assert (policies["status"], policies["reason"]) == ("True", "Applied"), policies
+    assert policies["message"].startswith(f"{len(rendered)} NetworkPolicies applied"), policies
 
     for obj in _render_doc(doc):
         meta = obj["metadata"]

@@ -82,3 +82,12 @@ class Binaries:
             self.kwok,
             self.kwok_stages,
         ]
+
+
+def cyclonus_verdicts() -> Path:
+    """cyclonus's NetworkPolicy engine behind a JSON front end (tools/cyclonus), for the connectivity test."""
+    version = read_versions()["CYCLONUS_VERSION"]
+    path = cache_dir() / f"cyclonus-{version}" / "cyclonus-verdicts"
+    if not path.exists():
+        raise BinariesMissing(f"cyclonus is not built: {path} (run `make cluster-binaries`)")
+    return path

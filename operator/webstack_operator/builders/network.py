@@ -1,11 +1,16 @@
 """NetworkPolicies: deny everything to and from the stack's pods, then allow exactly the request path.
 
-Allowed: clients (the ALB, which targets pod IPs, or anything in the cluster) to the frontend, and to the
-backend when the Ingress routes `/api` to it; frontend to backend; backend to Postgres and Redis; the
-migration Job to Postgres only; DNS; Prometheus in the monitoring namespace to the backend's metrics port.
-The backend (and the migration Job, for an External database) may also reach any address when it talks to
-something outside the cluster (External database or cache, AWS APIs via IRSA), since those addresses are
-not known in advance. Postgres and Redis get no egress at all; nothing may connect to the migration Job.
+The intended connectivity is the table in docs/architecture.md ("Network connectivity"); a test asks
+cyclonus's policy engine what these policies allow and compares it with that table. In short:
+- clients reach the frontend, and the backend when the Ingress routes `/api` to it, only from the Ingress
+  controller's networks (`ingress.sourceCidrs`, default the private ranges: an ALB in `ip` target mode
+  connects from its VPC addresses); the frontend reaches the backend;
+- the backend reaches Postgres and Redis (Managed: their pods; External: their port, in `cidrs` or
+  anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job reaches the
+  database only;
+- every pod of the stack queries the cluster DNS pods (`security.dns`) and nothing else on port 53;
+- the monitoring namespace scrapes the backend's metrics port (the only component that has one);
+- Postgres and Redis have no egress; nothing may connect to the migration Job.
 """
 
 from webstack_operator import labels
@@ -16,21 +21,43 @@ from webstack_operator.builders.frontend import LISTEN_PORT
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.builders.postgres import POSTGRES_PORT
 from webstack_operator.builders.redis import REDIS_PORT
+from webstack_operator.spec import DEFAULT_POSTGRES_PORT
 
-ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+ANY_ADDRESS = ("0.0.0.0/0", "::/0")
+# Every VPC's addresses (and a cluster's nodes and pods) are private; no internet client's are.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+AWS_API_PORT = 443
+DNS_PORT = 53
 
 
 def _pods(ctx: StackContext, component: str) -> Manifest:
     return {"podSelector": {"matchLabels": labels.selector_labels(ctx.name, component)}}
 
 
+def _networks(cidrs: tuple[str, ...] | list[str]) -> list[Manifest]:
+    return [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
+
+
 def _tcp(port: int) -> list[Manifest]:
     return [{"protocol": "TCP", "port": port}]
 
 
-def _dns() -> Manifest:
-    # Any destination: CoreDNS, NodeLocal DNSCache (a link-local address) or a VPC resolver.
-    return {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+def _dns(ctx: StackContext) -> Manifest:
+    """The cluster DNS pods, on UDP and TCP 53; a resolver anywhere else is not reachable."""
+    dns = ctx.spec.security.dns
+    peer = {
+        "namespaceSelector": {"matchLabels": dict(dns.namespace_labels)},
+        "podSelector": {"matchLabels": dict(dns.pod_labels)},
+    }
+    return {
+        "to": [peer],
+        "ports": [{"protocol": "UDP", "port": DNS_PORT}, {"protocol": "TCP", "port": DNS_PORT}],
+    }
+
+
+def _clients(ctx: StackContext) -> list[Manifest]:
+    """Where the Ingress controller's proxies connect from."""
+    return _networks(ctx.spec.ingress.source_cidrs or PRIVATE_RANGES)
 
 
 def _policy(
@@ -60,35 +87,44 @@ def default_deny(ctx: StackContext) -> Manifest:
     }
 
 
+def _database_egress(ctx: StackContext) -> Manifest:
+    """Postgres: its pods (Managed), or its port at its networks (External; anywhere when not given)."""
+    if ctx.database_managed:
+        return {"to": [_pods(ctx, labels.DATABASE)], "ports": _tcp(POSTGRES_PORT)}
+    database = ctx.spec.database
+    port = database.port or DEFAULT_POSTGRES_PORT
+    return {"to": _networks(database.cidrs or ANY_ADDRESS), "ports": _tcp(port)}
+
+
+def _cache_egress(ctx: StackContext) -> list[Manifest]:
+    cache = ctx.spec.cache
+    if ctx.cache_managed:
+        return [{"to": [_pods(ctx, labels.CACHE)], "ports": _tcp(REDIS_PORT)}]
+    if cache.mode == "External":
+        return [{"to": _networks(cache.cidrs or ANY_ADDRESS), "ports": _tcp(cache.external_port)}]
+    return []
+
+
 def _backend_policy(ctx: StackContext) -> Manifest:
     ingress = [{"from": [_pods(ctx, labels.FRONTEND)], "ports": _tcp(HTTP_PORT)}]
     if ctx.spec.ingress.enabled:
-        ingress.append({"ports": _tcp(HTTP_PORT)})
+        ingress.append({"from": _clients(ctx), "ports": _tcp(HTTP_PORT)})
     if ctx.monitoring_enabled:
         monitoring = {"kubernetes.io/metadata.name": ctx.settings.monitoring_namespace}
         ingress.append(
             {"from": [{"namespaceSelector": {"matchLabels": monitoring}}], "ports": _tcp(HTTP_PORT)}
         )
-    egress = [_dns()]
-    if ctx.database_managed:
-        egress.append({"to": [_pods(ctx, labels.DATABASE)], "ports": _tcp(POSTGRES_PORT)})
-    if ctx.cache_managed:
-        egress.append({"to": [_pods(ctx, labels.CACHE)], "ports": _tcp(REDIS_PORT)})
-    spec = ctx.spec
-    if not ctx.database_managed or spec.cache.mode == "External" or spec.backend.iam_role_arn is not None:
-        egress.append({"to": ANYWHERE})
+    egress = [_dns(ctx), _database_egress(ctx), *_cache_egress(ctx)]
+    if ctx.spec.backend.iam_role_arn is not None:
+        # AWS APIs (STS for IRSA, then the services the role grants): addresses not known, HTTPS only.
+        egress.append({"to": _networks(ANY_ADDRESS), "ports": _tcp(AWS_API_PORT)})
     return _policy(ctx, "backend", labels.BACKEND, ingress, egress)
 
 
 def _migrate_policy(ctx: StackContext) -> Manifest:
-    """The migration Job talks to the database and nothing else; no one talks to it."""
-    egress = [_dns()]
-    if ctx.database_managed:
-        egress.append({"to": [_pods(ctx, labels.DATABASE)], "ports": _tcp(POSTGRES_PORT)})
-    # An External database, or AWS APIs for the backend's IAM role the pod runs as: addresses not known.
-    if not ctx.database_managed or ctx.spec.backend.iam_role_arn is not None:
-        egress.append({"to": ANYWHERE})
-    return _policy(ctx, "migrate", MIGRATE, [], egress)
+    """The migration Job talks to the database and nothing else (it runs SQL, never an AWS API, even
+    under the backend's IAM role); no one talks to it."""
+    return _policy(ctx, "migrate", MIGRATE, [], [_dns(ctx), _database_egress(ctx)])
 
 
 def network_policies(ctx: StackContext) -> list[Manifest]:
@@ -101,8 +137,8 @@ def network_policies(ctx: StackContext) -> list[Manifest]:
             ctx,
             "frontend",
             labels.FRONTEND,
-            ingress=[{"ports": _tcp(LISTEN_PORT)}],
-            egress=[_dns(), {"to": [_pods(ctx, labels.BACKEND)], "ports": _tcp(HTTP_PORT)}],
+            ingress=[{"from": _clients(ctx), "ports": _tcp(LISTEN_PORT)}],
+            egress=[_dns(ctx), {"to": [_pods(ctx, labels.BACKEND)], "ports": _tcp(HTTP_PORT)}],
         ),
         _backend_policy(ctx),
         _migrate_policy(ctx),

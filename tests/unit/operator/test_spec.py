@@ -155,6 +155,13 @@ def test_camel_case_on_the_wire() -> None:
         ),
         ({"cache": {"url": "redis://a:6379"}}, "spec.cache", api.CACHE_SOURCE_ONLY_EXTERNAL),
         ({"ingress": {"enabled": True}}, "spec.ingress", api.INGRESS_NEEDS_HOST),
+        ({"database": {"port": 6432}}, "spec.database", api.DATABASE_ADDRESS_ONLY_EXTERNAL),
+        ({"cache": {"cidrs": ["10.0.0.0/8"]}}, "spec.cache", api.CACHE_ADDRESS_ONLY_EXTERNAL),
+        (
+            {"cache": {"mode": "External", "url": "redis://a:6379", "port": 6380}},
+            "spec.cache",
+            api.CACHE_PORT_FROM_URL,
+        ),
         (
             {
                 "backend": {
@@ -284,3 +291,37 @@ def test_status_model_round_trips() -> None:
     }
     parsed = WebStackStatus.model_validate(status)
     assert parsed.model_dump(mode="json", by_alias=True, exclude_none=True) == status
+
+
+@pytest.mark.parametrize(
+    "cidr", ["10.0.0.1/16", "10.0.0.0", "10.0.0.0/255.0.0.0", "10.0.0.0/33", "fd00::1/8", "x/8"]
+)
+def test_cidrs_are_networks(cidr: str) -> None:
+    problems = _problems(ingress={"sourceCidrs": [cidr]})
+    assert problems == [("spec.ingress.sourceCidrs[0]", f"{cidr!r} {api.CIDR_MESSAGE}")]
+
+
+def test_network_fields_and_their_defaults() -> None:
+    spec = _parse(
+        ingress={"sourceCidrs": ["10.0.0.0/24", "2600:1f18::/56"]},
+        database={
+            "mode": "External",
+            "credentials": {"secretRef": {"name": "rds"}},
+            "cidrs": ["10.0.64.0/20"],
+        },
+        cache={"mode": "External", "secretRef": {"name": "redis"}, "port": 6380},
+    )
+    assert spec.ingress.source_cidrs == ["10.0.0.0/24", "2600:1f18::/56"]
+    assert spec.database.port is None and spec.database.cidrs == ["10.0.64.0/20"]
+    assert spec.cache.external_port == 6380
+    assert _parse(cache={"mode": "External", "url": "rediss://c.example.com/0"}).cache.external_port == 6379
+    assert _parse(cache={"mode": "External", "url": "redis://c:7000"}).cache.external_port == 7000
+    dns = _parse().security.dns
+    assert dns.namespace_labels == {"kubernetes.io/metadata.name": "kube-system"}
+    assert dns.pod_labels == {"k8s-app": "kube-dns"}
+
+
+def test_dns_selector_label_keys_are_checked() -> None:
+    problems = _problems(security={"dns": {"podLabels": {"k8s app": "kube-dns"}}})
+    assert problems[0][0] == "spec.security.dns.podLabels"
+    assert api.LABEL_KEY_MESSAGE in problems[0][1]

@@ -211,3 +211,43 @@ def test_missing_credentials_make_the_database_not_ready_with_their_reason() -> 
     assert conditions["DatabaseReady"]["reason"] == "CredentialsMissing"
     assert conditions["Ready"]["reason"] == "CredentialsMissing"
     assert status["phase"] == "Progressing"
+
+
+def _policy(name: str) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name}}
+
+
+def test_network_policies_applied_counts_the_rendered_policies_seen_in_the_cluster() -> None:
+    from webstack_operator.settings import Capabilities
+    from webstack_operator.status import observe
+
+    names = frozenset({"shop-default-deny", "shop-backend", "shop-frontend"})
+
+    def condition(children: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+        observed = observe(
+            children,
+            _spec(**spec),
+            name="shop",
+            generation=1,
+            capabilities=Capabilities(),
+            problem=None,
+            url=None,
+            network_policies=names if not spec else frozenset(),
+        )
+        return _cond(compute_status(_spec(**spec), observed, None, NOW), "NetworkPoliciesApplied")
+
+    some = condition([_policy("shop-default-deny"), _policy("other-backend"), _policy("shop-backend")])
+    assert (some["status"], some["reason"], some["message"]) == (
+        "False",
+        "NotApplied",
+        "2 of 3 NetworkPolicies applied",
+    )
+    every = condition([_policy(n) for n in names])
+    assert (every["status"], every["reason"]) == ("True", "Applied")
+    assert (
+        every["message"].startswith("3 NetworkPolicies applied") and "enableNetworkPolicy" in every["message"]
+    )
+    off = condition([], security={"networkPolicies": False})
+    assert (off["status"], off["reason"]) == ("False", "Disabled")
+    # Informational: the stack's readiness does not wait for it.
+    assert compute_status(_spec(), _all_ready(), None, NOW)["phase"] == "Ready"

@@ -7,7 +7,20 @@ from typing import Any
 from tests.unit.operator.builders.stacks import find, kinds, make_stack, render
 
 from webstack_operator.builders.migrate import migration_pod_template
-from webstack_operator.builders.network import ANYWHERE, network_policies
+from webstack_operator.builders.network import network_policies
+
+DNS_RULE = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+PRIVATE = [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+RDS = {"secretRef": {"name": "rds"}}
 
 
 def _policies(**sections: Any) -> list[dict[str, Any]]:
@@ -56,26 +69,96 @@ def test_request_path() -> None:
     )
 
 
-def test_ingress_opens_backend_and_external_services_open_egress() -> None:
-    backend = find(
-        _policies(
-            ingress={"enabled": True, "host": "shop.example.com"},
-            database={"mode": "External", "credentials": {"secretRef": {"name": "rds"}}},
-            monitoring={"enabled": False},
-        ),
-        "NetworkPolicy",
-        "shop-backend",
-    )["spec"]
-    assert backend["ingress"][1] == {"ports": [{"protocol": "TCP", "port": 8000}]}
-    assert {"to": ANYWHERE} in backend["egress"]
+def test_clients_come_from_the_private_ranges_by_default() -> None:
+    policies = _policies(ingress={"enabled": True, "host": "shop.example.com"}, monitoring={"enabled": False})
+    backend = find(policies, "NetworkPolicy", "shop-backend")["spec"]
+    assert backend["ingress"][1] == {"from": PRIVATE, "ports": [{"protocol": "TCP", "port": 8000}]}
+    assert len(backend["ingress"]) == 2
+    frontend = find(policies, "NetworkPolicy", "shop-frontend")["spec"]
+    assert frontend["ingress"] == [{"from": PRIVATE, "ports": [{"protocol": "TCP", "port": 8080}]}]
+
+
+def test_clients_come_from_the_source_cidrs_when_given() -> None:
+    alb = ["10.0.0.0/24", "10.0.1.0/24"]
+    policies = _policies(ingress={"enabled": True, "host": "shop.example.com", "sourceCidrs": alb})
+    sources = [{"ipBlock": {"cidr": c}} for c in alb]
+    assert find(policies, "NetworkPolicy", "shop-backend")["spec"]["ingress"][1]["from"] == sources
+    assert find(policies, "NetworkPolicy", "shop-frontend")["spec"]["ingress"][0]["from"] == sources
+
+
+def test_without_an_ingress_the_backend_admits_only_the_frontend_and_the_scraper() -> None:
+    backend = find(_policies(), "NetworkPolicy", "shop-backend")["spec"]
+    assert all("from" in rule for rule in backend["ingress"])
     assert len(backend["ingress"]) == 2
 
 
-def test_irsa_opens_egress() -> None:
-    backend = find(
-        _policies(backend={"iamRoleArn": "arn:aws:iam::123456789012:role/x"}), "NetworkPolicy", "shop-backend"
+def test_dns_only_to_the_cluster_dns_pods() -> None:
+    for policy in _policies():
+        for rule in policy["spec"].get("egress", []):
+            if any(p["port"] == 53 for p in rule["ports"]):
+                assert rule == DNS_RULE, policy["metadata"]["name"]
+
+
+def test_dns_selector_is_configurable() -> None:
+    dns = {"namespaceLabels": {"kubernetes.io/metadata.name": "dns"}, "podLabels": {"app": "coredns"}}
+    backend = find(_policies(security={"dns": dns}), "NetworkPolicy", "shop-backend")["spec"]
+    assert backend["egress"][0]["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": dns["namespaceLabels"]},
+            "podSelector": {"matchLabels": dns["podLabels"]},
+        }
+    ]
+
+
+def test_an_external_database_only_on_its_port_and_networks() -> None:
+    anywhere = _policies(database={"mode": "External", "credentials": RDS})
+    for name in ("shop-backend", "shop-migrate"):
+        egress = find(anywhere, "NetworkPolicy", name)["spec"]["egress"]
+        assert egress[1] == {"to": ANYWHERE, "ports": [{"protocol": "TCP", "port": 5432}]}, name
+    narrowed = _policies(
+        database={"mode": "External", "credentials": RDS, "port": 6432, "cidrs": ["10.0.64.0/20"]}
     )
-    assert {"to": ANYWHERE} in backend["spec"]["egress"]
+    egress = find(narrowed, "NetworkPolicy", "shop-backend")["spec"]["egress"]
+    assert egress[1] == {
+        "to": [{"ipBlock": {"cidr": "10.0.64.0/20"}}],
+        "ports": [{"protocol": "TCP", "port": 6432}],
+    }
+    assert "NetworkPolicy/shop-postgres" not in kinds(narrowed)
+
+
+def test_an_external_cache_only_on_its_port_and_networks() -> None:
+    from_url = _policies(cache={"mode": "External", "url": "rediss://cache.example.com:6380/0"})
+    backend = find(from_url, "NetworkPolicy", "shop-backend")["spec"]
+    assert backend["egress"][2] == {"to": ANYWHERE, "ports": [{"protocol": "TCP", "port": 6380}]}
+    assert "NetworkPolicy/shop-redis" not in kinds(from_url)
+    from_secret = _policies(
+        cache={
+            "mode": "External",
+            "secretRef": {"name": "redis"},
+            "cidrs": ["10.0.80.0/24", "2600:1f18::/56"],
+        }
+    )
+    backend = find(from_secret, "NetworkPolicy", "shop-backend")["spec"]
+    assert backend["egress"][2] == {
+        "to": [{"ipBlock": {"cidr": "10.0.80.0/24"}}, {"ipBlock": {"cidr": "2600:1f18::/56"}}],
+        "ports": [{"protocol": "TCP", "port": 6379}],
+    }
+
+
+def test_a_disabled_cache_opens_nothing() -> None:
+    backend = find(_policies(cache={"mode": "Disabled"}), "NetworkPolicy", "shop-backend")["spec"]
+    assert [_ports(rule) for rule in backend["egress"]] == [[53, 53], [5432]]
+
+
+def test_irsa_opens_https_only_and_only_for_the_backend() -> None:
+    policies = _policies(backend={"iamRoleArn": "arn:aws:iam::123456789012:role/x"})
+    backend = find(policies, "NetworkPolicy", "shop-backend")["spec"]
+    assert backend["egress"][-1] == {"to": ANYWHERE, "ports": [{"protocol": "TCP", "port": 443}]}
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            assert "ports" in rule, policy["metadata"]["name"]
+    migrate = find(policies, "NetworkPolicy", "shop-migrate")["spec"]
+    assert [_ports(rule) for rule in migrate["egress"]] == [[53, 53], [5432]]
 
 
 def test_switched_off() -> None:
@@ -112,10 +195,7 @@ def test_the_migration_job_reaches_postgres_and_dns_only() -> None:
 
 
 def test_the_migration_job_reaches_an_external_database() -> None:
-    policies = _policies(database={"mode": "External", "credentials": {"secretRef": {"name": "rds"}}})
+    policies = _policies(database={"mode": "External", "credentials": RDS})
     own = find(policies, "NetworkPolicy", "shop-migrate")["spec"]
-    assert own["egress"] == [
-        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-        {"to": ANYWHERE},
-    ]
+    assert own["egress"] == [DNS_RULE, {"to": ANYWHERE, "ports": [{"protocol": "TCP", "port": 5432}]}]
     assert "NetworkPolicy/shop-postgres" not in kinds(policies)
