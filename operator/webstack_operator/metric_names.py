@@ -23,3 +23,7 @@ LABEL_PHASE = "phase"
 LABEL_KIND = "kind"
 RESULT_ERROR = "error"
 PHASE_FAILED = "Failed"
+
+# The job label Prometheus gives the operator's targets: the name of its metrics Service (deploy/operator),
+# which its ServiceMonitor selects. The operator's alerts and the dashboard's operator row select it.
+OPERATOR_JOB = "webstack-operator-metrics"

@@ -12,8 +12,7 @@ from webstack_operator import metric_names as n
 from webstack_operator.builders.promql import selector
 from webstack_operator.config import DEFAULT_RESYNC_SECONDS
 
-# The job Prometheus gives the operator's targets: the name of its metrics Service (deploy/operator).
-OPERATOR_JOB = "webstack-operator-metrics"
+OPERATOR_JOB = n.OPERATOR_JOB
 RULE_NAME = "webstack-operator"
 RULE_NAMESPACE = "webstack-system"
 RUNBOOKS_URL = "https://github.com/webstack-dev/webstack/blob/main/docs/ops/runbooks.md"
