@@ -54,6 +54,7 @@ crd:
 	$(VENV)/bin/webstack-operator crd > crds/webstack.dev_webstacks.yaml
 	$(VENV)/bin/webstack-operator docs > docs/crd-reference.md
 	$(VENV)/bin/webstack-operator dashboard > deploy/monitoring/grafana-dashboards/webstack-users-api.json
+	$(VENV)/bin/webstack-operator operator-alerts > deploy/components/operator-monitoring/prometheusrule.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.helpers import api_env, empty_users_table
 
-from localservices import PostgresServer, RedisServer, UsersApiServer
+from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,13 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def prometheus() -> Iterator[PrometheusServer]:
+    """A fresh Prometheus (1s scrape and evaluation) scraping itself; `configure()` adds targets and rules."""
+    with PrometheusServer() as server:
         yield server
 
 

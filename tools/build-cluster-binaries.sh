@@ -102,6 +102,24 @@ build_cyclonus() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# Prometheus and promtool: the harness starts this Prometheus on loopback to load the rendered rules and
+# scrape local processes; promtool checks and unit-tests the rendered PrometheusRules. Built without service
+# discovery plugins (remove_all_sd keeps static and file SD: scrape targets are derived from rendered
+# ServiceMonitors) and without the embedded web UI (that needs generated assets); the API is all we use.
+build_prometheus() {
+  local out="$cache/prometheus-$PROMETHEUS_VERSION"
+  if [ -x "$out/prometheus" ] && [ -x "$out/promtool" ]; then
+    step "prometheus $PROMETHEUS_VERSION: cached in $out"; return
+  fi
+  step "prometheus $PROMETHEUS_VERSION: building prometheus promtool"
+  local ld="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
+  ld="$ld -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildDate=19700101-00:00:00"
+  mkdir -p "$out.tmp"
+  (cd "$here/prometheus" && go build -trimpath -tags remove_all_sd -ldflags "$ld" -o "$out.tmp/" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -118,4 +136,5 @@ timed "$cache/kwok-$KWOK_VERSION" build_kwok
 timed "$cache/kubernetes-$KUBERNETES_VERSION" build_kubernetes
 timed "$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION" build_rollouts
 timed "$cache/cyclonus-$CYCLONUS_VERSION" build_cyclonus
+timed "$cache/prometheus-$PROMETHEUS_VERSION" build_prometheus
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

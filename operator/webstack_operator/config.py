@@ -20,6 +20,9 @@ class ConfigError(ValueError):
     """A setting that cannot be used, named with its variable or flag."""
 
 
+# The level-based safety net's period; the operator's not-reconciling alert is a multiple of it.
+DEFAULT_RESYNC_SECONDS = 300.0
+
 # A namespace's name is a DNS-1123 label.
 NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
@@ -34,7 +37,9 @@ class OperatorConfig:
     metrics_port: int = 8081  # 0: none
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - scraped from outside the pod
     verbose: bool = False
-    resync_seconds: float = 300.0  # level-based safety net: every stack is reconciled this often
+    resync_seconds: float = (
+        DEFAULT_RESYNC_SECONDS  # level-based safety net: every stack is reconciled this often
+    )
     discovery_seconds: float = 60.0  # optional APIs are looked for again this often
     debounce_seconds: float = 0.2  # a burst of child events for one stack becomes one reconcile
     concurrency: int = 8  # reconciles running at once, across all stacks

@@ -4,46 +4,55 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Counters are given their exposed name; prometheus_client keeps `_total` as the sample suffix.
+from webstack_operator import metric_names as n
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 RECONCILES = Counter(
-    "webstack_reconcile_total",
+    n.RECONCILE_TOTAL,
     "Reconciles of a WebStack, by result (success, error, invalid_spec, paused).",
     ["result"],
     registry=REGISTRY,
 )
 RECONCILE_DURATION = Histogram(
-    "webstack_reconcile_duration_seconds",
+    n.RECONCILE_DURATION_SECONDS,
     "Time one reconcile took, from render to status written.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+LAST_RECONCILE = Gauge(
+    n.LAST_RECONCILE_TIMESTAMP_SECONDS,
+    "When this replica last finished a reconcile, whatever its result (Unix time; 0: never). The "
+    "WebStackOperatorNotReconciling alert compares it with the resync period.",
+    registry=REGISTRY,
+)
 STACKS = Gauge(
-    "webstack_stacks",
+    n.STACKS,
     "Managed WebStacks by phase.",
     ["phase"],
     registry=REGISTRY,
 )
 DRIFT_CORRECTIONS = Counter(
-    "webstack_drift_corrections_total",
+    n.DRIFT_CORRECTIONS_TOTAL,
     "Children found changed or deleted by someone else and put back, by kind.",
     ["kind"],
     registry=REGISTRY,
 )
 API_ERRORS = Counter(
-    "webstack_api_errors_total",
+    n.API_ERRORS_TOTAL,
     "Kubernetes API calls that failed, by HTTP status (0: no answer).",
     ["status"],
     registry=REGISTRY,
 )
 API_REQUESTS = Counter(
-    "webstack_api_requests_total",
+    n.API_REQUESTS_TOTAL,
     "Requests the operator's own client sent to the Kubernetes API (kopf's watches not included), by method.",
     ["method"],
     registry=REGISTRY,
 )
 OBJECT_WRITES = Counter(
-    "webstack_object_writes_total",
+    n.OBJECT_WRITES_TOTAL,
     "Children written, by action (Created, Updated, DriftCorrected, Recreated, Pruned) and kind.",
     ["action", "kind"],
     registry=REGISTRY,
@@ -51,22 +60,22 @@ OBJECT_WRITES = Counter(
 
 
 CACHED_CHILDREN = Gauge(
-    "webstack_cached_children",
+    n.CACHED_CHILDREN,
     "Child objects held (slimmed) in the operator's cache.",
     registry=REGISTRY,
 )
 TRACKED_STACKS = Gauge(
-    "webstack_cache_stacks",
+    n.CACHE_STACKS,
     "Stacks the cache holds entries for (existing WebStacks, and deleted ones whose children remain).",
     registry=REGISTRY,
 )
 LEADER = Gauge(
-    "webstack_leader",
+    n.LEADER,
     "1 while this replica holds the leader Lease (and so reconciles), else 0.",
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
-    "webstack_queue_depth",
+    n.QUEUE_DEPTH,
     "Stacks waiting for, or in, a reconcile.",
     registry=REGISTRY,
 )

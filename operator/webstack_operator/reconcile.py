@@ -124,6 +124,7 @@ class Reconciler:
             finally:
                 metrics.RECONCILES.labels(result=result).inc()
                 metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
+                metrics.LAST_RECONCILE.set_to_current_time()
 
     async def _recipe(self, stack: StackKey, body: JSON, attempt: int) -> str:
         previous = body.get("status") or {}

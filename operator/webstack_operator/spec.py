@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from webstack_operator.cron import CronError, period_seconds
 from webstack_operator.quantity import QUANTITY_PATTERN, is_quantity, parse_quantity
 
 GROUP = "webstack.dev"
@@ -947,13 +948,44 @@ class IngressSpec(_Model):
         return self
 
 
+# The alerts of a stack's PrometheusRule (builders/monitoring.py renders exactly these), for `alertFor`.
+STACK_ALERTS = (
+    "WebStackHighErrorRate",
+    "WebStackHighLatency",
+    "WebStackBackendDown",
+    "WebStackLowCacheHitRatio",
+    "WebStackPostgresUnreachable",
+    "WebStackPostgresNotReady",
+    "WebStackRedisUnreachable",
+    "WebStackBackupFailing",
+    "WebStackBackupMissing",
+)
+ALERT_FOR_DEFAULT_KEY = "default"
+# The largest finite bucket of users_api.metrics.LATENCY_BUCKETS (a unit test keeps them equal).
+MAX_OBSERVABLE_LATENCY_SECONDS = 10.0
+ALERT_FOR_UNKNOWN_KEY = "alertFor keys are `default` or an alert name: " + ", ".join(STACK_ALERTS)
+
+
 class AlertThresholds(_Model):
     """When the PrometheusRule alerts fire."""
 
-    error_rate: float = Field(default=0.05, gt=0, le=1, description="Share of 5xx responses over 5 minutes.")
-    p95_latency_seconds: float = Field(default=0.5, gt=0, le=60, description="95th-percentile latency.")
+    error_rate: float = Field(default=0.05, gt=0, lt=1, description="Share of 5xx responses over 5 minutes.")
+    p95_latency_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        lt=MAX_OBSERVABLE_LATENCY_SECONDS,
+        description="95th-percentile latency; below 10s, the users API's largest latency bucket (a quantile "
+        "above it cannot be computed, so such an alert could never fire).",
+    )
     min_cache_hit_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="Lowest cache hit ratio over 30m."
+        default=0.5, ge=0, le=1, description="Lowest cache hit ratio over 30m; 0 turns the alert off."
+    )
+    max_cache_bypass_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Share of cached reads that skipped Redis (circuit open) over 5 minutes above which "
+        "Redis counts as unreachable.",
     )
 
 
@@ -975,6 +1007,28 @@ class MonitoringSpec(_Model):
     alerts: bool = Field(default=True, description="Render the PrometheusRule.")
     dashboard: bool = Field(default=True, description="Render the Grafana dashboard ConfigMap.")
     thresholds: AlertThresholds = _section(AlertThresholds, "Alert thresholds.")
+    alert_for: dict[str, Annotated[str, Field(pattern=PROMETHEUS_DURATION_PATTERN, max_length=16)]] | None = (
+        Field(
+            default=None,
+            max_length=len(STACK_ALERTS) + 1,
+            description="How long a condition must hold before its alert fires (the rule's `for:`), by alert "
+            "name, or `default` for every alert not named; e.g. `{default: 30s}` in a test. Unset: each "
+            "alert's own duration.",
+            json_schema_extra=_cel_list(
+                cel(
+                    "self.all(k, k in " + str([ALERT_FOR_DEFAULT_KEY, *STACK_ALERTS]) + ")",
+                    ALERT_FOR_UNKNOWN_KEY,
+                )
+            ),
+        )
+    )
+
+    @model_validator(mode="after")
+    def _alert_for_names_alerts(self) -> "MonitoringSpec":
+        known = {ALERT_FOR_DEFAULT_KEY, *STACK_ALERTS}
+        if self.alert_for is not None and not set(self.alert_for) <= known:
+            raise ValueError(ALERT_FOR_UNKNOWN_KEY)
+        return self
 
 
 class BackupSpec(_Model):
@@ -1002,6 +1056,15 @@ class BackupSpec(_Model):
         description="`Snapshot`: volume snapshots (cloud provider or CSI). `FileSystem`: Velero's node "
         "agent.",
     )
+
+    @model_validator(mode="after")
+    def _schedule_runs(self) -> "BackupSpec":
+        # The pattern admits `0 0 31 2 *`; the backup alerts need a schedule that runs.
+        try:
+            period_seconds(self.schedule)
+        except CronError as e:
+            raise ValueError(f"schedule: {e}") from None
+        return self
 
 
 class DnsSelector(_Model):

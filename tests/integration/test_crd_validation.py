@@ -273,6 +273,12 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.monitoring.enabled",
         api.ANALYSIS_NEEDS_MONITORING,
     ),
+    (
+        "alert-for-names-alerts",
+        _spec(monitoring={"alertFor": {"default": "30s", "WebStackHighErrors": "1m"}}),
+        "spec.monitoring.alertFor",
+        api.ALERT_FOR_UNKNOWN_KEY,
+    ),
 ]
 
 
@@ -404,6 +410,18 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         _spec(backend={"image": IMAGE, "env": [{"name": f"V{i}", "value": "x"} for i in range(65)]}),
         "spec.backend.env",
         "must have at most 64 items",
+    ),
+    (
+        "alert-for-duration",
+        _spec(monitoring={"alertFor": {"default": "5 minutes"}}),
+        "spec.monitoring.alertFor.default",
+        "should match",
+    ),
+    (
+        "p95-alert-below-the-largest-bucket",
+        _spec(monitoring={"thresholds": {"p95LatencySeconds": 10}}),
+        "spec.monitoring.thresholds.p95LatencySeconds",
+        "should be less than 10",
     ),
     ("backend-required", {"frontend": {"replicas": 1}}, "spec.backend", "Required value"),
     ("unknown-field", _spec(surprise=True), ".spec.surprise", "field not declared in schema"),

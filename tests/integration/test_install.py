@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubelocal.cluster import LocalCluster
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
@@ -235,3 +236,44 @@ def test_the_argocd_schema_is_enforced(installed_base: KubeTarget) -> None:
     )
     assert result.returncode != 0
     assert "selfHeal" in result.stderr
+
+
+def test_the_base_installs_on_a_cluster_without_the_prometheus_operator() -> None:
+    """The session's cluster has the third-party CRDs, so this starts a private, bare control plane: there
+    the base applies for real (a new user's `kubectl apply --server-side -k deploy/operator`), while an
+    overlay, which adds the operator-monitoring component, is refused for want of its CRDs."""
+    with LocalCluster(nodes=1) as local:
+        bare = KubeTarget(local.kubeconfig_path, local=local)
+        try:
+            groups = bare.kubectl("api-versions").stdout.split()
+            assert not [g for g in groups if g.startswith("monitoring.coreos.com/")], groups
+            server_side_apply(bare, BASE)
+            bare.wait_established([CRD_NAME])
+            bare.kubectl(
+                "-n",
+                OPERATOR_NAMESPACE,
+                "rollout",
+                "status",
+                "deployment/webstack-operator",
+                "--timeout=120s",
+            )
+            refused = bare.kubectl(
+                "apply", "--server-side", "--dry-run=server", "-k", str(ROOT / OVERLAYS[1]), check=False
+            )
+            assert refused.returncode != 0
+            assert "ServiceMonitor" in refused.stderr and "PrometheusRule" in refused.stderr, refused.stderr
+        finally:
+            bare.close()
+
+
+def test_the_monitoring_component_applies_where_the_prometheus_operator_is(
+    installed_base: KubeTarget,
+) -> None:
+    """With the CRDs (the session's platform), the component's objects are accepted, as the overlays'."""
+    objects = build(installed_base, OVERLAYS[1])
+    assert {"ServiceMonitor", "PrometheusRule"} <= {o["kind"] for o in objects}
+    rule = find(objects, "PrometheusRule", "webstack-operator")
+    out = installed_base.kubectl(
+        "apply", "--server-side", "--dry-run=server", "-f", "-", input=json.dumps(rule)
+    ).stdout
+    assert "prometheusrule.monitoring.coreos.com/webstack-operator serverside-applied" in out

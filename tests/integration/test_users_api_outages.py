@@ -119,6 +119,10 @@ async def test_postgres_stopped_gives_503_and_recovers(
             ready = assert_problem(await client.get("/readyz"), 503)
             assert ready["checks"] == {"database": "unreachable", "cache": "closed"}
             assert (await client.get("/healthz")).status_code == 200  # alive: a restart would not help
+            # What the WebStackPostgresUnreachable alert counts: each 503 above, by operation.
+            unavailable = "users_api_db_unavailable_total"
+            assert await metric(client, unavailable, {"operation": "create_user"}) == 1
+            assert await metric(client, unavailable, {"operation": "ping"}) == 1
 
             own_postgres.start()
 

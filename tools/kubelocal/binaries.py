@@ -91,3 +91,24 @@ def cyclonus_verdicts() -> Path:
     if not path.exists():
         raise BinariesMissing(f"cyclonus is not built: {path} (run `make cluster-binaries`)")
     return path
+
+
+@dataclass(frozen=True)
+class PrometheusBinaries:
+    """Prometheus and promtool, built by `make cluster-binaries` beside the control plane."""
+
+    version: str
+    prometheus: Path
+    promtool: Path
+
+    @classmethod
+    def locate(cls) -> PrometheusBinaries:
+        version = read_versions()["PROMETHEUS_VERSION"]
+        root = cache_dir() / f"prometheus-{version}"
+        found = cls(version=version, prometheus=root / "prometheus", promtool=root / "promtool")
+        missing = [str(p) for p in (found.prometheus, found.promtool) if not p.exists()]
+        if missing:
+            raise BinariesMissing(
+                "Prometheus is not built: " + ", ".join(missing) + " (run `make cluster-binaries`)"
+            )
+        return found

@@ -1,5 +1,5 @@
-"""Real Postgres, Redis, nginx, users-API and operator processes on loopback, for the tests, the demo and the
-benchmarks.
+"""Real Postgres, Redis, nginx, users-API, operator and Prometheus processes on loopback, for the tests, the
+demo and the benchmarks.
 
 Each server is a context manager with start()/stop(): it picks a free port, keeps its files in its own temp
 dir and stops only the process it started (kubelocal.process.Supervised, so it also dies with us).
@@ -13,6 +13,7 @@ from kubelocal.process import wait_for
 from localservices.nginx import NginxServer
 from localservices.operator import OperatorProcess, operator_command
 from localservices.postgres import PostgresServer
+from localservices.prometheus import PrometheusServer
 from localservices.redis import RedisServer
 from localservices.server import LocalServer, console_script
 from localservices.users_api import UsersApiServer, users_api_executable
@@ -22,6 +23,7 @@ __all__ = [
     "NginxServer",
     "OperatorProcess",
     "PostgresServer",
+    "PrometheusServer",
     "RedisServer",
     "UsersApiServer",
     "console_script",

@@ -16,11 +16,13 @@ NEAR_CACHE_ACTIVE = "users_api_near_cache_active"  # gauge: 1 while invalidation
 NEAR_CACHE_INVALIDATIONS_TOTAL = "users_api_near_cache_invalidations_total"  # counter: reason
 DB_POOL_SIZE = "users_api_db_pool_size"  # gauge: connections in the pool
 DB_POOL_IDLE = "users_api_db_pool_idle"  # gauge: idle connections
+DB_UNAVAILABLE_TOTAL = "users_api_db_unavailable_total"  # counter: operation (Postgres unreachable)
 
 # Label names, shared by the exporter and every PromQL expression built from it.
 LABEL_METHOD = "method"
 LABEL_ROUTE = "route"
 LABEL_STATUS = "status"
+LABEL_OPERATION = "operation"  # a repository operation (list_users, ping, ...)
 LABEL_LAYER = "layer"  # which cache answered a hit: LAYER_LOCAL (this replica's memory) or LAYER_REDIS
 LAYER_LOCAL = "local"
 LAYER_REDIS = "redis"

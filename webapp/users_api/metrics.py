@@ -26,7 +26,7 @@ from users_api import metric_names as names
 # Postgres statements issued, by repository operation. Lets a test (and a dashboard) see how many reads the
 # cache saved; the 100-concurrent-misses test counts exactly this.
 DB_QUERIES_TOTAL = "users_api_db_queries_total"
-LABEL_OPERATION = "operation"
+LABEL_OPERATION = names.LABEL_OPERATION
 
 # Latency buckets for an API whose cached answers take about a millisecond.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -100,6 +100,13 @@ class Metrics:
         self.db_queries = Counter(
             DB_QUERIES_TOTAL,
             "Postgres statements issued, by operation.",
+            (LABEL_OPERATION,),
+            registry=self.registry,
+        )
+        self.db_unavailable = Counter(
+            names.DB_UNAVAILABLE_TOTAL,
+            "Repository operations that failed because Postgres was unreachable (the client got a 503), "
+            "by operation; `ping` is the readiness probe's.",
             (LABEL_OPERATION,),
             registry=self.registry,
         )

@@ -58,6 +58,7 @@ class UsersRepository:
             async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
                 yield connection
         except DATABASE_UNAVAILABLE as exc:
+            self._metrics.db_unavailable.labels(operation).inc()
             raise DatabaseUnavailableError(operation) from exc
 
     async def ping(self, limit_seconds: float) -> None:
@@ -66,6 +67,7 @@ class UsersRepository:
             async with asyncio.timeout(limit_seconds), self._connection("ping") as connection:
                 await connection.fetchval("SELECT 1")
         except TimeoutError as exc:
+            self._metrics.db_unavailable.labels("ping").inc()
             raise DatabaseUnavailableError("ping") from exc
 
     async def list_page(self, *, after_id: int, limit: int) -> tuple[list[asyncpg.Record], int | None]:

@@ -11,10 +11,13 @@ import json
 from typing import Any
 
 from users_api import metric_names as m
+from webstack_operator import metric_names as om
 from webstack_operator.builders import promql
 
 WINDOW = "$__rate_interval"
 _MATCHERS = {"namespace": "$namespace", "job": "$job"}
+_OPERATOR = promql.selector({"job": om.OPERATOR_JOB})
+OPERATOR_ROW_Y = 30
 
 
 def _target(expr: str, legend: str, ref: str) -> dict[str, Any]:
@@ -48,6 +51,81 @@ def _panel(
         "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
         "targets": targets,
     }
+
+
+def _row(panel_id: int, title: str, y: int) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+        "panels": [],
+    }
+
+
+def operator_panels() -> list[dict[str, Any]]:
+    """The operator's row: reconciles and their errors, drift put back, stacks by phase.
+
+    The operator serves every stack of the cluster, so these panels ignore the stack variables."""
+    y = OPERATOR_ROW_Y + 1
+    errors = promql.selector({"job": om.OPERATOR_JOB}, f'{om.LABEL_RESULT}="{om.RESULT_ERROR}"')
+    return [
+        _row(9, "Operator", OPERATOR_ROW_Y),
+        _panel(
+            10,
+            "Reconciles by result",
+            "ops",
+            (0, y, 12, 8),
+            [
+                _target(
+                    f"sum by ({om.LABEL_RESULT}) (rate({om.RECONCILE_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    f"{{{{{om.LABEL_RESULT}}}}}",
+                    "A",
+                ),
+            ],
+        ),
+        _panel(
+            11,
+            "Reconcile errors and Kubernetes API errors",
+            "ops",
+            (12, y, 12, 8),
+            [
+                _target(f"sum(rate({om.RECONCILE_TOTAL}{errors}[{WINDOW}]))", "reconcile errors", "A"),
+                _target(
+                    f"sum by (status) (rate({om.API_ERRORS_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    "API {{status}}",
+                    "B",
+                ),
+            ],
+        ),
+        _panel(
+            12,
+            "Drift corrections by kind",
+            "ops",
+            (0, y + 8, 12, 8),
+            [
+                _target(
+                    f"sum by ({om.LABEL_KIND}) (rate({om.DRIFT_CORRECTIONS_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    f"{{{{{om.LABEL_KIND}}}}}",
+                    "A",
+                ),
+            ],
+            description="Children changed or deleted by someone else and put back.",
+        ),
+        _panel(
+            13,
+            "Stacks by phase",
+            "short",
+            (12, y + 8, 12, 8),
+            [
+                # max: every replica exports the gauge; only the leader's counts stacks.
+                _target(
+                    f"max by ({om.LABEL_PHASE}) ({om.STACKS}{_OPERATOR})", f"{{{{{om.LABEL_PHASE}}}}}", "A"
+                ),
+            ],
+        ),
+    ]
 
 
 def _variable(name: str, label: str, query: str, current: str | None) -> dict[str, Any]:
@@ -162,11 +240,13 @@ def build_dashboard(
                 ),
             ],
         ),
+        *operator_panels(),
     ]
     return {
         "uid": uid,
         "title": title,
-        "description": "The users API of a WebStack: traffic, errors, latency, cache and database pool.",
+        "description": "The users API of a WebStack: traffic, errors, latency, cache and database pool; "
+        "and the operator that manages the stacks.",
         "tags": ["webstack", "users-api"],
         "editable": False,
         "schemaVersion": 39,

@@ -58,3 +58,47 @@ def cache_hit_ratio(matchers: Mapping[str, str], window: str) -> str:
 def targets_up(matchers: Mapping[str, str]) -> str:
     """Backend pods Prometheus can scrape (0 or absent: the backend is down)."""
     return f"sum(up{selector(matchers)})"
+
+
+def cache_bypass_ratio(matchers: Mapping[str, str], window: str) -> str:
+    """Share of cached reads that skipped Redis (its circuit open): near 1 while Redis is unreachable."""
+    sel = selector(matchers)
+    bypassed = f"sum(rate({m.CACHE_BYPASS_TOTAL}{sel}[{window}]))"
+    hits = f"sum(rate({m.CACHE_HITS_TOTAL}{sel}[{window}]))"
+    misses = f"sum(rate({m.CACHE_MISSES_TOTAL}{sel}[{window}]))"
+    return f"{bypassed} / ({bypassed} + {hits} + {misses})"
+
+
+def cache_error_rate(matchers: Mapping[str, str], window: str) -> str:
+    """Failed Redis calls per second."""
+    return f"sum(rate({m.CACHE_ERRORS_TOTAL}{selector(matchers)}[{window}]))"
+
+
+def db_unavailable_rate(matchers: Mapping[str, str], window: str) -> str:
+    """Operations per second that failed because Postgres was unreachable (readiness pings included)."""
+    return f"sum(rate({m.DB_UNAVAILABLE_TOTAL}{selector(matchers)}[{window}]))"
+
+
+def statefulset_not_ready(matchers: Mapping[str, str]) -> str:
+    """Fewer ready replicas than desired, from kube-state-metrics (`max`: HA replicas of it agree)."""
+    by = "max by (namespace, statefulset) "
+    ready = f"{by}(kube_statefulset_status_replicas_ready{selector(matchers)})"
+    desired = f"{by}(kube_statefulset_replicas{selector(matchers)})"
+    return f"{ready} < {desired}"
+
+
+def backup_failing(schedule: Mapping[str, str], window: str) -> str:
+    """Velero's last backup of the schedule failed, or one failed within `window` (Velero's metrics)."""
+    sel = selector(schedule)
+    return (
+        f"(max(velero_backup_last_status{sel}) == 0)"
+        f" or (sum(increase(velero_backup_failure_total{sel}[{window}])) > 0)"
+    )
+
+
+def backup_missing(schedule: Mapping[str, str], limit_seconds: int) -> str:
+    """No successful backup of the schedule for `limit_seconds`: the last success is older, or Prometheus
+    saw none that long (Velero sets the gauge only after a success of its running process)."""
+    sel = selector(schedule)
+    last = f"velero_backup_last_successful_timestamp{sel}"
+    return f"((time() - max({last})) > {limit_seconds}) or max(absent_over_time({last}[{limit_seconds}s]))"

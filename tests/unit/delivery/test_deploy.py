@@ -11,11 +11,25 @@ from typing import Any
 import yaml
 
 from webstack_operator.builders.kinds import CHILD_KINDS
-from webstack_operator.cli import _parser
+from webstack_operator.builders.operator_alerts import OPERATOR_JOB, operator_prometheus_rule
+from webstack_operator.cli import OPERATOR_ALERTS_HEADER, _parser
 from webstack_operator.config import OperatorConfig, load_config
+from webstack_operator.yamlio import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
+MONITORING = ROOT / "deploy" / "components" / "operator-monitoring"
+OVERLAYS = ROOT / "deploy" / "overlays"
+# API groups every cluster serves; anything else is a third-party CRD the base must not need.
+BUILT_IN_GROUPS = {
+    "",
+    "apps",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "scheduling.k8s.io",
+    "apiextensions.k8s.io",
+}
 ARGOCD = ROOT / "deploy" / "argocd"
 CHILD_VERBS = {"list", "watch", "get", "create", "patch", "delete"}
 # What kopf and the reconciler need beyond the children (see clusterrole.yaml).
@@ -85,7 +99,7 @@ def test_probes_and_ports_line_up_with_the_flags_and_the_service() -> None:
     assert (
         service["spec"]["selector"].items() <= deployment()["spec"]["template"]["metadata"]["labels"].items()
     )
-    monitor = one(BASE / "servicemonitor.yaml", "ServiceMonitor")
+    monitor = one(MONITORING / "servicemonitor.yaml", "ServiceMonitor")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == [service["spec"]["ports"][0]["name"]]
     policy = one(BASE / "networkpolicy.yaml", "NetworkPolicy")
@@ -179,6 +193,38 @@ def test_every_manifest_is_in_the_kustomization() -> None:
     assert listed == {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
 
 
+def test_the_base_needs_no_third_party_crd() -> None:
+    """`kubectl apply -k deploy/operator` works on a cluster without the Prometheus Operator."""
+    kustomization = load(BASE / "kustomization.yaml")[0]
+    groups = {
+        doc["apiVersion"].rpartition("/")[0]: doc["kind"]
+        for resource in kustomization["resources"]
+        if resource.endswith(".yaml")
+        for doc in load(BASE / resource)
+    }
+    assert set(groups) <= BUILT_IN_GROUPS, groups
+
+
+def test_the_monitoring_component_holds_the_operators_monitoring() -> None:
+    component = load(MONITORING / "kustomization.yaml")[0]
+    assert component["kind"] == "Component"
+    assert set(component["resources"]) == {p.name for p in MONITORING.glob("*.yaml")} - {"kustomization.yaml"}
+    kinds = {d["kind"] for r in component["resources"] for d in load(MONITORING / r)}
+    assert kinds == {"ServiceMonitor", "PrometheusRule"}
+    for overlay in ("dev", "prod", "namespaced"):
+        kustomization = load(OVERLAYS / overlay / "kustomization.yaml")[0]
+        assert "../../components/operator-monitoring" in kustomization.get("components", []), overlay
+
+
+def test_the_operator_alerts_are_the_builders_output() -> None:
+    committed = (MONITORING / "prometheusrule.yaml").read_text()
+    assert committed == OPERATOR_ALERTS_HEADER + dump_yaml(operator_prometheus_rule()), (
+        "deploy/components/operator-monitoring/prometheusrule.yaml is stale: run `make crd`"
+    )
+    service = one(BASE / "service.yaml", "Service")
+    assert service["metadata"]["name"] == OPERATOR_JOB  # Prometheus's job label: what the alerts select
+
+
 def test_overlays_name_the_base_image() -> None:
     assert container()["image"] == "webstack-operator"
     for overlay in ("dev", "prod"):
@@ -259,11 +305,19 @@ def test_the_operators_argocd_project_allows_every_kind_the_base_installs() -> N
         for key in ("clusterResourceWhitelist", "namespaceResourceWhitelist")
         for entry in project["spec"].get(key, [])
     }
-    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
     installed = set()
-    for resource in kustomization["resources"]:
-        path = (BASE / resource).resolve()
-        for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
-            for doc in load(file):
-                installed.add((doc["apiVersion"].rpartition("/")[0], doc["kind"]))
+    overlay = OVERLAYS / "prod"  # what the Application syncs: the base and the overlay's components
+    kustomizations = [
+        (BASE, "resources"),
+        *[
+            ((overlay / c).resolve(), "resources")
+            for c in load(overlay / "kustomization.yaml")[0].get("components", [])
+        ],
+    ]
+    for folder, key in kustomizations:
+        for resource in load(folder / "kustomization.yaml")[0][key]:
+            path = (folder / resource).resolve()
+            for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
+                for doc in load(file):
+                    installed.add((doc["apiVersion"].rpartition("/")[0], doc["kind"]))
     assert installed - allowed == set(), f"not whitelisted in {project['metadata']['name']}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
-from webstack_operator import labels
+import pytest
+
+from webstack_operator import labels, metric_names, metrics
 from webstack_operator.cache import ChildCache
 from webstack_operator.config import OperatorConfig
 from webstack_operator.kubeapi import KubeClient, Resource
@@ -66,3 +69,22 @@ def _desired() -> dict[str, Any]:
     desired = _service("", "")
     del desired["metadata"]["uid"], desired["metadata"]["resourceVersion"]
     return desired
+
+
+async def test_a_finished_reconcile_stamps_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the WebStackOperatorNotReconciling alert reads."""
+    cache = ChildCache()
+    reconciler = Reconciler(
+        cast(KubeClient, RacingClient(cache)), OperatorConfig(settings=OperatorSettings()), cache
+    )
+    reconciler.remember({"metadata": {"name": "shop", "namespace": "team", "resourceVersion": "1"}})
+
+    async def recipe(*_: Any) -> str:
+        return "Ready"
+
+    monkeypatch.setattr(reconciler, "_recipe", recipe)
+    metrics.LAST_RECONCILE.set(0)
+    before = time.time()
+    assert await reconciler.reconcile(STACK) == "Ready"
+    stamped = metrics.REGISTRY.get_sample_value(metric_names.LAST_RECONCILE_TIMESTAMP_SECONDS)
+    assert stamped is not None and before <= stamped <= time.time()

@@ -209,6 +209,12 @@ def test_cross_field_rules(sections: dict[str, Any], path: str, message: str) ->
             "spec.ingress.certificateArn",
         ),
         ({"backup": {"schedule": "every night"}}, "spec.backup.schedule"),
+        ({"monitoring": {"alertFor": {"default": "5 min"}}}, "spec.monitoring.alertFor.default"),
+        (
+            {"monitoring": {"thresholds": {"p95LatencySeconds": 10}}},
+            "spec.monitoring.thresholds.p95LatencySeconds",
+        ),
+        ({"monitoring": {"thresholds": {"errorRate": 1}}}, "spec.monitoring.thresholds.errorRate"),
         ({"backup": {"ttl": "30 days"}}, "spec.backup.ttl"),
         ({"monitoring": {"scrapeInterval": "often"}}, "spec.monitoring.scrapeInterval"),
         ({"security": {"priorityClassName": "High!"}}, "spec.security.priorityClassName"),
@@ -325,3 +331,18 @@ def test_dns_selector_label_keys_are_checked() -> None:
     problems = _problems(security={"dns": {"podLabels": {"k8s app": "kube-dns"}}})
     assert problems[0][0] == "spec.security.dns.podLabels"
     assert api.LABEL_KEY_MESSAGE in problems[0][1]
+
+
+@pytest.mark.parametrize(("cron", "reason"), [("0 0 31 2 *", "never runs"), ("0 25 * * *", "outside 0-23")])
+def test_cron_schedules_that_match_the_pattern_but_never_run(cron: str, reason: str) -> None:
+    [(path, message)] = _problems(backup={"schedule": cron})
+    assert path == "spec.backup" and reason in message
+
+
+def test_alert_for_takes_known_alert_names_only() -> None:
+    assert _parse(
+        monitoring={"alertFor": {"default": "30s", "WebStackBackendDown": "5s"}}
+    ).monitoring.alert_for
+    assert ("spec.monitoring", api.ALERT_FOR_UNKNOWN_KEY) in _problems(
+        monitoring={"alertFor": {"WebStackSomethingElse": "1m"}}
+    )

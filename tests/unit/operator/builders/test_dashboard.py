@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from users_api import metric_names
+from webstack_operator import metric_names as operator_metric_names
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 
 COMMITTED = Path(__file__).parents[4] / "deploy/monitoring/grafana-dashboards/webstack-users-api.json"
@@ -18,7 +19,7 @@ def test_committed_json_is_the_builders_output() -> None:
 
 
 def test_panels_query_the_apis_metrics() -> None:
-    exprs = " ".join(t["expr"] for p in build_dashboard()["panels"] for t in p["targets"])
+    exprs = " ".join(t["expr"] for p in build_dashboard()["panels"] for t in p.get("targets", []))
     for name in (
         metric_names.HTTP_REQUESTS_TOTAL,
         metric_names.HTTP_REQUEST_DURATION_SECONDS,
@@ -49,3 +50,19 @@ def test_generic_dashboard_has_no_preselected_stack() -> None:
     variables = {v["name"]: v for v in build_dashboard()["templating"]["list"]}
     assert "current" not in variables["namespace"] and "current" not in variables["job"]
     assert json.loads(dashboard_json(build_dashboard())) == build_dashboard()
+
+
+def test_the_operator_row_queries_the_operators_metrics() -> None:
+    panels = build_dashboard()["panels"]
+    [row] = [p for p in panels if p["type"] == "row"]
+    assert row["title"] == "Operator"
+    below = [p for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    exprs = " ".join(t["expr"] for p in below for t in p["targets"])
+    for name in (
+        operator_metric_names.RECONCILE_TOTAL,
+        operator_metric_names.DRIFT_CORRECTIONS_TOTAL,
+        operator_metric_names.STACKS,
+        operator_metric_names.API_ERRORS_TOTAL,
+    ):
+        assert f'{name}{{job="{operator_metric_names.OPERATOR_JOB}"' in exprs, name
+    assert 'result="error"' in exprs

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
 
 from users_api import metric_names
-from webstack_operator.builders.monitoring import alert_rules, monitoring_objects
+from users_api.metrics import LATENCY_BUCKETS
+from webstack_operator.builders.monitoring import RUNBOOKS_URL, alert_rules, monitoring_objects
+from webstack_operator.builders.operator_alerts import operator_alert_rules
+from webstack_operator.spec import MAX_OBSERVABLE_LATENCY_SECONDS
 
 
 def test_objects_and_release_label() -> None:
@@ -46,6 +51,9 @@ def test_alerts_use_the_apis_metric_names_and_thresholds() -> None:
         "WebStackHighErrorRate",
         "WebStackHighLatency",
         "WebStackLowCacheHitRatio",
+        "WebStackPostgresNotReady",
+        "WebStackPostgresUnreachable",
+        "WebStackRedisUnreachable",
     ]
     assert metric_names.HTTP_REQUESTS_TOTAL in rules["WebStackHighErrorRate"]["expr"]
     assert rules["WebStackHighErrorRate"]["expr"].endswith("> 0.02")
@@ -58,7 +66,64 @@ def test_alerts_use_the_apis_metric_names_and_thresholds() -> None:
 
 
 def test_no_cache_alert_without_a_cache() -> None:
-    assert "WebStackLowCacheHitRatio" not in _rules(cache={"mode": "Disabled"})
+    rules = _rules(cache={"mode": "Disabled"})
+    assert "WebStackLowCacheHitRatio" not in rules and "WebStackRedisUnreachable" not in rules
+    assert "WebStackLowCacheHitRatio" not in _rules(monitoring={"thresholds": {"minCacheHitRatio": 0}})
+
+
+def test_postgres_alerts() -> None:
+    rules = _rules()
+    assert metric_names.DB_UNAVAILABLE_TOTAL in rules["WebStackPostgresUnreachable"]["expr"]
+    not_ready = rules["WebStackPostgresNotReady"]["expr"]
+    assert (
+        'kube_statefulset_status_replicas_ready{namespace="team-a",statefulset="shop-postgres"}' in not_ready
+    )
+    external = {"mode": "External", "credentials": {"secretRef": {"name": "db"}}}
+    assert "WebStackPostgresNotReady" not in _rules(database=external)  # no StatefulSet to watch
+
+
+def test_redis_alert_uses_the_bypass_threshold_and_errors() -> None:
+    expr = _rules(monitoring={"thresholds": {"maxCacheBypassRatio": 0.25}})["WebStackRedisUnreachable"][
+        "expr"
+    ]
+    assert metric_names.CACHE_BYPASS_TOTAL in expr and metric_names.CACHE_ERRORS_TOTAL in expr
+    assert "> 0.25)" in expr
+
+
+def test_backup_alerts_scale_with_the_schedule() -> None:
+    assert "WebStackBackupMissing" not in _rules()
+    daily = _rules(backup={"enabled": True, "schedule": "0 3 * * *"})
+    assert "> 172800)" in daily["WebStackBackupMissing"]["expr"]  # twice a day
+    assert "[172800s]" in daily["WebStackBackupMissing"]["expr"]
+    assert 'velero_backup_last_status{schedule="team-a-shop-' in daily["WebStackBackupFailing"]["expr"]
+    weekly = _rules(backup={"enabled": True, "schedule": "0 3 * * 0"})
+    assert f"> {2 * 7 * 86400})" in weekly["WebStackBackupMissing"]["expr"]
+
+
+def test_for_durations_come_from_the_spec() -> None:
+    defaults = _rules()
+    assert defaults["WebStackHighErrorRate"]["for"] == "10m"
+    assert defaults["WebStackLowCacheHitRatio"]["for"] == "30m"
+    shortened = _rules(monitoring={"alertFor": {"default": "30s", "WebStackBackendDown": "5s"}})
+    assert shortened["WebStackBackendDown"]["for"] == "5s"
+    assert {r["for"] for name, r in shortened.items() if name != "WebStackBackendDown"} == {"30s"}
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    runbooks = Path(__file__).resolve().parents[4] / "docs" / "ops" / "runbooks.md"
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in runbooks.read_text().splitlines()
+        if line.startswith("#")
+    }
+    rules = [
+        *alert_rules(make_stack(backup={"enabled": True})),
+        *operator_alert_rules(),
+    ]
+    for rule in rules:
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith(RUNBOOKS_URL + "#"), url
+        assert url.split("#", 1)[1] in anchors, f"{rule['alert']}: no heading for {url}"
 
 
 def test_dashboard_config_map_is_preset_to_the_stack() -> None:
@@ -77,3 +142,8 @@ def test_switches() -> None:
     assert monitoring_objects(make_stack(capabilities=NO_OPTIONAL_APIS)) == []
     only_monitor = monitoring_objects(make_stack(monitoring={"alerts": False, "dashboard": False}))
     assert kinds(only_monitor) == ["ServiceMonitor/shop-backend"]
+
+
+def test_the_latency_threshold_stays_below_the_largest_bucket() -> None:
+    """A p95 above the largest finite bucket cannot be computed, so such an alert could never fire."""
+    assert LATENCY_BUCKETS[-1] == MAX_OBSERVABLE_LATENCY_SECONDS

@@ -1,0 +1,99 @@
+"""The operator's own alerts: stacks in `Failed`, failing reconciles, and no reconcile for too long.
+
+One PrometheusRule per cluster, not per stack: it ships in the operator-monitoring kustomize component
+(`webstack-operator operator-alerts` writes it; a test fails when the file differs), beside the operator's
+ServiceMonitor, so a cluster without the Prometheus Operator installs the operator without either. Built
+from `metrics.py`'s names, as the stack alerts are built from the users API's.
+"""
+
+from typing import Any
+
+from webstack_operator import metric_names as n
+from webstack_operator.builders.promql import selector
+from webstack_operator.config import DEFAULT_RESYNC_SECONDS
+
+OPERATOR_JOB = n.OPERATOR_JOB
+RULE_NAME = "webstack-operator"
+RULE_NAMESPACE = "webstack-system"
+RUNBOOKS_URL = "https://github.com/webstack-dev/webstack/blob/main/docs/ops/runbooks.md"
+ERROR_WINDOW = "15m"
+MAX_ERROR_RATIO = 0.1
+# Every stack is reconciled at least once per resync period: three missed in a row is "not reconciling".
+STALE_RECONCILE_SECONDS = 3 * int(DEFAULT_RESYNC_SECONDS)
+DURATIONS = {
+    "WebStackOperatorStacksFailed": "15m",
+    "WebStackOperatorReconcileErrors": "15m",
+    "WebStackOperatorNotReconciling": "5m",
+}
+
+
+def operator_alert_rules(for_override: str | None = None) -> list[dict[str, Any]]:
+    """The rules; `for_override` replaces every `for:` (tests use short ones)."""
+    job = selector({"job": OPERATOR_JOB})
+    failed = selector({"job": OPERATOR_JOB, n.LABEL_PHASE: n.PHASE_FAILED})
+    errors = selector({"job": OPERATOR_JOB, n.LABEL_RESULT: n.RESULT_ERROR})
+    error_ratio = (
+        f"sum(rate({n.RECONCILE_TOTAL}{errors}[{ERROR_WINDOW}]))"
+        f" / sum(rate({n.RECONCILE_TOTAL}{job}[{ERROR_WINDOW}]))"
+    )
+    last = f"{n.LAST_RECONCILE_TIMESTAMP_SECONDS}{job}"
+    rules = [
+        (
+            "WebStackOperatorStacksFailed",
+            f"max({n.STACKS}{failed}) > 0",
+            "warning",
+            "{{ $value }} WebStack(s) in phase Failed",
+            "Their spec is invalid or cannot be applied: `kubectl get ws -A` and the Ready condition's "
+            "message say which field.",
+        ),
+        (
+            "WebStackOperatorReconcileErrors",
+            f"({error_ratio}) > {MAX_ERROR_RATIO}",
+            "warning",
+            f"More than {MAX_ERROR_RATIO:.0%} of WebStack reconciles fail",
+            "{{ $value | humanizePercentage }} of reconciles ended in an error over "
+            f"{ERROR_WINDOW} ({n.RECONCILE_TOTAL}).",
+        ),
+        (
+            "WebStackOperatorNotReconciling",
+            f"((time() - max({last})) > {STALE_RECONCILE_SECONDS}"
+            f" and on() (max({n.CACHE_STACKS}{job}) > 0))"
+            f" or absent({last})",
+            "critical",
+            "The WebStack operator has not reconciled for too long",
+            f"No replica finished a reconcile in {STALE_RECONCILE_SECONDS}s (three resync periods) while "
+            "stacks exist, or the operator's metrics are not scraped at all.",
+        ),
+    ]
+    return [
+        {
+            "alert": name,
+            "expr": expr,
+            "for": for_override or DURATIONS[name],
+            "labels": {"severity": severity},
+            "annotations": {
+                "summary": summary,
+                "description": description,
+                "runbook_url": f"{RUNBOOKS_URL}#{name.lower()}",
+            },
+        }
+        for name, expr, severity, summary, description in rules
+    ]
+
+
+def operator_prometheus_rule() -> dict[str, Any]:
+    """The PrometheusRule of deploy/components/operator-monitoring."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": RULE_NAME,
+            "namespace": RULE_NAMESPACE,
+            "labels": {
+                "app.kubernetes.io/name": "webstack-operator",
+                "app.kubernetes.io/part-of": "webstack",
+                "release": "kube-prometheus-stack",
+            },
+        },
+        "spec": {"groups": [{"name": "webstack-operator", "rules": operator_alert_rules()}]},
+    }
