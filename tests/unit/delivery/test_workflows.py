@@ -235,13 +235,15 @@ def test_images_are_signed_keylessly_with_the_workflow_identity() -> None:
 def test_the_provenance_is_recorded_and_attested() -> None:
     assert build_step()["with"]["provenance"] == "mode=max"
     steps = images_steps()
-    attest = steps[index_of(steps, "provenance", lambda s: runs(s, r"--type slsaprovenance\b"))]
+    attest = steps[index_of(steps, "provenance", lambda s: runs(s, r"predicate provenance\.json"))]
     assert attest["env"]["REF"] == image_ref()
     assert runs(
         attest,
         r"imagetools inspect \"\$REF\" --format '\{\{ json \.Provenance\.SLSA \}\}' > provenance\.json",
     )
-    assert runs(attest, r'^cosign attest --yes --type slsaprovenance --predicate provenance\.json "\$REF"$')
+    assert runs(attest, r'^cosign attest --yes --type "\$type" --predicate provenance\.json "\$REF"$')
+    assert runs(attest, r"^ +type=slsaprovenance1$") and runs(attest, r"^ +type=slsaprovenance$")
+    assert runs(attest, r"^ +exit 1$"), "a build without provenance must fail the release"
 
 
 def test_only_a_scanned_and_signed_digest_reaches_the_bump() -> None:
@@ -251,7 +253,7 @@ def test_only_a_scanned_and_signed_digest_reaches_the_bump() -> None:
         index_of(steps, "build", lambda s: uses(s, "docker/build-push-action")),
         index_of(steps, "scan", lambda s: uses(s, "aquasecurity/trivy-action")),
         index_of(steps, "sign", lambda s: runs(s, r"cosign sign\b")),
-        index_of(steps, "provenance", lambda s: runs(s, r"--type slsaprovenance\b")),
+        index_of(steps, "provenance", lambda s: runs(s, r"predicate provenance\.json")),
         index_of(steps, "digest hand-off", lambda s: runs(s, r'echo "\$DIGEST" > "digest/\$IMAGE"')),
         index_of(
             steps,
