@@ -394,6 +394,22 @@ def test_the_plan_never_moves_an_overlay_back(repo: Repo) -> None:
     assert repo.plan(old, event="workflow_dispatch")["release"] == "false"
 
 
+def test_a_release_hold_stops_every_release_to_its_overlay(repo: Repo) -> None:
+    """A rollback reverts the bump and adds release-hold: main's newer code must not come straight back."""
+    first = repo.commit("operator/webstack_operator/handlers.py", "v2\n")
+    repo.deploy(first)
+    second = repo.commit("operator/webstack_operator/handlers.py", "v3\n")
+    repo.deploy(second)
+    repo.commit("deploy/overlays/prod/release-hold", "sha-second is broken: rolled back\n")
+    repo.deploy(first)  # the revert of the second bump
+    code = repo.commit("operator/webstack_operator/handlers.py", "v4\n")
+    assert repo.plan(code)["release"] == "false"
+    assert repo.plan(code, event="workflow_dispatch")["release"] == "false"
+    assert repo.plan(code, overlay="dev")["release"] == "true"  # the hold is per overlay
+    repo.git("rm", "-q", "deploy/overlays/prod/release-hold")
+    assert repo.plan(repo.commit("operator/webstack_operator/handlers.py", "v5\n"))["release"] == "true"
+
+
 def test_the_plan_refuses_an_unknown_overlay(repo: Repo) -> None:
     env = {"OVERLAY": "staging", "GITHUB_SHA": "0" * 40, "GITHUB_OUTPUT": str(repo.path.parent / "out")}
     env |= {"IMAGE_INPUTS": "operator", "GITHUB_EVENT_NAME": "push"}
