@@ -32,7 +32,7 @@ lint:
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile.webapp Dockerfile.operator
-	$(VENV)/bin/actionlint
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 bench: setup
 	PYTHONPATH=tools $(PY) -m bench

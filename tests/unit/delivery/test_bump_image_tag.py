@@ -1,4 +1,5 @@
-"""scripts/bump_image_tag.py: the release workflow's tag bump edits only `newTag` values, byte for byte."""
+"""scripts/bump_image_tag.py: the release workflow's bump pins each image to its tag and digest, editing
+only the `newTag` and `digest` lines, byte for byte."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "bump_image_tag.py"
 PROD = ROOT / "deploy" / "overlays" / "prod" / "kustomization.yaml"
 PROD_STACK = ROOT / "deploy" / "overlays" / "prod" / "stack" / "kustomization.yaml"
+OVERLAYS = [
+    ROOT / "deploy" / "overlays" / path / "kustomization.yaml"
+    for path in ("prod", "prod/stack", "dev", "dev/stack", "namespaced")
+]
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+OTHER_DIGEST = "sha256:" + "fedcba9876543210" * 4
 
 SAMPLE = """\
 # header comment
@@ -51,29 +58,47 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
 
 
-def test_the_real_prod_overlay_changes_only_the_tag_value(tmp_path: Path) -> None:
+def test_the_real_prod_overlay_gets_the_tag_and_a_digest_line(tmp_path: Path) -> None:
     target = tmp_path / "kustomization.yaml"
     original = PROD.read_bytes()
     target.write_bytes(original)
-    result = run_script(str(target), "webstack-operator=sha-0123456789ab")
+    result = run_script(str(target), f"webstack-operator=sha-0123456789ab@{DIGEST}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{target}: webstack-operator: 0.1.0 -> sha-0123456789ab\n"
-    after = target.read_bytes()
-    old_lines, new_lines = original.splitlines(keepends=True), after.splitlines(keepends=True)
-    diff = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
-    assert len(diff) == 1
-    old, new = diff[0]
-    assert old.strip().startswith(b"newTag:") and new.strip() == b"newTag: sha-0123456789ab"
-    assert old[: old.index(b"newTag")] == new[: new.index(b"newTag")]  # indentation kept
-    images = yaml.safe_load(after)["images"]
-    assert [i["newTag"] for i in images if i["name"] == "webstack-operator"] == ["sha-0123456789ab"]
+    assert result.stdout == f"{target}: webstack-operator: 0.1.0 -> sha-0123456789ab@{DIGEST}\n"
+    old_lines, new_lines = original.splitlines(keepends=True), target.read_bytes().splitlines(keepends=True)
+    tag_at = next(i for i, line in enumerate(old_lines) if line.strip().startswith(b"newTag:"))
+    indent = old_lines[tag_at][: old_lines[tag_at].index(b"newTag")]
+    assert new_lines[:tag_at] == old_lines[:tag_at]
+    assert new_lines[tag_at] == indent + b"newTag: sha-0123456789ab\n"
+    assert new_lines[tag_at + 1] == indent + f"digest: {DIGEST}\n".encode()  # under newTag, same column
+    assert new_lines[tag_at + 2 :] == old_lines[tag_at + 1 :]
+    [image] = [i for i in yaml.safe_load(target.read_text())["images"] if i["name"] == "webstack-operator"]
+    assert (image["newTag"], image["digest"]) == ("sha-0123456789ab", DIGEST)
 
 
-def test_the_real_prod_stack_gets_the_users_api_tag(tmp_path: Path) -> None:
+def test_a_new_release_replaces_the_digest_in_place(tmp_path: Path) -> None:
     target = tmp_path / "kustomization.yaml"
     target.write_bytes(PROD_STACK.read_bytes())
-    assert run_script(str(target), "users-api=sha-0123456789ab").returncode == 0
-    assert yaml.safe_load(target.read_text())["images"][0]["newTag"] == "sha-0123456789ab"
+    assert run_script(str(target), f"users-api=sha-0123456789ab@{DIGEST}").returncode == 0
+    first = target.read_text()
+    result = run_script(str(target), f"users-api=sha-ba9876543210@{OTHER_DIGEST}")
+    assert result.returncode == 0, result.stderr
+    assert f"users-api: sha-0123456789ab@{DIGEST} -> sha-ba9876543210@{OTHER_DIGEST}" in result.stdout
+    assert changed_lines(first, target.read_text()) == [
+        ("    newTag: sha-0123456789ab\n", "    newTag: sha-ba9876543210\n"),
+        (f"    digest: {DIGEST}\n", f"    digest: {OTHER_DIGEST}\n"),
+    ]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: str(p.parent.relative_to(ROOT / "deploy")))
+def test_every_overlay_the_release_bumps_takes_a_digest(overlay: Path) -> None:
+    """The overlays name their images in the one shape the editor knows; none is pinned by hand yet."""
+    text = overlay.read_text()
+    [image] = yaml.safe_load(text)["images"]
+    after, changes = bump_text(text, {image["name"]: f"sha-0123456789ab@{DIGEST}"}, str(overlay))
+    assert len(changes) == 1
+    [pinned] = yaml.safe_load(after)["images"]
+    assert pinned == {**image, "newTag": "sha-0123456789ab", "digest": DIGEST}
 
 
 def test_only_named_images_change_and_comments_survive() -> None:
@@ -93,6 +118,27 @@ def test_line_endings_and_indentless_lists_are_kept() -> None:
     text = "images:\r\n- name: api\r\n  newTag: v1\r\nresources:\r\n- base\r\n"
     after, _ = bump_text(text, {"api": "v2"})
     assert after == "images:\r\n- name: api\r\n  newTag: v2\r\nresources:\r\n- base\r\n"
+    after, _ = bump_text(text, {"api": f"v2@{DIGEST}"})
+    assert (
+        after == f"images:\r\n- name: api\r\n  newTag: v2\r\n  digest: {DIGEST}\r\nresources:\r\n- base\r\n"
+    )
+
+
+def test_the_digest_goes_under_newtag_whatever_the_key_order() -> None:
+    text = "images:\n  - newTag: v1 # ours\n    name: api\n  - name: db\n    newTag: '1'"
+    after, changes = bump_text(text, {"db": f"2@{DIGEST}", "api": f"v2@{OTHER_DIGEST}"})
+    assert after == (
+        f"images:\n  - newTag: v2 # ours\n    digest: {OTHER_DIGEST}\n    name: api\n"
+        f"  - name: db\n    newTag: '2'\n    digest: {DIGEST}"
+    )
+    assert changes == [
+        f"kustomization.yaml: db: 1 -> 2@{DIGEST}",
+        f"kustomization.yaml: api: v1 -> v2@{OTHER_DIGEST}",
+    ]
+    assert yaml.safe_load(after)["images"] == [
+        {"newTag": "v2", "digest": OTHER_DIGEST, "name": "api"},
+        {"name": "db", "newTag": "2", "digest": DIGEST},
+    ]
 
 
 @pytest.mark.parametrize("tag", ["1.10", "2024", "1e3", "0x1f", "on", "NO", "null", "1_000", "0o17"])
@@ -112,11 +158,12 @@ def test_plain_tags_stay_plain(tag: str) -> None:
 def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
     target = tmp_path / "kustomization.yaml"
     target.write_text(SAMPLE)
-    assert bump_file(target, {"users-api": "sha-1"}) == [f"{target}: users-api: 0.1.0 -> sha-1"]
+    pin = f"sha-1@{DIGEST}"
+    assert bump_file(target, {"users-api": pin}) == [f"{target}: users-api: 0.1.0 -> {pin}"]
     first = target.read_bytes()
-    assert bump_file(target, {"users-api": "sha-1"}) == []
+    assert bump_file(target, {"users-api": pin}) == []
     assert target.read_bytes() == first
-    result = run_script(str(target), "users-api=sha-1")
+    result = run_script(str(target), f"users-api={pin}")
     assert result.returncode == 0 and "already up to date" in result.stdout
 
 
@@ -129,6 +176,15 @@ def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
         (SAMPLE, "users-api=bad/tag", "not a valid image tag"),
         (SAMPLE, "users-api=-dash", "not a valid image tag"),
         ("images:\n  - {name: api, newTag: v1}\n", "api=v2", "expected `- key: value` in images:"),
+        (SAMPLE, f"users-api=v2@{DIGEST.upper()}", "not a valid digest"),
+        (SAMPLE, "users-api=v2@sha256:0123", "not a valid digest"),
+        (SAMPLE, f"users-api=v2@sha512:{'0' * 128}", "not a valid digest"),
+        (SAMPLE, f"users-api=@{DIGEST}", "not a valid image tag"),
+        (
+            f"images:\n  - name: api\n    newTag: v1\n    digest: {DIGEST}\n",
+            "api=v2",
+            f"image 'api' is pinned by digest ({DIGEST}): give api=TAG@sha256:<digest>",
+        ),
     ],
 )
 def test_refusals_name_the_problem_and_leave_the_file_untouched(

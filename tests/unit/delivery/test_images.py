@@ -1,5 +1,5 @@
 """The two Dockerfiles: each image runs the very command the tests run, as a numeric non-root user, from a
-pinned slim base, with OCI labels and no build tools in the final stage.
+slim base pinned by tag and digest, with OCI labels and no build tools in the final stage.
 
 No Docker engine is needed: the Dockerfiles are parsed (exec-form instructions are JSON)."""
 
@@ -25,9 +25,8 @@ OCI_LABELS = ("title", "description", "source", "licenses", "version", "revision
 BUILD_TOOLS = re.compile(
     r"\b(gcc|g\+\+|clang|build-essential|make|cmake|libc6-dev|python3-dev|cargo|rustc)\b"
 )
-PINNED_SLIM = re.compile(
-    r"^(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$"
-)
+PINNED_SLIM = re.compile(r"^(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?@sha256:[0-9a-f]{64}$")
+PINNED_FRONTEND = re.compile(r"# syntax=docker/dockerfile:\d+(\.\d+)*@sha256:[0-9a-f]{64}")
 
 
 @dataclass
@@ -153,15 +152,35 @@ def test_the_users_api_image_runs_what_the_tests_run(monkeypatch: pytest.MonkeyP
     assert entrypoint(WEBAPP) == as_image_runs_it(users_api_command_the_tests_run(monkeypatch))
 
 
+def external_bases(dockerfile: Dockerfile) -> list[str]:
+    """The images the stages start from, other than earlier stages."""
+    stage_names = {s.name for s in dockerfile.stages}
+    bases = [dockerfile.resolve(stage.base) for stage in dockerfile.stages]
+    return [base for base in bases if base not in stage_names]
+
+
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
-def test_multi_stage_from_a_pinned_slim_base(path: Path) -> None:
+def test_multi_stage_from_a_slim_base_pinned_by_digest(path: Path) -> None:
+    """A tag can be moved by whoever pushes to it; a digest names exactly the bytes that were reviewed."""
     dockerfile = parse_dockerfile(path)
     assert len(dockerfile.stages) >= 2, f"{path.name}: build and runtime stages expected"
-    for stage in dockerfile.stages:
-        base = dockerfile.resolve(stage.base)
-        if base in {s.name for s in dockerfile.stages}:
-            continue  # FROM an earlier stage
-        assert PINNED_SLIM.match(base), f"{path.name}: base {base!r} is not an exact python:X.Y.Z-slim tag"
+    bases = external_bases(dockerfile)
+    assert bases, f"{path.name}: no base image"
+    for base in bases:
+        assert PINNED_SLIM.match(base), f"{path.name}: base {base!r} is not python:X.Y.Z-slim@sha256:<digest>"
+    assert len(set(bases)) == 1, f"{path.name}: build and runtime stages start from different bases {bases}"
+
+
+def test_both_images_share_one_base() -> None:
+    """One base to patch and scan: the operator and the users API run the same Python and Debian."""
+    assert external_bases(parse_dockerfile(OPERATOR)) == external_bases(parse_dockerfile(WEBAPP))
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_the_buildkit_frontend_is_pinned_by_digest(path: Path) -> None:
+    """The `# syntax=` image runs inside the build with access to the context: it is code, pinned as such."""
+    first_line = path.read_text().splitlines()[0]
+    assert PINNED_FRONTEND.fullmatch(first_line), f"{path.name}: first line {first_line!r}"
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
