@@ -18,6 +18,9 @@ StackKey = tuple[str, str]  # namespace, name
 
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
 JOBS = frozenset({"Job"})  # their status says whether a migration ran
+BACKUPS = frozenset({"Backup"})  # Velero's, made from the stack's Schedule: status reads their outcome
+_BACKUP_STATUS = ("phase", "startTimestamp", "completionTimestamp")
+DATED = frozenset({"Schedule", "Backup"})  # backup health is judged from their creation time
 _KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "ownerReferences")
 _KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE, labels.STACK_UID)
 _OUR_ANNOTATIONS = "webstack.dev/"
@@ -60,6 +63,11 @@ def slim(obj: JSON) -> JSON:
         out["status"] = obj.get("status") or {}
     elif obj.get("kind") in JOBS:
         out["status"] = obj.get("status") or {}
+    elif obj.get("kind") in BACKUPS:
+        status = obj.get("status") or {}
+        out["status"] = {k: status[k] for k in _BACKUP_STATUS if k in status}
+    if obj.get("kind") in DATED and "creationTimestamp" in meta:
+        kept["creationTimestamp"] = meta["creationTimestamp"]
     return out
 
 
@@ -102,7 +110,9 @@ class ChildCache:
             return owner
         entry = self._stacks[owner]
         entry.children.discard(key)
-        if entry.live and belongs_to(obj, entry.uid):
+        if (
+            entry.live and belongs_to(obj, entry.uid) and obj.get("kind") not in BACKUPS
+        ):  # Velero expires them
             entry.tombstones.add(key)
         elif entry.live:  # an earlier WebStack's child, collected with it
             entry.applied.pop(key, None)

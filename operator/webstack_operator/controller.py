@@ -30,7 +30,7 @@ SYNC_LIMIT_SECONDS = 60  # reconciles wait for every child kind to be listed onc
 
 def elsewhere_namespace(row: ChildKind, settings: OperatorSettings) -> str:
     """The one namespace a kind living outside the stacks' namespaces is rendered in (by its builder)."""
-    if row.kind == "Schedule":
+    if row.capability == "velero":  # the Schedule, and the Backups Velero makes from it
         return settings.velero_namespace
     raise ValueError(f"{row.kind}: no namespace is known for a kind living elsewhere")
 

@@ -46,6 +46,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Image the backend runs.",
     },
     {"name": "URL", "type": "string", "jsonPath": ".status.url", "description": "Where the stack is served."},
+    {
+        "name": "Last Backup",
+        "type": "date",
+        "jsonPath": ".status.backup.lastSuccessfulTime",
+        "description": "Age of the last successful backup (the BackupHealthy condition says more).",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

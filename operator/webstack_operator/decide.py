@@ -73,7 +73,7 @@ def prunable(obj: JSON, owner_uid: str, owner_namespace: str) -> bool:
     """Only what this WebStack controls: a Secret made by Sealed Secrets or External Secrets carries our
     labels (copied from its template) but belongs to that controller, and generated credentials are kept."""
     row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
-    if row is None or row.create_only:
+    if row is None or row.create_only or not row.rendered:
         return False
     refs = obj["metadata"].get("ownerReferences") or []
     if refs:

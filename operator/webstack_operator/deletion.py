@@ -35,7 +35,8 @@ async def delete_elsewhere(
     this WebStack's, by its UID label: not another stack's that happens to share the labels' values."""
     deleted = []
     for row in CHILD_KINDS:
-        resource = client.resource(row.api_version, row.kind) if row.elsewhere else None
+        # Velero's Backups carry the Schedule's labels but are the stack's data: they outlive it.
+        resource = client.resource(row.api_version, row.kind) if row.elsewhere and row.rendered else None
         if resource is None:
             continue
         for obj in await list_objects(client, resource, namespace, stack_selector(stack)):

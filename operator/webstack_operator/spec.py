@@ -1171,6 +1171,21 @@ class ComponentsStatus(_Model):
     cache: ComponentStatus | None = Field(default=None, description="Redis (Managed).")
 
 
+class BackupStatus(_Model):
+    """What Velero's Backups of the stack's Schedule say (the `BackupHealthy` condition judges them)."""
+
+    last_backup: str | None = Field(default=None, max_length=253, description="The newest Backup's name.")
+    last_backup_phase: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Its phase (`New`, `InProgress`, `Completed`, `Failed`, ...).",
+    )
+    last_backup_time: datetime | None = Field(default=None, description="When the newest Backup started.")
+    last_successful_time: datetime | None = Field(
+        default=None, description="When the newest successful (`Completed`) Backup completed."
+    )
+
+
 class Condition(_Model):
     """A Kubernetes-style condition (`Ready`, `Progressing`, `Degraded`, ...)."""
 
@@ -1202,6 +1217,9 @@ class WebStackStatus(_Model):
         description="Ready/total components, e.g. `4/4`.",
     )
     components: ComponentsStatus | None = Field(default=None, description="Readiness per component.")
+    backup: BackupStatus | None = Field(
+        default=None, description="The last backups, when `backup.enabled` and Velero is installed."
+    )
     conditions: list[Condition] | None = Field(
         default=None,
         max_length=16,

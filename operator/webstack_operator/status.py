@@ -6,10 +6,12 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from webstack_operator.backups import BackupHealth, backup_health
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 
@@ -57,6 +59,8 @@ class Observed:
     migration: Verdict | None = None  # the Migrated condition (None: no migration Job rendered)
     network_policies_desired: int = 0  # NetworkPolicies rendered for the stack
     network_policies_applied: int = 0  # of those, how many the cache has seen in the cluster
+    schedule: JSON | None = None  # the Velero Schedule
+    backups: tuple[JSON, ...] = ()  # the Backups Velero made from it (they carry its labels)
 
 
 def observe(
@@ -99,6 +103,8 @@ def observe(
         network_policies_applied=sum(
             1 for o in children if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] in network_policies
         ),
+        schedule=next((o for o in children if o["kind"] == "Schedule"), None),
+        backups=tuple(o for o in children if o["kind"] == "Backup"),
     )
 
 
@@ -232,6 +238,7 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         parts["cache"] = workload_readiness(observed.cache)
 
     conditions: list[JSON] = []
+    backup: BackupHealth | None = None
 
     def component_condition(ctype: str, name: str, label: str, external_reason: str | None) -> bool:
         if name not in parts:
@@ -320,6 +327,13 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         conditions.append(
             cond("BackupConfigured", True, "Scheduled", f"Velero Schedule '{spec.backup.schedule}'")
         )
+        backup = backup_health(
+            list(observed.backups),
+            schedule=spec.backup.schedule,
+            schedule_created=(observed.schedule or {}).get("metadata", {}).get("creationTimestamp"),
+            now=datetime.datetime.fromisoformat(now.replace("Z", "+00:00")),
+        )
+        conditions.append(cond("BackupHealthy", backup.ok, backup.reason, backup.message))
 
     conditions.append(network_policies_condition(spec, observed, cond))
 
@@ -370,6 +384,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     }
     if observed.url:
         status["url"] = observed.url
+    if backup is not None and backup.status():
+        status["backup"] = backup.status()
     return status
 
 
@@ -382,9 +398,10 @@ def status_patch(old: JSON | None, new: JSON) -> JSON:
     for key in _OWN_KEYS - new.keys():
         if key in old:
             patch[key] = None
-    gone = (old.get("components") or {}).keys() - (new.get("components") or {}).keys()
-    if gone and "components" in new:
-        patch["components"] = {**new["components"], **dict.fromkeys(sorted(gone))}
+    for nested in _NESTED_KEYS & new.keys():  # a component, a backup field no longer there
+        gone = (old.get(nested) or {}).keys() - new[nested].keys()
+        if gone:
+            patch[nested] = {**new[nested], **dict.fromkeys(sorted(gone))}
     return patch
 
 
@@ -394,4 +411,7 @@ def status_changed(old: JSON | None, new: JSON) -> bool:
     return old != new
 
 
-_OWN_KEYS = frozenset({"phase", "observedGeneration", "url", "readyComponents", "components", "conditions"})
+_OWN_KEYS = frozenset(
+    {"phase", "observedGeneration", "url", "readyComponents", "components", "conditions", "backup"}
+)
+_NESTED_KEYS = frozenset({"components", "backup"})  # maps whose keys come and go

@@ -26,7 +26,7 @@ from webstack_operator.builders.kinds import CHILD_KINDS, apply_rank
 __all__ = ["APPLY_ORDER", "Manifest", "OwnerRef", "StackContext", "desired_objects"]
 
 # The apply order is the order of the kinds table (kinds.py says why it is that order).
-APPLY_ORDER = tuple(k.kind for k in CHILD_KINDS)
+APPLY_ORDER = tuple(k.kind for k in CHILD_KINDS if k.rendered)
 
 
 def desired_objects(ctx: StackContext) -> list[Manifest]:

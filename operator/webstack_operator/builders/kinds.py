@@ -18,7 +18,9 @@ class ChildKind:
 
     `capability` names the `Capabilities` field whose API serves this kind (None: always served).
     `elsewhere` marks kinds living outside the stack's namespace, which no owner reference can reach:
-    deleting the stack must delete them itself.
+    deleting the stack must delete them itself. `rendered=False` marks kinds another controller makes from
+    a child and labels like it (Velero's Backups, from the Schedule): watched so status can read them,
+    never applied, pruned or deleted by the operator.
     """
 
     api_version: str
@@ -26,6 +28,7 @@ class ChildKind:
     capability: str | None = None
     create_only: bool = False
     elsewhere: bool = False
+    rendered: bool = True
 
     @property
     def optional(self) -> bool:
@@ -59,6 +62,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("monitoring.coreos.com/v1", "ServiceMonitor", capability="prometheus_operator"),
     ChildKind("monitoring.coreos.com/v1", "PrometheusRule", capability="prometheus_operator"),
     ChildKind("velero.io/v1", "Schedule", capability="velero", elsewhere=True),
+    ChildKind("velero.io/v1", "Backup", capability="velero", elsewhere=True, rendered=False),
 )
 
 _BY_KEY = {(k.api_version, k.kind): k for k in CHILD_KINDS}

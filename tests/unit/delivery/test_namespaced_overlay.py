@@ -20,7 +20,8 @@ BASE = ROOT / "deploy" / "operator"
 OVERLAY = ROOT / "deploy" / "overlays" / "namespaced"
 # Granted by the base for a cluster-wide operator only: kopf follows CRDs when it serves every namespace,
 # and Velero's Schedules are granted in Velero's namespace instead.
-CLUSTER_WIDE_ONLY = {("apiextensions.k8s.io", "customresourcedefinitions"), ("velero.io", "schedules")}
+VELERO = {("velero.io", "schedules"), ("velero.io", "backups")}  # granted in Velero's namespace
+CLUSTER_WIDE_ONLY = {("apiextensions.k8s.io", "customresourcedefinitions"), *VELERO}
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -80,7 +81,7 @@ def test_velero_schedules_are_granted_in_veleros_namespace() -> None:
     folder = OVERLAY / "velero"
     assert kustomization(folder)["namespace"] == OperatorSettings().velero_namespace
     role = load(folder / "role.yaml")[0]
-    assert grants(role["rules"]) == {("velero.io", "schedules"): base_grants()[("velero.io", "schedules")]}
+    assert grants(role["rules"]) == {kind: base_grants()[kind] for kind in VELERO}
     binding = load(folder / "rolebinding.yaml")[0]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",

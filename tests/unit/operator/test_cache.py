@@ -169,3 +169,20 @@ def test_a_child_of_an_earlier_stack_of_the_same_name_going_away_is_no_drift() -
     cache.upsert(mine)
     cache.remove(mine)
     assert cache.deleted_by_someone(STACK, key_of(mine))
+
+
+def test_velero_backups_keep_their_outcome_and_expiring_leaves_no_tombstone() -> None:
+    cache = ChildCache()
+    cache.track(STACK, "stack-uid")
+    status = {"phase": "Completed", "startTimestamp": "a", "completionTimestamp": "b", "progress": {"x": 1}}
+    backup = _child(
+        "b1", ns="velero", stack_ns="team", kind="Backup", api_version="velero.io/v1", status=status
+    )
+    backup["metadata"]["creationTimestamp"] = "2026-12-01T00:00:00Z"
+    backup["metadata"]["labels"][labels.STACK_UID] = "stack-uid"
+    slimmed = slim(backup)
+    assert slimmed["status"] == {"phase": "Completed", "startTimestamp": "a", "completionTimestamp": "b"}
+    assert slimmed["metadata"]["creationTimestamp"] == "2026-12-01T00:00:00Z"
+    cache.upsert(backup)
+    cache.remove(backup)  # Velero deletes expired backups: no drift, nothing held
+    assert not cache.deleted_by_someone(STACK, key_of(backup))

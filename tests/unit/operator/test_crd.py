@@ -70,6 +70,7 @@ def test_names_scope_and_subresources() -> None:
         "Ready": ".status.readyComponents",
         "Backend Image": ".status.components.backend.image",
         "URL": ".status.url",
+        "Last Backup": ".status.backup.lastSuccessfulTime",
         "Age": ".metadata.creationTimestamp",
     }
 

@@ -96,6 +96,8 @@ def test_prune_touches_only_what_this_stack_controls() -> None:
     assert not prunable(_obj("Service", "orphan"), "stack-uid", "team")  # no owner, same namespace
     schedule = _obj("Schedule", "team-shop", api_version="velero.io/v1", ns="velero")
     assert prunable(schedule, "stack-uid", "team")
+    backup = _obj("Backup", "team-shop-20261201", api_version="velero.io/v1", ns="velero")
+    assert not prunable(backup, "stack-uid", "team")  # Velero's, with the Schedule's labels: the data
     secret = _obj("Secret", "creds", owner="stack-uid")
     assert not prunable(secret, "stack-uid", "team")  # generated credentials are never pruned
     unknown = _obj("Pod", "p", owner="stack-uid")

@@ -25,7 +25,7 @@ def test_capabilities_need_every_kind_of_their_api() -> None:
 
 
 def test_apply_order_is_the_tables_order() -> None:
-    assert tuple(k.kind for k in CHILD_KINDS) == APPLY_ORDER
+    assert tuple(k.kind for k in CHILD_KINDS if k.rendered) == APPLY_ORDER
     assert apply_rank("ServiceAccount") < apply_rank("Deployment") < apply_rank("HorizontalPodAutoscaler")
 
 
@@ -39,3 +39,10 @@ def test_lookup() -> None:
     assert secret is not None
     assert secret.create_only
     assert secret.group == ""
+
+
+def test_velero_backups_are_watched_but_never_the_operators_to_write() -> None:
+    backup = child_kind("velero.io/v1", "Backup")
+    assert backup is not None
+    assert backup.elsewhere and not backup.rendered and backup.capability == "velero"
+    assert "Backup" not in APPLY_ORDER

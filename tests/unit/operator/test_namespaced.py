@@ -71,6 +71,7 @@ def test_a_namespaced_operator_watches_each_kind_in_each_namespace_and_the_sched
     config = OperatorConfig(namespaces=SERVED, settings=OperatorSettings(velero_namespace="backups"))
     where = {row.kind: watch_namespaces(row, config) for row in CHILD_KINDS}
     assert where.pop("Schedule") == ("backups",)
+    assert where.pop("Backup") == ("backups",)  # Velero makes them beside the Schedule
     assert set(where.values()) == {SERVED}
 
 
@@ -85,8 +86,11 @@ def test_every_kind_living_elsewhere_is_watched_where_its_builder_puts_it() -> N
         row = child_kind(obj["apiVersion"], obj["kind"])
         if row is not None and row.elsewhere:
             elsewhere[row.kind] = (obj["metadata"]["namespace"], elsewhere_namespace(row, settings))
-    assert set(elsewhere) == {row.kind for row in CHILD_KINDS if row.elsewhere}  # the sample renders each
+    # The sample renders each; Velero's Backups appear where it keeps the Schedule they are made from.
+    assert set(elsewhere) == {row.kind for row in CHILD_KINDS if row.elsewhere and row.rendered}
     assert all(rendered == watched for rendered, watched in elsewhere.values()), elsewhere
+    backup = child_kind("velero.io/v1", "Backup")
+    assert backup is not None and elsewhere_namespace(backup, settings) == elsewhere["Schedule"][0]
 
 
 async def test_watch_targets_are_the_served_kinds_times_the_namespaces(api: FakeApi) -> None:

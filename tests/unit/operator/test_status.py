@@ -251,3 +251,35 @@ def test_network_policies_applied_counts_the_rendered_policies_seen_in_the_clust
     assert (off["status"], off["reason"]) == ("False", "Disabled")
     # Informational: the stack's readiness does not wait for it.
     assert compute_status(_spec(), _all_ready(), None, NOW)["phase"] == "Ready"
+
+
+def _velero_backup(name: str, phase: str, completed: str) -> dict[str, Any]:
+    started = completed.replace(":05:", ":00:")
+    return {
+        "apiVersion": "velero.io/v1",
+        "kind": "Backup",
+        "metadata": {"name": name, "namespace": "velero", "creationTimestamp": started},
+        "status": {"phase": phase, "startTimestamp": started, "completionTimestamp": completed},
+    }
+
+
+def test_backup_health_is_a_condition_and_status_fields_and_leaves_when_backups_are_off() -> None:
+    spec = _spec(backup={"enabled": True, "schedule": "0 */6 * * *"})
+    schedule = {"kind": "Schedule", "metadata": {"name": "s", "creationTimestamp": "2026-11-20T00:00:00Z"}}
+    good = _velero_backup("b1", "Completed", "2026-11-25T23:05:00Z")
+    observed = Observed(**{**_all_ready().__dict__, "schedule": schedule, "backups": (good,)})
+    status = compute_status(spec, observed, None, NOW)
+    assert _cond(status, "BackupHealthy")["status"] == "True"
+    assert status["backup"]["lastSuccessfulTime"] == "2026-11-25T23:05:00Z"
+    assert status["phase"] == "Ready"
+
+    bad = _velero_backup("b2", "Failed", "2026-11-25T23:55:00Z")
+    failing = Observed(**{**observed.__dict__, "backups": (good, bad)})
+    status = compute_status(spec, failing, status, LATER)
+    healthy = _cond(status, "BackupHealthy")
+    assert (healthy["status"], healthy["reason"]) == ("False", "BackupFailed")
+    assert status["phase"] == "Ready"  # the stack serves; the alert and the condition say what is wrong
+
+    off = compute_status(_spec(), _all_ready(), status, LATER)
+    assert all(c["type"] != "BackupHealthy" for c in off["conditions"])
+    assert status_patch(status, off)["backup"] is None
