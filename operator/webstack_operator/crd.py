@@ -40,6 +40,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Ready/total components.",
     },
     {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": ".status.reason",
+        "description": "Why the stack is (not) Ready: the Ready condition's reason.",
+    },
+    {
         "name": "Backend Image",
         "type": "string",
         "jsonPath": ".status.components.backend.image",
@@ -47,6 +53,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     },
     {"name": "URL", "type": "string", "jsonPath": ".status.url", "description": "Where the stack is served."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Blocker",
+        "type": "string",
+        "jsonPath": ".status.blocker",
+        "description": "What keeps the stack from Ready, naming the child.",
+        "priority": 1,
+    },
 ]
 
 
