@@ -11,17 +11,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from webstack_operator import metrics
+from webstack_operator import metrics, prerequisites
 from webstack_operator.builders.kinds import CHILD_KINDS, ChildKind, capabilities_from, settle_capabilities
-from webstack_operator.cache import ChildCache, StackKey
+from webstack_operator.cache import ChildCache, StackKey, stack_of
 from webstack_operator.config import OperatorConfig
 from webstack_operator.decide import Event
 from webstack_operator.deletion import finalize
+from webstack_operator.dependents import CLAIM, EVENT, EVENT_FIELD_SELECTOR, POD, DependentsCache, WorkloadRef
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
+from webstack_operator.prerequisites import ClusterObjects
 from webstack_operator.queue import WorkQueue
 from webstack_operator.reconcile import Reconciler
 from webstack_operator.settings import Capabilities, OperatorSettings
-from webstack_operator.watch import ChildWatches, Target
+from webstack_operator.watch import ChildWatches, Target, by_our_label
 
 log = logging.getLogger("webstack.controller")
 
@@ -47,13 +49,33 @@ def watch_namespaces(row: ChildKind, config: OperatorConfig) -> tuple[str | None
 
 
 def watch_targets(client: KubeClient, config: OperatorConfig) -> list[Target]:
-    """Every (kind, namespace) to watch, for the kinds the cluster serves (as of the last discovery)."""
+    """Every (kind, namespace) to watch, for the kinds the cluster serves (as of the last discovery): the
+    children; what their workloads made (pods, claims, failed creates); the objects specs name. A namespaced
+    operator has no cluster-wide rights, so it does not watch cluster-scoped kinds: those are not checked."""
     targets: list[Target] = []
     for row in CHILD_KINDS:
         resource = client.resource(row.api_version, row.kind)
         if resource is not None:
             targets.extend((resource, ns) for ns in watch_namespaces(row, config))
+    for api_version, kind in (POD, CLAIM, EVENT, *prerequisites.KINDS):
+        resource = client.resource(api_version, kind)
+        if resource is None:
+            continue
+        if resource.namespaced:
+            targets.extend((resource, ns) for ns in (config.namespaces or (None,)))
+        elif not config.namespaces:
+            targets.append((resource, None))
     return targets
+
+
+def selects(resource: Resource) -> dict[str, str]:
+    """Children, pods and claims by our label; FailedCreate Events by field; referenced kinds whole."""
+    key = (resource.api_version, resource.kind)
+    if key == EVENT:
+        return {"fieldSelector": EVENT_FIELD_SELECTOR}
+    if key in prerequisites.KINDS:
+        return {}
+    return by_our_label(resource)
 
 
 class Controller:
@@ -61,11 +83,15 @@ class Controller:
         self.client = client
         self.config = config
         self.cache = ChildCache()
-        self.reconciler = Reconciler(client, config, self.cache)
+        self.dependents = DependentsCache()
+        self.cluster_objects = ClusterObjects()
+        self.reconciler = Reconciler(
+            client, config, self.cache, dependents=self.dependents, cluster_objects=self.cluster_objects
+        )
         self.queue: WorkQueue[StackKey] = WorkQueue(
             self.reconciler.reconcile, debounce=config.debounce_seconds, concurrency=config.concurrency
         )
-        self.watches = ChildWatches(client, self._on_child_event, self._on_child_resync)
+        self.watches = ChildWatches(client, self._on_child_event, self._on_child_resync, selects=selects)
         self._loops: list[asyncio.Task[None]] = []
         self._discovered: Capabilities | None = None  # None until the first successful discovery
         self._absent: frozenset[str] = frozenset()  # optional APIs the last discovery showed absent
@@ -124,13 +150,45 @@ class Controller:
 
     # -- children, as the watches report them
     def _on_child_event(self, etype: str, obj: JSON) -> None:
-        owner = self.cache.remove(obj) if etype == "DELETED" else self.cache.upsert(obj)
+        key = (obj.get("apiVersion"), obj.get("kind"))
+        if key in (POD, CLAIM):
+            owner = self.dependents.saw(etype, obj)
+        elif key == EVENT:
+            owner = self._statefulset_stack(self.dependents.saw_event(etype, obj))
+        elif key in prerequisites.KINDS:
+            if self.cluster_objects.saw(etype, obj):
+                self._enqueue_all()
+            return
+        else:
+            owner = self.cache.remove(obj) if etype == "DELETED" else self.cache.upsert(obj)
         if owner is not None:
             self._enqueue(owner)
 
     def _on_child_resync(self, resource: Resource, namespace: str | None, items: list[JSON]) -> None:
-        for owner in self.cache.resync(resource.api_version, resource.kind, items, namespace=namespace):
+        key = (resource.api_version, resource.kind)
+        if key in (POD, CLAIM):
+            owners = self.dependents.resync(resource.api_version, resource.kind, namespace, items)
+        elif key == EVENT:
+            found = (self._statefulset_stack(r) for r in self.dependents.resync_events(namespace, items))
+            owners = {o for o in found if o is not None}
+        elif key in prerequisites.KINDS:
+            if self.cluster_objects.resync(resource.kind, namespace, items):
+                self._enqueue_all()
+            return
+        else:
+            owners = self.cache.resync(resource.api_version, resource.kind, items, namespace=namespace)
+        for owner in owners:
             self._enqueue(owner)
+
+    def _statefulset_stack(self, ref: WorkloadRef | None) -> StackKey | None:
+        """The stack whose StatefulSet an Event is about (None: not one of ours, or not seen yet)."""
+        seen = self.cache.get(("apps/v1", "StatefulSet", *ref)) if ref is not None else None
+        return stack_of(seen.obj) if seen is not None else None
+
+    def _enqueue_all(self) -> None:
+        """An object some spec may name appeared or went: every stack checks again (cheap when idle)."""
+        for stack in list(self.reconciler.bodies):
+            self.queue.enqueue(stack)
 
     def _elsewhere_namespace(self) -> str | None:
         """Where the finalizer looks for a stack's objects outside its namespace: Velero's namespace for a

@@ -40,6 +40,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Ready/total components.",
     },
     {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": ".status.reason",
+        "description": "Why the stack is (not) Ready: the Ready condition's reason.",
+    },
+    {
         "name": "Backend Image",
         "type": "string",
         "jsonPath": ".status.components.backend.image",
@@ -53,6 +59,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Age of the last successful backup (the BackupHealthy condition says more).",
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Blocker",
+        "type": "string",
+        "jsonPath": ".status.blocker",
+        "description": "What keeps the stack from Ready, naming the child.",
+        "priority": 1,
+    },
 ]
 
 

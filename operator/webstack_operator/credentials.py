@@ -12,10 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from webstack_operator.ownership import controller_of
+from webstack_operator.problem import Problem
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 from webstack_operator.stamps import JSON
-from webstack_operator.status import Problem
 
 REGENERATE_ANNOTATION = "webstack.dev/regenerate-credentials"  # on the WebStack: a one-shot action
 REGENERATED_FOR = "webstack.dev/regenerated-for"  # on the Secret: which action wrote its password

@@ -13,8 +13,8 @@ from enum import StrEnum
 from webstack_operator.builders.kinds import child_kind
 from webstack_operator.cache import ChildCache, Seen, StackKey
 from webstack_operator.ownership import belongs_to
+from webstack_operator.problem import Problem
 from webstack_operator.stamps import DESIRED_HASH, JSON, Applied, key_of, stamped
-from webstack_operator.status import Problem
 
 FAILURES_BEFORE_REPORTING = 3
 SKIP_CONDITIONS = ("MonitoringConfigured", "BackupConfigured", "CanaryProgressing")
@@ -177,6 +177,14 @@ def new_warnings(previous: JSON, reconciled: list[tuple[str, str]], database: Pr
     if database is not None and (old.get("DatabaseReady") or {}).get("reason") != database.reason:
         events.append(Event("Warning", database.reason, database.message))
     return events
+
+
+def prerequisite_warnings(previous: JSON, missing: Collection[Problem]) -> list[Event]:
+    """One Warning per missing prerequisite when it first goes missing (prerequisites.py), not one per
+    reconcile: what the previous `Prerequisites` condition already said is not said again."""
+    before: JSON = next((c for c in previous.get("conditions") or [] if c.get("type") == "Prerequisites"), {})
+    said = str(before.get("message", "")) if before.get("status") == "False" else ""
+    return [Event("Warning", p.reason, p.message) for p in missing if p.message not in said]
 
 
 def spec_error_message(problems: list[tuple[str, str]]) -> str:

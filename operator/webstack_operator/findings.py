@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from webstack_operator.ownership import Verdict, conflict_message
+from webstack_operator.problem import Problem
 from webstack_operator.stamps import JSON
-from webstack_operator.status import Problem
 
 CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
 COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected

@@ -36,17 +36,21 @@ from webstack_operator.decide import (
     invalid_spec_status,
     is_create_only,
     new_warnings,
+    prerequisite_warnings,
     skip_warnings,
     spec_error_message,
     to_prune,
     to_write,
     write_event,
 )
+from webstack_operator.dependents import DependentsCache
 from webstack_operator.findings import Findings
 from webstack_operator.keeper import CredentialsKeeper
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.logs import bind_stack
 from webstack_operator.ownership import ADOPTING, Verdict, adoption_refused_message, ownership
+from webstack_operator.prerequisites import Check, ClusterObjects, check, references
+from webstack_operator.problem import Problem
 from webstack_operator.queue import Requeue, Retry
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
@@ -59,7 +63,7 @@ from webstack_operator.stamps import (
     stamped,
     where,
 )
-from webstack_operator.status import Problem, compute_status, observe, status_changed, status_patch
+from webstack_operator.status import compute_status, observe, status_changed, status_patch
 
 log = logging.getLogger("webstack.reconcile")
 
@@ -88,6 +92,8 @@ class Reconciler:
     capabilities: Capabilities = field(default_factory=Capabilities)
     served: frozenset[tuple[str, str]] = frozenset()  # (apiVersion, kind) the cluster serves
     bodies: dict[StackKey, JSON] = field(default_factory=dict)  # the newest body of every WebStack
+    dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
+    cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +141,11 @@ class Reconciler:
         if rendered.spec.paused:
             return await self._finish(stack, body, rendered, problem=None)
         found = Findings(missing_apis=credentials_source_missing(rendered.spec, self.capabilities))
+        # Said before anything is written, and not holding it back: the apiserver accepts the workloads.
+        needed = references(rendered.spec, stack[0], self.capabilities)
+        prerequisites = check(needed, self.cluster_objects.exists)
+        for event in prerequisite_warnings(previous, prerequisites.missing):
+            await self.tell(body, event)
         try:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed)
@@ -147,7 +158,7 @@ class Reconciler:
             if not (e.transient or e.status in RETRIED_STATUSES):
                 # The apiserver refused an object the spec produced; nothing was written (validate_first).
                 return await self._write_invalid(stack, body, SpecError([("spec", e.message)]))
-            await self._report_failure(stack, body, rendered, attempt, e)
+            await self._report_failure(stack, body, rendered, attempt, e, prerequisites)
             raise Retry(str(e), delay=e.retry_after) from e
         for event in new_warnings(previous, found.waiting_on_user(), found.database):
             await self.tell(body, event)
@@ -155,7 +166,12 @@ class Reconciler:
         if failed_migration is not None:
             await self.tell(body, failed_migration)
         phase = await self._finish(
-            stack, body, rendered, problem=found.problem(), database_problem=found.database
+            stack,
+            body,
+            rendered,
+            problem=found.problem(),
+            database_problem=found.database,
+            prerequisites=prerequisites,
         )
         if found.recheck is not None:
             raise Requeue(found.summary(), delay=found.recheck)
@@ -286,9 +302,12 @@ class Reconciler:
         *,
         problem: Problem | None,
         database_problem: Problem | None = None,
+        prerequisites: Check | None = None,
     ) -> str:
         previous = body.get("status") or {}
         ctx = rendered.ctx
+        database = f"{stack[1]}-postgres"  # the StatefulSet whose failed creates only Events tell
+        failed = self.dependents.failed_create(stack[0], database)
         url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
         observed = observe(
             self.cache.children(stack),
@@ -303,6 +322,9 @@ class Reconciler:
             network_policies=frozenset(
                 o["metadata"]["name"] for o in rendered.desired if o["kind"] == "NetworkPolicy"
             ),
+            troubles=self.dependents.troubles(stack),
+            failed_creates={database: failed} if failed is not None else None,
+            prerequisites=prerequisites,
         )
         status = compute_status(rendered.spec, observed, previous, now_rfc3339())
         await self._write_status(stack, body, status)
@@ -319,14 +341,20 @@ class Reconciler:
         return "Failed"
 
     async def _report_failure(
-        self, stack: StackKey, body: JSON, rendered: Rendered, attempt: int, error: ApiError
+        self,
+        stack: StackKey,
+        body: JSON,
+        rendered: Rendered,
+        attempt: int,
+        error: ApiError,
+        prerequisites: Check | None = None,
     ) -> None:
         problem = failure_to_report(attempt, error.status, error.message)
         if problem is None:
             return
         await self.tell(body, Event("Warning", "ReconcileFailed", problem.message))
         try:
-            await self._finish(stack, body, rendered, problem=problem)
+            await self._finish(stack, body, rendered, problem=problem, prerequisites=prerequisites)
         except (ApiError, Retry) as e:
             log.warning("could not report the failure in status: %s", e)
 

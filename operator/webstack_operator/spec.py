@@ -1220,9 +1220,23 @@ class WebStackStatus(_Model):
     backup: BackupStatus | None = Field(
         default=None, description="The last backups, when `backup.enabled` and Velero is installed."
     )
+    reason: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        max_length=64,
+        description="The Ready condition's reason: `AllComponentsReady`, or what keeps the stack from Ready "
+        "(`FailedCreate`, `ImagePullBackOff`, `PriorityClassNotFound`...).",
+    )
+    blocker: str | None = Field(
+        default=None,
+        max_length=512,
+        description="When not Ready: the one thing that keeps it, in one line naming the child, e.g. "
+        '`backend: Deployment shop-backend: pods "shop-backend-7d9c" is forbidden: no PriorityClass '
+        "with name webstack-high was found`.",
+    )
     conditions: list[Condition] | None = Field(
         default=None,
-        max_length=16,
+        max_length=24,  # 13 today (Ready, one per component, Migrated, canary, monitoring, backups, ...)
         description="Current conditions.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )

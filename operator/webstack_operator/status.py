@@ -7,11 +7,14 @@ rule here is a unit test away. `lastTransitionTime` moves only when a condition'
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from webstack_operator.backups import BackupHealth, backup_health
+from webstack_operator.blockers import FailedCreate, component_blocker
+from webstack_operator.prerequisites import Check
+from webstack_operator.problem import Problem
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 
@@ -30,14 +33,6 @@ class Verdict(Protocol):
 
 
 JSON = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a reconcile did not finish: a reason for the conditions and a message for humans."""
-
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +56,10 @@ class Observed:
     network_policies_applied: int = 0  # of those, how many the cache has seen in the cluster
     schedule: JSON | None = None  # the Velero Schedule
     backups: tuple[JSON, ...] = ()  # the Backups Velero made from it (they carry its labels)
+    # Per component, what its pods and claims show (dependents.py): claims first, then pods, by name.
+    troubles: Mapping[str, Sequence[Problem]] = field(default_factory=dict)
+    failed_create: FailedCreate | None = None  # the database StatefulSet's newest FailedCreate Event
+    prerequisites: Check = field(default_factory=Check)  # objects the spec names that the cluster lacks
 
 
 def observe(
@@ -75,6 +74,9 @@ def observe(
     database_problem: Problem | None = None,
     migration: Verdict | None = None,
     network_policies: frozenset[str] = frozenset(),
+    troubles: Mapping[str, Sequence[Problem]] | None = None,
+    failed_creates: Mapping[str, FailedCreate] | None = None,
+    prerequisites: Check | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
     the backend switches between a Rollout and a Deployment). `network_policies` names the NetworkPolicies
@@ -85,11 +87,13 @@ def observe(
         return max(found, key=lambda o: int(o["metadata"].get("resourceVersion") or 0)) if found else None
 
     canary = spec.backend.delivery.strategy == "Canary" and capabilities.argo_rollouts
+    database = find(("StatefulSet",), "postgres")
+    failed = (failed_creates or {}).get(database["metadata"]["name"]) if database is not None else None
     return Observed(
         generation=generation,
         backend=find(("Rollout",) if canary else ("Deployment",), "backend"),
         frontend=find(("Deployment",), "frontend"),
-        database=find(("StatefulSet",), "postgres"),
+        database=database,
         cache=find(("Deployment",), "redis"),
         rollouts_available=capabilities.argo_rollouts,
         monitoring_available=capabilities.prometheus_operator,
@@ -105,6 +109,9 @@ def observe(
         ),
         schedule=next((o for o in children if o["kind"] == "Schedule"), None),
         backups=tuple(o for o in children if o["kind"] == "Backup"),
+        troubles=troubles or {},
+        failed_create=failed,
+        prerequisites=prerequisites or Check(),
     )
 
 
@@ -239,6 +246,13 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
 
     conditions: list[JSON] = []
     backup: BackupHealth | None = None
+    workloads = {
+        "backend": observed.backend,
+        "frontend": observed.frontend,
+        "database": observed.database,
+        "cache": observed.cache,
+    }
+    blockers: list[tuple[str, Problem]] = []  # (label, why), in component order: what keeps each back
 
     def component_condition(ctype: str, name: str, label: str, external_reason: str | None) -> bool:
         if name not in parts:
@@ -250,10 +264,17 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         if r is None:
             conditions.append(cond(ctype, False, "NotFound", f"{label} has not been created yet"))
             return False
-        conditions.append(
-            cond(ctype, r.done, "Available" if r.done else "NotAvailable", f"{label}: {r.detail}")
-        )
-        return r.done
+        if r.done:
+            conditions.append(cond(ctype, True, "Available", f"{label}: {r.detail}"))
+            return True
+        failed = observed.failed_create if name == "database" else None
+        blocker = component_blocker(workloads[name], observed.troubles.get(name, ()), failed)
+        if blocker is None:
+            conditions.append(cond(ctype, False, "NotAvailable", f"{label}: {r.detail}"))
+        else:
+            blockers.append((label, blocker))
+            conditions.append(cond(ctype, False, blocker.reason, f"{label}: {r.detail}; {blocker.message}"))
+        return False
 
     backend_ok = component_condition("BackendAvailable", "backend", "backend", None)
     frontend_ok = component_condition("FrontendAvailable", "frontend", "frontend", None)
@@ -265,6 +286,7 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         conditions[-1] = cond(
             "DatabaseReady", False, observed.database_problem.reason, observed.database_problem.message
         )
+        blockers[:] = [b for b in blockers if b[0] != "Postgres"] + [("Postgres", observed.database_problem)]
     cache_reason = {"External": "External", "Disabled": "Disabled"}.get(spec.cache.mode)
     cache_ok = component_condition("CacheReady", "cache", "Redis", cache_reason)
     migrated = observed.migration  # migration: its condition follows the four components'
@@ -346,28 +368,40 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         conditions.append(cond("Reconciled", False, problem.reason, problem.message))
     else:
         conditions.append(cond("Reconciled", True, "Applied", "every desired object is applied"))
+    conditions.append(prerequisites_condition(observed.prerequisites, cond))
 
     managed = list(parts.values())
     ready_count = sum(1 for r in managed if r is not None and r.done)
     all_ready = backend_ok and frontend_ok and database_ok and cache_ok and migration_done
+    line = ""  # the blocker: what keeps the stack from Ready, in one line naming the child
     if observed.invalid_spec and problem is not None:
         phase, ready_reason, ready_message = "Failed", "InvalidSpec", problem.message
+        line = f"spec: {problem.message}"
     elif spec.paused:
         phase, ready_reason, ready_message = "Paused", "Paused", "reconciliation is paused"
     elif problem is not None:
         phase, ready_reason, ready_message = "Degraded", problem.reason, problem.message
+        line = f"reconcile: {problem.message}"
     elif migrated is not None and migrated.ok is False:  # migration: failed, the running version serves
         phase, ready_reason, ready_message = "Degraded", migrated.reason, migrated.message
+        line = f"migration: {migrated.message}"
     elif all_ready:
         phase, ready_reason, ready_message = "Ready", "AllComponentsReady", "every component is available"
     else:
-        waiting = [c["type"] for c in conditions[:4] if c["status"] != "True"]
-        waiting += [] if migration_done else ["Migrated"]
+        waiting = [c for c in conditions[:4] if c["status"] != "True"]
+        names = [c["type"] for c in waiting] + ([] if migration_done else ["Migrated"])
         was_ready = previous.get("phase") == "Ready" and previous.get("observedGeneration") == gen
         phase = "Degraded" if was_ready else "Progressing"
-        blocker = observed.database_problem
-        ready_reason = blocker.reason if blocker else "ComponentsNotReady"
-        ready_message = "waiting for " + ", ".join(waiting)
+        # A missing prerequisite that keeps pods from running is the root of what the pods show.
+        blocking = [p for p in observed.prerequisites.missing if p.reason not in _NOT_BLOCKING_PODS]
+        if blocking:
+            ready_reason, line = blocking[0].reason, f"prerequisites: {blocking[0].message}"
+        elif blockers:
+            ready_reason, line = blockers[0][1].reason, f"{blockers[0][0]}: {blockers[0][1].message}"
+        else:
+            ready_reason = "ComponentsNotReady"
+            line = waiting[0]["message"] if waiting else f"migration: {migrated.message if migrated else ''}"
+        ready_message = "waiting for " + ", ".join(names) + f"; {line}"
     conditions.insert(0, cond("Ready", phase == "Ready", ready_reason, ready_message))
 
     components: JSON = {}
@@ -381,12 +415,37 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         "readyComponents": f"{ready_count}/{len(parts)}",
         "components": components,
         "conditions": conditions,
+        "reason": ready_reason,
     }
+    if line:
+        status["blocker"] = " ".join(line.split())[:BLOCKER_LENGTH]
     if observed.url:
         status["url"] = observed.url
     if backup is not None and backup.status():
         status["backup"] = backup.status()
     return status
+
+
+BLOCKER_LENGTH = 512
+# Missing prerequisites that leave every pod running: not what keeps components from being available.
+_NOT_BLOCKING_PODS = frozenset({"IngressClassNotFound"})
+
+
+def prerequisites_condition(check: Check, cond: Callable[[str, bool | None, str, str], JSON]) -> JSON:
+    """`Prerequisites`: whether the cluster has every object the spec names (prerequisites.py); Unknown
+    when some could not be looked for, since a refused read says nothing about absence."""
+    if check.missing:
+        reason = check.missing[0].reason if len(check.missing) == 1 else "PrerequisitesMissing"
+        return cond("Prerequisites", False, reason, "; ".join(p.message for p in check.missing))
+    found = f"found {', '.join(check.found)}" if check.found else "the spec names nothing to look for"
+    if check.unchecked:
+        return cond(
+            "Prerequisites",
+            None,
+            "NotChecked",
+            f"{found}; not checked, since this operator cannot read their kind: {', '.join(check.unchecked)}",
+        )
+    return cond("Prerequisites", True, "Found", found)
 
 
 def status_patch(old: JSON | None, new: JSON) -> JSON:
@@ -412,6 +471,16 @@ def status_changed(old: JSON | None, new: JSON) -> bool:
 
 
 _OWN_KEYS = frozenset(
-    {"phase", "observedGeneration", "url", "readyComponents", "components", "conditions", "backup"}
+    {
+        "phase",
+        "observedGeneration",
+        "url",
+        "readyComponents",
+        "components",
+        "conditions",
+        "reason",
+        "blocker",
+        "backup",
+    }
 )
 _NESTED_KEYS = frozenset({"components", "backup"})  # maps whose keys come and go

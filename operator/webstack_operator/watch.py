@@ -33,12 +33,18 @@ OnEvent = Callable[[str, JSON], None]  # type (ADDED, MODIFIED or DELETED), obje
 OnResync = Callable[[Resource, str | None, list[JSON]], None]
 Backoff = Callable[[int], float]  # consecutive failures (1, 2, ...) -> seconds to wait before retrying
 Target = tuple[Resource, str | None]  # a kind, and the namespace it is watched in (None: every namespace)
+# What a kind's list and watch ask for beyond the defaults: children by our label; some kinds otherwise.
+Selects = Callable[[Resource], dict[str, str]]
 WatchKey = tuple[str, str, str]  # apiVersion, kind, namespace ("" for every namespace)
 
 
 def retry_delay(failures: int) -> float:
     """1 s, 2 s, 4 s, ... up to 30 s."""
     return min(30.0, 0.5 * 2.0**failures)
+
+
+def by_our_label(resource: Resource) -> dict[str, str]:
+    return {"labelSelector": SELECTOR}
 
 
 def watch_key(resource: Resource, namespace: str | None) -> WatchKey:
@@ -55,9 +61,16 @@ class ChildWatches:
     serves given namespaces); started and stopped as discovery changes."""
 
     def __init__(
-        self, client: KubeClient, on_event: OnEvent, on_resync: OnResync, *, backoff: Backoff = retry_delay
+        self,
+        client: KubeClient,
+        on_event: OnEvent,
+        on_resync: OnResync,
+        *,
+        backoff: Backoff = retry_delay,
+        selects: Selects = by_our_label,
     ) -> None:
         self.client = client
+        self.selects = selects
         self.on_event = on_event
         self.on_resync = on_resync
         self.backoff = backoff
@@ -127,12 +140,13 @@ class ChildWatches:
         key = watch_key(resource, namespace)
         path = resource.path(namespace)
         rv: str | None = None
+        selected = self.selects(resource)
         failures = 0
         streaming_since = time.monotonic()
         while True:
             try:
                 if rv is None:
-                    listed = await self.client.request("GET", path, params={"labelSelector": SELECTOR})
+                    listed = await self.client.request("GET", path, params=selected)
                     items = listed.get("items", [])
                     for item in items:
                         item.setdefault("apiVersion", resource.api_version)
@@ -143,8 +157,8 @@ class ChildWatches:
                     self._working(key)
                     failures = 0
                 params = {
+                    **selected,
                     "watch": "1",
-                    "labelSelector": SELECTOR,
                     "resourceVersion": rv,
                     "allowWatchBookmarks": "true",
                     "timeoutSeconds": str(WATCH_SECONDS),

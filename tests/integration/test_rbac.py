@@ -210,6 +210,68 @@ CASES = [
         verbs=("watch",),
         sample=MINIMAL,
     ),
+    # What status reads and never writes: the stacks' pods, claims and FailedCreate Events, and the objects a
+    # spec names. A refused list is logged with the apiserver's words; that kind is then unknown to status.
+    Case(
+        "core/pods",
+        "status cannot name an unschedulable pod or a container stuck waiting",
+        forbidden("list", "pods"),
+        shows="list",
+    ),
+    Case(
+        "core/pods",
+        "pods are listed once, never watched: a pod that starts failing later goes unnamed",
+        forbidden("watch", "pods"),
+        verbs=("watch",),
+    ),
+    Case(
+        "core/events",
+        "a StatefulSet's failed creates (only Events say them) cannot be named",
+        forbidden("list", "events"),
+        verbs=("list",),
+    ),
+    Case(
+        "core/events",
+        "FailedCreate Events are listed once, never watched",
+        forbidden("watch", "events"),
+        verbs=("watch",),
+    ),
+    Case(
+        "core/persistentvolumeclaims",
+        "a claim stuck Pending cannot be named",
+        forbidden("list", "persistentvolumeclaims"),
+        verbs=("list",),
+    ),
+    Case(
+        "core/persistentvolumeclaims",
+        "claims are listed once, never watched",
+        forbidden("watch", "persistentvolumeclaims"),
+        verbs=("watch",),
+    ),
+    Case(
+        "scheduling.k8s.io/priorityclasses",
+        "a missing PriorityClass cannot be named before the pods fail",
+        forbidden("list", "priorityclasses", group="scheduling.k8s.io"),
+        shows="list",
+    ),
+    Case(
+        "storage.k8s.io/storageclasses",
+        "a missing StorageClass cannot be named before the volume waits",
+        forbidden("list", "storageclasses", group="storage.k8s.io"),
+        shows="list",
+    ),
+    Case(
+        "networking.k8s.io/ingressclasses",
+        "a missing IngressClass cannot be named",
+        forbidden("list", "ingressclasses", group="networking.k8s.io"),
+        shows="list",
+    ),
+    Case(
+        "external-secrets.io/secretstores",
+        "a missing SecretStore or ClusterSecretStore cannot be named",
+        forbidden("list", "secretstores", "clustersecretstores", group="external-secrets.io"),
+        shows="list",
+    ),
     Case(
         "webstack.dev/webstacks",
         "kopf cannot add its finalizer or progress annotations",

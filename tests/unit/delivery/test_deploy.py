@@ -37,8 +37,16 @@ FRAMEWORK_RULES = {
     ("webstack.dev", "webstacks"): {"list", "watch", "patch"},
     ("webstack.dev", "webstacks/status"): {"patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
-    ("", "events"): {"create"},
-    ("", "persistentvolumeclaims"): {"get"},  # the database volume, read before generating credentials
+    ("", "events"): {"create", "list", "watch"},  # list, watch: a StatefulSet's FailedCreate (status)
+    # The database volume, read before generating credentials; watched for status (a claim stuck Pending).
+    ("", "persistentvolumeclaims"): {"get", "list", "watch"},
+    ("", "pods"): {"list", "watch"},  # status: unschedulable pods, containers stuck waiting
+    # What a spec names and the cluster must have (prerequisites.py): watched, names only.
+    ("scheduling.k8s.io", "priorityclasses"): {"list", "watch"},
+    ("storage.k8s.io", "storageclasses"): {"list", "watch"},
+    ("networking.k8s.io", "ingressclasses"): {"list", "watch"},
+    ("external-secrets.io", "secretstores"): {"list", "watch"},
+    ("external-secrets.io", "clustersecretstores"): {"list", "watch"},
 }
 
 

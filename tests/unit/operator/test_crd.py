@@ -68,6 +68,8 @@ def test_names_scope_and_subresources() -> None:
     assert columns == {
         "Phase": ".status.phase",
         "Ready": ".status.readyComponents",
+        "Reason": ".status.reason",
+        "Blocker": ".status.blocker",
         "Backend Image": ".status.components.backend.image",
         "URL": ".status.url",
         "Last Backup": ".status.backup.lastSuccessfulTime",

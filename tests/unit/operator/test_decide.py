@@ -14,12 +14,14 @@ from webstack_operator.decide import (
     classify,
     failure_to_report,
     invalid_spec_status,
+    prerequisite_warnings,
     prunable,
     skip_warnings,
     to_prune,
     to_write,
     write_event,
 )
+from webstack_operator.problem import Problem
 from webstack_operator.stamps import FIELD_MANAGER, Applied, key_of, our_fields_hash, stamped
 
 STACK = ("team", "shop")
@@ -184,3 +186,13 @@ def test_skip_warnings_only_when_an_optional_api_newly_goes_missing() -> None:
 
 def test_key_of_is_the_cache_key() -> None:
     assert key_of(_obj("Service", "s")) == ("v1", "Service", "team", "s")
+
+
+def test_a_missing_prerequisite_is_warned_about_once() -> None:
+    missing = [Problem("PriorityClassNotFound", "names the PriorityClass x, which is not there")]
+    first = prerequisite_warnings({}, missing)
+    assert first == [Event("Warning", "PriorityClassNotFound", missing[0].message)]
+    said = {"conditions": [{"type": "Prerequisites", "status": "False", "message": missing[0].message}]}
+    assert prerequisite_warnings(said, missing) == []
+    cleared = {"conditions": [{"type": "Prerequisites", "status": "True", "message": "found ..."}]}
+    assert prerequisite_warnings(cleared, missing) == first  # gone again after it was found: said again

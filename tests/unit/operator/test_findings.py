@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webstack_operator.findings import COLLECTION_RECHECK_SECONDS, CONFLICT_RECHECK_SECONDS, Findings
 from webstack_operator.ownership import Verdict
-from webstack_operator.status import Problem
+from webstack_operator.problem import Problem
 
 LIVE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop-backend", "namespace": "team"}}
 

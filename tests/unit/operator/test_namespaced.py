@@ -101,7 +101,8 @@ async def test_watch_targets_are_the_served_kinds_times_the_namespaces(api: Fake
         cluster_wide = {(r.kind, ns) for r, ns in watch_targets(client, OperatorConfig())}
     finally:
         await client.close()
-    kinds = {"ConfigMap", "Secret", "Deployment", "ServiceMonitor"}  # what the fake API serves of the table
+    # What the fake API serves of the child table, and of what the workloads make (pods: by our label too).
+    kinds = {"ConfigMap", "Secret", "Deployment", "ServiceMonitor", "Pod"}
     assert targets == {(kind, ns) for kind in kinds for ns in SERVED}
     assert cluster_wide == {(kind, None) for kind in kinds}
 

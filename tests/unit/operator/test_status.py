@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from webstack_operator.blockers import FailedCreate
+from webstack_operator.prerequisites import Check
+from webstack_operator.problem import Problem
+from webstack_operator.settings import Capabilities
 from webstack_operator.spec import parse_spec
 from webstack_operator.status import (
     Observed,
-    Problem,
     canary_state,
     compute_status,
+    observe,
     status_changed,
     status_patch,
     workload_readiness,
@@ -283,3 +288,124 @@ def test_backup_health_is_a_condition_and_status_fields_and_leaves_when_backups_
     off = compute_status(_spec(), _all_ready(), status, LATER)
     assert all(c["type"] != "BackupHealthy" for c in off["conditions"])
     assert status_patch(status, off)["backup"] is None
+
+
+# ------------------------------------------------------------------ the blocker: each child's own reason
+FORBIDDEN = 'pods "backend-x" is forbidden: no PriorityClass with name webstack-high was found'
+
+
+def _failing(obj: dict[str, Any], **condition: Any) -> dict[str, Any]:
+    return {**obj, "status": {**obj["status"], "conditions": [condition]}}
+
+
+def test_a_workloads_replica_failure_names_the_blocker_in_condition_reason_and_one_line() -> None:
+    backend = _failing(
+        _deployment("backend", 0, 3),
+        type="ReplicaFailure",
+        status="True",
+        reason="FailedCreate",
+        message=FORBIDDEN,
+    )
+    status = compute_status(_spec(), replace(_all_ready(), backend=backend), None, NOW)
+    available = _cond(status, "BackendAvailable")
+    assert (available["status"], available["reason"]) == ("False", "FailedCreate")
+    assert available["message"] == f"backend: 0/3 available; Deployment backend: {FORBIDDEN}"
+    assert _cond(status, "Ready")["reason"] == "FailedCreate" and status["reason"] == "FailedCreate"
+    assert status["blocker"] == f"backend: Deployment backend: {FORBIDDEN}"
+    assert status["phase"] == "Progressing"
+
+
+def test_pod_troubles_name_the_component_they_belong_to() -> None:
+    observed = replace(
+        _all_ready(),
+        frontend=_deployment("frontend", 0),
+        troubles={
+            "frontend": [Problem("ImagePullBackOff", "pod frontend-x container nginx is in ImagePullBackOff")]
+        },
+    )
+    status = compute_status(_spec(), observed, None, NOW)
+    assert _cond(status, "FrontendAvailable")["reason"] == "ImagePullBackOff"
+    assert _cond(status, "BackendAvailable")["reason"] == "Available"
+    assert status["blocker"] == "frontend: pod frontend-x container nginx is in ImagePullBackOff"
+
+
+def test_a_statefulsets_failed_create_reaches_the_database_condition_through_observe() -> None:
+    sts = {
+        **_deployment("shop-postgres", 0, 1, kind="StatefulSet"),
+        "metadata": {"name": "shop-postgres", "generation": 1, "uid": "u1", "resourceVersion": "5"},
+    }
+    sts["status"]["replicas"] = 0
+    children = [
+        {**_deployment("shop-backend", 2), "metadata": {"name": "shop-backend", "generation": 1}},
+        {**_deployment("shop-frontend", 2), "metadata": {"name": "shop-frontend", "generation": 1}},
+        {**_deployment("shop-redis", 1, 1), "metadata": {"name": "shop-redis", "generation": 1}},
+        sts,
+    ]
+    spec = _spec(backend={"image": "example.com/users-api:1.0.0", "delivery": {"strategy": "RollingUpdate"}})
+    failed = FailedCreate(
+        "u1", f"create Pod shop-postgres-0 in StatefulSet shop-postgres failed error: {FORBIDDEN}", "t"
+    )
+    observed = observe(
+        children,
+        spec,
+        name="shop",
+        generation=1,
+        capabilities=Capabilities(),
+        problem=None,
+        url=None,
+        failed_creates={"shop-postgres": failed},
+    )
+    status = compute_status(spec, observed, None, NOW)
+    assert _cond(status, "DatabaseReady")["reason"] == "FailedCreate"
+    assert status["blocker"] == f"Postgres: StatefulSet shop-postgres: {failed.message}"
+
+
+def test_a_missing_prerequisite_is_named_at_once_and_comes_first_when_pods_wait_for_it() -> None:
+    missing = Problem("PriorityClassNotFound", "spec.security.priorityClassName names the PriorityClass x")
+    not_ready = replace(
+        _all_ready(), backend=_deployment("backend", 0), prerequisites=Check(missing=(missing,))
+    )
+    status = compute_status(_spec(), not_ready, None, NOW)
+    prerequisites = _cond(status, "Prerequisites")
+    assert (prerequisites["status"], prerequisites["reason"]) == ("False", "PriorityClassNotFound")
+    assert status["reason"] == "PriorityClassNotFound"
+    assert status["blocker"] == f"prerequisites: {missing.message}"
+    # A missing IngressClass keeps no pod from running: it is said, but the stack's pods decide Ready.
+    ingress = Problem("IngressClassNotFound", "spec.ingress.className names the IngressClass alb")
+    ready = compute_status(_spec(), replace(_all_ready(), prerequisites=Check(missing=(ingress,))), None, NOW)
+    assert ready["phase"] == "Ready" and "blocker" not in ready
+    assert _cond(ready, "Prerequisites")["reason"] == "IngressClassNotFound"
+    waiting = compute_status(
+        _spec(),
+        replace(_all_ready(), backend=_deployment("backend", 1), prerequisites=Check(missing=(ingress,))),
+        None,
+        NOW,
+    )
+    assert waiting["reason"] == "ComponentsNotReady" and waiting["blocker"] == "backend: 1/2 available"
+
+
+def test_prerequisites_not_readable_are_unknown_not_missing() -> None:
+    unknown = Check(unchecked=("PriorityClass webstack-high",), found=("IngressClass alb",))
+    status = compute_status(_spec(), replace(_all_ready(), prerequisites=unknown), None, NOW)
+    condition = _cond(status, "Prerequisites")
+    assert (condition["status"], condition["reason"]) == ("Unknown", "NotChecked")
+    assert (
+        "found IngressClass alb" in condition["message"]
+        and "PriorityClass webstack-high" in condition["message"]
+    )
+    assert _cond(compute_status(_spec(), _all_ready(), None, NOW), "Prerequisites")["status"] == "True"
+
+
+def test_ready_says_so_and_the_patch_removes_a_blocker_that_is_gone() -> None:
+    blocked = compute_status(_spec(), replace(_all_ready(), backend=_deployment("backend", 0)), None, NOW)
+    ready = compute_status(_spec(), _all_ready(), blocked, LATER)
+    assert ready["reason"] == "AllComponentsReady" and "blocker" not in ready
+    assert status_patch(blocked, ready)["blocker"] is None
+    assert status_changed(blocked, ready)
+
+
+def test_the_blocker_is_one_bounded_line() -> None:
+    long = Problem("CrashLoopBackOff", "pod b\ncontainer c:\n" + "x" * 2000)
+    observed = replace(_all_ready(), backend=_deployment("backend", 0), troubles={"backend": [long]})
+    line = compute_status(_spec(), observed, None, NOW)["blocker"]
+    assert "\n" not in line and len(line) == 512 and line.startswith("backend: pod b container c: xx")

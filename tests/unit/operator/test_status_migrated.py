@@ -55,7 +55,7 @@ def test_ready_only_once_migrated() -> None:
     running = compute_status(_spec(), _ready(Verdict(None, "Running", f"Job {JOB} runs", JOB)), {}, NOW)
     assert running["phase"] == "Progressing"
     assert _cond(running, "Migrated")["status"] == "Unknown"
-    assert _cond(running, "Ready")["message"] == "waiting for Migrated"
+    assert _cond(running, "Ready")["message"] == f"waiting for Migrated; migration: Job {JOB} runs"
     # The four component conditions still come first.
     assert [c["type"] for c in running["conditions"][1:6]] == [
         "BackendAvailable",
