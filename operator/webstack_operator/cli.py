@@ -36,7 +36,7 @@ class RenderError(Exception):
     """A WebStack file that cannot be rendered, with where and why."""
 
 
-def _load_documents(path: str) -> list[dict[str, Any]]:
+def load_documents(path: str) -> list[dict[str, Any]]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as error:
@@ -68,7 +68,7 @@ def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, An
     """Every object of every WebStack in a file (`-` for standard input)."""
     settings = load_settings()
     objects: list[dict[str, Any]] = []
-    for index, doc in enumerate(_load_documents(path)):
+    for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}
         name = metadata.get("name")
         where = f"{path} (document {index + 1})"
@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
     render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format")
     render.add_argument("-n", "--namespace", help="namespace (default: metadata.namespace, else default)")
+    from webstack_operator import plugin  # plan and status: what `kubectl webstack` runs
+
+    plugin.add_commands(commands)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
         "--namespace",
@@ -164,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_render(objects, args.output, sys.stdout)
     elif args.command == "run":
         return _run(args)
+    elif args.command in ("plan", "status"):
+        from webstack_operator import plugin
+
+        return plugin.run(args)
     return 0
 
 
