@@ -170,8 +170,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command in ("plan", "status"):
         from webstack_operator import plugin
 
-        return plugin.run(args)
+        return plugin.run(args, color=color_wanted(sys.stdout))
     return 0
+
+
+def color_wanted(out: TextIO) -> bool:
+    """Colour for people at a terminal, unless NO_COLOR (https://no-color.org) says otherwise."""
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def kubectl_webstack(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `kubectl-webstack`: kubectl finds it on PATH as the `webstack` plugin."""
+    from webstack_operator import plugin
+
+    parser = argparse.ArgumentParser(prog=plugin.PROG, description=(plugin.__doc__ or "").splitlines()[0])
+    plugin.add_commands(parser.add_subparsers(dest="command", required=True))
+    return plugin.run(parser.parse_args(argv), color=color_wanted(sys.stdout))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 PROG = "kubectl webstack"
@@ -47,11 +45,10 @@ def add_commands(commands: Any) -> None:
     _common(status)
 
 
-def color_wanted(out: TextIO) -> bool:
-    return out.isatty() and not os.environ.get("NO_COLOR")
-
-
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(
+    args: argparse.Namespace, *, color: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    """`color`: the caller decides (cli.py: stdout is a terminal and NO_COLOR is unset)."""
     from webstack_operator.connection import LoginError
 
     try:
@@ -62,9 +59,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     namespace = args.namespace or context_namespace or "default"
     if args.command == "plan":
         where = (args.namespace, namespace)
-        return asyncio.run(_plan(client, args.filename, where, args.field_manager, args.output, out, err))
+        output = "color" if args.output == "text" and color else args.output
+        return asyncio.run(_plan(client, args.filename, where, args.field_manager, output, out, err))
     try:
-        return asyncio.run(_status(client, namespace, args.name, args.watch, args.interval, out, err))
+        watch = (args.watch, args.interval)
+        return asyncio.run(_status(client, namespace, args.name, watch, color, out, err))
     except KeyboardInterrupt:
         return 130
 
@@ -117,15 +116,16 @@ async def _plan(
     if output == "json":
         out.write(json.dumps(plan_json(result), indent=2, default=str) + "\n")
     else:
-        out.write(plan_text(result, color_wanted(out)))
+        out.write(plan_text(result, color=output == "color"))
     for error in result.errors:
         print(f"error: {error}", file=err)
     return exit_code(result)
 
 
 async def _status(
-    client: Any, namespace: str, name: str, watch: bool, interval: float, out: TextIO, err: TextIO
+    client: Any, namespace: str, name: str, watch: tuple[bool, float], color: bool, out: TextIO, err: TextIO
 ) -> int:
+    """`watch`: whether to follow the stack until Ready, and how often to look."""
     from webstack_operator.kubeapi import ApiError
     from webstack_operator.stackstatus import is_ready, status_text
 
@@ -147,12 +147,12 @@ async def _status(
             if signature != last:
                 if last is not None:
                     out.write("\n")
-                out.write(status_text(ws, children, now, color_wanted(out)))
+                out.write(status_text(ws, children, now, color))
                 out.flush()
                 last = signature
-            if not watch or is_ready(ws):
+            if not watch[0] or is_ready(ws):
                 return 0
-            await asyncio.sleep(interval)
+            await asyncio.sleep(watch[1])
     finally:
         await client.close()
 
@@ -189,14 +189,3 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
         )
     )
     return ws, [o for items in listed for o in items if stack_of(o) == (namespace, name)]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `kubectl-webstack` (kubectl finds it on PATH as the `webstack` plugin)."""
-    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").splitlines()[0])
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
