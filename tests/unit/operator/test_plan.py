@@ -166,14 +166,14 @@ def test_create_conflict_adoption_and_create_only() -> None:
 
 
 def test_secret_values_are_hidden() -> None:
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "s", "namespace": "a"},
         "data": {"k": "b2xk"},
     }
-    tree = {"f:data": {"f:k": {}}}
-    live = {
+    tree: dict[str, Any] = {"f:data": {"f:k": {}}}
+    live: dict[str, Any] = {
         **obj,
         "metadata": {
             **obj["metadata"],
@@ -187,7 +187,7 @@ def test_secret_values_are_hidden() -> None:
 
 
 def test_diff_follows_maps_and_reports_a_list_item_whole() -> None:
-    tree = {
+    tree: dict[str, Any] = {
         "f:spec": {
             "f:ports": {
                 'k:{"port":80}': {".": {}, "f:port": {}, "f:name": {}},
