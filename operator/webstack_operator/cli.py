@@ -1,4 +1,6 @@
-"""`webstack-operator`: run the operator, or print the CRD, its reference, the dashboard, or a stack.
+"""`webstack-operator`: run the operator, print the CRD, its reference, the dashboard or a stack, or plan.
+
+`plan` and `status` are plugin.py's (also the `kubectl-webstack` executable, `kubectl_webstack` here).
 
 `render` goes through the very code path the operator applies (parse_spec, then desired_objects), so its
 output is what a GitOps reviewer or a CI job can trust. Offline, the generated database password is a
