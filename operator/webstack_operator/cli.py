@@ -153,7 +153,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `webstack-operator` console script."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # `plan`: a usage error is an error (1); 2 means "changes"
+        words = list(sys.argv[1:] if argv is None else argv)
+        return 1 if e.code == 2 and words[:1] == ["plan"] else int(e.code or 0)
     if args.command == "crd":
         sys.stdout.write(crd_yaml())
     elif args.command == "docs":
@@ -187,7 +191,11 @@ def kubectl_webstack(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog=plugin.PROG, description=(plugin.__doc__ or "").splitlines()[0])
     plugin.add_commands(parser.add_subparsers(dest="command", required=True))
-    return plugin.run(parser.parse_args(argv), color=color_wanted(sys.stdout))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse's usage error is 2, which means "changes" to a plan's caller
+        return 1 if e.code == 2 else int(e.code or 0)
+    return plugin.run(args, color=color_wanted(sys.stdout))
 
 
 if __name__ == "__main__":

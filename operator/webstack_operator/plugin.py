@@ -2,8 +2,9 @@
 
 Credentials and namespace as kubectl finds them (`--kubeconfig`, `--context`, `-n`; the context's
 namespace, else `default`), through the operator's own login and client. Exit codes of `plan`: 0 no
-changes, 2 changes, 1 error (as `terraform plan -detailed-exitcode`); of `status`: 0, or 1 on an error;
-`status --watch` ends with 0 once the stack is Ready, 130 on Ctrl-C.
+changes, 2 changes, 1 error (as `terraform plan -detailed-exitcode`; a usage error is 1 too, not
+argparse's 2); of `status`: 0, or 1 on an error; `status --watch` ends with 0 once the stack is Ready,
+130 on Ctrl-C.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def age(created: str | None, now: datetime.datetime) -> str:
 
 
 def readiness(obj: JSON) -> str:
-    """ready/desired where a child has a count: workloads, Jobs, autoscalers, disruption budgets."""
+    """ready/desired where a child has a count: workloads, Jobs (succeeded), autoscalers (current)."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     kind = obj["kind"]
     if kind in WORKLOADS:
@@ -116,8 +116,6 @@ def readiness(obj: JSON) -> str:
         return f"{status.get('succeeded', 0) or 0}/{spec.get('completions', 1)}"
     if kind == "HorizontalPodAutoscaler":
         return f"{status.get('currentReplicas', 0)}/{status.get('desiredReplicas', 0)}"
-    if kind == "PodDisruptionBudget":
-        return f"{status.get('currentHealthy', 0)}/{status.get('desiredHealthy', 0)}"
     return ""
 
 
