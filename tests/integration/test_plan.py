@@ -177,6 +177,11 @@ def test_an_invalid_spec_shows_the_api_servers_message(platform: KubeTarget, sho
     assert result["stacks"] == []
     assert "spec.frontend.replicas" in result["errors"][0] and "greater than or equal to 1" in text
     assert "the API server refuses it" in text
+    # A CEL rule of the CRD, in the API server's words.
+    code, result, text = plan(platform, stack_doc(shop, ingress={"enabled": True}))
+    assert code == 1 and result["stacks"] == []
+    assert "spec.ingress.host" in result["errors"][0], text
+    assert "host is required when ingress is enabled" in result["errors"][0], text
 
 
 def test_hand_edits_are_drift_and_a_foreign_object_is_a_conflict(platform: KubeTarget, shop: str) -> None:
