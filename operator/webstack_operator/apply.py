@@ -12,10 +12,13 @@ from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.stamps import FIELD_MANAGER, JSON
 
 
-async def server_side_apply(client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool) -> JSON:
-    """Applies with force: the operator owns the fields it sets (other managers keep theirs)."""
+async def server_side_apply(
+    client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool, manager: str = FIELD_MANAGER
+) -> JSON:
+    """Applies with force: the operator owns the fields it sets (other managers keep theirs). `plan`
+    validates a WebStack under a manager of its own (`manager`)."""
     meta = body["metadata"]
-    params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+    params = {"fieldManager": manager, "force": "true"}
     if dry_run:
         params["dryRun"] = "All"
     return await client.request(

@@ -1,4 +1,6 @@
-"""`webstack-operator`: run the operator, or print the CRD, its reference, the dashboard, or a stack.
+"""`webstack-operator`: run the operator, print the CRD, its reference, the dashboard or a stack, or plan.
+
+`plan` and `status` are plugin.py's (also the `kubectl-webstack` executable, `kubectl_webstack` here).
 
 `render` goes through the very code path the operator applies (parse_spec, then desired_objects), so its
 output is what a GitOps reviewer or a CI job can trust. Offline, the generated database password is a
@@ -41,7 +43,7 @@ class RenderError(Exception):
     """A WebStack file that cannot be rendered, with where and why."""
 
 
-def _load_documents(path: str) -> list[dict[str, Any]]:
+def load_documents(path: str) -> list[dict[str, Any]]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as error:
@@ -73,7 +75,7 @@ def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, An
     """Every object of every WebStack in a file (`-` for standard input)."""
     settings = load_settings()
     objects: list[dict[str, Any]] = []
-    for index, doc in enumerate(_load_documents(path)):
+    for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}
         name = metadata.get("name")
         where = f"{path} (document {index + 1})"
@@ -138,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
     render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format")
     render.add_argument("-n", "--namespace", help="namespace (default: metadata.namespace, else default)")
+    from webstack_operator import plugin  # plan and status: what `kubectl webstack` runs
+
+    plugin.add_commands(commands)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
         "--namespace",
@@ -154,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `webstack-operator` console script."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # `plan`: a usage error is an error (1); 2 means "changes"
+        words = list(sys.argv[1:] if argv is None else argv)
+        return 1 if e.code == 2 and words[:1] == ["plan"] else int(e.code or 0)
     if args.command == "crd":
         sys.stdout.write(crd_yaml())
     elif args.command == "docs":
@@ -172,7 +181,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_render(objects, args.output, sys.stdout)
     elif args.command == "run":
         return _run(args)
+    elif args.command in ("plan", "status"):
+        from webstack_operator import plugin
+
+        return plugin.run(args, color=color_wanted(sys.stdout))
     return 0
+
+
+def color_wanted(out: TextIO) -> bool:
+    """Colour for people at a terminal, unless NO_COLOR (https://no-color.org) says otherwise."""
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def kubectl_webstack(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `kubectl-webstack`: kubectl finds it on PATH as the `webstack` plugin."""
+    from webstack_operator import plugin
+
+    parser = argparse.ArgumentParser(prog=plugin.PROG, description=(plugin.__doc__ or "").splitlines()[0])
+    plugin.add_commands(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse's usage error is 2, which means "changes" to a plan's caller
+        return 1 if e.code == 2 else int(e.code or 0)
+    return plugin.run(args, color=color_wanted(sys.stdout))
 
 
 if __name__ == "__main__":

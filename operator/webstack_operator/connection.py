@@ -81,6 +81,21 @@ def login(
     return login_with_kubeconfig(kubeconfig, trust_env=trust_env)
 
 
+def login_for_cli(kubeconfig: str | None = None, context: str | None = None) -> kopf.ConnectionInfo:
+    """As kubectl finds its credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config, with
+    `--context`; only when there is no kubeconfig at all, the pod's ServiceAccount."""
+    if kubeconfig is None:
+        from kubernetes.config import KUBE_CONFIG_DEFAULT_LOCATION
+
+        default = str(KUBE_CONFIG_DEFAULT_LOCATION)
+        if not any(os.path.exists(os.path.expanduser(p)) for p in default.split(os.pathsep) if p):
+            info = login_in_cluster(SERVICE_ACCOUNT_DIR)
+            if info is not None:
+                return info
+        kubeconfig = default
+    return login_with_kubeconfig(kubeconfig, context=context)
+
+
 def login_in_cluster(directory: Path, *, trust_env: bool = False) -> kopf.ConnectionInfo | None:
     """The ServiceAccount kubelet mounts into the pod (what kopf's `login_with_service_account` reads)."""
     token_path, ca_path, namespace_path = directory / "token", directory / "ca.crt", directory / "namespace"
@@ -96,8 +111,11 @@ def login_in_cluster(directory: Path, *, trust_env: bool = False) -> kopf.Connec
     )
 
 
-def login_with_kubeconfig(kubeconfig: str, *, trust_env: bool = False) -> kopf.ConnectionInfo:
-    """The current context of `kubeconfig` (paths joined with `:`, as in KUBECONFIG), as kubectl reads it."""
+def login_with_kubeconfig(
+    kubeconfig: str, *, trust_env: bool = False, context: str | None = None
+) -> kopf.ConnectionInfo:
+    """The current context (or `context`) of `kubeconfig` (paths joined with `:`, as in KUBECONFIG), as
+    kubectl reads it."""
     # Imported here: a process in a pod never needs it. Its functions are untyped, hence the ignores.
     from kubernetes.client import Configuration
     from kubernetes.config import ConfigException, kube_config
@@ -109,7 +127,10 @@ def login_with_kubeconfig(kubeconfig: str, *, trust_env: bool = False) -> kopf.C
             if merged.config is None:
                 raise LoginError(f"{where}: no such file, or empty", permanent=True)
             loader = kube_config.KubeConfigLoader(  # type: ignore[no-untyped-call]
-                config_dict=merged.config, config_base_path=None, temp_file_path=scratch
+                config_dict=merged.config,
+                config_base_path=None,
+                temp_file_path=scratch,
+                active_context=context,
             )
             resolved = Configuration()
             loader.load_and_set(resolved)  # type: ignore[no-untyped-call]
