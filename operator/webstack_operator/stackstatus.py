@@ -26,6 +26,8 @@ BLOCKING = (
     ("FrontendAvailable", "frontend", "Deployment", "frontend"),
 )
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
+# How the operator's one-line `status.blocker` names who blocks (its component labels), as components here.
+BLOCKER_PREFIXES = {"Postgres": "database", "Redis": "cache", "migration": "migrate"}
 
 
 @dataclass(frozen=True)
@@ -49,19 +51,19 @@ def is_ready(ws: JSON) -> bool:
 def blocker(ws: JSON, children: list[JSON] | None = None) -> Blocker | None:
     """The child and reason that keep the stack from Ready; None when it is Ready.
 
-    The one place that reads the operator's verdict: a `status.blocker` (a mapping with component, kind,
-    name, reason, message; or a plain message) wins when present; otherwise the conditions say it."""
+    The one place that reads the operator's verdict: its one-line `status.blocker` (`<who>: <why>`, with
+    `status.reason`) wins when present; otherwise the conditions say it."""
     if is_ready(ws):
         return None
     status = ws.get("status") or {}
     name = ws["metadata"]["name"]
     explicit = status.get("blocker")
-    if isinstance(explicit, dict) and explicit:
-        child = " ".join(str(explicit[k]) for k in ("kind", "name") if explicit.get(k))
-        component, reason = str(explicit.get("component", "")), str(explicit.get("reason", ""))
-        return Blocker(component, child, reason, str(explicit.get("message", "")))
-    if isinstance(explicit, str) and explicit:
-        return Blocker("", "", str(status.get("reason", "")), explicit)
+    if isinstance(explicit, str) and explicit:  # `<who>: <why>`, written by the operator (status.py)
+        who, _, why = explicit.partition(": ")
+        component = BLOCKER_PREFIXES.get(who, who)
+        row = next((r for r in BLOCKING if r[1] == component), None)
+        child = _child(children or [], name, component, row[2], row[3]) if row else ""
+        return Blocker(component, child, str(status.get("reason", "")), why or explicit)
     if not status:
         return Blocker("", "", "NotReconciled", "the operator has not reported a status yet")
     conditions = {c.get("type"): c for c in status.get("conditions") or []}

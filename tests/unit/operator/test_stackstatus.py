@@ -67,19 +67,19 @@ def test_a_failed_apply_or_invalid_spec_comes_first() -> None:
 
 
 def test_the_operators_own_blocker_wins_when_it_writes_one() -> None:
-    explicit = {
-        "component": "backend",
-        "kind": "Deployment",
-        "name": "shop-backend",
-        "reason": "PriorityClassMissing",
-        "message": "no PriorityClass webstack-high",
-    }
-    found = blocker(ws("Progressing", *WAITING["status"]["conditions"], blocker=explicit))
-    assert found == Blocker(
-        "backend", "Deployment shop-backend", "PriorityClassMissing", "no PriorityClass webstack-high"
+    line = "Postgres: StatefulSet shop-postgres: create Pod shop-postgres-0 failed: exceeded quota: pvc"
+    found = blocker(
+        ws("Progressing", *WAITING["status"]["conditions"], blocker=line, reason="FailedCreate"), [POSTGRES]
     )
-    assert blocker(ws("Progressing", blocker="pods unschedulable", reason="Unschedulable")) == Blocker(
-        "", "", "Unschedulable", "pods unschedulable"
+    assert found == Blocker(
+        "database",
+        "StatefulSet shop-postgres",
+        "FailedCreate",
+        "StatefulSet shop-postgres: create Pod shop-postgres-0 failed: exceeded quota: pvc",
+    )
+    prerequisite = "prerequisites: PriorityClass webstack-high does not exist"
+    assert blocker(ws("Progressing", blocker=prerequisite, reason="PriorityClassNotFound")) == Blocker(
+        "prerequisites", "", "PriorityClassNotFound", "PriorityClass webstack-high does not exist"
     )
 
 
