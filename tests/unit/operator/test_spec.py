@@ -154,6 +154,11 @@ def test_camel_case_on_the_wire() -> None:
             api.EXTERNAL_CACHE_ONE_SOURCE,
         ),
         ({"cache": {"url": "redis://a:6379"}}, "spec.cache", api.CACHE_SOURCE_ONLY_EXTERNAL),
+        (
+            {"cache": {"passwordSecretRef": {"name": "r", "key": "password"}}},
+            "spec.cache",
+            api.CACHE_SOURCE_ONLY_EXTERNAL,
+        ),
         ({"ingress": {"enabled": True}}, "spec.ingress", api.INGRESS_NEEDS_HOST),
         (
             {
