@@ -53,7 +53,15 @@ def install(peer: Path = EXPRESS_USERS) -> None:
 
 
 # Our own settings must not leak into the peer from the caller's environment.
-_PEER_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CACHE_ENABLED", "CACHE_TTL_SECONDS", "HOST", "PORT")
+_PEER_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "CACHE_ENABLED",
+    "CACHE_TTL_SECONDS",
+    "HOST",
+    "PORT",
+)
 
 
 class ExpressUsersServer(HttpServer):

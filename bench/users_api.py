@@ -128,6 +128,9 @@ def wrk(url: str, scenario: str, duration: int = DURATION_SECONDS) -> Result:
 def redis_benchmark(redis: RedisServer, value_bytes: int) -> Result:
     """GET of a `value_bytes` value (`-t set,get`: the SET test stores it, else GET would read nothing)."""
     command = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(redis.port), "-c", str(CONNECTIONS)]
+    # redis-benchmark 7.0 reads no password from the environment: `-a` it is, for this throwaway loopback
+    # server only (one AUTH per connection, as the APIs pay).
+    command += ["-a", redis.password]
     command += ["-n", str(REDIS_BENCHMARK_REQUESTS), "-d", str(value_bytes), "-t", "set,get", "-q"]
     output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=300).stdout
     result = parse_redis_benchmark(output, f"redis-benchmark GET, {value_bytes}-byte value")
@@ -429,7 +432,12 @@ def run() -> None:
     with ExitStack() as stack:
         postgres = stack.enter_context(PostgresServer())
         redis = stack.enter_context(RedisServer())
-        cached_env = {"DATABASE_URL": postgres.dsn, "REDIS_URL": redis.url, **ttl}
+        cached_env = {
+            "DATABASE_URL": postgres.dsn,
+            "REDIS_URL": redis.url,
+            "REDIS_PASSWORD": redis.password,  # both APIs and the peer authenticate, as in a cluster
+            **ttl,
+        }
         uncached_env = {"DATABASE_URL": postgres.dsn, "CACHE_ENABLED": "false", **ttl}
         quiet = {"LOG_LEVEL": "warning"}
         ours_cached = stack.enter_context(UsersApiServer(env={**cached_env, **quiet}))  # applies migrations

@@ -4,7 +4,8 @@ A local control plane with kwok nodes, the operator running as in a cluster (lea
 deploy/operator, through a ServiceAccount token), the demo WebStack brought to Ready with a live view, and,
 because kwok pods run no containers, the real workload beside the cluster, wired from what the operator
 rendered: Postgres and Redis, the migration Job's `users-api migrate`, the users API with the rendered pod's
-environment and Secret, and nginx with the rendered frontend ConfigMap.
+environment and Secret, and nginx with the rendered frontend ConfigMap. Redis runs the rendered command
+line and the password of the rendered Secret, and the demo shows a client without it refused.
 
 Runs until Ctrl-C, or DEMO_EXIT_AFTER seconds. Every process it starts is stopped on the way out.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools")]
 
-from kubelocal import LocalCluster  # noqa: E402
+from kubelocal import LocalCluster, leaks  # noqa: E402
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget  # noqa: E402
 from kubelocal.wait import Timeout, eventually  # noqa: E402
 from localservices import (  # noqa: E402
@@ -40,6 +42,8 @@ from localservices import (  # noqa: E402
     UsersApiServer,
     users_api_executable,
 )
+from localservices.passwords import webstack_passwords  # noqa: E402
+from webstack_operator.builders.redis import redis_auth_config, redis_server_args  # noqa: E402
 
 SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
 OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
@@ -148,6 +152,31 @@ def backend_environment(cluster: KubeTarget, ns: str, workload: dict[str, Any]) 
     return env
 
 
+def redis_as_rendered(cluster: KubeTarget, ns: str, name: str) -> RedisServer:
+    """A RedisServer that runs what the operator rendered: the Deployment's command line and the config
+    file of its Secret (checked equal to what the server will run, never assumed)."""
+    deployment = json.loads(
+        cluster.kubectl("get", "deployment", f"{name}-redis", "-n", ns, "-o", "json").stdout
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    secret_name = next(v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v)
+    raw = json.loads(cluster.kubectl("get", "secret", secret_name, "-n", ns, "-o", "json").stdout)["data"]
+    data = {k: base64.b64decode(v).decode() for k, v in raw.items()}
+    server = RedisServer(password=data["password"], max_memory=args[args.index("--maxmemory") + 1])
+    if args != redis_server_args(server.max_memory) or data["redis.conf"] != redis_auth_config(
+        server.password
+    ):
+        raise SystemExit(f"the rendered Redis differs from what the demo would run: {args}")
+    return server
+
+
+def unauthenticated_ping(redis: RedisServer) -> str:
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(128).decode().strip().lstrip("-+")
+
+
 def migrate_as_the_job_does(env: dict[str, str]) -> str:
     """kwok only marks the migration Job's pod Succeeded; run its command for real, with the same env."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_", "REDIS_"))}
@@ -203,6 +232,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="webstack-demo-"))
+    # With WEBSTACK_LEAK_DIR set (the e2e test), the cluster's generated passwords are noted before it
+    # stops, for the search of every log the demo wrote (kubelocal.leaks).
+    leaks.HARVESTERS.append(webstack_passwords)
     started: list[Any] = []
     cluster = LocalCluster(nodes=2)
     try:
@@ -266,8 +298,14 @@ def main() -> int:
         pg = PostgresServer(user=env["PGUSER"], password=env["PGPASSWORD"], database=env["PGDATABASE"])
         step("starting Postgres with the rendered Secret's credentials", pg.start)
         started.append(pg)
-        redis = step("starting Redis", RedisServer().start)
+        redis = redis_as_rendered(target, ns, name)
+        step(
+            f"starting Redis as rendered (Secret {name}-redis's password in a config file, protected mode)",
+            redis.start,
+        )
         started.append(redis)
+        say(f"  PING without the password -> {unauthenticated_ping(redis)}")
+        # REDIS_PASSWORD came from the rendered Secret with the rest of the pod's environment.
         env.update({"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "REDIS_URL": redis.url})
         # The rendered pods never migrate (RUN_MIGRATIONS=false): the Job does, before the backend rolls out.
         migrated = step(

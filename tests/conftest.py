@@ -2,17 +2,50 @@
 
 Tests that break a server on purpose (stop Postgres, kill Redis) start their own instances, so the shared
 ones stay healthy for everyone else.
+
+The session records every password it generates or reads from a cluster and keeps every log its processes
+write (kubelocal.leaks, in WEBSTACK_LEAK_DIR); the last test, tests/zz_final, searches them all.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from tests.helpers import api_env, empty_users_table
 
+from kubelocal import leaks
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
+from localservices.passwords import webstack_passwords
+
+FINAL_SCAN = "tests/zz_final/"
+_CREATED_LEAK_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get(leaks.LEAK_DIR_VARIABLE):
+        path = tempfile.mkdtemp(prefix="webstack-leaks-")
+        os.environ[leaks.LEAK_DIR_VARIABLE] = path
+        _CREATED_LEAK_DIR.append(path)
+    if webstack_passwords not in leaks.HARVESTERS:
+        leaks.HARVESTERS.append(webstack_passwords)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _CREATED_LEAK_DIR:
+        shutil.rmtree(path, ignore_errors=True)
+        if os.environ.get(leaks.LEAK_DIR_VARIABLE) == path:
+            del os.environ[leaks.LEAK_DIR_VARIABLE]
+    _CREATED_LEAK_DIR.clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The search of every log runs after every other test, whatever the collection order."""
+    items.sort(key=lambda item: item.nodeid.startswith(FINAL_SCAN))
 
 
 @pytest.fixture(scope="session")

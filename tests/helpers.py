@@ -32,6 +32,7 @@ def api_env(postgres: PostgresServer, redis_server: RedisServer | None, **extra:
     env = {
         "DATABASE_URL": postgres.dsn,
         "REDIS_URL": redis_server.url if redis_server else "",
+        "REDIS_PASSWORD": redis_server.password if redis_server else "",
         "CACHE_TIMEOUT_SECONDS": "2",
     }
     env.update(extra)
@@ -85,7 +86,7 @@ def empty_users_table(postgres: PostgresServer, redis_server: RedisServer) -> No
     postgres.psql(
         "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN TRUNCATE users RESTART IDENTITY; END IF; END $$"
     )
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url, password=redis_server.password)
     try:
         client.flushdb()
     finally:

@@ -32,10 +32,11 @@ OPERATOR_ALERTS_HEADER = (
     "# then run `make crd`. A unit test fails when this file and the builder differ.\n"
 )
 RENDER_PLACEHOLDER_PASSWORD = "rendered-offline-placeholder-password"
+RENDER_PLACEHOLDER_CACHE_PASSWORD = "rendered-offline-placeholder-cache-password"
 RENDER_NOTE = (
     "# Rendered offline by `webstack-operator render`: the same objects, in the same order, as the operator\n"
-    "# applies. The generated credentials Secret carries a placeholder password here; in the cluster the\n"
-    "# operator generates a random one, once, and never overwrites it.\n"
+    "# applies. The generated Secrets (database, cache) carry placeholder passwords here; in the cluster\n"
+    "# the operator generates random ones, once, and never overwrites them.\n"
 )
 
 
@@ -93,6 +94,7 @@ def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, An
             namespace=ns,
             settings=settings,
             generated_password=RENDER_PLACEHOLDER_PASSWORD,
+            generated_cache_password=RENDER_PLACEHOLDER_CACHE_PASSWORD,
         )
         objects.extend(desired_objects(ctx))
     return objects

@@ -15,6 +15,7 @@ from webstack_operator import metrics, prerequisites
 from webstack_operator.builders.kinds import CHILD_KINDS, ChildKind, capabilities_from, settle_capabilities
 from webstack_operator.cache import ChildCache, StackKey, stack_of
 from webstack_operator.config import OperatorConfig
+from webstack_operator.credentials import regenerate_request
 from webstack_operator.decide import Event
 from webstack_operator.deletion import finalize
 from webstack_operator.dependents import CLAIM, EVENT, EVENT_FIELD_SELECTOR, POD, DependentsCache, WorkloadRef
@@ -129,7 +130,9 @@ class Controller:
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)
         self.cache.track(stack, body["metadata"]["uid"])
-        if reconcile:
+        # kopf's diff ignores our own `webstack.dev/` annotations, so the one-shot regenerate action would
+        # wait for the resync on an idle stack: any event of a stack still carrying it reconciles it.
+        if reconcile or regenerate_request(body) is not None:
             self.queue.enqueue(stack)
 
     def stack_gone(self, stack: StackKey) -> None:

@@ -1,5 +1,9 @@
-"""The credentials Secret's writes: created once, never over a volume that needs the old password, its
+"""The credentials Secrets' writes: created once, never over a volume that needs the old password, their
 owner reference following the deletion policy, a new password only on the user's explicit action.
+
+Two Secrets may be generated: the database's (`<name>-postgres`) and the cache's (`<name>-redis`). Only the
+first guards data; the second is recreated with a new password if it goes missing, and then Redis and the
+backend restart together so that they agree on it again.
 
 The rules are pure (`credentials.py`); this carries them out with the apply layer's requests and tells the
 user through the reconcile's Events.
@@ -14,6 +18,7 @@ from webstack_operator.apply import create_once, get_object, merge_patch
 from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
+from webstack_operator.builders.redis import redis_name
 from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.credentials import (
@@ -70,7 +75,7 @@ class CredentialsKeeper:
             )
             await self.announce(owner, obj, Action.ADOPTED)
             return
-        if generated and request is None and ctx.database_managed:
+        if generated and request is None and ctx.database_managed and is_database_secret(ctx, obj):
             state, pvc = await self._volume(stack, ctx)
             if state is Volume.HOLDS_DATA:
                 found.credentials_missing(missing_message(obj["metadata"]["name"], pvc))
@@ -85,6 +90,10 @@ class CredentialsKeeper:
             await self._regenerated(owner, ctx, obj, created=True)
         elif created:
             await self.announce(owner, obj, Action.CREATED)
+            if generated and not is_database_secret(ctx, obj):
+                # A new cache password while Redis or the backend may run with another (the Secret was
+                # deleted, or the stack predates it): both restart to read this one.
+                await self._restart(ctx, cache=True)
 
     def database_waits(self, ctx: StackContext, desired: list[JSON], obj: JSON) -> bool:
         """The Postgres StatefulSet is not created before its generated credentials exist: its pod would
@@ -92,7 +101,7 @@ class CredentialsKeeper:
         re-created at once) whose password would then be lost with the old Secret."""
         if obj["kind"] != "StatefulSet" or obj["metadata"]["name"] != statefulset_name(ctx):
             return False
-        generated = [o for o in desired if is_generated(o)]
+        generated = [o for o in desired if is_generated(o) and is_database_secret(ctx, o)]
         return (
             bool(generated)
             and self.cache.get(key_of(generated[0])) is None
@@ -132,9 +141,10 @@ class CredentialsKeeper:
             return None
         generated = [o for o in desired if is_generated(o)]
         if generated:
-            seen = self.cache.get(key_of(generated[0]))
-            if seen is None or _annotation(seen.obj, REGENERATED_FOR) != request:
-                return None  # not done yet (a conflict, an error): the next reconcile tries again
+            for obj in generated:
+                seen = self.cache.get(key_of(obj))
+                if seen is None or _annotation(seen.obj, REGENERATED_FOR) != request:
+                    return None  # not done yet (a conflict, an error): the next reconcile tries again
         else:
             await self.tell(
                 owner,
@@ -165,9 +175,29 @@ class CredentialsKeeper:
 
     async def _regenerated(self, owner: JSON, ctx: StackContext, secret: JSON, *, created: bool) -> None:
         """After a new password: the backend restarts to read it (Postgres's credentials-sync sidecar sets
-        it in the database), and the user is told."""
-        now, name = self.clock(), backend_name(ctx)
-        for kind in ("Deployment", "Rollout"):
+        it in the database; Redis restarts too, it reads its password only at start), and the user is
+        told."""
+        database = is_database_secret(ctx, secret)
+        await self._restart(ctx, cache=not database)
+        what = "created" if created else "replaced"
+        who = "Postgres takes it within about a minute" if database else "Redis restarts (an empty cache)"
+        await self.tell(
+            owner,
+            Event(
+                "Warning",
+                "CredentialsRegenerated",
+                f"Secret {secret['metadata']['name']}: a new password was {what} on request "
+                f"({REGENERATE_ANNOTATION}); {who}, the backend restarts",
+            ),
+        )
+
+    async def _restart(self, ctx: StackContext, *, cache: bool) -> None:
+        """Rolls the backend's pods (and Redis's, with `cache`) that exist, so they read the Secret anew."""
+        now, backend = self.clock(), backend_name(ctx)
+        targets = [("Deployment", backend), ("Rollout", backend)]
+        if cache:
+            targets.append(("Deployment", redis_name(ctx)))
+        for kind, name in targets:
             resource = self.client.resource(
                 "apps/v1" if kind == "Deployment" else "argoproj.io/v1alpha1", kind
             )
@@ -185,20 +215,15 @@ class CredentialsKeeper:
             except ApiError as e:
                 if e.status != 404:
                     raise
-        what = "created" if created else "replaced"
-        await self.tell(
-            owner,
-            Event(
-                "Warning",
-                "CredentialsRegenerated",
-                f"Secret {secret['metadata']['name']}: a new password was {what} on request "
-                f"({REGENERATE_ANNOTATION}); Postgres takes it within about a minute, the backend restarts",
-            ),
-        )
 
 
 def is_generated(obj: JSON) -> bool:
     return obj["kind"] == "Secret" and _annotation(obj, GENERATED_ANNOTATION) == "true"
+
+
+def is_database_secret(ctx: StackContext, obj: JSON) -> bool:
+    """The database's credentials (the only generated Secret whose loss could lock data out)."""
+    return obj["kind"] == "Secret" and str(obj["metadata"]["name"]) == ctx.credentials_secret
 
 
 def _annotation(obj: JSON, key: str) -> str | None:

@@ -187,6 +187,7 @@ class Reconciler:
             settings=replace(self.config.settings, capabilities=self.capabilities),
             owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=stack[1], uid=body["metadata"]["uid"]),
             generated_password=secrets.token_urlsafe(24),
+            generated_cache_password=secrets.token_urlsafe(24),
         )
         try:
             desired = desired_objects(ctx) if not spec.paused else []

@@ -81,6 +81,7 @@ RESERVED_BACKEND_ENV = (
     "PGDATABASE",
     "DATABASE_URL",
     "REDIS_URL",
+    "REDIS_PASSWORD",
     "CACHE_TTL_SECONDS",
     "LOG_LEVEL",
     "RUN_MIGRATIONS",
@@ -791,7 +792,7 @@ class DatabaseSpec(_Model):
 # ---------------------------------------------------------------------------------------------------------
 
 EXTERNAL_CACHE_ONE_SOURCE = "mode External needs exactly one of url or secretRef"
-CACHE_SOURCE_ONLY_EXTERNAL = "url and secretRef apply only to mode External"
+CACHE_SOURCE_ONLY_EXTERNAL = "url, secretRef and passwordSecretRef apply only to mode External"
 CACHE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
 CACHE_PORT_FROM_URL = "with url the port is the url's (default 6379); set port only with secretRef"
 
@@ -806,7 +807,8 @@ class CacheSpec(_Model):
                 EXTERNAL_CACHE_ONE_SOURCE,
             ),
             cel(
-                "self.mode == 'External' || (!has(self.url) && !has(self.secretRef))",
+                "self.mode == 'External' || (!has(self.url) && !has(self.secretRef) "
+                "&& !has(self.passwordSecretRef))",
                 CACHE_SOURCE_ONLY_EXTERNAL,
             ),
             cel(
@@ -844,6 +846,14 @@ class CacheSpec(_Model):
     secret_ref: LocalObjectReference | None = Field(
         default=None, description="A Secret whose key `uri` holds the Redis URL (External)."
     )
+    password_secret_ref: SecretKeySelector | None = Field(
+        default=None,
+        description="A Secret key holding the password of an External cache (`AUTH`), given to the "
+        "backend as `REDIS_PASSWORD` so the URL itself can stay free of credentials. Optional: omit it "
+        "when the cache needs no password or the URL already carries one (External). A Managed cache "
+        "always has a password: generated once into the Secret `<name>-redis`.",
+    )
+
     port: int | None = Field(
         default=None,
         ge=1,
@@ -875,7 +885,7 @@ class CacheSpec(_Model):
         has_url, has_ref = self.url is not None, self.secret_ref is not None
         if self.mode == "External" and has_url == has_ref:
             raise ValueError(EXTERNAL_CACHE_ONE_SOURCE)
-        if self.mode != "External" and (has_url or has_ref):
+        if self.mode != "External" and (has_url or has_ref or self.password_secret_ref is not None):
             raise ValueError(CACHE_SOURCE_ONLY_EXTERNAL)
         if self.mode != "External" and (self.port is not None or self.cidrs is not None):
             raise ValueError(CACHE_ADDRESS_ONLY_EXTERNAL)

@@ -208,6 +208,12 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.cache",
         api.CACHE_SOURCE_ONLY_EXTERNAL,
     ),
+    (
+        "cache-password-only-external",
+        _spec(cache={"passwordSecretRef": {"name": "r", "key": "password"}}),
+        "spec.cache",
+        api.CACHE_SOURCE_ONLY_EXTERNAL,
+    ),
     ("ingress-needs-host", _spec(ingress={"enabled": True}), "spec.ingress.host", api.INGRESS_NEEDS_HOST),
     (
         "cidr-host-bits",

@@ -134,6 +134,69 @@ def test_missing_credentials_over_a_volume_with_data_are_not_regenerated_until_a
     assert condition(ws, "DatabaseReady")["status"] == "True"
 
 
+def _cache_secret(cluster: KubeTarget, ns: str) -> dict[str, str]:
+    secret = get_json(cluster, "secret", "shop-redis", "-n", ns)
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def _restarted_at(cluster: KubeTarget, ns: str, deployment: str) -> str | None:
+    obj = get_json(cluster, "deployment", deployment, "-n", ns)
+    return (obj["spec"]["template"]["metadata"].get("annotations") or {}).get("webstack.dev/restarted-at")
+
+
+def test_the_cache_password_is_kept_recreated_with_restarts_when_lost_and_rotated_only_on_request(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    apply_webstack(platform, namespace, "shop", MINIMAL)
+    wait_phase(platform, namespace, "shop")
+    first = _cache_secret(platform, namespace)
+    assert len(first["password"]) >= 32 and first["redis.conf"] == f"requirepass {first['password']}\n"
+    assert first["password"] != _password(platform, namespace, "shop")  # its own, not the database's
+    database_password = _password(platform, namespace, "shop")
+    assert _restarted_at(platform, namespace, "shop-redis") is None
+
+    # A spec change reconciles everything again: the password stays.
+    apply_webstack(platform, namespace, "shop", {**MINIMAL, "cache": {"ttlSeconds": 60}})
+    wait_phase(platform, namespace, "shop")
+    assert _cache_secret(platform, namespace) == first
+
+    # Lost: a new password (a cache guards no data), and Redis and the backend restart to agree on it.
+    platform.kubectl("delete", "secret", "shop-redis", "-n", namespace)
+    second = eventually(
+        lambda: (
+            _cache_secret(platform, namespace)
+            if _exists(platform, "secret", "shop-redis", "-n", namespace)
+            else None
+        ),
+        timeout=60,
+        what="the cache Secret recreated",
+    )
+    assert second["password"] != first["password"]
+    eventually(
+        lambda: (
+            _restarted_at(platform, namespace, "shop-redis"),
+            _restarted_at(platform, namespace, "shop-backend"),
+        ),
+        until=lambda both: all(both),
+        timeout=60,
+        what="Redis and the backend restarted for the new password",
+    )
+    assert _password(platform, namespace, "shop") == database_password
+
+    # The one-shot action rotates both generated passwords.
+    platform.kubectl("annotate", "webstack", "shop", "-n", namespace, "webstack.dev/regenerate-credentials=2")
+    eventually(
+        lambda: _ws(platform, namespace, "shop"),
+        until=lambda w: "webstack.dev/regenerate-credentials" not in (w["metadata"].get("annotations") or {}),
+        timeout=60,
+        what="the one-shot action consumed",
+    )
+    assert _cache_secret(platform, namespace)["password"] != second["password"]
+    assert _password(platform, namespace, "shop") != database_password
+    regenerated = [e for e in events(platform, namespace, "shop") if e["reason"] == "CredentialsRegenerated"]
+    assert {"shop-redis", "shop-postgres"} <= {e["message"].split(":")[0].split()[-1] for e in regenerated}
+
+
 def _users_service(ns: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

@@ -50,6 +50,7 @@ def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities
         settings=dataclasses.replace(settings, capabilities=capabilities),
         owner=OwnerRef(api_version=doc["apiVersion"], kind=doc["kind"], name=meta["name"], uid=FAKE_UID),
         generated_password="dry-run-password-0123456789abcdef",
+        generated_cache_password="dry-run-cache-password-0123456789",
     )
     return [doc, *desired_objects(ctx)]
 

@@ -138,7 +138,7 @@ async def test_killed_invalidation_connection_drops_entries_and_resumes_without_
     lost = {"reason": "connection_lost"}
     lost_before = await metric(reader, "users_api_near_cache_invalidations_total", lost)
 
-    admin = aioredis.Redis.from_url(redis_server.url)
+    admin = aioredis.Redis.from_url(redis_server.url, password=redis_server.password)
     try:
         killed = await admin.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "pubsub")
         assert killed >= 2  # one invalidation connection per replica
@@ -170,7 +170,7 @@ async def test_incr_of_the_version_by_hand_invalidates_every_replica(
     for client in replicas:
         assert (await read(client, path))[2]["name"] == "Before"  # as expected: nobody told the API
 
-    admin = aioredis.Redis.from_url(redis_server.url)
+    admin = aioredis.Redis.from_url(redis_server.url, password=redis_server.password)
     try:
         await admin.incr("users:version")
     finally:
@@ -182,7 +182,7 @@ async def test_incr_of_the_version_by_hand_invalidates_every_replica(
 
 
 async def test_invalidation_connection_carries_its_name(redis_server: RedisServer, clients: object) -> None:
-    admin = aioredis.Redis.from_url(redis_server.url)
+    admin = aioredis.Redis.from_url(redis_server.url, password=redis_server.password)
     try:
         listed = await admin.client_list()
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
 
+from kubelocal import leaks
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 
 
@@ -44,6 +45,7 @@ def namespace(platform: KubeTarget) -> Iterator[str]:
     name = f"ws-{uuid.uuid4().hex[:8]}"
     platform.kubectl("create", "namespace", name)
     yield name
+    leaks.harvest(platform.kubeconfig_path)  # the generated passwords, before they go with the namespace
     platform.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 

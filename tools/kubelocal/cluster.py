@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubelocal import pki
+from kubelocal import leaks, pki
 from kubelocal.binaries import Binaries
 from kubelocal.process import Supervised, wait_for
 from kubelocal.wait import GiveUp, Timeout, eventually
@@ -112,6 +112,7 @@ class LocalCluster:
             self._start_etcd()
             self._start_apiserver()
             self._write_kubeconfig(self.kubeconfig_path, token=self.admin_token)
+            leaks.LIVE_CLUSTERS.add(self.kubeconfig_path)
             self._start_controller_manager()
             self._start_scheduler()
             self._start_kwok()
@@ -131,7 +132,13 @@ class LocalCluster:
         return self
 
     def stop(self) -> None:
-        """Stops every component by its own pid, newest first; removes the temp dir it created."""
+        """Stops every component by its own pid, newest first; removes the temp dir it created. First the
+        passwords its Secrets hold are noted for the run's log search (kubelocal.leaks)."""
+        apiserver = self.components.get("kube-apiserver")
+        if apiserver is not None and apiserver.alive() and self.kubeconfig_path.exists():
+            leaks.harvest(self.kubeconfig_path)
+        if self.workdir is not None:
+            leaks.LIVE_CLUSTERS.discard(self.kubeconfig_path)
         for name in reversed(list(self.components)):
             self.components[name].stop()
         if (

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Self, TypedDict
 
+from kubelocal import leaks
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 _LIVE: dict[int, Supervised] = {}
@@ -135,14 +136,16 @@ class Supervised:
     def _end(self, sig: signal.Signals, timeout: float) -> None:
         process, self.process = self.process, None
         _LIVE.pop(id(self), None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        leaks.keep_log(self.log_path, self.name)  # before whoever owns its directory removes it
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -152,6 +155,12 @@ class Supervised:
 
     def rss_bytes(self) -> int:
         return rss_bytes(self.process.pid) if self.process is not None else 0
+
+
+def keep_live_logs() -> None:
+    """Copies the log of every child still running (the final search runs before they stop)."""
+    for process in list(_LIVE.values()):
+        leaks.keep_log(process.log_path, process.name)
 
 
 def wait_for(process: Supervised, ready: Callable[[], bool], *, timeout: float, what: str) -> None:

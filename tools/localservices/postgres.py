@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
+from kubelocal import leaks
 from kubelocal.process import credentials
 from localservices.server import LOOPBACK, LocalServer, chown_tree
+from webstack_operator.builders.postgres import PASSWORD_ENCRYPTION
 
 PG_BIN = Path(os.environ.get("WEBSTACK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -27,13 +30,15 @@ class PostgresServer(LocalServer):
         self,
         *,
         user: str = "webstack",
-        password: str = "webstack-test-password",  # noqa: S107 - a throwaway local server
+        password: str | None = None,
         database: str = "webstack",
         port: int | None = None,
     ) -> None:
         super().__init__(port=port)
         self.user = user
-        self.password = password
+        # Generated, like the operator's, so the run's log search (kubelocal.leaks) can look for it.
+        self.password = password or secrets.token_urlsafe(24)
+        leaks.note_secret(self.password)
         self.database = database
         self.data_dir = self.dir / "data"
         self.socket_dir = self.dir / "sockets"
@@ -67,7 +72,7 @@ class PostgresServer(LocalServer):
                 "--pwfile",
                 str(password_file),
                 "--auth",
-                "scram-sha-256",
+                PASSWORD_ENCRYPTION,
                 "--encoding",
                 "UTF8",
                 "--locale",
@@ -109,6 +114,9 @@ class PostgresServer(LocalServer):
                 "full_page_writes=off",
                 "-c",
                 "max_connections=200",
+                # As the operator renders it (builders/postgres.py): new passwords hashed as SCRAM.
+                "-c",
+                f"password_encryption={PASSWORD_ENCRYPTION}",
             ]
         )
         if first_start and self.database != "postgres":

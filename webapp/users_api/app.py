@@ -56,6 +56,7 @@ def open_redis(settings: Settings) -> Redis | None:
         return None
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
+        password=settings.redis_password_value(),
         socket_timeout=settings.cache_timeout_seconds,
         socket_connect_timeout=settings.cache_timeout_seconds,
         retry=Retry(NoBackoff(), 0),
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
                 listener = InvalidationListener(
                     settings.redis_url.get_secret_value(),
                     near,
+                    password=settings.redis_password_value(),
                     prefix=VERSION_KEY,
                     timeout_seconds=settings.cache_timeout_seconds,
                     on_invalidation=lambda reason: metrics.child(

@@ -49,10 +49,12 @@ class InvalidationListener:
         *,
         prefix: str,
         timeout_seconds: float,
+        password: str | None = None,
         on_invalidation: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._pool = ConnectionPool.from_url(
             redis_url,
+            password=password,  # AUTH first, on every connection (a password in the URL wins)
             protocol=2,  # RESP2: invalidations arrive as Pub/Sub messages on the redirect connection
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,

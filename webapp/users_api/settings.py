@@ -1,7 +1,9 @@
 """Settings, read once from the environment and validated before anything starts.
 
 Kubernetes hands the pod either a `DATABASE_URL` or libpq-style `PG*` variables (from the database Secret), so
-both are accepted. A bad value fails fast with one line naming the variable; secret values are never echoed.
+both are accepted. The Redis password comes apart from `REDIS_URL`, as `REDIS_PASSWORD` (from the cache's
+Secret), so the URL can be plain configuration. A bad value fails fast with one line naming the variable;
+secret values are never echoed, and the Settings' repr shows them as `**********`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import (
 )
 
 # Variables whose values must never appear in an error message or a log line.
-SECRET_VARIABLES = frozenset({"DATABASE_URL", "REDIS_URL", "PGPASSWORD"})
+SECRET_VARIABLES = frozenset({"DATABASE_URL", "REDIS_URL", "REDIS_PASSWORD", "PGPASSWORD"})
 
 
 class SettingsError(ValueError):
@@ -35,6 +37,8 @@ class Settings(BaseModel):
 
     database_url: SecretStr
     redis_url: SecretStr | None = None
+    # Redis `AUTH` (requirepass); a password in `REDIS_URL` itself takes precedence.
+    redis_password: SecretStr | None = None
     cache_ttl_seconds: int = Field(30, ge=1, le=86_400)
     cache_enabled: bool = True
     # How long one Redis call may take before it counts as a failure, and the circuit breaker around it.
@@ -95,6 +99,10 @@ class Settings(BaseModel):
         """The cache is used only when it is enabled and has somewhere to live."""
         return self.cache_enabled and self.redis_url is not None
 
+    def redis_password_value(self) -> str | None:
+        """The password for the Redis clients (cache, near-cache invalidations), or None."""
+        return self.redis_password.get_secret_value() if self.redis_password is not None else None
+
     @property
     def near_cache_active(self) -> bool:
         """The near cache needs Redis: its invalidations come from there."""
@@ -134,6 +142,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         if name == "redis_url":
             # Unset or empty means "no cache": the service runs with X-Cache: BYPASS.
             raw[name] = value.strip() or None
+        elif name == "redis_password":
+            raw[name] = value or None  # a password is taken as written, spaces included
         else:
             raw[name] = value.strip()
     try:

@@ -8,8 +8,8 @@
 // no version key (the seed had none: one GET per request), keys under `seed:` so they never meet ours or
 // our invalidation, no single flight, no circuit breaker, and error bodies only roughly like ours.
 //
-// Environment: DATABASE_URL, REDIS_URL, PORT, HOST, CACHE_ENABLED (false: every read goes to Postgres),
-// CACHE_TTL_SECONDS (30, as ours), DB_POOL_MAX_SIZE (10, as ours).
+// Environment: DATABASE_URL, REDIS_URL, REDIS_PASSWORD (AUTH, as ours), PORT, HOST, CACHE_ENABLED (false:
+// every read goes to Postgres), CACHE_TTL_SECONDS (30, as ours), DB_POOL_MAX_SIZE (10, as ours).
 
 const http = require('node:http');
 const express = require('express');
@@ -161,7 +161,10 @@ function main() {
     max: Number(process.env.DB_POOL_MAX_SIZE || 10),
     options: '-c TimeZone=UTC',
   });
-  const redis = CACHE_ENABLED && process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : null;
+  const redis =
+    CACHE_ENABLED && process.env.REDIS_URL
+      ? new Redis(process.env.REDIS_URL, { password: process.env.REDIS_PASSWORD || undefined })
+      : null;
   const server = createApp(pool, redis).listen(PORT, HOST, () => {
     console.log(`express-users peer on http://${HOST}:${PORT} (cache ${redis ? 'on' : 'off'})`);
   });

@@ -24,7 +24,7 @@ from webstack_operator.builders.common import (
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
-from webstack_operator.builders.redis import REDIS_PORT, redis_name
+from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
 from webstack_operator.spec import EnvVar
 
 BACKEND_UID = 10001  # the users API image's USER (Dockerfile.webapp)
@@ -92,10 +92,14 @@ def backend_env(ctx: StackContext) -> list[Manifest]:
     cache = spec.cache
     if cache.mode == "Managed":
         env.append({"name": "REDIS_URL", "value": f"redis://{redis_name(ctx)}:{REDIS_PORT}/0"})
+        env.append(_secret_env("REDIS_PASSWORD", cache_secret_name(ctx), PASSWORD_KEY))
     elif cache.mode == "External" and cache.url is not None:
         env.append({"name": "REDIS_URL", "value": cache.url})
     elif cache.mode == "External" and cache.secret_ref is not None:
         env.append(_secret_env("REDIS_URL", cache.secret_ref.name, "uri"))
+    if cache.mode == "External" and cache.password_secret_ref is not None:
+        ref = cache.password_secret_ref
+        env.append(_secret_env("REDIS_PASSWORD", ref.name, ref.key))
     env += [
         {"name": "CACHE_TTL_SECONDS", "value": str(cache.ttl_seconds)},
         {"name": "LOG_LEVEL", "value": spec.backend.log_level},

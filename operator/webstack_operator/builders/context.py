@@ -34,8 +34,9 @@ class OwnerRef:
 
 @dataclass(frozen=True)
 class StackContext:
-    """One WebStack to render. `owner` is None for an offline render; `generated_password` is chosen by
-    the caller (the operator generates it; `render` passes a placeholder) so builders stay deterministic."""
+    """One WebStack to render. `owner` is None for an offline render; `generated_password` (Postgres) and
+    `generated_cache_password` (Redis) are chosen by the caller (the operator generates them; `render`
+    passes placeholders) so builders stay deterministic."""
 
     spec: WebStackSpec
     name: str
@@ -43,6 +44,7 @@ class StackContext:
     settings: OperatorSettings
     owner: OwnerRef | None = None
     generated_password: str = ""
+    generated_cache_password: str = ""
 
     def __post_init__(self) -> None:
         validate_name(self.name)

@@ -14,6 +14,12 @@ credentials Secret that is regenerated, rotated or restored with another passwor
 of the data. The `credentials-sync` sidecar closes that gap: it mounts the Secret as a volume (which, unlike
 env, follows Secret updates within the kubelet's sync period) and, whenever the password file changes, sets
 the role's password inside Postgres over the unix socket (`CREDENTIALS_SYNC_SCRIPT`).
+
+Passwords are stored and checked as SCRAM-SHA-256, never MD5, whatever the image's defaults become: initdb
+writes `scram-sha-256` for TCP connections (`POSTGRES_INITDB_ARGS`; the unix socket stays `trust`, for the
+sidecar and the probes inside the pod), the line the image's entrypoint appends for other hosts says the
+same (`POSTGRES_HOST_AUTH_METHOD`), and the server hashes every new password with it
+(`password_encryption`).
 """
 
 import json
@@ -48,6 +54,8 @@ CREDENTIALS_VOLUME = "credentials"
 CREDENTIALS_MOUNT = "/etc/webstack/credentials"
 SOCKET_DIR = "/var/run/postgresql"
 SYNC_INTERVAL_SECONDS = 10
+PASSWORD_ENCRYPTION = "scram-sha-256"
+INITDB_ARGS = f"--auth-host={PASSWORD_ENCRYPTION} --auth-local=trust"
 
 _PG_ISREADY = 'pg_isready --host=127.0.0.1 --port=5432 --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"'
 # Dump to a temporary name and rename, so a failed dump never leaves a truncated file that looks complete.
@@ -60,8 +68,8 @@ _REMOVE_DUMP = f"rm -f {DUMP_FILE} {DUMP_FILE}.tmp"
 
 # The credentials-sync loop, POSIX sh (busybox ash in the alpine image). It connects as the role itself over
 # the unix socket without a password: the image's docker-entrypoint.sh runs `initdb --username=...
-# --pwfile=...` with no `--auth` (docker_init_database_dir), so initdb's default pg_hba.conf keeps
-# `local all all trust`, and pg_setup_hba_conf only appends `host all all all scram-sha-256` for TCP
+# --pwfile=... $POSTGRES_INITDB_ARGS` (docker_init_database_dir), and INITDB_ARGS keeps `local all all trust`
+# while TCP gets scram-sha-256; pg_setup_hba_conf appends `host all all all $POSTGRES_HOST_AUTH_METHOD`
 # (docker-library/postgres, 16/alpine3.23/docker-entrypoint.sh). The role is the bootstrap superuser.
 #
 # The password never reaches a command line, the container log or the server log: psql reads its commands
@@ -198,8 +206,15 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
         "name": CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
+        # The image's CMD, with the hashing of new passwords pinned (see the module doc).
+        "args": ["postgres", "-c", f"password_encryption={PASSWORD_ENCRYPTION}"],
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
-        "env": [*_credential_env(ctx), {"name": "PGDATA", "value": PGDATA}],
+        "env": [
+            *_credential_env(ctx),
+            {"name": "PGDATA", "value": PGDATA},
+            {"name": "POSTGRES_INITDB_ARGS", "value": INITDB_ARGS},
+            {"name": "POSTGRES_HOST_AUTH_METHOD", "value": PASSWORD_ENCRYPTION},
+        ],
         "resources": resources(db.resources),
         "securityContext": container_security_context(),
         # First start runs initdb; allow it five minutes before liveness takes over.

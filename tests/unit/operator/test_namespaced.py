@@ -79,7 +79,12 @@ def test_every_kind_living_elsewhere_is_watched_where_its_builder_puts_it() -> N
     settings = replace(load_settings({}), velero_namespace="backups")
     doc = yaml.safe_load((SAMPLES / "webstack-full.yaml").read_text())
     ctx = StackContext(
-        spec=parse_spec(doc), name="shop", namespace="team-a", settings=settings, generated_password="x"
+        spec=parse_spec(doc),
+        name="shop",
+        namespace="team-a",
+        settings=settings,
+        generated_password="x",
+        generated_cache_password="c" * 32,
     )
     elsewhere = {}
     for obj in desired_objects(ctx):

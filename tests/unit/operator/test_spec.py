@@ -154,6 +154,11 @@ def test_camel_case_on_the_wire() -> None:
             api.EXTERNAL_CACHE_ONE_SOURCE,
         ),
         ({"cache": {"url": "redis://a:6379"}}, "spec.cache", api.CACHE_SOURCE_ONLY_EXTERNAL),
+        (
+            {"cache": {"passwordSecretRef": {"name": "r", "key": "password"}}},
+            "spec.cache",
+            api.CACHE_SOURCE_ONLY_EXTERNAL,
+        ),
         ({"ingress": {"enabled": True}}, "spec.ingress", api.INGRESS_NEEDS_HOST),
         ({"database": {"port": 6432}}, "spec.database", api.DATABASE_ADDRESS_ONLY_EXTERNAL),
         ({"cache": {"cidrs": ["10.0.0.0/8"]}}, "spec.cache", api.CACHE_ADDRESS_ONLY_EXTERNAL),

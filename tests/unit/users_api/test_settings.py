@@ -117,3 +117,27 @@ def test_the_near_cache_is_on_by_default_bounded_and_needs_redis() -> None:
     assert off.cache_active and not off.near_cache_active
     with pytest.raises(SettingsError, match="NEAR_CACHE_MAX_BYTES='12'"):
         load_settings({"DATABASE_URL": "postgresql://u@h/d", "NEAR_CACHE_MAX_BYTES": "12"})
+
+
+REDIS_PASSWORD = "r3dis-Pw-0123456789abcdef"
+
+
+def test_the_redis_password_is_read_apart_from_the_url_and_never_shown() -> None:
+    settings = load_settings(
+        {"DATABASE_URL": DSN, "REDIS_URL": "redis://cache:6379/0", "REDIS_PASSWORD": REDIS_PASSWORD}
+    )
+    assert settings.redis_password_value() == REDIS_PASSWORD
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert REDIS_PASSWORD not in shown and "s3cret" not in shown
+    assert "**********" in repr(settings)
+
+
+def test_no_redis_password_means_none() -> None:
+    assert load_settings({"DATABASE_URL": DSN}).redis_password_value() is None
+    assert load_settings({"DATABASE_URL": DSN, "REDIS_PASSWORD": ""}).redis_password_value() is None
+
+
+def test_a_bad_setting_beside_the_redis_password_does_not_echo_it() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_URL": DSN, "REDIS_URL": "http://cache", "REDIS_PASSWORD": REDIS_PASSWORD})
+    assert REDIS_PASSWORD not in str(caught.value)

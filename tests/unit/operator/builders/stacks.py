@@ -12,6 +12,7 @@ from webstack_operator.spec import WebStackSpec
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 PASSWORD = "test-password-0123456789abcdefghij"
+CACHE_PASSWORD = "test-cache-password-0123456789abcdef"
 OWNER = OwnerRef(api_version="webstack.dev/v1alpha1", kind="WebStack", name="shop", uid="6f1c2d3e-uid")
 SETTINGS = OperatorSettings(
     frontend_nginx_template=nginx_conf_template(), frontend_assets=load_frontend_assets()
@@ -62,6 +63,7 @@ def make_stack(
         settings=settings,
         owner=owner,
         generated_password=PASSWORD,
+        generated_cache_password=CACHE_PASSWORD,
     )
 
 

@@ -39,6 +39,7 @@ def test_env_for_managed_database_and_cache() -> None:
         "PGPASSWORD",
         "PGDATABASE",
         "REDIS_URL",
+        "REDIS_PASSWORD",
         "CACHE_TTL_SECONDS",
         "LOG_LEVEL",
         "RUN_MIGRATIONS",
@@ -50,7 +51,10 @@ def test_env_for_managed_database_and_cache() -> None:
     assert by_name["PGPASSWORD"]["valueFrom"] == {
         "secretKeyRef": {"name": "shop-postgres", "key": "password"}
     }
-    assert by_name["REDIS_URL"]["value"] == "redis://shop-redis:6379/0"
+    assert by_name["REDIS_URL"]["value"] == "redis://shop-redis:6379/0"  # no credentials in the URL
+    assert by_name["REDIS_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "shop-redis", "key": "password"}
+    }
     assert by_name["CACHE_TTL_SECONDS"]["value"] == "30"
     assert by_name["LOG_LEVEL"]["value"] == "debug"
     assert by_name["RUN_MIGRATIONS"]["value"] == "false"  # the migration Job migrates, never a pod
@@ -67,10 +71,25 @@ def test_env_for_external_database_and_cache() -> None:
     assert env["REDIS_URL"]["valueFrom"] == {"secretKeyRef": {"name": "elasticache", "key": "uri"}}
     url = env_of(_container(cache={"mode": "External", "url": "rediss://cache.example.com:6380/0"}))
     assert url["REDIS_URL"] == "rediss://cache.example.com:6380/0"
+    assert "REDIS_PASSWORD" not in env and "REDIS_PASSWORD" not in url  # optional for an External cache
+
+
+def test_external_cache_password_from_the_referenced_secret_key() -> None:
+    env = env_of(
+        _container(
+            cache={
+                "mode": "External",
+                "url": "rediss://cache.example.com:6380/0",
+                "passwordSecretRef": {"name": "elasticache-auth", "key": "token"},
+            }
+        )
+    )
+    assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "elasticache-auth", "key": "token"}}
 
 
 def test_disabled_cache_sets_no_redis_url() -> None:
-    assert "REDIS_URL" not in env_of(_container(cache={"mode": "Disabled"}))
+    env = env_of(_container(cache={"mode": "Disabled"}))
+    assert "REDIS_URL" not in env and "REDIS_PASSWORD" not in env
 
 
 def test_user_env_value_from() -> None:

@@ -84,6 +84,15 @@ def test_credentials_and_writable_paths() -> None:
     assert "pg_isready" in container["readinessProbe"]["exec"]["command"][-1]
 
 
+def test_passwords_are_stored_and_checked_as_scram_sha_256() -> None:
+    container = _sts()["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(container)
+    assert env["POSTGRES_INITDB_ARGS"] == "--auth-host=scram-sha-256 --auth-local=trust"
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    assert container["args"] == ["postgres", "-c", "password_encryption=scram-sha-256"]
+    assert "md5" not in json.dumps(_sts())
+
+
 def test_velero_hooks_only_with_backup() -> None:
     assert _sts()["spec"]["template"]["metadata"]["annotations"] == {
         "kubectl.kubernetes.io/default-container": "postgres"

@@ -149,6 +149,7 @@ def stacks(draw: st.DrawFn) -> StackContext:
         settings=settings_,
         owner=draw(st.sampled_from([OWNER, None])),
         generated_password="p" * 32,
+        generated_cache_password="c" * 32,
     )
 
 
