@@ -35,8 +35,9 @@ from webstack_operator.credentials import (
 from webstack_operator.decide import Action, Event
 from webstack_operator.findings import COLLECTION_RECHECK_SECONDS, Findings
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.ownership import Verdict, ownership
 from webstack_operator.spec import API_VERSION, KIND
-from webstack_operator.stamps import FIELD_MANAGER, JSON, key_of, resource_version, stamped, where
+from webstack_operator.stamps import FIELD_MANAGER, JSON, ObjectKey, key_of, resource_version, stamped, where
 
 Tell = Callable[[JSON, Event], Awaitable[None]]
 Announce = Callable[[JSON, JSON, Action], Awaitable[None]]
@@ -76,7 +77,7 @@ class CredentialsKeeper:
             await self.announce(owner, obj, Action.ADOPTED)
             return
         if generated and request is None and ctx.database_managed and is_database_secret(ctx, obj):
-            state, pvc = await self._volume(stack, ctx)
+            state, pvc = await self._volume(stack, uid, ctx)
             if state is Volume.HOLDS_DATA:
                 found.credentials_missing(missing_message(obj["metadata"]["name"], pvc))
                 return
@@ -95,18 +96,23 @@ class CredentialsKeeper:
                 # deleted, or the stack predates it): both restart to read this one.
                 await self._restart(ctx, cache=True)
 
-    def database_waits(self, ctx: StackContext, desired: list[JSON], obj: JSON) -> bool:
+    def database_waits(
+        self, stack: StackKey, uid: str, ctx: StackContext, desired: list[JSON], obj: JSON
+    ) -> bool:
         """The Postgres StatefulSet is not created before its generated credentials exist: its pod would
         start without them, and a new StatefulSet claims a volume still being collected (a stack deleted and
-        re-created at once) whose password would then be lost with the old Secret."""
+        re-created at once) whose password would then be lost with the old Secret. What an earlier WebStack
+        of the name left for garbage collection counts as absent: collection deletes its StatefulSet and its
+        Secret in no set order, and a new StatefulSet made between the two would hold the old volume."""
         if obj["kind"] != "StatefulSet" or obj["metadata"]["name"] != statefulset_name(ctx):
             return False
         generated = [o for o in desired if is_generated(o) and is_database_secret(ctx, o)]
-        return (
-            bool(generated)
-            and self.cache.get(key_of(generated[0])) is None
-            and self.cache.get(key_of(obj)) is None
-        )
+
+        def absent(key: ObjectKey) -> bool:
+            seen = self.cache.get(key)
+            return seen is None or ownership(seen.obj, stack, uid) is Verdict.DOOMED
+
+        return bool(generated) and absent(key_of(generated[0])) and absent(key_of(obj))
 
     async def settle(self, owner: JSON, ctx: StackContext, obj: JSON, resource: Resource, live: JSON) -> None:
         """An existing object written once: its owner references follow the deletion policy (both ways),
@@ -163,15 +169,17 @@ class CredentialsKeeper:
         )
         return result
 
-    async def _volume(self, stack: StackKey, ctx: StackContext) -> tuple[Volume, str]:
-        """Whether the database volume holds data (read only when the credentials are missing: rare)."""
+    async def _volume(self, stack: StackKey, uid: str, ctx: StackContext) -> tuple[Volume, str]:
+        """Whether the database volume holds data (read only when the credentials are missing: rare). A
+        StatefulSet of an earlier WebStack of the name is not live: its volume is being collected with it."""
         sts = statefulset_name(ctx)
         pvc_name = f"{DATA_VOLUME}-{sts}-0"
         resource = self.client.resource("v1", "PersistentVolumeClaim")
         assert resource is not None, "core/v1 is always served"
         pvc = await get_object(self.client, resource, stack[0], pvc_name)
-        live_sts = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
-        return volume_state(pvc, live_sts.obj["metadata"]["uid"] if live_sts else None), pvc_name
+        seen = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
+        live = seen is not None and ownership(seen.obj, stack, uid) is not Verdict.DOOMED
+        return volume_state(pvc, seen.obj["metadata"]["uid"] if seen and live else None), pvc_name
 
     async def _regenerated(self, owner: JSON, ctx: StackContext, secret: JSON, *, created: bool) -> None:
         """After a new password: the backend restarts to read it (Postgres's credentials-sync sidecar sets

@@ -224,7 +224,7 @@ class Reconciler:
         for obj, resource, live, verdict in pending:
             if is_create_only(obj):
                 await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)
-            elif self.keeper.database_waits(rendered.ctx, rendered.desired, obj):
+            elif self.keeper.database_waits(stack, uid, rendered.ctx, rendered.desired, obj):
                 continue  # the credentials' own path says why and when to look again
             else:
                 await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
@@ -310,8 +310,11 @@ class Reconciler:
         database = f"{stack[1]}-postgres"  # the StatefulSet whose failed creates only Events tell
         failed = self.dependents.failed_create(stack[0], database)
         url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
+        uid = body["metadata"]["uid"]
+        # An earlier WebStack's children, still being collected, are not this one's components.
+        children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Verdict.DOOMED]
         observed = observe(
-            self.cache.children(stack),
+            children,
             rendered.spec,
             name=stack[1],
             generation=_generation(body),
