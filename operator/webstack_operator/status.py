@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from webstack_operator.backups import BackupHealth, backup_health
+from webstack_operator.canary_status import ABORTED, analysis_limits, canary_verdict
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import WebStackSpec
 
@@ -61,6 +62,7 @@ class Observed:
     network_policies_applied: int = 0  # of those, how many the cache has seen in the cluster
     schedule: JSON | None = None  # the Velero Schedule
     backups: tuple[JSON, ...] = ()  # the Backups Velero made from it (they carry its labels)
+    analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
 
 
 def observe(
@@ -105,6 +107,7 @@ def observe(
         ),
         schedule=next((o for o in children if o["kind"] == "Schedule"), None),
         backups=tuple(o for o in children if o["kind"] == "Backup"),
+        analysis_runs=tuple(o for o in children if o["kind"] == "AnalysisRun"),
     )
 
 
@@ -154,25 +157,6 @@ def workload_readiness(obj: JSON | None) -> Readiness | None:
             "" if seen else ", spec not yet observed by its controller"
         )
     return Readiness(min(ready, desired), desired, _image(obj), done, detail)
-
-
-def canary_state(rollout: JSON | None, steps: int) -> tuple[bool, str]:
-    """Whether a Rollout is between its stable and a new version, and where in its steps."""
-    if rollout is None or rollout.get("kind") != "Rollout":
-        return False, ""
-    status = rollout.get("status", {}) or {}
-    phase = status.get("phase", "")
-    stable, current = status.get("stableRS"), status.get("currentPodHash")
-    index = status.get("currentStepIndex")
-    moving = bool(stable and current and stable != current) or phase in ("Progressing", "Paused")
-    if not moving or phase == "Healthy":
-        return False, ""
-    where = f"step {index}/{steps}" if index is not None else "starting"
-    if status.get("pauseConditions") or phase == "Paused":
-        where += ", paused"
-    if phase == "Degraded" or status.get("abort"):
-        where += ", aborted"
-    return True, f"canary at {where}: {status.get('message') or phase}"
 
 
 def _condition(
@@ -273,16 +257,16 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     migration_done = migrated is None or migrated.ok is True
 
     wants_canary = spec.backend.delivery.strategy == "Canary"
+    canary = None
     if wants_canary and observed.rollouts_available:
-        moving, message = canary_state(observed.backend, len(spec.backend.delivery.steps or ()))
-        conditions.append(
-            cond(
-                "CanaryProgressing",
-                moving,
-                "CanaryInProgress" if moving else "Stable",
-                message or "no canary in progress",
-            )
+        canary = canary_verdict(
+            observed.backend,
+            observed.analysis_runs,
+            steps=len(spec.backend.delivery.steps or ()),
+            limits=analysis_limits(spec),
+            previous_reason=(prev_conditions.get("CanaryProgressing") or {}).get("reason"),
         )
+        conditions.append(cond("CanaryProgressing", canary.moving, canary.reason, canary.message))
     elif wants_canary:
         conditions.append(
             cond(
@@ -358,6 +342,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         phase, ready_reason, ready_message = "Degraded", problem.reason, problem.message
     elif migrated is not None and migrated.ok is False:  # migration: failed, the running version serves
         phase, ready_reason, ready_message = "Degraded", migrated.reason, migrated.message
+    elif canary is not None and canary.reason == ABORTED:  # the stable version serves, not the spec's
+        phase, ready_reason, ready_message = "Degraded", ABORTED, canary.message
     elif all_ready:
         phase, ready_reason, ready_message = "Ready", "AllComponentsReady", "every component is available"
     else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from webstack_operator.canary_status import canary_state
 from webstack_operator.spec import parse_spec
 from webstack_operator.status import (
     Observed,
     Problem,
-    canary_state,
     compute_status,
     status_changed,
     status_patch,
@@ -283,3 +283,28 @@ def test_backup_health_is_a_condition_and_status_fields_and_leaves_when_backups_
     off = compute_status(_spec(), _all_ready(), status, LATER)
     assert all(c["type"] != "BackupHealthy" for c in off["conditions"])
     assert status_patch(status, off)["backup"] is None
+
+
+def test_an_aborted_canary_degrades_the_stack_and_says_why() -> None:
+    spec = _spec(
+        backend={
+            "image": "example.com/users-api:1.1.0",
+            "delivery": {
+                "strategy": "Canary",
+                "steps": [{"setWeight": 50}],
+                "analysis": {"prometheusAddress": "http://prometheus:9090"},
+            },
+        }
+    )
+    rollout = _rollout("Degraded", "aaa", "bbb", 0, abort=True, message="RolloutAborted: analysis failed")
+    observed = Observed(**{**_all_ready().__dict__, "backend": rollout})
+    status = compute_status(spec, observed, None, NOW)
+    assert status["phase"] == "Degraded"
+    ready, canary = _cond(status, "Ready"), _cond(status, "CanaryProgressing")
+    assert (ready["reason"], canary["reason"], canary["status"]) == (
+        "CanaryAborted",
+        "CanaryAborted",
+        "False",
+    )
+    assert ready["message"] == canary["message"]
+    assert canary["message"].startswith("canary aborted: RolloutAborted: analysis failed")
