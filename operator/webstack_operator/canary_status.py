@@ -36,7 +36,13 @@ def canary_state(rollout: JSON | None, steps: int) -> tuple[bool, str]:
     phase = status.get("phase", "")
     stable, current = status.get("stableRS"), status.get("currentPodHash")
     index = status.get("currentStepIndex")
-    moving = bool(stable and current and stable != current) or phase in ("Progressing", "Paused")
+    # A first rollout (or a restart) progresses too, but with every step done: that is no canary.
+    steps_left = index is not None and int(index) < steps
+    moving = (
+        bool(stable and current and stable != current)
+        or phase == "Paused"
+        or (phase == "Progressing" and steps_left)
+    )
     if not moving or phase == "Healthy":
         return False, ""
     where = f"step {index}/{steps}" if index is not None else "starting"

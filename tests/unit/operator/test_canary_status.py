@@ -219,3 +219,10 @@ def test_the_cache_keeps_a_runs_verdict_and_last_measurements_only() -> None:
     assert "measurements" not in metric
     assert run["metadata"]["labels"]["rollouts-pod-template-hash"] == "bbb"
     assert run["metadata"]["annotations"] == {"rollout.argoproj.io/revision": "2"}
+
+
+def test_a_first_rollout_is_no_canary() -> None:
+    first = _rollout("Progressing", "aaa", "aaa", currentStepIndex=2, message="more replicas to update")
+    assert _verdict(first).reason == STABLE
+    starting = _rollout("Progressing", "aaa", "aaa", currentStepIndex=0)  # before Argo names the new hash
+    assert _verdict(starting).reason == IN_PROGRESS
