@@ -21,8 +21,19 @@ JOBS = frozenset({"Job"})  # their status says whether a migration ran
 BACKUPS = frozenset({"Backup"})  # Velero's, made from the stack's Schedule: status reads their outcome
 _BACKUP_STATUS = ("phase", "startTimestamp", "completionTimestamp")
 DATED = frozenset({"Schedule", "Backup"})  # backup health is judged from their creation time
+ANALYSIS_RUNS = frozenset({"AnalysisRun"})  # Argo Rollouts', from the Rollout: why a canary passed or failed
+_RUN_STATUS = ("phase", "message", "startedAt")
+_RUN_METRIC = ("name", "phase", "count", "successful", "failed", "inconclusive", "error", "message")
 _KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "ownerReferences")
-_KEPT_LABELS = (labels.INSTANCE, labels.MANAGED_BY, labels.STACK_NAMESPACE, labels.STACK_UID)
+ROLLOUT_HASH_LABEL = "rollouts-pod-template-hash"  # which pod template an AnalysisRun judged
+ROLLOUT_REVISION = "rollout.argoproj.io/revision"  # which revision of the Rollout a run belongs to
+_KEPT_LABELS = (
+    labels.INSTANCE,
+    labels.MANAGED_BY,
+    labels.STACK_NAMESPACE,
+    labels.STACK_UID,
+    ROLLOUT_HASH_LABEL,
+)
 _OUR_ANNOTATIONS = "webstack.dev/"
 
 
@@ -50,7 +61,11 @@ def slim(obj: JSON) -> JSON:
     kept: JSON = {k: meta[k] for k in _KEPT_METADATA if k in meta}
     lbl = meta.get("labels") or {}
     kept["labels"] = {k: lbl[k] for k in _KEPT_LABELS if k in lbl}
-    ours = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(_OUR_ANNOTATIONS)}
+    ours = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k.startswith(_OUR_ANNOTATIONS) or k == ROLLOUT_REVISION
+    }
     if ours:
         kept["annotations"] = ours
     out: JSON = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
@@ -66,9 +81,27 @@ def slim(obj: JSON) -> JSON:
     elif obj.get("kind") in BACKUPS:
         status = obj.get("status") or {}
         out["status"] = {k: status[k] for k in _BACKUP_STATUS if k in status}
+    elif obj.get("kind") in ANALYSIS_RUNS:
+        out["status"] = slim_run_status(obj.get("status") or {})
     if obj.get("kind") in DATED and "creationTimestamp" in meta:
         kept["creationTimestamp"] = meta["creationTimestamp"]
     return out
+
+
+def slim_run_status(status: JSON) -> JSON:
+    """An AnalysisRun's verdict and, per metric, its counts and last measurement (not its whole history)."""
+    kept: JSON = {k: status[k] for k in _RUN_STATUS if k in status}
+    metrics = []
+    for result in status.get("metricResults") or []:
+        metric: JSON = {k: result[k] for k in _RUN_METRIC if k in result}
+        measurements = result.get("measurements") or []
+        if measurements:
+            last = measurements[-1]
+            metric["last"] = {k: last[k] for k in ("phase", "value", "finishedAt") if k in last}
+        metrics.append(metric)
+    if metrics:
+        kept["metricResults"] = metrics
+    return kept
 
 
 @dataclass

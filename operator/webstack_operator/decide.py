@@ -167,6 +167,27 @@ def skip_warnings(previous: JSON, status: JSON) -> list[Event]:
     return events
 
 
+CANARY_EVENTS = {
+    "CanaryInProgress": ("Normal", "CanaryStarted"),
+    "CanaryAborted": ("Warning", "CanaryAborted"),
+    "CanaryPromoted": ("Normal", "CanaryPromoted"),
+}
+
+
+def canary_events(previous: JSON, status: JSON) -> list[Event]:
+    """One Event when a canary starts, is aborted or is promoted: when `CanaryProgressing` takes that
+    reason, not on every reconcile that finds it so."""
+    old = {c.get("type"): c for c in previous.get("conditions") or []}
+    for c in status.get("conditions", []):
+        if c["type"] != "CanaryProgressing" or c["reason"] not in CANARY_EVENTS:
+            continue
+        if (old.get(c["type"]) or {}).get("reason") == c["reason"]:
+            return []
+        kind, reason = CANARY_EVENTS[c["reason"]]
+        return [Event(kind, reason, c["message"])]
+    return []
+
+
 def new_warnings(previous: JSON, reconciled: list[tuple[str, str]], database: Problem | None) -> list[Event]:
     """One Warning per problem that waits on the user (an object holding a child's name, a missing API,
     missing credentials) when it first appears, not one per reconcile: what the previous status already

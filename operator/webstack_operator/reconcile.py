@@ -31,6 +31,7 @@ from webstack_operator.decide import (
     Action,
     Event,
     announce_invalid,
+    canary_events,
     classify,
     failure_to_report,
     invalid_spec_status,
@@ -365,7 +366,7 @@ class Reconciler:
     async def _write_status(self, stack: StackKey, body: JSON, status: JSON) -> None:
         previous = body.get("status") or {}
         metrics.PHASES.set(stack, str(status["phase"]))
-        for event in skip_warnings(previous, status):
+        for event in [*skip_warnings(previous, status), *canary_events(previous, status)]:
             await self.tell(body, event)
         if not status_changed(previous, status):
             return

@@ -460,6 +460,15 @@ class CanaryAnalysis(_Model):
     failure_limit: int = Field(
         default=1, ge=0, le=10, description="Failed measurements tolerated before the rollout is aborted."
     )
+    initial_delay: str | None = Field(
+        default=None,
+        pattern=SHORT_DURATION_PATTERN,
+        max_length=16,
+        description=(
+            "Wait before the first measurement, so the canary has served traffic and been scraped "
+            "(default: one `interval`)."
+        ),
+    )
 
 
 CANARY_NEEDS_STEPS = "strategy Canary needs at least one step"

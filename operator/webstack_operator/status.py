@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from webstack_operator.backups import BackupHealth, backup_health
 from webstack_operator.blockers import FailedCreate, component_blocker
+from webstack_operator.canary_status import ABORTED, analysis_limits, canary_verdict
 from webstack_operator.prerequisites import Check
 from webstack_operator.problem import Problem
 from webstack_operator.settings import Capabilities
@@ -60,6 +61,7 @@ class Observed:
     troubles: Mapping[str, Sequence[Problem]] = field(default_factory=dict)
     failed_create: FailedCreate | None = None  # the database StatefulSet's newest FailedCreate Event
     prerequisites: Check = field(default_factory=Check)  # objects the spec names that the cluster lacks
+    analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
 
 
 def observe(
@@ -112,6 +114,7 @@ def observe(
         troubles=troubles or {},
         failed_create=failed,
         prerequisites=prerequisites or Check(),
+        analysis_runs=tuple(o for o in children if o["kind"] == "AnalysisRun"),
     )
 
 
@@ -161,25 +164,6 @@ def workload_readiness(obj: JSON | None) -> Readiness | None:
             "" if seen else ", spec not yet observed by its controller"
         )
     return Readiness(min(ready, desired), desired, _image(obj), done, detail)
-
-
-def canary_state(rollout: JSON | None, steps: int) -> tuple[bool, str]:
-    """Whether a Rollout is between its stable and a new version, and where in its steps."""
-    if rollout is None or rollout.get("kind") != "Rollout":
-        return False, ""
-    status = rollout.get("status", {}) or {}
-    phase = status.get("phase", "")
-    stable, current = status.get("stableRS"), status.get("currentPodHash")
-    index = status.get("currentStepIndex")
-    moving = bool(stable and current and stable != current) or phase in ("Progressing", "Paused")
-    if not moving or phase == "Healthy":
-        return False, ""
-    where = f"step {index}/{steps}" if index is not None else "starting"
-    if status.get("pauseConditions") or phase == "Paused":
-        where += ", paused"
-    if phase == "Degraded" or status.get("abort"):
-        where += ", aborted"
-    return True, f"canary at {where}: {status.get('message') or phase}"
 
 
 def _condition(
@@ -295,16 +279,16 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     migration_done = migrated is None or migrated.ok is True
 
     wants_canary = spec.backend.delivery.strategy == "Canary"
+    canary = None
     if wants_canary and observed.rollouts_available:
-        moving, message = canary_state(observed.backend, len(spec.backend.delivery.steps or ()))
-        conditions.append(
-            cond(
-                "CanaryProgressing",
-                moving,
-                "CanaryInProgress" if moving else "Stable",
-                message or "no canary in progress",
-            )
+        canary = canary_verdict(
+            observed.backend,
+            observed.analysis_runs,
+            steps=len(spec.backend.delivery.steps or ()),
+            limits=analysis_limits(spec),
+            previous_reason=(prev_conditions.get("CanaryProgressing") or {}).get("reason"),
         )
+        conditions.append(cond("CanaryProgressing", canary.moving, canary.reason, canary.message))
     elif wants_canary:
         conditions.append(
             cond(
@@ -385,6 +369,9 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
     elif migrated is not None and migrated.ok is False:  # migration: failed, the running version serves
         phase, ready_reason, ready_message = "Degraded", migrated.reason, migrated.message
         line = f"migration: {migrated.message}"
+    elif canary is not None and canary.reason == ABORTED:  # the stable version serves, not the spec's
+        phase, ready_reason, ready_message = "Degraded", ABORTED, canary.message
+        line = f"backend: {canary.message}"
     elif all_ready:
         phase, ready_reason, ready_message = "Ready", "AllComponentsReady", "every component is available"
     else:

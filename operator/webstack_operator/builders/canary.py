@@ -20,6 +20,8 @@ HASH_LABEL = "rollouts-pod-template-hash"
 HASH_METRIC_LABEL = "rollouts_pod_template_hash"  # how Prometheus spells the copied pod label
 HASH_ARG = "canary-hash"
 RATE_WINDOW = "2m"
+SUCCESS_RATE_METRIC = "success-rate"
+LATENCY_METRIC = "p95-latency"
 SERVICE_PORT = 80
 
 
@@ -53,6 +55,9 @@ def canary_strategy(ctx: StackContext) -> Manifest:
         strategy["analysis"] = {
             "templates": [{"templateName": analysis_template_name(ctx)}],
             "args": [{"name": HASH_ARG, "valueFrom": {"podTemplateHashValue": "Latest"}}],
+            # The stack's labels on every AnalysisRun, so the operator's watches see them and status can
+            # say which run passed or failed, with what measurement.
+            "analysisRunMetadata": {"labels": labels.standard_labels(ctx.name, labels.BACKEND)},
         }
     if ctx.alb_traffic_routing:
         strategy["trafficRouting"] = {"alb": {"ingress": ctx.name, "servicePort": SERVICE_PORT}}
@@ -73,9 +78,10 @@ def analysis_template(ctx: StackContext) -> Manifest | None:
     provider = {"address": analysis.prometheus_address.rstrip("/")}
     min_rate = analysis.min_success_rate
     max_p95 = analysis.max_p95_latency_seconds
-    # The first measurement waits one interval, so the canary has served traffic before it is judged.
+    # The first measurement waits (one interval unless set), so the canary has served traffic before it
+    # is judged.
     common = {
-        "initialDelay": analysis.interval,
+        "initialDelay": analysis.initial_delay or analysis.interval,
         "interval": analysis.interval,
         "failureLimit": analysis.failure_limit,
         "inconclusiveLimit": 2,
@@ -88,7 +94,7 @@ def analysis_template(ctx: StackContext) -> Manifest | None:
             "args": [{"name": HASH_ARG}],
             "metrics": [
                 {
-                    "name": "success-rate",
+                    "name": SUCCESS_RATE_METRIC,
                     **common,
                     "successCondition": f"len(result) > 0 && result[0] >= {min_rate}",
                     "failureCondition": f"len(result) > 0 && result[0] < {min_rate}",
@@ -97,7 +103,7 @@ def analysis_template(ctx: StackContext) -> Manifest | None:
                     },
                 },
                 {
-                    "name": "p95-latency",
+                    "name": LATENCY_METRIC,
                     **common,
                     "successCondition": f"len(result) > 0 && result[0] <= {max_p95}",
                     "failureCondition": f"len(result) > 0 && result[0] > {max_p95}",

@@ -19,8 +19,8 @@ class ChildKind:
     `capability` names the `Capabilities` field whose API serves this kind (None: always served).
     `elsewhere` marks kinds living outside the stack's namespace, which no owner reference can reach:
     deleting the stack must delete them itself. `rendered=False` marks kinds another controller makes from
-    a child and labels like it (Velero's Backups, from the Schedule): watched so status can read them,
-    never applied, pruned or deleted by the operator.
+    a child and labels like it (Velero's Backups, from the Schedule; Argo Rollouts' AnalysisRuns, from
+    the Rollout): watched so status can read them, never applied, pruned or deleted by the operator.
     """
 
     api_version: str
@@ -56,6 +56,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("batch/v1", "Job"),
     ChildKind("apps/v1", "Deployment"),
     ChildKind("argoproj.io/v1alpha1", "Rollout", capability="argo_rollouts"),
+    ChildKind("argoproj.io/v1alpha1", "AnalysisRun", capability="argo_rollouts", rendered=False),
     ChildKind("autoscaling/v2", "HorizontalPodAutoscaler"),
     ChildKind("policy/v1", "PodDisruptionBudget"),
     ChildKind("networking.k8s.io/v1", "Ingress"),

@@ -46,3 +46,10 @@ def test_velero_backups_are_watched_but_never_the_operators_to_write() -> None:
     assert backup is not None
     assert backup.elsewhere and not backup.rendered and backup.capability == "velero"
     assert "Backup" not in APPLY_ORDER
+
+
+def test_analysis_runs_are_watched_but_never_the_operators_to_write() -> None:
+    run = child_kind("argoproj.io/v1alpha1", "AnalysisRun")
+    assert run is not None
+    assert not run.elsewhere and not run.rendered and run.capability == "argo_rollouts"
+    assert "AnalysisRun" not in APPLY_ORDER

@@ -205,6 +205,19 @@ def test_cross_field_rules(sections: dict[str, Any], path: str, message: str) ->
             },
             "spec.backend.delivery.steps[0].pause.duration",
         ),
+        (
+            {
+                "backend": {
+                    "image": IMAGE,
+                    "delivery": {
+                        "strategy": "Canary",
+                        "steps": [{"setWeight": 20}],
+                        "analysis": {"prometheusAddress": "http://p:9090", "initialDelay": "8 seconds"},
+                    },
+                }
+            },
+            "spec.backend.delivery.analysis.initialDelay",
+        ),
         ({"database": {"storage": {"size": "ten gigs"}}}, "spec.database.storage.size"),
         ({"database": {"version": 16}}, "spec.database.version"),
         ({"cache": {"maxMemory": "256MiB"}}, "spec.cache.maxMemory"),

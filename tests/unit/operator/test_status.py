@@ -6,13 +6,13 @@ from dataclasses import replace
 from typing import Any
 
 from webstack_operator.blockers import FailedCreate
+from webstack_operator.canary_status import canary_state
 from webstack_operator.prerequisites import Check
 from webstack_operator.problem import Problem
 from webstack_operator.settings import Capabilities
 from webstack_operator.spec import parse_spec
 from webstack_operator.status import (
     Observed,
-    canary_state,
     compute_status,
     observe,
     status_changed,
@@ -409,3 +409,28 @@ def test_the_blocker_is_one_bounded_line() -> None:
     observed = replace(_all_ready(), backend=_deployment("backend", 0), troubles={"backend": [long]})
     line = compute_status(_spec(), observed, None, NOW)["blocker"]
     assert "\n" not in line and len(line) == 512 and line.startswith("backend: pod b container c: xx")
+
+
+def test_an_aborted_canary_degrades_the_stack_and_says_why() -> None:
+    spec = _spec(
+        backend={
+            "image": "example.com/users-api:1.1.0",
+            "delivery": {
+                "strategy": "Canary",
+                "steps": [{"setWeight": 50}],
+                "analysis": {"prometheusAddress": "http://prometheus:9090"},
+            },
+        }
+    )
+    rollout = _rollout("Degraded", "aaa", "bbb", 0, abort=True, message="RolloutAborted: analysis failed")
+    observed = Observed(**{**_all_ready().__dict__, "backend": rollout})
+    status = compute_status(spec, observed, None, NOW)
+    assert status["phase"] == "Degraded"
+    ready, canary = _cond(status, "Ready"), _cond(status, "CanaryProgressing")
+    assert (ready["reason"], canary["reason"], canary["status"]) == (
+        "CanaryAborted",
+        "CanaryAborted",
+        "False",
+    )
+    assert ready["message"] == canary["message"]
+    assert canary["message"].startswith("canary aborted: RolloutAborted: analysis failed")

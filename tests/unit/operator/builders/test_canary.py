@@ -8,6 +8,8 @@ from tests.unit.operator.builders.stacks import make_stack
 
 from users_api import metric_names
 from webstack_operator.builders.canary import analysis_template, canary_strategy
+from webstack_operator.cache import stack_of
+from webstack_operator.labels import BACKEND, standard_labels
 
 ANALYSIS = {
     "prometheusAddress": "http://prometheus.monitoring:9090/",
@@ -41,7 +43,28 @@ def test_background_analysis_passes_the_canary_hash() -> None:
     assert strategy["analysis"] == {
         "templates": [{"templateName": "shop-backend"}],
         "args": [{"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}],
+        "analysisRunMetadata": {"labels": standard_labels("shop", BACKEND)},
     }
+
+
+def test_analysis_runs_carry_the_labels_the_operator_watches() -> None:
+    run_labels = canary_strategy(_canary())["canary"]["analysis"]["analysisRunMetadata"]["labels"]
+    assert stack_of({"metadata": {"namespace": "team-a", "labels": run_labels}}) == ("team-a", "shop")
+
+
+def test_the_first_measurement_waits_one_interval_unless_told() -> None:
+    template = analysis_template(_canary())
+    assert template is not None
+    assert {(m["initialDelay"], m["interval"]) for m in template["spec"]["metrics"]} == {("1m", "1m")}
+    delivery = {
+        "strategy": "Canary",
+        "steps": STEPS,
+        "analysis": {**ANALYSIS, "interval": "5s", "initialDelay": "20s", "failureLimit": 0},
+    }
+    short = analysis_template(make_stack(backend={"delivery": delivery}))
+    assert short is not None
+    metrics = short["spec"]["metrics"]
+    assert {(m["initialDelay"], m["interval"], m["failureLimit"]) for m in metrics} == {("20s", "5s", 0)}
 
 
 def test_analysis_template_uses_the_apis_metric_names() -> None:
