@@ -24,6 +24,7 @@ from webstack_operator.spec import API_VERSION, KIND, SpecError, parse_spec
 from webstack_operator.stamps import JSON, key_of, stamped, where
 
 PLACEHOLDER_PASSWORD = "plan-placeholder-password-never-stored"
+PLACEHOLDER_CACHE_PASSWORD = "plan-placeholder-cache-password-never-stored"
 PAUSED_NOTE = "spec.paused is true: the operator applies and prunes nothing while paused"
 
 
@@ -72,6 +73,7 @@ async def plan_stack(
         settings=settings,
         owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=name, uid=uid),
         generated_password=PLACEHOLDER_PASSWORD,
+        generated_cache_password=PLACEHOLDER_CACHE_PASSWORD,
     )
     try:
         desired = desired_objects(ctx)
@@ -128,6 +130,8 @@ async def _children(
 
     lookups = []
     for row in CHILD_KINDS:
+        if not row.rendered:  # another controller's (Velero's Backups, Argo's AnalysisRuns): never planned
+            continue
         resource = client.resource(row.api_version, row.kind)
         if resource is not None:
             ns = settings.velero_namespace if row.elsewhere else stack[0]

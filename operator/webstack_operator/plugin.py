@@ -180,7 +180,11 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
     if resource is None:
         raise ApiError(404, "NotFound", "the WebStack CRD (webstacks.webstack.dev) is not installed")
     ws = await client.request("GET", resource.path(namespace, name))
-    kinds = [client.resource(row.api_version, row.kind) for row in CHILD_KINDS if not row.elsewhere]
+    kinds = [
+        client.resource(row.api_version, row.kind)
+        for row in CHILD_KINDS
+        if row.rendered and not row.elsewhere
+    ]
     # Other namespaces may not be readable; Secrets are not shown (nor read).
     listed = await asyncio.gather(
         *(

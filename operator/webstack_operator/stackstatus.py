@@ -28,6 +28,7 @@ BLOCKING = (
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
 # How the operator's one-line `status.blocker` names who blocks (its component labels), as components here.
 BLOCKER_PREFIXES = {"Postgres": "database", "Redis": "cache", "migration": "migrate"}
+COMPONENT_NAMES = {"database": "Postgres", "cache": "Redis"}  # what a person reads in the first line
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Blocker:
     message: str
 
     def line(self) -> str:
-        who = " ".join(p for p in (self.component, f"({self.child})" if self.child else "") if p)
+        name = COMPONENT_NAMES.get(self.component, self.component)
+        who = " ".join(p for p in (name, f"({self.child})" if self.child else "") if p)
         return f"{who or 'stack'}: {self.reason}: {self.message}" if self.reason else f"{who}: {self.message}"
 
 

@@ -36,6 +36,7 @@ def sample_stack(file: str) -> StackContext:
         namespace=meta.get("namespace", "default"),
         settings=SETTINGS,
         generated_password="p" * 32,
+        generated_cache_password="c" * 32,
     )
 
 
@@ -140,6 +141,11 @@ def test_generated_specs_rules_check_and_fire_as_specified(
 ) -> None:
     doc = {"metadata": {"name": name}, "spec": merge({"backend": {"image": "api:1.0.0"}}, spec)}
     ctx = StackContext(
-        spec=parse_spec(doc), name=name, namespace="team-b", settings=SETTINGS, generated_password="p" * 32
+        spec=parse_spec(doc),
+        name=name,
+        namespace="team-b",
+        settings=SETTINGS,
+        generated_password="p" * 32,
+        generated_cache_password="c" * 32,
     )
     assert_rules_hold(tmp_path_factory.mktemp("rules"), rendered_groups(ctx), stack_scenarios(ctx))

@@ -283,7 +283,7 @@ def test_status_names_postgres_as_the_blocker_and_watch_ends_when_ready(
     shown = webstack(platform.kubeconfig_path, "status", "shop", "-n", ns, save="status-blocked")
     assert shown.returncode == 0, shown.stderr
     first = shown.stdout.splitlines()[0]
-    assert first.startswith("Blocked by database (StatefulSet shop-postgres)"), shown.stdout
+    assert first.startswith("Blocked by Postgres (StatefulSet shop-postgres)"), shown.stdout
     assert "Postgres" in first
     assert "StatefulSet shop-postgres" in shown.stdout and "0/1" in shown.stdout
 
@@ -310,7 +310,7 @@ def test_status_names_postgres_as_the_blocker_and_watch_ends_when_ready(
         ready, _, _ = select.select([watch.stdout], [], [], 30)  # its first print, still blocked
         assert ready, "status --watch printed nothing within 30 s"
         first = watch.stdout.readline()
-        assert first.startswith("Blocked by database (StatefulSet shop-postgres)"), first
+        assert first.startswith("Blocked by Postgres (StatefulSet shop-postgres)"), first
         platform.kubectl("delete", "quota", "no-volumes", "-n", ns)
         # The StatefulSet controller retries its failed volume claim with backoff; a change wakes it now.
         platform.kubectl("annotate", "statefulset", "shop-postgres", "-n", ns, "test/nudge=1")

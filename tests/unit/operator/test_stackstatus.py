@@ -52,7 +52,7 @@ def test_the_database_blocks_before_the_backend_that_needs_it() -> None:
     assert found == Blocker(
         "database", "StatefulSet shop-postgres", "NotAvailable", "Postgres: 0/1 available"
     )
-    assert found.line() == "database (StatefulSet shop-postgres): NotAvailable: Postgres: 0/1 available"
+    assert found.line() == "Postgres (StatefulSet shop-postgres): NotAvailable: Postgres: 0/1 available"
 
 
 def test_a_failed_apply_or_invalid_spec_comes_first() -> None:
@@ -98,7 +98,7 @@ def test_text_starts_with_the_blocker_and_shows_the_tree() -> None:
     text = status_text(WAITING, [child("Service", "shop-postgres", "database"), POSTGRES], NOW)
     lines = text.splitlines()
     assert (
-        lines[0] == "Blocked by database (StatefulSet shop-postgres): NotAvailable: Postgres: 0/1 available"
+        lines[0] == "Blocked by Postgres (StatefulSet shop-postgres): NotAvailable: Postgres: 0/1 available"
     )
     assert lines[1] == "WebStack team-a/shop: Progressing (generation 1, observed 1)"
     assert "  database" in lines
