@@ -290,7 +290,9 @@ def drift_on_backend_services(events: list[dict[str, Any]]) -> list[str]:
     """DriftCorrected Events about the stable or canary Service: Argo Rollouts owns one key of their
     selector, and the operator must not fight it for it."""
     services = ("Service shop-backend ", "Service shop-backend-canary ")
-    return [e["message"] for e in events if e["reason"] == "DriftCorrected" and e["message"].startswith(services)]
+    return [
+        e["message"] for e in events if e["reason"] == "DriftCorrected" and e["message"].startswith(services)
+    ]
 
 
 def selector_hash(cluster: KubeTarget, ns: str, service: str) -> str | None:
