@@ -108,9 +108,9 @@ class AnsweringClient:
         return {**body, "metadata": meta}
 
 
-def _backend_service(selector: dict[str, str], port: int = 80) -> dict[str, Any]:
+def _backend_service(selector: dict[str, str], target: str | int = "http") -> dict[str, Any]:
     service = _desired()
-    service["spec"] = {"selector": selector, "ports": [{"name": "http", "port": port}]}
+    service["spec"] = {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": target}]}
     return service
 
 
@@ -142,7 +142,9 @@ async def test_argo_rollouts_narrowing_the_selector_is_followed_not_corrected() 
     assert events == [("Updated", "Service shop-backend")]
 
 
-async def test_someone_changing_a_port_is_still_drift_and_restored() -> None:
+async def test_someone_changing_a_target_port_is_still_drift_and_restored() -> None:
+    """Their update takes a field we own (our managed-fields hash changes) while the desired content is the
+    same: a correction, announced as one."""
     original = _backend_service({labels.INSTANCE: "shop"})
-    events = await _rewrite_after(_backend_service({labels.INSTANCE: "shop"}, port=8080), original)
+    events = await _rewrite_after(_backend_service({labels.INSTANCE: "shop"}, target=8080), original)
     assert events == [("DriftCorrected", "Service shop-backend was changed by someone else; restored it")]
