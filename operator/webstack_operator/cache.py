@@ -1,7 +1,8 @@
 """Children as the label-selected watches saw them, slimmed, indexed by the stack that owns them.
 
 Only what reconcile, drift detection and status read is kept: identity and owner metadata, our own
-annotations and a hash of our managed-fields entry, and for workloads their replicas, image and status.
+annotations and a hash of our managed-fields entry, for workloads their replicas, image and status, and for
+Services the one selector key Argo Rollouts sets.
 A ConfigMap carrying the whole UI costs a few hundred bytes here, not its data. Everything held for a
 stack (its children's keys, tombstones, what we last wrote) is released when the stack is forgotten.
 """
@@ -76,6 +77,10 @@ def slim(obj: JSON) -> JSON:
         if containers:
             out["spec"]["template"] = {"spec": {"containers": [{"image": containers[0].get("image")}]}}
         out["status"] = obj.get("status") or {}
+    elif obj.get("kind") == "Service":
+        pod_hash = ((obj.get("spec") or {}).get("selector") or {}).get(ROLLOUT_HASH_LABEL)
+        if pod_hash is not None:  # Argo Rollouts' key: the next render keeps it (pod_template_hashes)
+            out["spec"] = {"selector": {ROLLOUT_HASH_LABEL: pod_hash}}
     elif obj.get("kind") in JOBS:
         out["status"] = obj.get("status") or {}
     elif obj.get("kind") in BACKUPS:
@@ -86,6 +91,21 @@ def slim(obj: JSON) -> JSON:
     if obj.get("kind") in DATED and "creationTimestamp" in meta:
         kept["creationTimestamp"] = meta["creationTimestamp"]
     return out
+
+
+def pod_template_hashes(children: list[JSON]) -> dict[str, str]:
+    """Service name -> the `rollouts-pod-template-hash` Argo Rollouts put in that Service's selector.
+
+    Argo Rollouts points a canary's stable and canary Services at one ReplicaSet each by adding this key to
+    their selector. A selector is one atomic map for server-side apply, so the operator renders the key
+    back as it finds it (builders/backend.py): its apply then equals what is there and takes nothing from
+    Argo, instead of removing the key and fighting Argo for the selector."""
+    hashes = {}
+    for obj in children:
+        selector = (obj.get("spec") or {}).get("selector") or {} if obj.get("kind") == "Service" else {}
+        if isinstance(selector.get(ROLLOUT_HASH_LABEL), str):
+            hashes[obj["metadata"]["name"]] = selector[ROLLOUT_HASH_LABEL]
+    return hashes
 
 
 def slim_run_status(status: JSON) -> JSON:

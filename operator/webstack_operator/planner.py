@@ -14,7 +14,7 @@ from webstack_operator import labels, migration
 from webstack_operator.apply import get_object, list_objects, server_side_apply
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from
-from webstack_operator.cache import stack_of
+from webstack_operator.cache import pod_template_hashes, stack_of
 from webstack_operator.decide import is_create_only, to_prune
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.ownership import Verdict, ownership
@@ -66,6 +66,7 @@ async def plan_stack(
     if spec.paused:
         return StackPlan(namespace, name, existing is not None, notes=(PAUSED_NOTE,))
     uid = str((existing or validated)["metadata"].get("uid") or "")
+    children, notes = await _children(client, stack, settings)
     ctx = StackContext(
         spec=spec,
         name=name,
@@ -74,12 +75,12 @@ async def plan_stack(
         owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=name, uid=uid),
         generated_password=PLACEHOLDER_PASSWORD,
         generated_cache_password=PLACEHOLDER_CACHE_PASSWORD,
+        pod_template_hashes=pod_template_hashes(children),  # as the operator renders them
     )
     try:
         desired = desired_objects(ctx)
     except (ValueError, KeyError) as e:
         raise PlanError(f"invalid spec: {e}") from None
-    children, notes = await _children(client, stack, settings)
     planned = await asyncio.gather(*(_plan_one(client, obj, stack, uid) for obj in desired))
     gate = migration.gate(desired, children)
     objects = [_held(o, gate) for o in planned]

@@ -24,7 +24,7 @@ from webstack_operator.apply import (
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.builders.frontend import frontend_name
 from webstack_operator.builders.ingress import stack_url
-from webstack_operator.cache import ChildCache, StackKey
+from webstack_operator.cache import ChildCache, StackKey, pod_template_hashes
 from webstack_operator.config import OperatorConfig
 from webstack_operator.credentials import credentials_source_missing
 from webstack_operator.decide import (
@@ -189,6 +189,8 @@ class Reconciler:
             owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=stack[1], uid=body["metadata"]["uid"]),
             generated_password=secrets.token_urlsafe(24),
             generated_cache_password=secrets.token_urlsafe(24),
+            # Argo Rollouts' key in the backend Services' selectors, kept as the cache saw it.
+            pod_template_hashes=pod_template_hashes(self.cache.children(stack)),
         )
         try:
             desired = desired_objects(ctx) if not spec.paused else []

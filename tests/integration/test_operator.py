@@ -33,6 +33,7 @@ from kubelocal.wait import eventually
 pytestmark = pytest.mark.cluster
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
+POD_TEMPLATE_HASH = "rollouts-pod-template-hash"  # the key Argo Rollouts adds to its Services' selectors
 MINIMAL: dict[str, Any] = {"backend": {"image": IMAGE}}
 CANARY: dict[str, Any] = {
     "backend": {
@@ -251,6 +252,14 @@ def test_disabling_monitoring_prunes_and_switching_strategy_swaps_workload(
     assert {"ServiceMonitor", "PrometheusRule", "Rollout"} <= kinds
     assert ("Deployment", "shop-backend") not in children(platform, namespace, "shop")
     assert ("Service", "shop-backend-canary") in children(platform, namespace, "shop")
+    argo = platform.local is None or "argo-rollouts" in platform.local.components
+    if argo:  # Argo Rollouts narrows the stable Service to its stable ReplicaSet; the operator keeps that
+        eventually(
+            lambda: get_json(platform, "service", "shop-backend", "-n", namespace)["spec"]["selector"],
+            until=lambda selector: POD_TEMPLATE_HASH in selector,
+            timeout=30,
+            what="Argo Rollouts' key in the stable Service's selector",
+        )
 
     apply_webstack(platform, namespace, "shop", {**CANARY, "monitoring": {"enabled": False}})
     eventually(
@@ -273,6 +282,13 @@ def test_disabling_monitoring_prunes_and_switching_strategy_swaps_workload(
         what="Rollout swapped for a Deployment",
     )
     assert ("Service", "shop-backend") in found
+    # No Rollout narrows the Service any more: it selects the Deployment's pods again.
+    eventually(
+        lambda: get_json(platform, "service", "shop-backend", "-n", namespace)["spec"]["selector"],
+        until=lambda selector: POD_TEMPLATE_HASH not in selector,
+        timeout=15,
+        what="the stable Service's selector without Argo's key",
+    )
     wait_phase(platform, namespace, "shop")
 
 

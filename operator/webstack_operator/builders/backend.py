@@ -202,15 +202,30 @@ def backend_workload(ctx: StackContext) -> Manifest:
     }
 
 
+def rollout_selector(ctx: StackContext, service_name: str) -> dict[str, str]:
+    """The selector key Argo Rollouts added to a stable or canary Service, rendered back as observed: the
+    selector is one atomic map for server-side apply, so leaving it out would take it from Argo (and point
+    the stable Service at canary pods until Argo put it back). A Deployment's Services never carry it."""
+    pod_hash = ctx.pod_template_hashes.get(service_name) if ctx.uses_rollout else None
+    return {canary.HASH_LABEL: pod_hash} if pod_hash else {}
+
+
 def backend_services(ctx: StackContext) -> list[Manifest]:
     """Stable Service (and canary Service for a Rollout; metrics Service when monitored)."""
     ports = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]
     annotations = {ALB_HEALTHCHECK_ANNOTATION: "/readyz"} if ctx.ingress_is_alb else None
-    services = [service(ctx, backend_name(ctx), labels.BACKEND, ports, annotations=annotations)]
-    if ctx.uses_rollout:
-        services.append(
-            service(ctx, canary_service_name(ctx), labels.BACKEND, ports, annotations=annotations)
+    names = [backend_name(ctx), canary_service_name(ctx)] if ctx.uses_rollout else [backend_name(ctx)]
+    services = [
+        service(
+            ctx,
+            name,
+            labels.BACKEND,
+            ports,
+            annotations=annotations,
+            extra_selector=rollout_selector(ctx, name),
         )
+        for name in names
+    ]
     if ctx.monitoring_enabled:
         metrics_ports = [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
         services.append(

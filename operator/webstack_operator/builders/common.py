@@ -194,12 +194,13 @@ def service(
     headless: bool = False,
     extra_labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
+    extra_selector: Mapping[str, str] | None = None,
 ) -> Manifest:
-    """A Service selecting one component's pods."""
+    """A Service selecting one component's pods (narrowed by `extra_selector`)."""
     spec: Manifest = {"type": "ClusterIP"}
     if headless:
         spec["clusterIP"] = "None"
-    spec["selector"] = labels.selector_labels(ctx.name, component)
+    spec["selector"] = {**labels.selector_labels(ctx.name, component), **(extra_selector or {})}
     spec["ports"] = ports
     return {
         "apiVersion": "v1",

@@ -4,7 +4,8 @@ Derived decisions (Rollout or Deployment, ALB traffic routing, monitoring on or 
 the backend, ingress, monitoring and network builders cannot disagree about them.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from webstack_operator.settings import OperatorSettings
@@ -36,7 +37,9 @@ class OwnerRef:
 class StackContext:
     """One WebStack to render. `owner` is None for an offline render; `generated_password` (Postgres) and
     `generated_cache_password` (Redis) are chosen by the caller (the operator generates them; `render`
-    passes placeholders) so builders stay deterministic."""
+    passes placeholders) so builders stay deterministic. `pod_template_hashes` is observed by the caller
+    and rendered back: Service name -> the `rollouts-pod-template-hash` Argo Rollouts put in that
+    Service's selector (empty for a new stack or an offline render)."""
 
     spec: WebStackSpec
     name: str
@@ -45,6 +48,7 @@ class StackContext:
     owner: OwnerRef | None = None
     generated_password: str = ""
     generated_cache_password: str = ""
+    pod_template_hashes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_name(self.name)

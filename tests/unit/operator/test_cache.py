@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from webstack_operator import labels
-from webstack_operator.cache import ChildCache, slim, stack_of
+from webstack_operator.cache import ChildCache, pod_template_hashes, slim, stack_of
 from webstack_operator.stamps import DESIRED_HASH, FIELD_MANAGER, Applied, key_of
 
 STACK = ("team", "shop")
@@ -96,6 +96,18 @@ def test_slim_keeps_what_reconcile_and_status_read_and_nothing_else() -> None:
     seen = cache.get(key_of(deployment))
     assert seen is not None
     assert seen.fields_hash  # our managed-fields entry, kept as a hash
+
+
+def test_a_service_keeps_only_the_selector_key_argo_rollouts_sets() -> None:
+    selector = {labels.INSTANCE: "shop", labels.COMPONENT: "backend"}
+    stable = _child("shop-backend", spec={"selector": {**selector, "rollouts-pod-template-hash": "abc"}})
+    canary = _child("shop-backend-canary", spec={"selector": {**selector, "rollouts-pod-template-hash": "d"}})
+    plain = _child("shop-frontend", spec={"selector": selector, "ports": [{"port": 80}]})
+    assert slim(stable)["spec"] == {"selector": {"rollouts-pod-template-hash": "abc"}}
+    assert "spec" not in slim(plain)  # nothing of a Service without Argo's key is kept
+    children = [slim(stable), slim(canary), slim(plain), stable, _child("x", kind="ConfigMap")]
+    assert pod_template_hashes(children) == {"shop-backend": "abc", "shop-backend-canary": "d"}
+    assert pod_template_hashes([]) == {}
 
 
 def test_resync_removes_what_the_list_no_longer_has_and_names_the_stacks_touched() -> None:

@@ -10,10 +10,11 @@ import pytest
 from webstack_operator import labels, metric_names, metrics
 from webstack_operator.cache import ChildCache
 from webstack_operator.config import OperatorConfig
+from webstack_operator.decide import to_write
 from webstack_operator.kubeapi import KubeClient, Resource
 from webstack_operator.reconcile import Reconciler
 from webstack_operator.settings import OperatorSettings
-from webstack_operator.stamps import Applied, key_of
+from webstack_operator.stamps import Applied, key_of, stamped
 
 STACK = ("team", "shop")
 SERVICES = Resource("", "v1", "Service", "services", namespaced=True)
@@ -88,3 +89,62 @@ async def test_a_finished_reconcile_stamps_its_time(monkeypatch: pytest.MonkeyPa
     assert await reconciler.reconcile(STACK) == "Ready"
     stamped = metrics.REGISTRY.get_sample_value(metric_names.LAST_RECONCILE_TIMESTAMP_SECONDS)
     assert stamped is not None and before <= stamped <= time.time()
+
+
+class AnsweringClient:
+    """Answers an apply with the applied body as the apiserver would store it, at the next version."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.applied: list[dict[str, Any]] = []
+
+    async def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> dict[str, Any]:
+        if path.endswith("/events"):
+            self.events.append(body)
+            return {}
+        self.applied.append(body)
+        meta = {**body["metadata"], "uid": "uid-1", "resourceVersion": "30"}
+        meta["managedFields"] = [{"manager": "webstack-operator", "operation": "Apply", "fieldsV1": {"f": 2}}]
+        return {**body, "metadata": meta}
+
+
+def _backend_service(selector: dict[str, str], target: str | int = "http") -> dict[str, Any]:
+    service = _desired()
+    service["spec"] = {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": target}]}
+    return service
+
+
+async def _rewrite_after(someone_changed: dict[str, Any], desired: dict[str, Any]) -> list[tuple[str, str]]:
+    """We applied the hash-less Service; `someone_changed` it (taking fields we owned); the reconcile
+    writes `desired`. Returns the Events it posted."""
+    cache = ChildCache()
+    cache.track(STACK, "stack-uid")
+    first = _backend_service({labels.INSTANCE: "shop"})
+    body, h = stamped(first)
+    live = {**body, "metadata": {**body["metadata"], "uid": "uid-1", "resourceVersion": "10"}}
+    cache.wrote(STACK, live, Applied(h, "ours-before", "10", "uid-1"))
+    changed = {**someone_changed, "metadata": {**live["metadata"], "resourceVersion": "20"}}
+    cache.upsert(changed)
+    assert to_write([desired], cache, STACK, {("v1", "Service")}) == [desired]
+    client = AnsweringClient()
+    reconciler = Reconciler(cast(KubeClient, client), OperatorConfig(settings=OperatorSettings()), cache)
+    owner = {"metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid"}}
+    await reconciler._write(STACK, owner, desired, SERVICES)
+    assert client.applied[0]["spec"] == desired["spec"]
+    return [(e["reason"], e["message"]) for e in client.events]
+
+
+async def test_argo_rollouts_narrowing_the_selector_is_followed_not_corrected() -> None:
+    """Argo adds its key: the next render carries it (observed), so the write is an update equal to what
+    is there, not drift, and it keeps Argo's key."""
+    argo = _backend_service({labels.INSTANCE: "shop", "rollouts-pod-template-hash": "abc"})
+    events = await _rewrite_after(argo, argo)
+    assert events == [("Updated", "Service shop-backend")]
+
+
+async def test_someone_changing_a_target_port_is_still_drift_and_restored() -> None:
+    """Their update takes a field we own (our managed-fields hash changes) while the desired content is the
+    same: a correction, announced as one."""
+    original = _backend_service({labels.INSTANCE: "shop"})
+    events = await _rewrite_after(_backend_service({labels.INSTANCE: "shop"}, target=8080), original)
+    assert events == [("DriftCorrected", "Service shop-backend was changed by someone else; restored it")]

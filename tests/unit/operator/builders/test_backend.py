@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, env_of, find, kinds, make_stack
@@ -124,6 +125,36 @@ def test_canary_is_a_rollout_with_stable_and_canary_services() -> None:
 def test_canary_falls_back_to_deployment_without_argo() -> None:
     objects = backend_objects(make_stack(backend=CANARY, capabilities=NO_OPTIONAL_APIS))
     assert [o["kind"] for o in objects] == ["Service", "Deployment", "PodDisruptionBudget"]
+
+
+HASHES = {"shop-backend": "stable1", "shop-backend-canary": "canary2", "shop-backend-metrics": "x"}
+
+
+def _selectors(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {o["metadata"]["name"]: o["spec"]["selector"] for o in objects if o["kind"] == "Service"}
+
+
+def test_canary_services_render_back_the_pod_template_hash_argo_rollouts_set() -> None:
+    """Argo's key in the (atomic) selector, as observed: the operator's apply takes nothing from Argo."""
+    plain = _selectors(backend_objects(make_stack(backend=CANARY)))
+    observed = _selectors(backend_objects(replace(make_stack(backend=CANARY), pod_template_hashes=HASHES)))
+    assert observed["shop-backend"] == {**plain["shop-backend"], "rollouts-pod-template-hash": "stable1"}
+    assert observed["shop-backend-canary"] == {
+        **plain["shop-backend-canary"],
+        "rollouts-pod-template-hash": "canary2",
+    }
+    assert observed["shop-backend-metrics"] == plain["shop-backend-metrics"]  # Argo never rewrites it
+    # A fresh stack: nothing observed yet, the Services select every backend pod until Argo narrows them.
+    assert "rollouts-pod-template-hash" not in plain["shop-backend"]
+    assert "rollouts-pod-template-hash" not in plain["shop-backend-canary"]
+
+
+def test_a_deployment_drops_the_pod_template_hash_a_former_rollout_left() -> None:
+    """Switched to RollingUpdate, or Argo Rollouts uninstalled: no Rollout narrows the Service any more."""
+    for ctx in (make_stack(), make_stack(backend=CANARY, capabilities=NO_OPTIONAL_APIS)):
+        selectors = _selectors(backend_objects(replace(ctx, pod_template_hashes=HASHES)))
+        assert "shop-backend-canary" not in selectors
+        assert all("rollouts-pod-template-hash" not in s for s in selectors.values()), selectors
 
 
 def test_hpa_owns_replicas() -> None:
