@@ -12,10 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
-
-import yaml
 
 from webstack_operator import config
 from webstack_operator.builders import StackContext, desired_objects
@@ -23,8 +20,9 @@ from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
 from webstack_operator.crd import crd_yaml
 from webstack_operator.docs import crd_reference_markdown
+from webstack_operator.documents import RenderError, load_documents
 from webstack_operator.settings import OperatorSettings
-from webstack_operator.spec import API_VERSION, KIND, SpecError, parse_spec, validate_name
+from webstack_operator.spec import SpecError, parse_spec, validate_name
 from webstack_operator.yamlio import dump_yaml, dump_yaml_stream
 
 OPERATOR_ALERTS_HEADER = (
@@ -38,33 +36,6 @@ RENDER_NOTE = (
     "# applies. The generated Secrets (database, cache) carry placeholder passwords here; in the cluster\n"
     "# the operator generates random ones, once, and never overwrites them.\n"
 )
-
-
-class RenderError(Exception):
-    """A WebStack file that cannot be rendered, with where and why."""
-
-
-def load_documents(path: str) -> list[dict[str, Any]]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise RenderError(f"{path}: cannot read: {error.strerror}") from None
-    try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as error:
-        raise RenderError(f"{path}: not valid YAML: {error}") from None
-    if not documents:
-        raise RenderError(f"{path}: no WebStack in the file")
-    for index, doc in enumerate(documents):
-        where = f"{path} (document {index + 1})"
-        if not isinstance(doc, dict):
-            raise RenderError(f"{where}: expected a mapping, got {type(doc).__name__}")
-        if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
-            raise RenderError(
-                f"{where}: apiVersion/kind: expected {API_VERSION} {KIND}, "
-                f"got {doc.get('apiVersion')!r} {doc.get('kind')!r}"
-            )
-    return documents
 
 
 def load_settings() -> OperatorSettings:
@@ -186,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command in ("plan", "status"):
         from webstack_operator import plugin
 
-        return plugin.run(args, color=color_wanted(sys.stdout))
+        return plugin.run(args, environ=os.environ, color=color_wanted(sys.stdout))
     return 0
 
 
@@ -205,7 +176,7 @@ def kubectl_webstack(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse's usage error is 2, which means "changes" to a plan's caller
         return 1 if e.code == 2 else int(e.code or 0)
-    return plugin.run(args, color=color_wanted(sys.stdout))
+    return plugin.run(args, environ=os.environ, color=color_wanted(sys.stdout))
 
 
 if __name__ == "__main__":

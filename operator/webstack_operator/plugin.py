@@ -14,6 +14,7 @@ import asyncio
 import datetime
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 PROG = "kubectl webstack"
@@ -47,9 +48,15 @@ def add_commands(commands: Any) -> None:
 
 
 def run(
-    args: argparse.Namespace, *, color: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    args: argparse.Namespace,
+    *,
+    environ: Mapping[str, str],
+    color: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
 ) -> int:
-    """`color`: the caller decides (cli.py: stdout is a terminal and NO_COLOR is unset)."""
+    """`color`: the caller decides (cli.py: stdout is a terminal and NO_COLOR is unset); `environ`: the
+    operator's settings (images...) for `plan` to render with, as `render` does (cli.py reads it)."""
     from webstack_operator.connection import LoginError
 
     try:
@@ -61,7 +68,8 @@ def run(
     if args.command == "plan":
         where = (args.namespace, namespace)
         output = "color" if args.output == "text" and color else args.output
-        return asyncio.run(_plan(client, args.filename, where, args.field_manager, output, out, err))
+        rendering = (args.filename, where, args.field_manager, environ)
+        return asyncio.run(_plan(client, rendering, output, out, err))
     try:
         watch = (args.watch, args.interval)
         return asyncio.run(_status(client, namespace, args.name, watch, color, out, err))
@@ -84,15 +92,16 @@ def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str | No
 
 async def _plan(
     client: Any,
-    path: str,
-    where: tuple[str | None, str],
-    manager: str,
+    rendering: tuple[str, tuple[str | None, str], str, Mapping[str, str]],
     output: str,
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """`where`: the -n flag (None when not given) and the namespace to use."""
-    from webstack_operator.cli import RenderError, load_documents, load_settings
+    """`rendering`: the file, where (the -n flag, None when not given, and the namespace to use), the field
+    manager, and the environment the settings come from."""
+    path, where, manager, environ = rendering
+    from webstack_operator.config import load_settings
+    from webstack_operator.documents import RenderError, load_documents
     from webstack_operator.kubeapi import ApiError
     from webstack_operator.plan import PlanResult, exit_code, plan_json
     from webstack_operator.planner import plan_stacks
@@ -107,7 +116,7 @@ async def _plan(
                 raise RenderError(f"{path}: the file's namespace {named} does not match -n {flag_namespace}")
             if not isinstance((doc.get("metadata") or {}).get("name"), str):
                 raise RenderError(f"{path}: metadata.name: required")
-        result = await plan_stacks(client, documents, load_settings(), namespace, manager)
+        result = await plan_stacks(client, documents, load_settings(environ), namespace, manager)
     except RenderError as e:
         result = PlanResult(errors=(str(e),))
     except ApiError as e:

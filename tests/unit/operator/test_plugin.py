@@ -74,7 +74,7 @@ def test_a_file_namespace_that_contradicts_n_is_an_error_before_any_request(tmp_
         field_manager="kubectl",
     )
     out, err = io.StringIO(), io.StringIO()
-    assert plugin.run(args, out=out, err=err) == 1
+    assert plugin.run(args, environ={}, out=out, err=err) == 1
     shown = json.loads(out.getvalue())
     assert shown["exitCode"] == 1 and shown["stacks"] == []
     assert "does not match -n team-b" in shown["errors"][0] and "does not match" in err.getvalue()
