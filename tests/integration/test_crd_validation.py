@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
 from webstack_operator import spec as api
 from webstack_operator.spec import WebStackSpec
 
@@ -497,7 +498,13 @@ def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
 
 
 def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) -> None:
-    explain = crd_cluster.kubectl("explain", "webstack.spec.database").stdout
+    # The apiserver publishes a new CRD's schema for `explain` a moment after it is Established.
+    explain = eventually(
+        lambda: crd_cluster.kubectl("explain", "webstack.spec.database", check=False).stdout,
+        until=lambda text: "PostgreSQL" in text,
+        timeout=30,
+        what="kubectl explain to know the WebStack schema",
+    )
     assert "PostgreSQL" in explain and "deletionPolicy" in explain and "Retain" in explain
     crd_cluster.kubectl(
         "apply",
@@ -508,5 +515,8 @@ def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) ->
         input=json.dumps(_webstack(namespace, _spec(paused=True), name="columns")),
     )
     header = crd_cluster.kubectl("get", "ws", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "READY", "BACKEND", "IMAGE", "URL", "AGE"]  # "BACKEND IMAGE"
+    # "BACKEND IMAGE" and "LAST BACKUP" are one column each; BLOCKER shows with -o wide.
+    assert header == ["NAME", "PHASE", "READY", "REASON", "BACKEND", "IMAGE", "URL", "LAST", "BACKUP", "AGE"]
+    wide = crd_cluster.kubectl("get", "ws", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[-1] == "BLOCKER"
     crd_cluster.kubectl("delete", "webstack", "columns", "-n", namespace, "--wait=false", check=False)
