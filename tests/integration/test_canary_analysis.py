@@ -25,11 +25,11 @@ import yaml
 from tests.helpers import api_env
 from tests.support.fixtures import apply_webstack
 from tests.support.operator import OperatorProcess, condition, events, get_json, wait_phase
-from tests.support.servicemonitor import scrape_configs
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
+from localservices.scrape import scrape_configs
 
 pytestmark = [pytest.mark.cluster, pytest.mark.services]
 
