@@ -3,8 +3,8 @@
 Mostly cached reads (a list page and a few popular users), with a write now and then that reaches Postgres
 and invalidates the cache (every entry: cache.py versions them), spread over the backend's stand-ins in
 turn, as the backend Service spreads them over pods. Read-heavy as a users API is, so the cache hit ratio
-stays well above the alert's threshold. Failures are counted, never raised: when Postgres is stopped the writes and uncached reads answer 503,
-which is what the alerts are expected to see.
+stays well above the alert's threshold. Failures are counted, never raised: when Postgres is stopped the
+writes and uncached reads answer 503, which is what the alerts are expected to see.
 """
 
 from __future__ import annotations
