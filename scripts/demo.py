@@ -345,6 +345,8 @@ def main() -> int:
         say(f"  {migrated}")
         # One users API process per backend pod kwok simulates, so each scrape target is a real process.
         pods = stack_monitoring.backend_pods(target, ns, workload)
+        if not pods:
+            raise SystemExit(f"the Ready stack has no backend pod: {workload['spec']['selector']}")
         apis = [UsersApiServer(env=env) for _ in pods]
         for pod, server in zip(pods, apis, strict=True):
             step(
