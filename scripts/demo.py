@@ -7,6 +7,11 @@ rendered: Postgres and Redis, the migration Job's `users-api migrate`, the users
 environment and Secret, and nginx with the rendered frontend ConfigMap. Redis runs the rendered command
 line and the password of the rendered Secret, and the demo shows a client without it refused.
 
+Monitoring as a Prometheus Operator would set it up: a local Prometheus scrapes one users API process per
+backend pod and the operator, with the scrape configs derived from the live ServiceMonitors (so the targets
+carry the pods' labels), and evaluates the live PrometheusRules; light traffic keeps the dashboard busy.
+`kill -USR1 <demo pid>` stops Postgres (the alerts fire), `kill -USR2 <demo pid>` starts it again.
+
 Runs until Ctrl-C, or DEMO_EXIT_AFTER seconds. Every process it starts is stopped on the way out.
 """
 
@@ -38,14 +43,18 @@ from localservices import (  # noqa: E402
     NginxServer,
     OperatorProcess,
     PostgresServer,
+    PrometheusServer,
     RedisServer,
     UsersApiServer,
+    stack_monitoring,
     users_api_executable,
 )
 from localservices.passwords import webstack_passwords  # noqa: E402
+from localservices.traffic import Traffic  # noqa: E402
 from webstack_operator.builders.redis import redis_auth_config, redis_server_args  # noqa: E402
 
 SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
+OPERATOR_MONITORING = ROOT / "deploy" / "components" / "operator-monitoring"
 OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
 T0 = time.monotonic()
 
@@ -62,11 +71,17 @@ def step(title: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
-def install_operator_rbac(cluster: KubeTarget) -> None:
-    """deploy/operator as kustomize builds it, minus the Deployment: kwok would only pretend to run it,
-    so the real process runs here with the ServiceAccount's token instead."""
+def install_operator_rbac(cluster: KubeTarget) -> dict[str, Any]:
+    """deploy/operator as kustomize builds it, with the operator-monitoring component's ServiceMonitor and
+    alerts, minus the Deployment: kwok would only pretend to run it, so the real process runs here with the
+    ServiceAccount's token instead. Returns the Deployment (its pod is what the operator stands in for)."""
     built = cluster.kubectl("kustomize", str(ROOT / "deploy" / "operator")).stdout
-    docs = [d for d in _yaml_docs(built) if d.get("kind") != "Deployment"]
+    component = _yaml_docs((OPERATOR_MONITORING / "kustomization.yaml").read_text())[0]
+    monitoring = [
+        d for f in component["resources"] for d in _yaml_docs((OPERATOR_MONITORING / f).read_text())
+    ]
+    deployment = next(d for d in _yaml_docs(built) if d.get("kind") == "Deployment")
+    docs = [d for d in _yaml_docs(built) if d.get("kind") != "Deployment"] + monitoring
     cluster.kubectl(
         "apply",
         "--server-side",
@@ -76,6 +91,7 @@ def install_operator_rbac(cluster: KubeTarget) -> None:
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
     )
     cluster.wait_established(["webstacks.webstack.dev"])
+    return deployment
 
 
 def _yaml_docs(text: str) -> list[dict[str, Any]]:
@@ -218,6 +234,17 @@ def curl_twice(url: str) -> None:
             say(f"  curl -si {url}  (request {attempt})  ->  HTTP {r.status}, X-Cache: {cache}")
 
 
+def toggle_postgres(pg: PostgresServer, wanted: list[bool]) -> bool:
+    """Stops or starts Postgres as the last SIGUSR1 / SIGUSR2 asked; True when it did either."""
+    if pg.running() and not wanted[0]:
+        step("stopping Postgres (SIGUSR1): the API answers 503 where it needs the database", pg.stop)
+    elif wanted[0] and not pg.running():
+        step("starting Postgres again (SIGUSR2)", pg.start)
+    else:
+        return False
+    return True
+
+
 def main() -> int:
     exit_after = float(os.environ.get("DEMO_EXIT_AFTER", "0") or 0)
     stop = threading.Event()
@@ -231,6 +258,10 @@ def main() -> int:
     serving = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, interrupt)
+    # SIGUSR1 / SIGUSR2: Postgres down / up again, acted on by the main loop (not inside the handler).
+    postgres_wanted: list[bool] = [True]
+    signal.signal(signal.SIGUSR1, lambda *_: postgres_wanted.__setitem__(0, False))
+    signal.signal(signal.SIGUSR2, lambda *_: postgres_wanted.__setitem__(0, True))
     workdir = Path(tempfile.mkdtemp(prefix="webstack-demo-"))
     # With WEBSTACK_LEAK_DIR set (the e2e test), the cluster's generated passwords are noted before it
     # stops, for the search of every log the demo wrote (kubelocal.leaks).
@@ -256,8 +287,8 @@ def main() -> int:
             say("  Argo Rollouts controller started")
         else:
             say("  Argo Rollouts controller not built: the operator will fall back to a Deployment")
-        step(
-            "installing deploy/operator (CRD, namespace, least-privilege RBAC)",
+        operator_deployment = step(
+            "installing deploy/operator (CRD, namespace, least-privilege RBAC) and its monitoring component",
             lambda: install_operator_rbac(target),
         )
         kubeconfig = target.mint_kubeconfig(OPERATOR_NS, OPERATOR_SA)
@@ -312,35 +343,80 @@ def main() -> int:
             "running the migration Job's command (users-api migrate)", lambda: migrate_as_the_job_does(env)
         )
         say(f"  {migrated}")
-        api = UsersApiServer(env=env)
-        step("starting the users API with the rendered pod environment", api.start)
-        started.append(api)
+        # One users API process per backend pod kwok simulates, so each scrape target is a real process.
+        pods = stack_monitoring.backend_pods(target, ns, workload)
+        if not pods:
+            raise SystemExit(f"the Ready stack has no backend pod: {workload['spec']['selector']}")
+        apis = [UsersApiServer(env=env) for _ in pods]
+        for pod, server in zip(pods, apis, strict=True):
+            step(
+                f"starting the users API for pod {pod['metadata']['name']} (the rendered environment)",
+                server.start,
+            )
+            started.append(server)
+        api = apis[0]
         template, assets = frontend_from_configmap(target, ns, name)
         nginx = NginxServer(backend_url=api.url, assets=assets, template=template)
         step("starting nginx with the rendered frontend ConfigMap", nginx.start)
         started.append(nginx)
 
+        stand_ins = {
+            p["metadata"]["name"]: server.url.removeprefix("http://")
+            for p, server in zip(pods, apis, strict=True)
+        }
+        prometheus = PrometheusServer(
+            scrape_configs=[
+                *stack_monitoring.backend_scrape_configs(target, ns, name, pods, stand_ins),
+                *stack_monitoring.operator_scrape_configs(
+                    target, operator_deployment, f"127.0.0.1:{op.metrics_port}"
+                ),
+            ],
+            rules=stack_monitoring.rule_files(target, ns, name),
+        )
+        step(
+            "starting Prometheus: the live ServiceMonitors' targets, the live PrometheusRules' alerts",
+            prometheus.start,
+        )
+        started.append(prometheus)
+        traffic = Traffic([server.url for server in apis]).start()
+        started.append(traffic)
+
         say(f"UI:      {nginx.url}/")
         say(f"API:     {nginx.url}/api/users")
         curl_twice(f"{nginx.url}/api/users?limit=5")
         say(f"metrics: operator http://127.0.0.1:{op.metrics_port}/metrics   users API {api.url}/metrics")
-        state = {
+        say(f"Prometheus: {prometheus.url}  (its /targets and /alerts pages show what it sees)")
+        say(f"  kill -USR1 {os.getpid()} stops Postgres, so alerts fire; kill -USR2 {os.getpid()} starts it")
+        # Every process the demo runs but Postgres, whose pid changes when SIGUSR2 starts it again.
+        steady_pids = cluster.pids() + [
+            p
+            for p in (
+                op.process.pid if op.process else None,
+                redis.pid,
+                *(server.pid for server in apis),
+                nginx.pid,
+                prometheus.pid,
+            )
+            if p
+        ]
+        state: dict[str, Any] = {
             "url": nginx.url,
             "api": api.url,
             "kubeconfig": str(cluster.kubeconfig_path),
             "namespace": ns,
             "name": name,
+            "apis": [server.url for server in apis],
             "operator_metrics": f"http://127.0.0.1:{op.metrics_port}/metrics",
-            "pids": cluster.pids()
-            + [
-                p
-                for p in (op.process.pid if op.process else None, pg.pid, redis.pid, api.pid, nginx.pid)
-                if p
-            ],
+            "prometheus": prometheus.url,
         }
         state_file = os.environ.get("DEMO_STATE_FILE")
-        if state_file:
-            Path(state_file).write_text(json.dumps(state))
+
+        def write_state() -> None:
+            state.update(postgres_running=pg.running(), pids=[*steady_pids, *([pg.pid] if pg.pid else [])])
+            if state_file:
+                Path(state_file).write_text(json.dumps(state))
+
+        write_state()
         print(f"DEMO_READY {json.dumps(state)}", flush=True)
         say("running; Ctrl-C to stop" + (f" (exits by itself after {exit_after:.0f}s)" if exit_after else ""))
         deadline = time.monotonic() + exit_after if exit_after else None
@@ -348,6 +424,8 @@ def main() -> int:
         while not stop.wait(0.5):
             if deadline and time.monotonic() >= deadline:
                 break
+            if toggle_postgres(pg, postgres_wanted):
+                write_state()
         return 0
     finally:
         say("stopping everything the demo started")

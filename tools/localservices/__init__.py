@@ -13,7 +13,7 @@ from kubelocal.process import wait_for
 from localservices.nginx import NginxServer
 from localservices.operator import OperatorProcess, operator_command
 from localservices.postgres import PostgresServer
-from localservices.prometheus import PrometheusServer
+from localservices.prometheus import PrometheusClient, PrometheusServer
 from localservices.redis import RedisServer
 from localservices.server import LocalServer, console_script
 from localservices.users_api import UsersApiServer, users_api_executable
@@ -23,6 +23,7 @@ __all__ = [
     "NginxServer",
     "OperatorProcess",
     "PostgresServer",
+    "PrometheusClient",
     "PrometheusServer",
     "RedisServer",
     "UsersApiServer",

@@ -28,7 +28,58 @@ class PrometheusError(RuntimeError):
     """The HTTP API answered with an error (bad query, bad config on reload)."""
 
 
-class PrometheusServer(LocalServer):
+class PrometheusQueries:
+    """The HTTP API calls tests make, on any Prometheus at `url` (this module's server, or the demo's)."""
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def api(self, path: str, **params: str) -> Any:
+        """The `data` of a `/api/v1/...` answer; an error answer raises with Prometheus's message."""
+        query = urllib.parse.urlencode(params)
+        url = f"{self.url}/api/v1/{path}" + (f"?{query}" if query else "")
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback http only
+                body: JSON = json.load(response)
+        except urllib.error.HTTPError as e:
+            body = json.loads(e.read() or b"{}")
+            raise PrometheusError(f"{path} {params}: {body.get('error', e.code)}") from None
+        return body["data"]
+
+    def query(self, expr: str) -> list[JSON]:
+        """An instant query's result vector (each item: `metric` labels and `value` [time, "text"])."""
+        data = self.api("query", query=expr)
+        if data["resultType"] != "vector":
+            raise PrometheusError(f"{expr!r} is a {data['resultType']}, not an instant vector")
+        result: list[JSON] = data["result"]
+        return result
+
+    def alerts(self) -> list[JSON]:
+        """Alerts pending or firing now."""
+        result: list[JSON] = self.api("alerts")["alerts"]
+        return result
+
+    def wait_for_series(self, expr: str, *, timeout: float = 30.0) -> list[JSON]:
+        """Polls until `expr` returns at least one series; fails with what it last saw."""
+        found: list[JSON] = eventually(
+            lambda: self.query(expr), until=bool, timeout=timeout, interval=0.2, what=f"series for {expr}"
+        )
+        return found
+
+
+class PrometheusClient(PrometheusQueries):
+    """A Prometheus something else started (the demo's, from the e2e test)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+
+class PrometheusServer(LocalServer, PrometheusQueries):
     """`prometheus` with `--web.enable-lifecycle` (reload over HTTP) and a short retention.
 
     `scrape_configs` are Prometheus `scrape_configs` entries; `rules` maps a file name to a rules-file
@@ -114,35 +165,3 @@ class PrometheusServer(LocalServer):
                 pass
         except urllib.error.HTTPError as e:
             raise PrometheusError(f"POST {path}: {e.code} {e.read().decode(errors='replace')}") from None
-
-    def api(self, path: str, **params: str) -> Any:
-        """The `data` of a `/api/v1/...` answer; an error answer raises with Prometheus's message."""
-        query = urllib.parse.urlencode(params)
-        url = f"{self.url}/api/v1/{path}" + (f"?{query}" if query else "")
-        try:
-            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback http only
-                body: JSON = json.load(response)
-        except urllib.error.HTTPError as e:
-            body = json.loads(e.read() or b"{}")
-            raise PrometheusError(f"{path} {params}: {body.get('error', e.code)}") from None
-        return body["data"]
-
-    def query(self, expr: str) -> list[JSON]:
-        """An instant query's result vector (each item: `metric` labels and `value` [time, "text"])."""
-        data = self.api("query", query=expr)
-        if data["resultType"] != "vector":
-            raise PrometheusError(f"{expr!r} is a {data['resultType']}, not an instant vector")
-        result: list[JSON] = data["result"]
-        return result
-
-    def alerts(self) -> list[JSON]:
-        """Alerts pending or firing now."""
-        result: list[JSON] = self.api("alerts")["alerts"]
-        return result
-
-    def wait_for_series(self, expr: str, *, timeout: float = 30.0) -> list[JSON]:
-        """Polls until `expr` returns at least one series; fails with what it last saw."""
-        found: list[JSON] = eventually(
-            lambda: self.query(expr), until=bool, timeout=timeout, interval=0.2, what=f"series for {expr}"
-        )
-        return found

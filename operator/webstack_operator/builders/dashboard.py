@@ -67,6 +67,9 @@ def _row(panel_id: int, title: str, y: int) -> dict[str, Any]:
 def operator_panels() -> list[dict[str, Any]]:
     """The operator's row: reconciles and their errors, drift put back, stacks by phase.
 
+    Failure and drift counters have a series only once something happened, so those queries fall back to
+    0 (`promql.or_zero`): a healthy operator's panels show 0, not "No data".
+
     The operator serves every stack of the cluster, so these panels ignore the stack variables."""
     y = OPERATOR_ROW_Y + 1
     errors = promql.selector({"job": om.OPERATOR_JOB}, f'{om.LABEL_RESULT}="{om.RESULT_ERROR}"')
@@ -91,9 +94,13 @@ def operator_panels() -> list[dict[str, Any]]:
             "ops",
             (12, y, 12, 8),
             [
-                _target(f"sum(rate({om.RECONCILE_TOTAL}{errors}[{WINDOW}]))", "reconcile errors", "A"),
                 _target(
-                    f"sum by (status) (rate({om.API_ERRORS_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    promql.or_zero(f"sum(rate({om.RECONCILE_TOTAL}{errors}[{WINDOW}]))"),
+                    "reconcile errors",
+                    "A",
+                ),
+                _target(
+                    promql.or_zero(f"sum by (status) (rate({om.API_ERRORS_TOTAL}{_OPERATOR}[{WINDOW}]))"),
                     "API {{status}}",
                     "B",
                 ),
@@ -106,7 +113,9 @@ def operator_panels() -> list[dict[str, Any]]:
             (0, y + 8, 12, 8),
             [
                 _target(
-                    f"sum by ({om.LABEL_KIND}) (rate({om.DRIFT_CORRECTIONS_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    promql.or_zero(
+                        f"sum by ({om.LABEL_KIND}) (rate({om.DRIFT_CORRECTIONS_TOTAL}{_OPERATOR}[{WINDOW}]))"
+                    ),
                     f"{{{{{om.LABEL_KIND}}}}}",
                     "A",
                 ),
@@ -175,7 +184,7 @@ def build_dashboard(
             "percentunit",
             (12, 0, 12, 8),
             [
-                _target(promql.error_ratio(_MATCHERS, WINDOW), "5xx share", "A"),
+                _target(promql.error_ratio(_MATCHERS, WINDOW, zero_without_errors=True), "5xx share", "A"),
             ],
         ),
         _panel(
@@ -203,8 +212,10 @@ def build_dashboard(
             "ops",
             (0, 16, 12, 8),
             [
-                _target(f"sum(rate({m.CACHE_ERRORS_TOTAL}{sel}[{WINDOW}]))", "errors", "A"),
-                _target(f"sum(rate({m.CACHE_BYPASS_TOTAL}{sel}[{WINDOW}]))", "bypassed reads", "B"),
+                _target(promql.or_zero(f"sum(rate({m.CACHE_ERRORS_TOTAL}{sel}[{WINDOW}]))"), "errors", "A"),
+                _target(
+                    promql.or_zero(f"sum(rate({m.CACHE_BYPASS_TOTAL}{sel}[{WINDOW}]))"), "bypassed reads", "B"
+                ),
             ],
         ),
         _panel(

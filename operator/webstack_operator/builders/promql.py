@@ -27,10 +27,19 @@ def request_rate(matchers: Mapping[str, str], window: str) -> str:
     return f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers)}[{window}]))"
 
 
-def error_ratio(matchers: Mapping[str, str], window: str) -> str:
-    """Share of API responses that are 5xx (0..1; NaN without traffic)."""
+def or_zero(expr: str) -> str:
+    """`expr`, or 0 when it has no series: a counter of failures has a series only after the first failure,
+    and a dashboard should show a healthy stack's 0, not "No data" (which also looks like a broken query)."""
+    return f"({expr}) or vector(0)"
+
+
+def error_ratio(matchers: Mapping[str, str], window: str, *, zero_without_errors: bool = False) -> str:
+    """Share of API responses that are 5xx (0..1; NaN without traffic). Without a 5xx series yet, nothing,
+    or 0 with `zero_without_errors` (for the dashboard; an alert needs no series to stay silent)."""
     server_errors = m.LABEL_STATUS + '=~"5.."'
     errors = f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers, server_errors)}[{window}]))"
+    if zero_without_errors:
+        errors = f"({or_zero(errors)})"
     return f"{errors} / {request_rate(matchers, window)}"
 
 

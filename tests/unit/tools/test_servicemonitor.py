@@ -7,8 +7,9 @@ import copy
 from typing import Any
 
 import pytest
-from tests.support.servicemonitor import label_name, scrape_configs
 from tests.unit.operator.builders.stacks import find, render
+
+from localservices.scrape import label_name, scrape_configs
 
 CANARY = {
     "backend": {

@@ -30,3 +30,12 @@ def test_latency_quantile_aggregates_by_le() -> None:
 def test_cache_hit_ratio() -> None:
     expr = promql.cache_hit_ratio(M, "30m")
     assert metric_names.CACHE_HITS_TOTAL in expr and metric_names.CACHE_MISSES_TOTAL in expr
+
+
+def test_the_dashboards_error_ratio_is_zero_before_the_first_error() -> None:
+    """No 5xx series yet: the dashboard shows 0; the alert's ratio is unchanged (it needs no series)."""
+    zeroed = promql.error_ratio(M, "5m", zero_without_errors=True)
+    numerator, _, denominator = zeroed.partition(" / ")
+    assert numerator.endswith(" or vector(0))") and numerator.startswith("((sum(rate(")
+    assert denominator == promql.request_rate(M, "5m")
+    assert "vector" not in promql.error_ratio(M, "5m")
