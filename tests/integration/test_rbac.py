@@ -93,6 +93,7 @@ def child_case(rule: dict[str, Any], sample: str = FULL) -> Case:
 
 
 CHILD_VERBS = {"list", "watch", "get", "create", "patch", "delete"}
+OBSERVED_ONLY = {"velero.io/backups", "argoproj.io/analysisruns"}
 CHILD_RULES = [r for r in ROLE["rules"] if set(r["verbs"]) == CHILD_VERBS]
 
 CASES = [
@@ -132,6 +133,8 @@ CASES = [
         )
         for rule in CHILD_RULES
     ],
+    # Made by other controllers from a child, read for status only (the kinds table's rendered=False).
+    *[child_case(rule) for rule in ROLE["rules"] if rule_key(rule) in OBSERVED_ONLY],
     # Single verbs, on one representative rule per verb set (every child rule has the same verbs, and
     # tests/unit/delivery/test_deploy.py ties each watched kind to such a rule).
     Case(
