@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from webstack_operator import labels
+from webstack_operator.builders.kinds import child_kind
 from webstack_operator.ownership import belongs_to
 from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_equal, our_fields_hash
 
@@ -44,6 +45,13 @@ class Seen:
 
     obj: JSON
     fields_hash: str
+
+
+def _rendered(obj: JSON) -> bool:
+    """Whether the operator writes this kind: only those can be deleted behind its back (drift); Velero's
+    Backups and Argo's AnalysisRuns come and go with their own controllers' retention."""
+    row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    return row is not None and row.rendered
 
 
 def stack_of(obj: JSON) -> StackKey | None:
@@ -163,9 +171,7 @@ class ChildCache:
             return owner
         entry = self._stacks[owner]
         entry.children.discard(key)
-        if (
-            entry.live and belongs_to(obj, entry.uid) and obj.get("kind") not in BACKUPS
-        ):  # Velero expires them
+        if entry.live and belongs_to(obj, entry.uid) and _rendered(obj):
             entry.tombstones.add(key)
         elif entry.live:  # an earlier WebStack's child, collected with it
             entry.applied.pop(key, None)
