@@ -149,6 +149,18 @@ def invalid_spec_status(previous: JSON, message: str, generation: int, now: str)
     return {**previous, "phase": "Failed", "observedGeneration": generation, "conditions": fresh + kept}
 
 
+def refused(previous: JSON, generation: int) -> bool:
+    """Whether status says this generation was found invalid (by us or by the apiserver). Status is the
+    only memory a restart keeps, so a later reconcile of the same generation reads it here and checks the
+    whole generation again before writing any of it, instead of trusting `observedGeneration`."""
+    ready: JSON = next((c for c in previous.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return (
+        previous.get("phase") == "Failed"
+        and previous.get("observedGeneration") == generation
+        and ready.get("reason") == "InvalidSpec"
+    )
+
+
 def announce_invalid(previous: JSON, generation: int) -> bool:
     """One InvalidSpec Event per generation, not one per reconcile."""
     return previous.get("phase") != "Failed" or previous.get("observedGeneration") != generation

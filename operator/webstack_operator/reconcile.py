@@ -38,6 +38,7 @@ from webstack_operator.decide import (
     is_create_only,
     new_warnings,
     prerequisite_warnings,
+    refused,
     skip_warnings,
     spec_error_message,
     to_prune,
@@ -147,9 +148,10 @@ class Reconciler:
         prerequisites = check(needed, self.cluster_objects.exists)
         for event in prerequisite_warnings(previous, prerequisites.missing):
             await self.tell(body, event)
+        was_refused = refused(previous, _generation(body))  # checked whole again: nothing of it is written
         try:
             spec_changed = previous.get("observedGeneration") != _generation(body)
-            await self._apply(stack, body, rendered, found, validate_first=spec_changed)
+            await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
             await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
             consumed = await self.keeper.consume(stack, body, rendered.desired)
             if consumed is not None:
@@ -159,7 +161,8 @@ class Reconciler:
             if not (e.transient or e.status in RETRIED_STATUSES):
                 # The apiserver refused an object the spec produced; nothing was written (validate_first).
                 return await self._write_invalid(stack, body, SpecError([("spec", e.message)]))
-            await self._report_failure(stack, body, rendered, attempt, e, prerequisites)
+            if not was_refused:  # its status is the refusal's only memory: a retry must not replace it
+                await self._report_failure(stack, body, rendered, attempt, e, prerequisites)
             raise Retry(str(e), delay=e.retry_after) from e
         for event in new_warnings(previous, found.waiting_on_user(), found.database):
             await self.tell(body, event)

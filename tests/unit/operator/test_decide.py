@@ -16,6 +16,7 @@ from webstack_operator.decide import (
     invalid_spec_status,
     prerequisite_warnings,
     prunable,
+    refused,
     skip_warnings,
     to_prune,
     to_write,
@@ -196,3 +197,14 @@ def test_a_missing_prerequisite_is_warned_about_once() -> None:
     assert prerequisite_warnings(said, missing) == []
     cleared = {"conditions": [{"type": "Prerequisites", "status": "True", "message": "found ..."}]}
     assert prerequisite_warnings(cleared, missing) == first  # gone again after it was found: said again
+
+
+def test_a_refused_generation_is_read_from_status_alone() -> None:
+    """What a restarted operator knows of a refusal: status, for this generation only."""
+    status = invalid_spec_status({}, "spec: the apiserver refused it", 4, "2026-12-01T00:00:00Z")
+    assert refused(status, 4)
+    assert not refused(status, 5)  # the spec changed since: checked afresh
+    assert not refused({**status, "phase": "Ready"}, 4)
+    degraded = {**status, "conditions": [{"type": "Ready", "status": "False", "reason": "ApiError"}]}
+    assert not refused(degraded, 4)
+    assert not refused({}, 0)
