@@ -1,5 +1,11 @@
 """Children as the label-selected watches saw them, slimmed, indexed by the stack that owns them.
 
+Labels are what the watches filter on, never proof of whose an object is: anyone may write them in any
+namespace. An object is indexed under a stack of its own namespace only (the WebStack its controller
+reference names, else its instance label), or, for the kinds living elsewhere, under the stack its labels
+name when it carries a stack UID and sits in the one namespace the stack writes there; `children` keeps
+the live WebStack's by UID (`ownership.members`).
+
 Only what reconcile, drift detection and status read is kept: identity and owner metadata, our own
 annotations and a hash of our managed-fields entry, for workloads their replicas, image and status, and for
 Services the one selector key Argo Rollouts sets.
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 
 from webstack_operator import labels
 from webstack_operator.builders.kinds import child_kind
-from webstack_operator.ownership import belongs_to
+from webstack_operator.ownership import belongs_to, controller_of, is_webstack, lives_elsewhere, members
 from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_equal, our_fields_hash
 
 StackKey = tuple[str, str]  # namespace, name
@@ -55,13 +61,26 @@ def _rendered(obj: JSON) -> bool:
 
 
 def stack_of(obj: JSON) -> StackKey | None:
-    """The WebStack a child belongs to: its instance label, in its own or its labelled namespace."""
+    """The stack an object may be a child of, never one of another namespace: in its own namespace, the
+    WebStack its controller reference names, else (an earlier stack's leftover, a pod, what another
+    controller made from a child) its instance label; for a kind living elsewhere, the stack its labels
+    name, only with a stack UID label (`ownership.belongs_to` then judges that UID)."""
     meta = obj.get("metadata", {})
     lbl = meta.get("labels") or {}
+    namespace = meta.get("namespace", "")
+    if lives_elsewhere(obj):
+        instance, home = lbl.get(labels.INSTANCE), lbl.get(labels.STACK_NAMESPACE)
+        managed = lbl.get(labels.MANAGED_BY) == labels.MANAGED_BY_VALUE
+        return (home, instance) if managed and instance and home and lbl.get(labels.STACK_UID) else None
+    controller = controller_of(obj)
+    if controller is not None and is_webstack(controller) and controller.get("name"):
+        return (namespace, str(controller["name"]))
     instance = lbl.get(labels.INSTANCE)
     if not instance or lbl.get(labels.MANAGED_BY) != labels.MANAGED_BY_VALUE:
         return None
-    return (lbl.get(labels.STACK_NAMESPACE) or meta.get("namespace", ""), instance)
+    if lbl.get(labels.STACK_NAMESPACE, namespace) != namespace:
+        return None  # labelled for a stack of another namespace: not a child of any stack
+    return (namespace, instance)
 
 
 def slim(obj: JSON) -> JSON:
@@ -145,33 +164,43 @@ class ChildCache:
     """What the watches saw, per stack. Events for stacks the operator does not know are still indexed
     (a re-created stack finds its retained children), but leave no tombstones behind."""
 
-    def __init__(self) -> None:
+    def __init__(self, elsewhere: str | None = None) -> None:
+        """`elsewhere`: the one namespace stacks write the kinds living elsewhere in (Velero's); such an
+        object in any other namespace is no stack's. None: not restricted (tests, tools)."""
         self._seen: dict[ObjectKey, Seen] = {}
         self._stacks: dict[StackKey, _StackEntry] = {}
+        self._elsewhere = elsewhere
+
+    def _stack_of(self, obj: JSON) -> StackKey | None:
+        outside = self._elsewhere is not None and obj.get("metadata", {}).get("namespace") != self._elsewhere
+        return None if lives_elsewhere(obj) and outside else stack_of(obj)
 
     # -- what the watches report
     def upsert(self, obj: JSON) -> StackKey | None:
-        owner = stack_of(obj)
+        owner = self._stack_of(obj)
         if owner is None:
             return None
         key = key_of(obj)
         current = self._seen.get(key)
         if current is None or newer_or_equal(obj, current.obj):
             self._seen[key] = Seen(slim(obj), our_fields_hash(obj))
+        before = stack_of(current.obj) if current is not None else None
+        if before is not None and before != owner and before in self._stacks:
+            self._stacks[before].children.discard(key)  # its owner reference or label changed stacks
         entry = self._stacks.setdefault(owner, _StackEntry())
         entry.children.add(key)
         entry.tombstones.discard(key)
         return owner
 
     def remove(self, obj: JSON) -> StackKey | None:
-        owner = stack_of(obj)
+        owner = self._stack_of(obj)
         key = key_of(obj)
         self._seen.pop(key, None)
         if owner is None or owner not in self._stacks:
             return owner
         entry = self._stacks[owner]
         entry.children.discard(key)
-        if entry.live and belongs_to(obj, entry.uid) and _rendered(obj):
+        if entry.live and belongs_to(obj, owner[0], entry.uid) and _rendered(obj):
             entry.tombstones.add(key)
         elif entry.live:  # an earlier WebStack's child, collected with it
             entry.applied.pop(key, None)
@@ -220,9 +249,13 @@ class ChildCache:
         return self._seen.get(key)
 
     def children(self, stack: StackKey) -> list[JSON]:
+        """The children of the WebStack tracked as `stack`, by its UID (`ownership.members`): not an earlier
+        WebStack's being collected, not labelled objects nobody controls (those stay indexed for `get`)."""
         entry = self._stacks.get(stack)
-        keys = sorted(entry.children) if entry else []
-        return [self._seen[k].obj for k in keys if k in self._seen]
+        if entry is None or not entry.uid:
+            return []
+        indexed = [self._seen[k].obj for k in sorted(entry.children) if k in self._seen]
+        return members(indexed, stack[0], entry.uid)
 
     def deleted_by_someone(self, stack: StackKey, key: ObjectKey) -> bool:
         entry = self._stacks.get(stack)

@@ -83,7 +83,7 @@ class Controller:
     def __init__(self, client: KubeClient, config: OperatorConfig) -> None:
         self.client = client
         self.config = config
-        self.cache = ChildCache()
+        self.cache = ChildCache(elsewhere=config.settings.velero_namespace)  # the one namespace outside
         self.dependents = DependentsCache()
         self.cluster_objects = ClusterObjects()
         self.reconciler = Reconciler(
@@ -194,10 +194,8 @@ class Controller:
             self.queue.enqueue(stack)
 
     def _elsewhere_namespace(self) -> str | None:
-        """Where the finalizer looks for a stack's objects outside its namespace: Velero's namespace for a
-        namespaced operator (its Role there is all it has), every namespace for a cluster-wide one."""
-        if not self.config.namespaces:
-            return None
+        """Where the finalizer looks for a stack's objects outside its namespace: the one namespace stacks
+        write them in (Velero's), cluster-wide or namespaced; an object elsewhere is no stack's."""
         return elsewhere_namespace(next(r for r in CHILD_KINDS if r.elsewhere), self.config.settings)
 
     def _enqueue(self, stack: StackKey) -> None:

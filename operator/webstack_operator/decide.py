@@ -71,16 +71,13 @@ def to_write(
 
 def prunable(obj: JSON, owner_uid: str, owner_namespace: str) -> bool:
     """Only what this WebStack controls: a Secret made by Sealed Secrets or External Secrets carries our
-    labels (copied from its template) but belongs to that controller, and generated credentials are kept."""
+    labels (copied from its template) but belongs to that controller, and generated credentials are kept.
+    Whose it is is judged by UID (`belongs_to`), never by labels: a look-alike in another namespace, or one
+    left by an earlier WebStack of the same name, is not pruned."""
     row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
     if row is None or row.create_only or not row.rendered:
         return False
-    refs = obj["metadata"].get("ownerReferences") or []
-    if refs:
-        return any(r.get("uid") == owner_uid and r.get("controller") for r in refs)
-    # No owner reference: only objects outside the stack's namespace are ours without one, and only this
-    # WebStack's (stack-uid label), not one left by an earlier WebStack of the same name.
-    return bool(obj["metadata"].get("namespace") != owner_namespace) and belongs_to(obj, owner_uid)
+    return belongs_to(obj, owner_namespace, owner_uid)
 
 
 def to_prune(children: list[JSON], desired: list[JSON], owner_uid: str, owner_namespace: str) -> list[JSON]:

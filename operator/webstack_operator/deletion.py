@@ -1,8 +1,9 @@
 """Deleting a stack: owner references take everything in its namespace; this takes what lives elsewhere.
 
 Kinds marked `elsewhere` in the kinds table (the Velero Schedule, in Velero's namespace) cannot carry an
-owner reference to the WebStack, so the finalizer deletes them, found by the stack's labels. Bounded: after
-a few failed attempts the deletion goes on and an Event says what to delete by hand.
+owner reference to the WebStack, so the finalizer deletes them: listed by the stack's labels, deleted only
+when they carry its UID label, in the one namespace it writes there. Bounded: after a few failed attempts
+the deletion goes on and an Event says what to delete by hand.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def stack_selector(stack: StackKey) -> str:
 async def delete_elsewhere(
     client: KubeClient, stack: StackKey, uid: str, namespace: str | None = None
 ) -> list[str]:
-    """Deletes the stack's objects outside its namespace, looked for in `namespace` (None: in every
-    namespace; a namespaced operator may list only where its Roles are); returns what was deleted. Only
-    this WebStack's, by its UID label: not another stack's that happens to share the labels' values."""
+    """Deletes the stack's objects outside its namespace, looked for in `namespace` (the one namespace it
+    writes them in, Velero's; None: every namespace); returns what was deleted. Only this WebStack's, by its
+    UID label (`belongs_to`): labels naming the stack alone are anyone's to write."""
     deleted = []
     for row in CHILD_KINDS:
         # Velero's Backups carry the Schedule's labels but are the stack's data: they outlive it.
@@ -41,7 +42,7 @@ async def delete_elsewhere(
             continue
         for obj in await list_objects(client, resource, namespace, stack_selector(stack)):
             ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-            mine = stack_of(obj) == stack and belongs_to(obj, uid)
+            mine = stack_of(obj) == stack and belongs_to(obj, stack[0], uid)
             if mine and await delete_object(client, resource, ns, name, obj["metadata"]["uid"]):
                 deleted.append(f"{row.kind} {ns}/{name}")
     return deleted

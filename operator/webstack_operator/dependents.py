@@ -1,7 +1,8 @@
 """What the stacks' workloads made, or failed to make: pods, volume claims, a StatefulSet's failed creates.
 
-Watched like children (pods and claims by the stack's labels, which their templates copy; Events by a field
-selector: `FailedCreate` of StatefulSets only), but never written. Only trouble is kept: a pod or claim is
+Watched like children (pods and claims by the stack's labels, which their templates copy, in the stack's
+own namespace only; Events by a field selector: `FailedCreate` of StatefulSets only, recorded in the
+StatefulSet's namespace), but never written. Only trouble is kept: a pod or claim is
 reduced to the `Problem` blockers.py sees in it, and dropped once it has none, so a healthy stack costs
 nothing here. A change is reported only when a stack's troubles change, so a pod becoming ready does not
 wake its stack's reconcile (its workload's status does that).
@@ -61,7 +62,9 @@ def failed_create_of(event: JSON) -> tuple[WorkloadRef, FailedCreate] | None:
         )
         if t
     )
-    namespace = involved.get("namespace") or event["metadata"].get("namespace", "")
+    namespace = event["metadata"].get("namespace", "")
+    if involved.get("namespace", namespace) != namespace:
+        return None  # the StatefulSet controller records in the StatefulSet's namespace; anyone else, not
     ref = (str(namespace), str(involved.get("name")))
     return ref, FailedCreate(str(involved.get("uid") or ""), str(event.get("message") or ""), at)
 

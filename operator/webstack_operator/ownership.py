@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from webstack_operator import labels
+from webstack_operator.builders.kinds import child_kind
 from webstack_operator.stamps import JSON
 
 ADOPT_ANNOTATION = "webstack.dev/adopt"  # "true" on a user's object: the stack may take it over
@@ -49,22 +50,49 @@ def labelled_for(obj: JSON, stack: tuple[str, str]) -> bool:
     )
 
 
-def is_webstack_named(ref: JSON, name: str) -> bool:
+def is_webstack(ref: JSON) -> bool:
+    """An owner reference to a WebStack (any version of our API group)."""
     return (
         ref.get("kind") == "WebStack"
         and str(ref.get("apiVersion", "")).partition("/")[0] == WEBSTACK_API_GROUP
-        and ref.get("name") == name
     )
 
 
-def belongs_to(obj: JSON, uid: str) -> bool:
-    """Whether the object is this WebStack's own, by UID: a controller reference, or for objects where
-    none can point (other namespaces) the stack-uid label. Objects with neither are judged by labels."""
+def is_webstack_named(ref: JSON, name: str) -> bool:
+    return is_webstack(ref) and ref.get("name") == name
+
+
+def lives_elsewhere(obj: JSON) -> bool:
+    """A kind the stack writes outside its namespace (the Velero Schedule, and the Backups made from it),
+    where no owner reference can point: its UID label says whose it is."""
+    row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    return row is not None and row.elsewhere
+
+
+def belongs_to(obj: JSON, namespace: str, uid: str) -> bool:
+    """Whether the object is the WebStack's with `uid` in `namespace`: in that namespace, controlled by it
+    (an owner reference cannot point across namespaces); for a kind living elsewhere, labelled with its UID
+    (in the one namespace it writes there: the cache and the finalizer look nowhere else). Labels naming
+    the stack make nothing its own: anyone may write them, in any namespace."""
+    meta = obj.get("metadata", {})
+    if lives_elsewhere(obj):
+        lbl = meta.get("labels") or {}
+        return lbl.get(labels.STACK_UID) == uid and lbl.get(labels.STACK_NAMESPACE) == namespace
     controller = controller_of(obj)
-    if controller is not None:
-        return controller.get("uid") == uid
-    stack_uid = (obj.get("metadata", {}).get("labels") or {}).get(labels.STACK_UID)
-    return stack_uid is None or stack_uid == uid
+    return meta.get("namespace") == namespace and controller is not None and controller.get("uid") == uid
+
+
+def members(children: list[JSON], namespace: str, uid: str) -> list[JSON]:
+    """Of the objects indexed under a stack's name, the WebStack's own (`belongs_to`) and what their own
+    controllers made of them in its namespace (an AnalysisRun of its Rollout, a Secret of its SealedSecret):
+    not an earlier WebStack's children being collected, not labelled objects nobody controls."""
+    own = {id(o) for o in children if belongs_to(o, namespace, uid)}
+    own_uids = {o["metadata"].get("uid") for o in children if id(o) in own} - {None}
+
+    def made_by_own(o: JSON) -> bool:
+        return o["metadata"].get("namespace") == namespace and (controller_of(o) or {}).get("uid") in own_uids
+
+    return [o for o in children if id(o) in own or made_by_own(o)]
 
 
 def ownership(obj: JSON, stack: tuple[str, str], uid: str) -> Verdict:

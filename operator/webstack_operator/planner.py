@@ -17,7 +17,7 @@ from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from
 from webstack_operator.cache import pod_template_hashes, stack_of
 from webstack_operator.decide import is_create_only, to_prune
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
-from webstack_operator.ownership import Verdict, ownership
+from webstack_operator.ownership import Verdict, members, ownership
 from webstack_operator.plan import Action, ObjectPlan, PlanResult, StackPlan, plan_deletes, plan_object
 from webstack_operator.settings import OperatorSettings
 from webstack_operator.spec import API_VERSION, KIND, SpecError, parse_spec
@@ -66,7 +66,8 @@ async def plan_stack(
     if spec.paused:
         return StackPlan(namespace, name, existing is not None, notes=(PAUSED_NOTE,))
     uid = str((existing or validated)["metadata"].get("uid") or "")
-    children, notes = await _children(client, stack, settings)
+    found, notes = await _children(client, stack, settings)
+    children = members(found, namespace, uid)  # the live WebStack's by UID, as the operator's cache keeps
     ctx = StackContext(
         spec=spec,
         name=name,

@@ -182,6 +182,7 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
     from webstack_operator.builders.kinds import CHILD_KINDS
     from webstack_operator.cache import stack_of
     from webstack_operator.kubeapi import ApiError
+    from webstack_operator.ownership import members
     from webstack_operator.planner import stack_selector
     from webstack_operator.spec import API_VERSION, KIND
 
@@ -202,4 +203,5 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
             if r is not None and r.kind != "Secret"
         )
     )
-    return ws, [o for items in listed for o in items if stack_of(o) == (namespace, name)]
+    found = [o for items in listed for o in items if stack_of(o) == (namespace, name)]
+    return ws, members(found, namespace, ws["metadata"]["uid"])  # its own by UID, as the operator's

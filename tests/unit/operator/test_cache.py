@@ -19,25 +19,100 @@ def _child(
     stack_ns: str | None = None,
     kind: str = "Service",
     api_version: str = "v1",
+    owner: str | None = "stack-uid",
     **extra: Any,
 ) -> dict[str, Any]:
+    """A child as the watches see it: our labels and, unless `owner` is None, a controller reference to
+    the WebStack `shop` with that UID (in the stack's namespace; elsewhere the stack-uid label instead)."""
     lbl = {labels.INSTANCE: "shop", labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.NAME: "nginx"}
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "resourceVersion": rv, "uid": f"u-{name}"}
     if stack_ns:
         lbl[labels.STACK_NAMESPACE] = stack_ns
+        if owner:
+            lbl[labels.STACK_UID] = owner
+    elif owner:
+        meta["ownerReferences"] = [_webstack_ref(owner)]
+    return {"apiVersion": api_version, "kind": kind, "metadata": {**meta, "labels": lbl}, **extra}
+
+
+def _webstack_ref(uid: str, name: str = "shop") -> dict[str, Any]:
     return {
-        "apiVersion": api_version,
-        "kind": kind,
-        "metadata": {"name": name, "namespace": ns, "labels": lbl, "resourceVersion": rv, "uid": f"u-{name}"},
-        **extra,
+        "apiVersion": "webstack.dev/v1alpha1",
+        "kind": "WebStack",
+        "name": name,
+        "uid": uid,
+        "controller": True,
     }
 
 
-def test_stack_of_reads_instance_and_cross_namespace_label() -> None:
+def _schedule(ns: str = "velero", owner: str | None = "stack-uid") -> dict[str, Any]:
+    return _child(
+        "team-shop-1a2b", ns=ns, stack_ns="team", kind="Schedule", api_version="velero.io/v1", owner=owner
+    )
+
+
+def test_stack_of_reads_the_controller_reference_in_the_namespace_and_labels_elsewhere() -> None:
     assert stack_of(_child("a")) == STACK
-    assert stack_of(_child("a", ns="velero", stack_ns="team")) == STACK
-    unmanaged = _child("a")
+    assert stack_of(_child("a", owner=None)) == STACK  # no controller: a leftover, in its own namespace
+    renamed = _child("a")
+    renamed["metadata"]["ownerReferences"] = [_webstack_ref("stack-uid", name="blog")]
+    assert stack_of(renamed) == ("team", "blog")  # the owner reference says which stack, not the label
+    assert stack_of(_schedule()) == STACK
+    assert stack_of(_schedule(owner=None)) is None  # elsewhere, only the UID label makes it a stack's
+    unmanaged = _child("a", owner=None)
     del unmanaged["metadata"]["labels"][labels.MANAGED_BY]
     assert stack_of(unmanaged) is None
+
+
+def test_labels_never_make_an_object_of_another_namespace_a_stacks() -> None:
+    """The issue's look-alikes: in `zzz`, named like `team/shop`'s children, labelled for it."""
+    lookalike = _child("shop-backend", ns="zzz", stack_ns="team", owner=None)
+    assert stack_of(lookalike) is None
+    owned_elsewhere = _child("shop-backend", ns="zzz", stack_ns="team", owner=None)
+    owned_elsewhere["metadata"]["ownerReferences"] = [_webstack_ref("stack-uid")]
+    assert stack_of(owned_elsewhere) == ("zzz", "shop")  # an owner reference points within its namespace
+    cache = ChildCache(elsewhere="velero")
+    cache.track(STACK, "stack-uid")
+    hash_key = {"selector": {"rollouts-pod-template-hash": "bogus"}}
+    for obj in (
+        lookalike,
+        owned_elsewhere,
+        _schedule(ns="zzz"),
+        _child("shop-frontend", ns="zzz", spec=hash_key),
+    ):
+        assert cache.upsert(obj) != STACK
+    assert cache.children(STACK) == []
+    assert pod_template_hashes(cache.children(STACK)) == {}
+    assert cache.upsert(_schedule()) == STACK  # the one namespace the stack writes outside its own
+    assert [o["kind"] for o in cache.children(STACK)] == ["Schedule"]
+    for obj in (lookalike, owned_elsewhere, _schedule(ns="zzz")):
+        assert cache.remove(obj) != STACK
+    assert not cache.deleted_by_someone(STACK, key_of(lookalike))
+
+
+def test_children_are_the_live_webstacks_by_uid() -> None:
+    """A re-created stack: the earlier WebStack's children (being collected) and labelled objects nobody
+    controls stay indexed under its name, for the ownership verdicts, but are not its children."""
+    cache = ChildCache()
+    cache.track(STACK, "new-uid")
+    cache.upsert(_child("doomed", owner="old-uid"))
+    cache.upsert(_child("leftover", owner=None))
+    cache.upsert(_child("mine", owner="new-uid"))
+    rollout = _child("shop-backend", kind="Rollout", api_version="argoproj.io/v1alpha1", owner="new-uid")
+    cache.upsert(rollout)
+    run = _child("shop-backend-1-1", kind="AnalysisRun", api_version="argoproj.io/v1alpha1", owner=None)
+    run["metadata"]["ownerReferences"] = [
+        {"kind": "Rollout", "uid": rollout["metadata"]["uid"], "controller": True}
+    ]
+    cache.upsert(run)
+    assert [o["metadata"]["name"] for o in cache.children(STACK)] == [
+        "shop-backend-1-1",
+        "shop-backend",
+        "mine",
+    ]
+    assert cache.get(key_of(_child("doomed"))) is not None
+    cache.track(STACK, "old-uid")
+    assert [o["metadata"]["name"] for o in cache.children(STACK)] == ["doomed"]
 
 
 def test_cache_keeps_newest_and_tombstones_deletions_of_a_live_stack() -> None:
@@ -148,11 +223,13 @@ def test_children_still_present_stay_indexed_for_a_recreated_stack() -> None:
     cache.wrote(STACK, _child("shop-postgres", kind="Secret"), Applied("h", "", "1", "u"))
     cache.forget(STACK)
     assert cache.applied(STACK, ("v1", "Secret", "team", "shop-postgres")) is None
+    assert cache.get(("v1", "Secret", "team", "shop-postgres")) is not None
+    cache.track(STACK, "stack-uid")
     assert [o["metadata"]["name"] for o in cache.children(STACK)] == ["shop-postgres"]
 
 
 def test_a_slim_child_is_much_smaller_than_the_object() -> None:
-    configmap = _child("ui", kind="ConfigMap", data={"index.html": "x" * 50_000})
+    configmap = _child("ui", kind="ConfigMap", owner=None, data={"index.html": "x" * 50_000})
     assert _deep_size(slim(configmap)) < 2_000 < _deep_size(configmap)
 
 

@@ -98,6 +98,7 @@ def test_prune_touches_only_what_this_stack_controls() -> None:
     assert not prunable(sealed, "stack-uid", "team")
     assert not prunable(_obj("Service", "orphan"), "stack-uid", "team")  # no owner, same namespace
     schedule = _obj("Schedule", "team-shop", api_version="velero.io/v1", ns="velero")
+    schedule["metadata"]["labels"].update({labels.STACK_NAMESPACE: "team", labels.STACK_UID: "stack-uid"})
     assert prunable(schedule, "stack-uid", "team")
     backup = _obj("Backup", "team-shop-20261201", api_version="velero.io/v1", ns="velero")
     assert not prunable(backup, "stack-uid", "team")  # Velero's, with the Schedule's labels: the data
@@ -208,3 +209,16 @@ def test_a_refused_generation_is_read_from_status_alone() -> None:
     degraded = {**status, "conditions": [{"type": "Ready", "status": "False", "reason": "ApiError"}]}
     assert not refused(degraded, 4)
     assert not refused({}, 0)
+
+
+def test_labels_never_make_another_namespaces_object_prunable() -> None:
+    """The issue's look-alikes in `zzz`: labelled for `team/shop`, no owner, or an owner reference that
+    cannot point across namespaces; a Schedule elsewhere without this WebStack's UID label."""
+    lookalike = _obj("Service", "shop-backend", ns="zzz")
+    lookalike["metadata"]["labels"][labels.STACK_NAMESPACE] = "team"
+    assert not prunable(lookalike, "stack-uid", "team")
+    assert not prunable(_obj("ConfigMap", "shop-extra", ns="zzz", owner="stack-uid"), "stack-uid", "team")
+    schedule = _obj("Schedule", "team-shop", api_version="velero.io/v1", ns="velero")
+    schedule["metadata"]["labels"][labels.STACK_NAMESPACE] = "team"
+    assert not prunable(schedule, "stack-uid", "team")
+    assert to_prune([lookalike, schedule], [], "stack-uid", "team") == []

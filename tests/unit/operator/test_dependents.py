@@ -107,3 +107,18 @@ def test_only_statefulset_failed_creates_are_read() -> None:
     other = {**_event("e", "m", "t"), "involvedObject": {"kind": "ReplicaSet", "name": "x"}}
     assert failed_create_of(other) is None
     assert failed_create_of({**_event("e", "m", "t"), "reason": "SuccessfulCreate"}) is None
+
+
+def test_another_namespaces_pods_and_events_never_join_a_stack() -> None:
+    """Labels naming `team-a` on a pod in `zzz`, or an Event in `zzz` about `team-a`'s StatefulSet."""
+    cache = DependentsCache()
+    pod = _pod("b-1", waiting="ImagePullBackOff")
+    pod["metadata"].update(namespace="zzz")
+    pod["metadata"]["labels"][labels.STACK_NAMESPACE] = "team-a"
+    assert cache.saw("ADDED", pod) is None
+    assert cache.troubles(STACK) == {}
+    forged = _event("e-1", "quota exceeded", "2026-12-01T00:00:00Z")
+    forged["metadata"]["namespace"] = "zzz"
+    assert failed_create_of(forged) is None
+    assert cache.saw_event("ADDED", forged) is None
+    assert cache.failed_create("team-a", "shop-postgres") is None

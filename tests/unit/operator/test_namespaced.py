@@ -170,7 +170,7 @@ async def test_the_finalizer_looks_for_objects_elsewhere_in_veleros_namespace_on
 ) -> None:
     assert controller._elsewhere_namespace() == "velero"
     cluster_wide = Controller(controller.client, OperatorConfig())
-    assert cluster_wide._elsewhere_namespace() is None
+    assert cluster_wide._elsewhere_namespace() == "velero"  # a Schedule anywhere else is no stack's
 
 
 # ---------------------------------------------------------------------- kopf

@@ -30,6 +30,15 @@ def _service(uid: str, rv: str) -> dict[str, Any]:
             "uid": uid,
             "resourceVersion": rv,
             "labels": {labels.INSTANCE: "shop", labels.MANAGED_BY: labels.MANAGED_BY_VALUE},
+            "ownerReferences": [
+                {
+                    "apiVersion": "webstack.dev/v1alpha1",
+                    "kind": "WebStack",
+                    "name": "shop",
+                    "uid": "stack-uid",
+                    "controller": True,
+                }
+            ],
         },
     }
 
