@@ -22,9 +22,13 @@ from webstack_operator.queue import Retry
 CLEANUP_ATTEMPTS = 5
 
 
-def stack_selector(stack: StackKey) -> str:
+def stack_selector(stack: StackKey, uid: str | None = None) -> str:
+    """The labels a stack's objects elsewhere carry; with `uid`, only that WebStack's (what a person may
+    delete by hand: the labels alone are anyone's to write)."""
     ns, name = stack
     wanted = {labels.INSTANCE: name, labels.STACK_NAMESPACE: ns, labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
+    if uid:
+        wanted[labels.STACK_UID] = uid
     return ",".join(f"{k}={v}" for k, v in wanted.items())
 
 
@@ -71,6 +75,7 @@ async def finalize(
                 "Warning",
                 "CleanupAbandoned",
                 f"could not delete objects outside the namespace after {CLEANUP_ATTEMPTS} attempts ({e}); "
-                f"delete them by hand: selector {stack_selector(stack)}",
+                f"delete them by hand: selector {stack_selector(stack, uid)}"
+                + (f" in namespace {namespace}" if namespace else ""),
             )
         )

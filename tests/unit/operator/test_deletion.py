@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from webstack_operator import labels
-from webstack_operator.deletion import delete_elsewhere
-from webstack_operator.kubeapi import KubeClient, Resource
+from webstack_operator.decide import Event
+from webstack_operator.deletion import CLEANUP_ATTEMPTS, delete_elsewhere, finalize
+from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 
 STACK = ("team", "shop")
 SCHEDULES = Resource("velero.io", "v1", "Schedule", "schedules", namespaced=True)
@@ -53,3 +54,22 @@ async def test_the_finalizer_deletes_only_this_webstacks_objects_in_the_one_name
     deleted = await delete_elsewhere(cast(KubeClient, client), STACK, "stack-uid", "velero")
     assert deleted == ["Schedule velero/mine"]
     assert client.deleted == ["velero/mine"]
+
+
+class FailingClient(ListingClient):
+    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        raise ApiError(503, "ServiceUnavailable", "etcd is busy", method, path)
+
+
+async def test_given_up_the_finalizer_names_only_this_webstacks_objects_to_delete_by_hand() -> None:
+    told: list[Event] = []
+
+    async def tell(event: Event) -> None:
+        told.append(event)
+
+    client = cast(KubeClient, FailingClient([]))
+    await finalize(client, STACK, "stack-uid", CLEANUP_ATTEMPTS, tell, namespace="velero")
+    (abandoned,) = told
+    assert abandoned.reason == "CleanupAbandoned"
+    assert f"{labels.STACK_UID}=stack-uid" in abandoned.message
+    assert abandoned.message.endswith("in namespace velero")
