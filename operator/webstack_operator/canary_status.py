@@ -38,6 +38,11 @@ def canary_state(rollout: JSON | None, steps: int) -> tuple[bool, str]:
     index = status.get("currentStepIndex")
     # A first rollout (or a restart) progresses too, but with every step done: that is no canary.
     steps_left = index is not None and int(index) < steps
+    # Argo's first status of a new Rollout may show step 0 before it finds there is nothing to compare
+    # with: a canary needs a stable ReplicaSet, and a revision after the first.
+    revision = (rollout.get("metadata", {}).get("annotations") or {}).get(REVISION)
+    if not stable or revision == "1":
+        return False, ""
     moving = (
         bool(stable and current and stable != current)
         or phase == "Paused"

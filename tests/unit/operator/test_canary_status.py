@@ -226,3 +226,11 @@ def test_a_first_rollout_is_no_canary() -> None:
     assert _verdict(first).reason == STABLE
     starting = _rollout("Progressing", "aaa", "aaa", currentStepIndex=0)  # before Argo names the new hash
     assert _verdict(starting).reason == IN_PROGRESS
+
+
+def test_a_new_rollouts_first_status_is_no_canary_start() -> None:
+    """Argo's first status of a new Rollout can read step 0, Progressing: no CanaryStarted for it."""
+    no_stable_yet = _rollout("Progressing", "", "aaa", revision="1", currentStepIndex=0)
+    assert _verdict(no_stable_yet).reason == STABLE
+    first_revision = _rollout("Progressing", "aaa", "aaa", revision="1", currentStepIndex=0)
+    assert _verdict(first_revision).reason == STABLE
