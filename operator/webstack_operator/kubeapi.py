@@ -20,12 +20,12 @@ import kopf
 
 from webstack_operator import metrics
 from webstack_operator.connection import SERVICE_ACCOUNT_TOKEN, Connection, login, tls_material
+from webstack_operator.throttle import RETRY_AFTER_STATUSES, RetryAfterGate, retry_after_seconds
 
-__all__ = ["JSON", "SERVICE_ACCOUNT_TOKEN", "ApiError", "KubeClient", "Resource"]
+__all__ = ["JSON", "SERVICE_ACCOUNT_TOKEN", "ApiError", "KubeClient", "Resource", "retry_after_seconds"]
 
 JSON = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-RETRY_AFTER_STATUSES = frozenset({429, 503})
 # Longer than any watch reads (timeoutSeconds up to 300, plus the read timeout's 30 s of slack).
 RETIRED_SESSION_SECONDS = 600.0
 # Requests in flight at once. Watches are not counted: each holds a connection for minutes, and a namespaced
@@ -82,15 +82,6 @@ async def _refusal(resp: aiohttp.ClientResponse, method: str, path: str) -> ApiE
         return _api_error(resp, await resp.text(), method, path)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds, as the apiserver sends it; None for anything else (an HTTP date)."""
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
-
-
 @dataclass(frozen=True)
 class Resource:
     """One API resource type as discovery reports it."""
@@ -134,6 +125,8 @@ class KubeClient:
         self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._request_slots = asyncio.Semaphore(REQUEST_SLOTS)
+        # A 429/503 with Retry-After holds every request of this client, not only the refused one.
+        self.gate = RetryAfterGate()
         self._resources: dict[tuple[str, str], Resource] = {}
         # Which process sent a request, in the API server's audit log (runtime.py adds the identity).
         self.user_agent = "webstack-operator"
@@ -200,8 +193,11 @@ class KubeClient:
         self, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
     ) -> aiohttp.ClientResponse:
         verb = "GET" if method == "WATCH" else method
+        await self.gate.wait()
         headers = {**headers, **self.connection.auth_header()}
-        return await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
+        resp = await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
+        self.gate.note(resp.status, resp.headers.get("Retry-After"))
+        return resp
 
     async def close(self) -> None:
         await self._close_retired(older_than=0)

@@ -21,6 +21,7 @@ import asyncio
 import copy
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,7 @@ class Recorded:
     headers: CIMultiDictProxy[str]
     body: bytes
     content_type: str
+    at: float = 0.0  # time.monotonic() of arrival
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -98,6 +100,7 @@ class _Scripted:
     body: str
     content_type: str
     times: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,11 +190,12 @@ class FakeApi:
         watch: bool = False,
         times: int = 1,
         content_type: str = "text/html",
+        headers: dict[str, str] | None = None,
     ) -> None:
         """The next `times` requests to `path` get this answer instead (a dict body is sent as JSON)."""
         if isinstance(body, dict):
             body, content_type = json.dumps(body), "application/json"
-        self._scripted.append(_Scripted(method, path, watch, code, body, content_type, times))
+        self._scripted.append(_Scripted(method, path, watch, code, body, content_type, times, headers or {}))
 
     def unscript(self) -> None:
         """Forgets every scripted answer not yet given: the server behaves again."""
@@ -287,7 +291,9 @@ class FakeApi:
         body = await request.read()
         query = dict(request.query)
         self.requests.append(
-            Recorded(request.method, request.path, query, request.headers, body, request.content_type)
+            Recorded(
+                request.method, request.path, query, request.headers, body, request.content_type, time.monotonic()
+            )
         )
         watch = query.get("watch") in ("1", "true")
         for s in self._scripted:
@@ -299,7 +305,9 @@ class FakeApi:
                     assert request.transport is not None
                     request.transport.abort()
                     return web.Response()  # never sent
-                return web.Response(status=s.status, text=s.body, content_type=s.content_type)
+                return web.Response(
+                    status=s.status, text=s.body, content_type=s.content_type, headers=s.headers
+                )
         return await handler(request)
 
     async def _core(self, _: web.Request) -> web.Response:
