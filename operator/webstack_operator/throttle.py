@@ -55,5 +55,6 @@ class RetryAfterGate:
 
     async def wait(self) -> None:
         """Until the gate is open; a throttled answer arriving meanwhile makes it wait longer."""
-        while (left := self.remaining()) > 0:
+        # A deadline that may move later, not a flag to wake on: sleeping until it is the wait.
+        while (left := self.remaining()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)

@@ -179,6 +179,39 @@ def test_a_429_storm_is_retried_with_backoff_reported_once_and_recovers(proxied:
     assert not _error_lines(proxied.operator, since), "an ERROR log line per retry"
 
 
+# The reconciler's client; the leader election has its own (".../leader-election"), kopf says "kopf/...".
+OUR_CLIENT = r"^webstack-operator/[^/]+$"
+# A read already on its way when the 429 reached the client may arrive just after it; a write cannot (one
+# stack's writes are sequential, and the next one follows the refused one).
+IN_FLIGHT_GRACE = 0.5
+
+
+def test_after_a_429_nothing_is_sent_before_retry_after_and_no_error_line_per_retry(
+    proxied: Proxied,
+) -> None:
+    cluster, ns = proxied.cluster, proxied.namespace()
+    since = _log_length(proxied.operator)
+    # Every PATCH in the namespace: the children, the WebStack's status, and kopf's own finalizer patch.
+    patches = rf"^/apis?/.*/namespaces/{ns}/"
+    storm = proxied.proxy.fail(429, method="PATCH", path=patches, retry_after=2, for_seconds=20)
+    apply_webstack(cluster, ns, "shop", MINIMAL)
+    over = "the storm over"
+    eventually(lambda: storm.active(time.monotonic()), until=lambda a: not a, timeout=30, what=over)
+    wait_phase(cluster, ns, "shop", timeout=120)
+    ours = proxied.proxy.requests(user_agent_re=OUR_CLIENT)
+    refused = [r for r in ours if r.fault == "status-429"]
+    assert len(refused) >= 2, "the storm never throttled the operator's own client"
+    too_soon = [
+        (f"{r.method} {r.path}", f"{q.method} {q.path}", round(q.at - r.at, 3))
+        for r in refused
+        for q in ours
+        if r.at < q.at < r.at + 2 and (q.method != "GET" or q.at > r.at + IN_FLIGHT_GRACE)
+    ]
+    assert not too_soon, f"sent before the Retry-After (2 s) had passed: {too_soon}"
+    assert proxied.proxy.requests(user_agent_re=r"^kopf/", fault="status-429"), "kopf's retries not exercised"
+    assert not _error_lines(proxied.operator, since), "an ERROR log line per retry"
+
+
 def test_the_api_server_unreachable_for_a_minute_then_back_converges(proxied: Proxied) -> None:
     cluster, ns = proxied.cluster, proxied.namespace()
     for name in ("s0", "s1", "s2"):

@@ -290,10 +290,9 @@ class FakeApi:
     ) -> web.StreamResponse:
         body = await request.read()
         query = dict(request.query)
+        at = time.monotonic()
         self.requests.append(
-            Recorded(
-                request.method, request.path, query, request.headers, body, request.content_type, time.monotonic()
-            )
+            Recorded(request.method, request.path, query, request.headers, body, request.content_type, at)
         )
         watch = query.get("watch") in ("1", "true")
         for s in self._scripted:

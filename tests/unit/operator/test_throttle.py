@@ -73,7 +73,9 @@ async def client(api: FakeApi) -> AsyncIterator[KubeClient]:
     await kube.close()
 
 
-async def test_after_a_429_with_retry_after_nothing_is_sent_before_it(api: FakeApi, client: KubeClient) -> None:
+async def test_after_a_429_with_retry_after_nothing_is_sent_before_it(
+    api: FakeApi, client: KubeClient
+) -> None:
     """The refused write, then what a reconcile sends about it at once: an Event, a status write, a read, a
     watch. None of them reaches the server before the second it asked for has passed."""
     api.answer(
