@@ -126,8 +126,9 @@ async def post_event(
     *,
     now: str,
     instance: str,
-) -> None:
-    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show."""
+) -> JSON:
+    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show; the Event
+    created (its name is what `bump_event` counts repeats on). Aggregation is events.EventRecorder's."""
     meta = involved["metadata"]
     event = {
         "apiVersion": "v1",
@@ -150,4 +151,15 @@ async def post_event(
         "lastTimestamp": now,
         "count": 1,
     }
-    await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
+    return await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
+
+
+async def bump_event(client: KubeClient, namespace: str, name: str, count: int, *, now: str) -> JSON:
+    """An Event seen again: its `count` (all occurrences so far) and `lastTimestamp`, as kubelet's and
+    client-go's aggregation write them."""
+    return await client.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/events/{name}",
+        body={"count": count, "lastTimestamp": now},
+        content_type="application/merge-patch+json",
+    )

@@ -17,7 +17,6 @@ from webstack_operator import metrics, migration
 from webstack_operator.apply import (
     delete_object,
     get_object,
-    post_event,
     server_side_apply,
     write_status,
 )
@@ -45,6 +44,7 @@ from webstack_operator.decide import (
     write_event,
 )
 from webstack_operator.dependents import DependentsCache
+from webstack_operator.events import EventRecorder
 from webstack_operator.findings import Findings
 from webstack_operator.keeper import CredentialsKeeper
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
@@ -96,8 +96,10 @@ class Reconciler:
     dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
+    events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
 
     def __post_init__(self) -> None:
+        self.events = EventRecorder(self.client, self.config.instance)
         self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
 
     def remember(self, body: JSON) -> StackKey:
@@ -388,15 +390,8 @@ class Reconciler:
     async def tell(self, involved: JSON, event: Event) -> None:
         """Events inform; failing to post one must never fail a reconcile."""
         try:
-            await post_event(
-                self.client,
-                {"apiVersion": API_VERSION, "kind": KIND, **involved},
-                event.type,
-                event.reason,
-                event.message,
-                now=now_rfc3339(),
-                instance=self.config.instance,
-            )
+            involved = {"apiVersion": API_VERSION, "kind": KIND, **involved}
+            await self.events.record(involved, event.type, event.reason, event.message, now=now_rfc3339())
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             log.warning("could not post event %s: %s", event.reason, e)
