@@ -97,7 +97,7 @@ async def list_objects(
     client: KubeClient, resource: Resource, namespace: str | None, selector: str
 ) -> list[JSON]:
     path = resource.path(namespace) if namespace else resource.path()
-    result = await client.request("GET", path, params={"labelSelector": selector})
+    result = await client.list_all(path, {"labelSelector": selector})  # in pages
     items: list[JSON] = result.get("items", [])
     for item in items:  # list items omit apiVersion/kind
         item.setdefault("apiVersion", resource.api_version)

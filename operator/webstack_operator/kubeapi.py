@@ -32,6 +32,8 @@ RETIRED_SESSION_SECONDS = 600.0
 # operator runs one per kind and namespace (dozens), which must never leave a list or a write waiting for a
 # connection until it times out.
 REQUEST_SLOTS = 32
+LIST_PAGE = 500  # items per list request (client-go's pager default)
+LIST_ATTEMPTS = 3  # a list whose continue token expired is started over at most this often in all
 
 
 class ApiError(Exception):
@@ -230,6 +232,30 @@ class KubeClient:
                     return json.loads(text) if text else {}
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
+
+    async def list_all(self, path: str, params: dict[str, str], *, page_size: int = LIST_PAGE) -> JSON:
+        """A whole collection in pages of `page_size` (`limit`/`continue`), each page one request under the
+        client's timeout: a big list no longer races a single 30 s deadline. A continue token that expired
+        (410: the snapshot the pages come from was compacted away) starts the list over. The answer carries
+        the first page's resourceVersion: the snapshot every page is from, where a watch resumes."""
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            items: list[JSON] = []
+            first: JSON | None = None
+            token = ""
+            try:
+                while first is None or token:
+                    query = {**params, "limit": str(page_size), **({"continue": token} if token else {})}
+                    page = await self.request("GET", path, params=query)
+                    first = first or page
+                    items.extend(page.get("items") or [])
+                    token = str((page.get("metadata") or {}).get("continue") or "")
+            except ApiError as e:
+                if e.status != 410 or not token or attempt == LIST_ATTEMPTS:
+                    raise
+                continue
+            version = (first.get("metadata") or {}).get("resourceVersion", "")
+            return {**first, "metadata": {"resourceVersion": version}, "items": items}
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def stream(
         self, path: str, params: dict[str, str], *, on_open: Callable[[], object] | None = None

@@ -5,7 +5,8 @@ It serves
   `metrics.k8s.io/v1beta1` is listed but its own document answers 503, as an aggregated API whose backend
   is down does;
 - objects under `/api/v1/...` and `/apis/<group>/<version>/...`: GET of one or of a list (`labelSelector`
-  with `key=value` terms; list items without apiVersion/kind, as the apiserver sends them), POST, PATCH
+  with `key=value` terms; `limit`/`continue` pages, a token older than `expire` answering 410; list items
+  without apiVersion/kind, as the apiserver sends them), POST, PATCH
   (apply patch with `fieldManager`, `force` and `dryRun=All`; merge patch, also of `/status`), DELETE;
 - watches (`?watch=1`): the events after `resourceVersion`, then live ones, one JSON document a line,
   written in `chunk_size` pieces; an ERROR event with a 410 Status when that version was compacted away.
@@ -151,6 +152,9 @@ class FakeApi:
         self.history: list[tuple[int, Key, JSON]] = []
         self.watches: list[_Selection] = []
         self.chunk_size = 16 * 1024
+        self.pages = 0  # list answers given
+        self.compactions = 0  # continue tokens issued before the last `expire` answer 410
+        self.after_page: Callable[[int], None] | None = None  # called with `pages` after each list answer
         self._scripted: list[_Scripted] = []
         self.app = web.Application(middlewares=[self._record_and_script])
         self.app.add_routes(
@@ -225,6 +229,7 @@ class FakeApi:
     def expire(self) -> None:
         """Compacts the history: open watches get ERROR 410 and end; older resourceVersions are gone."""
         self.compacted, self.history = self.revision, []
+        self.compactions += 1
         for w in self.watches:
             w.queue.put_nowait({"type": "ERROR", "object": self._too_old()})
             w.queue.put_nowait(None)
@@ -360,7 +365,7 @@ class FakeApi:
         if request.method == "GET" and request.query.get("watch") in ("1", "true"):
             return await self._watch(request, selected)
         if request.method == "GET":
-            return self._list(selected)
+            return self._list(selected, dict(request.query))
         if request.method == "POST":
             obj = await request.json()
             key = self._key(request.path, obj)
@@ -393,18 +398,34 @@ class FakeApi:
             return web.json_response(self._write("DELETED", key, existing))
         return _error(415, "UnsupportedMediaType", f"{request.method} {request.content_type}")
 
-    def _list(self, selected: _Selection) -> web.Response:
+    def _list(self, selected: _Selection, query: dict[str, str]) -> web.Response:
+        """`limit` and `continue` as the apiserver pages: a token names where the next page starts and the
+        revision it was issued at; one issued before a compaction answers 410 Expired."""
         items = [  # the apiserver leaves apiVersion and kind out of list items
             {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-            for key, obj in self.objects.items()
+            for key, obj in sorted(self.objects.items())
             if selected.sees(key, obj)
         ]
+        start, issued, epoch = 0, self.revision, self.compactions
+        if query.get("continue"):
+            epoch, issued, start = (int(part) for part in query["continue"].split(":"))
+            if epoch < self.compactions:
+                message = "The provided continue parameter is too old to display a consistent list result."
+                return _error(410, "Expired", message)
+        metadata: JSON = {"resourceVersion": str(issued)}
+        limit = int(query.get("limit") or 0)
+        if limit and start + limit < len(items):
+            metadata["continue"] = f"{epoch}:{issued}:{start + limit}"
+            metadata["remainingItemCount"] = len(items) - start - limit
+        self.pages += 1
+        if self.after_page is not None:
+            self.after_page(self.pages)
         return web.json_response(
             {
                 "kind": f"{KINDS[selected.group_version, selected.plural]}List",
                 "apiVersion": selected.group_version,
-                "metadata": {"resourceVersion": str(self.revision)},
-                "items": items,
+                "metadata": metadata,
+                "items": items[start : start + limit] if limit else items,
             }
         )
 
