@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import kopf
 
-from webstack_operator import metrics
+from webstack_operator import discovery, metrics
 from webstack_operator.connection import SERVICE_ACCOUNT_TOKEN, Connection, login, tls_material
 from webstack_operator.throttle import RETRY_AFTER_STATUSES, RetryAfterGate, retry_after_seconds
 
@@ -214,8 +214,9 @@ class KubeClient:
         body: object = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> JSON:
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        headers = {"Accept": accept, "User-Agent": self.user_agent}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -290,31 +291,19 @@ class KubeClient:
 
     # ------------------------------------------------------------- discovery
     async def discover(self) -> dict[tuple[str, str], Resource]:
-        """Maps (apiVersion, kind) to a Resource for every served kind: what optional APIs exist."""
+        """Maps (apiVersion, kind) to a Resource for every served kind: what optional APIs exist. Aggregated
+        discovery where the server offers it, else one request per group version (discovery.py)."""
+
+        async def get(path: str, accept: str) -> JSON:
+            return await self.request("GET", path, accept=accept)
+
+        rows, failed = await discovery.fetch(get)
         found: dict[tuple[str, str], Resource] = {}
-        core = await self.request("GET", "/api/v1")
-        lists = [("", "v1", core)]
-        groups = await self.request("GET", "/apis")
-        versions = [
-            (group["name"], v["version"]) for group in groups.get("groups", []) for v in group["versions"]
-        ]
-        results = await asyncio.gather(
-            *(self.request("GET", f"/apis/{g}/{v}") for g, v in versions), return_exceptions=True
-        )
-        failed: set[str] = set()
-        for (g, v), result in zip(versions, results, strict=True):
-            if isinstance(result, dict):
-                lists.append((g, v, result))
-            else:
-                failed.add(f"{g}/{v}")
-        for group, version, resource_list in lists:
-            for r in resource_list.get("resources", []):
-                if "/" in r["name"]:
-                    continue  # subresources: deployments/status, pods/log
-                res = Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")))
-                found[(res.api_version, res.kind)] = res
-        # Unknown is not absent: a group version listed but failing its own fetch (a blip, an aggregated
-        # API whose backend is down) keeps what it served at the last look.
+        for row in rows:
+            res = Resource(*row)
+            found[(res.api_version, res.kind)] = res
+        # Unknown is not absent: a group version listed but failing its own fetch, or marked Stale (a blip,
+        # an aggregated API whose backend is down), keeps what it served at the last look.
         for key, res in self._resources.items():
             if res.api_version in failed:
                 found.setdefault(key, res)

@@ -39,6 +39,8 @@ CANARY: dict[str, Any] = {
 ACCOUNT = ("default", "webstack-faults")
 RESYNC_SECONDS = 20
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+# The reconciler's client; the leader election has its own (".../leader-election"), kopf says "kopf/...".
+OUR_CLIENT = r"^webstack-operator/[^/]+$"
 CHILD_KINDS = ",".join(
     ("serviceaccounts", "secrets", "configmaps", "services", "deployments", "statefulsets", "networkpolicies")
 )
@@ -112,13 +114,16 @@ def test_a_discovery_blip_never_swaps_a_canary_rollout_for_a_deployment(proxied:
     cluster, ns = proxied.cluster, proxied.namespace()
     _ready(proxied, ns, "shop", CANARY)
     assert get_json(cluster, "rollouts.argoproj.io", "shop-backend", "-n", ns)
-    proxied.proxy.fail_discovery("argoproj.io", "v1alpha1", for_seconds=15)  # ~7 discoveries fail
+    # Aggregated discovery (/apis, every group at once) down for ~7 discoveries; and, for a server that
+    # offers none, the group version's own document.
+    proxied.proxy.fail(503, method="GET", path=r"/apis/?$", for_seconds=15)
+    proxied.proxy.fail_discovery("argoproj.io", "v1alpha1", for_seconds=15)
     deadline = time.monotonic() + 17
     while time.monotonic() < deadline:  # an observation window: the stack must hold, not converge
         assert not _exists(cluster, "deployment", "shop-backend", ns), "a Deployment replaced the Rollout"
         assert _exists(cluster, "service", "shop-backend-canary", ns), "the canary Service was pruned"
         time.sleep(0.5)
-    assert proxied.proxy.requests(path_re=r"^/apis/argoproj.io/v1alpha1/?$", fault="status-503")
+    assert proxied.proxy.requests(path_re=r"^/apis/?$", user_agent_re=OUR_CLIENT, fault="status-503")
     ws = wait_phase(cluster, ns, "shop")
     assert condition(ws, "CanaryProgressing")["reason"] != "ArgoRolloutsNotInstalled"
 
@@ -179,8 +184,6 @@ def test_a_429_storm_is_retried_with_backoff_reported_once_and_recovers(proxied:
     assert not _error_lines(proxied.operator, since), "an ERROR log line per retry"
 
 
-# The reconciler's client; the leader election has its own (".../leader-election"), kopf says "kopf/...".
-OUR_CLIENT = r"^webstack-operator/[^/]+$"
 # A read already on its way when the 429 reached the client may arrive just after it; a write cannot (one
 # stack's writes are sequential, and the next one follows the refused one).
 IN_FLIGHT_GRACE = 0.5
@@ -210,6 +213,24 @@ def test_after_a_429_nothing_is_sent_before_retry_after_and_no_error_line_per_re
     assert not too_soon, f"sent before the Retry-After (2 s) had passed: {too_soon}"
     assert proxied.proxy.requests(user_agent_re=r"^kopf/", fault="status-429"), "kopf's retries not exercised"
     assert not _error_lines(proxied.operator, since), "an ERROR log line per retry"
+
+
+def test_discovery_is_aggregated_two_requests_not_one_per_group_version(proxied: Proxied) -> None:
+    """The local apiserver serves apidiscovery.k8s.io/v2: each discovery (every 2 s here) is /api and /apis,
+    never the dozens of /apis/<group>/<version> documents."""
+    start = time.time()
+
+    def discoveries() -> list[Any]:
+        return [
+            r for r in proxied.proxy.requests(path_re=r"^/apis/?$", user_agent_re=OUR_CLIENT) if r.at > start
+        ]
+
+    eventually(discoveries, until=lambda found: len(found) >= 3, timeout=30, what="three discoveries")
+    per_group = r"^/apis/[^/]+/[^/]+/?$"  # a group version's own document (lists and objects are longer)
+    asked = [
+        r.path for r in proxied.proxy.requests(path_re=per_group, user_agent_re=OUR_CLIENT) if r.at > start
+    ]
+    assert not asked, f"discovery asked per group version: {sorted(set(asked))}"
 
 
 def test_the_api_server_unreachable_for_a_minute_then_back_converges(proxied: Proxied) -> None:

@@ -156,9 +156,14 @@ class FakeApi:
         self.compactions = 0  # continue tokens issued before the last `expire` answer 410
         self.after_page: Callable[[int], None] | None = None  # called with `pages` after each list answer
         self._scripted: list[_Scripted] = []
+        # Aggregated discovery (apidiscovery.k8s.io/v2) on /api and /apis when asked for; group versions in
+        # `stale` are served with freshness Stale, as for an aggregated API whose backend is down.
+        self.aggregated = False
+        self.stale = {BROKEN_GROUP_VERSION}
         self.app = web.Application(middlewares=[self._record_and_script])
         self.app.add_routes(
             [
+                web.get("/api", self._api),
                 web.get("/api/v1", self._core),
                 web.get("/apis", self._groups),
                 web.get("/apis/{group}/{version}", self._group_version),
@@ -319,7 +324,55 @@ class FakeApi:
             {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES["v1"]}
         )
 
-    async def _groups(self, _: web.Request) -> web.Response:
+    def _asks_aggregated(self, request: web.Request) -> bool:
+        return self.aggregated and "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
+
+    def _aggregated(self, core: bool) -> web.Response:
+        groups: dict[str, list[JSON]] = {}
+        for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
+            if ("/" not in gv) != core:
+                continue
+            group, _, version = gv.rpartition("/")
+            resources = [
+                {
+                    "resource": r["name"],
+                    "responseKind": {"group": group, "version": version, "kind": r["kind"]},
+                    "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                    "verbs": r["verbs"],
+                    "subresources": [
+                        {"subresource": sub["name"].split("/", 1)[1], "verbs": ["get"]}
+                        for sub in RESOURCES.get(gv, [])
+                        if sub["name"].startswith(r["name"] + "/")
+                    ],
+                }
+                for r in RESOURCES.get(
+                    gv, [{"name": "pods", "kind": "PodMetrics", "namespaced": True, "verbs": []}]
+                )
+                if "/" not in r["name"]
+            ]
+            entry = {"version": version, "resources": resources}
+            entry["freshness"] = "Stale" if gv in self.stale else "Current"
+            groups.setdefault(group, []).append(entry)
+        return web.json_response(
+            {
+                "kind": "APIGroupDiscoveryList",
+                "apiVersion": "apidiscovery.k8s.io/v2",
+                "metadata": {},
+                "items": [
+                    {"metadata": {"name": name}, "versions": versions} for name, versions in groups.items()
+                ],
+            },
+            content_type="application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        )
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if self._asks_aggregated(request):
+            return self._aggregated(core=True)
+        return web.json_response({"kind": "APIVersions", "versions": ["v1"]})
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        if self._asks_aggregated(request):
+            return self._aggregated(core=False)
         groups: dict[str, list[str]] = {}
         for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
             if "/" in gv:
