@@ -3,7 +3,8 @@
 kopf's own client watches WebStacks; this one does what kopf's does not: server-side apply, label-selected
 lists and watches of the children (see watch.py), deletes with propagation, discovery. Its credentials come
 from the same `login` as kopf's (connection.py), so both authenticate alike; they are renewed shortly
-before they expire and once more when the apiserver answers 401.
+before they expire and once more when the apiserver answers 401. A 429/503 with Retry-After holds every
+request of the client until then (throttle.py); lists are read in pages.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 kopf's own resource handlers would watch every Secret, ConfigMap and Deployment in the cluster and filter
 by label in Python; these watches ask the apiserver for only `managed-by=webstack-operator` objects.
-Each kind is listed once, then watched from the list's resourceVersion (bookmarks keep it fresh); when
-that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
+Each kind is listed once (in pages), then watched from the list's resourceVersion (bookmarks keep it fresh);
+when that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
+A watch the server keeps ending at once with nothing in it is reopened with a backoff of its own.
 
 A cluster-wide operator watches each kind in every namespace; a namespaced one (`run --namespace A
 --namespace B`) runs one watch per kind and namespace, so namespaced Roles are all it needs. Every watch
