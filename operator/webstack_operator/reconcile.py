@@ -98,7 +98,7 @@ class Reconciler:
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
     events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
-    _order: ArrivalOrder[StackKey] = field(default_factory=ArrivalOrder)  # which body is newer, by arrival
+    _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(self.client, self.config.instance)
