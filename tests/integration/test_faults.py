@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -231,6 +232,18 @@ def test_discovery_is_aggregated_two_requests_not_one_per_group_version(proxied:
         r.path for r in proxied.proxy.requests(path_re=per_group, user_agent_re=OUR_CLIENT) if r.at > start
     ]
     assert not asked, f"discovery asked per group version: {sorted(set(asked))}"
+
+
+def test_lists_are_read_in_pages(proxied: Proxied) -> None:
+    """Every list the operator's client made (the watches' first lists, at start) asked for a page size."""
+    lists = [
+        r
+        for r in proxied.proxy.requests(method="GET", user_agent_re=OUR_CLIENT, query_re=r"Selector=")
+        if not re.search(r"(^|&)watch=", r.query)
+    ]
+    assert lists, "no list seen"
+    unpaged = sorted({r.path for r in lists if not re.search(r"(^|&)limit=\d+", r.query)})
+    assert not unpaged, f"lists without a limit: {unpaged}"
 
 
 def test_the_api_server_unreachable_for_a_minute_then_back_converges(proxied: Proxied) -> None:
