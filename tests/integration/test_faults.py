@@ -194,6 +194,7 @@ def test_after_a_429_nothing_is_sent_before_retry_after_and_no_error_line_per_re
     proxied: Proxied,
 ) -> None:
     cluster, ns = proxied.cluster, proxied.namespace()
+    _ready(proxied, ns, "warm", MINIMAL)  # the operator reconciles by now (its first sync is behind it)
     since = _log_length(proxied.operator)
     # Every PATCH in the namespace: the children, the WebStack's status, and kopf's own finalizer patch.
     patches = rf"^/apis?/.*/namespaces/{ns}/"
