@@ -126,9 +126,11 @@ async def post_event(
     *,
     now: str,
     instance: str,
+    count: int = 1,
+    first: str | None = None,
 ) -> JSON:
-    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show; the Event
-    created (its name is what `bump_event` counts repeats on). Aggregation is events.EventRecorder's."""
+    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show. `count`
+    occurrences since `first` (events.EventRecorder aggregates repeats into one Event)."""
     meta = involved["metadata"]
     event = {
         "apiVersion": "v1",
@@ -147,19 +149,8 @@ async def post_event(
         "source": {"component": FIELD_MANAGER},
         "reportingComponent": FIELD_MANAGER,
         "reportingInstance": instance,
-        "firstTimestamp": now,
+        "firstTimestamp": first or now,
         "lastTimestamp": now,
-        "count": 1,
+        "count": count,
     }
     return await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
-
-
-async def bump_event(client: KubeClient, namespace: str, name: str, count: int, *, now: str) -> JSON:
-    """An Event seen again: its `count` (all occurrences so far) and `lastTimestamp`, as kubelet's and
-    client-go's aggregation write them."""
-    return await client.request(
-        "PATCH",
-        f"/api/v1/namespaces/{namespace}/events/{name}",
-        body={"count": count, "lastTimestamp": now},
-        content_type="application/merge-patch+json",
-    )

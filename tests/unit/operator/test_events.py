@@ -1,4 +1,4 @@
-"""Events aggregate: a repeat within a minute is counted, not posted; after it, the same Event is bumped."""
+"""Events aggregate: a repeat within a minute is counted, not posted; the next one after it stands for all."""
 
 from __future__ import annotations
 
@@ -28,22 +28,17 @@ class Clock:
 
 
 class EventsApi:
-    """Answers Event POSTs with a name, PATCHes with the patch; `gone` makes the PATCH a 404."""
+    """Answers Event POSTs (or fails them with `fail`)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
-        self.gone = False
         self.fail: int | None = None
 
     async def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> dict[str, Any]:
         self.sent.append((method, path, body))
         if self.fail is not None:
             raise ApiError(self.fail, "TooManyRequests", "slow down", method, path)
-        if method == "PATCH" and self.gone:
-            raise ApiError(404, "NotFound", "gone", method, path)
-        if method == "POST":
-            return {"metadata": {"name": f"shop.{len(self.sent)}", "namespace": "team"}}
-        return {}
+        return {"metadata": {"name": f"shop.{len(self.sent)}", "namespace": "team"}}
 
 
 def recorder() -> tuple[EventRecorder, EventsApi, Clock]:
@@ -51,8 +46,10 @@ def recorder() -> tuple[EventRecorder, EventsApi, Clock]:
     return EventRecorder(cast(KubeClient, api), "replica-a", clock=clock), api, clock
 
 
-async def say(events: EventRecorder, event: Event = FIGHT, involved: dict[str, Any] = STACK) -> None:
-    await events.record(involved, event.type, event.reason, event.message, now="2026-12-06T04:00:00Z")
+async def say(
+    events: EventRecorder, event: Event = FIGHT, involved: dict[str, Any] = STACK, now: str = "04:00:00"
+) -> None:
+    await events.record(involved, event.type, event.reason, event.message, now=now)
 
 
 async def test_a_fight_with_another_writer_posts_one_event_per_object_and_reason_per_minute() -> None:
@@ -64,20 +61,22 @@ async def test_a_fight_with_another_writer_posts_one_event_per_object_and_reason
     assert [(method, path) for method, path, _ in api.sent] == [("POST", "/api/v1/namespaces/team/events")]
 
 
-async def test_the_first_repeat_after_the_window_bumps_the_same_event_with_every_occurrence() -> None:
+async def test_the_first_repeat_after_the_window_posts_one_event_counting_the_held_ones() -> None:
     events, api, clock = recorder()
-    await say(events)
-    for _ in range(4):
+    await say(events, now="04:00:00")
+    for second in (10, 20, 30, 40):
         clock.now += 10
-        await say(events)
+        await say(events, now=f"04:00:{second}")
     assert len(api.sent) == 1
+    assert (api.sent[0][2]["count"], api.sent[0][2]["firstTimestamp"]) == (1, "04:00:00")
     clock.now += WINDOW_SECONDS - 40 + 0.1
-    await say(events)
-    method, path, patch = api.sent[-1]
-    assert (method, path) == ("PATCH", "/api/v1/namespaces/team/events/shop.1")
-    assert patch == {"count": 6, "lastTimestamp": "2026-12-06T04:00:00Z"}
+    await say(events, now="04:01:01")
+    method, path, posted = api.sent[-1]
+    assert (method, path) == ("POST", "/api/v1/namespaces/team/events")
+    assert (posted["count"], posted["firstTimestamp"], posted["lastTimestamp"]) == (5, "04:00:10", "04:01:01")
+    assert posted["reason"] == FIGHT.reason and posted["message"] == FIGHT.message
     clock.now += 1
-    await say(events)  # the window starts again at that write
+    await say(events)  # the window starts again at that post
     assert len(api.sent) == 2
 
 
@@ -91,23 +90,21 @@ async def test_each_object_and_message_is_its_own_event() -> None:
     assert [method for method, _, _ in api.sent] == ["POST"] * 5
 
 
-async def test_an_event_gone_meanwhile_is_posted_again() -> None:
-    events, api, clock = recorder()
-    await say(events)
-    clock.now += WINDOW_SECONDS + 1
-    api.gone = True
-    await say(events)
-    assert [method for method, _, _ in api.sent] == ["POST", "PATCH", "POST"]
-
-
 async def test_a_post_that_failed_is_tried_again_by_the_next_occurrence() -> None:
-    events, api, _ = recorder()
+    events, api, clock = recorder()
     api.fail = 429
     with pytest.raises(ApiError):
         await say(events)
     api.fail = None
-    await say(events)
+    await say(events)  # nothing was posted: at once
     assert [method for method, _, _ in api.sent] == ["POST", "POST"]
+    clock.now += WINDOW_SECONDS + 1
+    api.fail = 429
+    with pytest.raises(ApiError):
+        await say(events)
+    api.fail = None
+    await say(events)  # the failed one is counted in this one
+    assert api.sent[-1][2]["count"] == 2
 
 
 async def test_old_series_are_forgotten() -> None:
