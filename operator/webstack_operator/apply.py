@@ -97,7 +97,7 @@ async def list_objects(
     client: KubeClient, resource: Resource, namespace: str | None, selector: str
 ) -> list[JSON]:
     path = resource.path(namespace) if namespace else resource.path()
-    result = await client.request("GET", path, params={"labelSelector": selector})
+    result = await client.list_all(path, {"labelSelector": selector})  # in pages
     items: list[JSON] = result.get("items", [])
     for item in items:  # list items omit apiVersion/kind
         item.setdefault("apiVersion", resource.api_version)
@@ -126,8 +126,11 @@ async def post_event(
     *,
     now: str,
     instance: str,
-) -> None:
-    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show."""
+    count: int = 1,
+    first: str | None = None,
+) -> JSON:
+    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show. `count`
+    occurrences since `first` (events.EventRecorder aggregates repeats into one Event)."""
     meta = involved["metadata"]
     event = {
         "apiVersion": "v1",
@@ -146,8 +149,8 @@ async def post_event(
         "source": {"component": FIELD_MANAGER},
         "reportingComponent": FIELD_MANAGER,
         "reportingInstance": instance,
-        "firstTimestamp": now,
+        "firstTimestamp": first or now,
         "lastTimestamp": now,
-        "count": 1,
+        "count": count,
     }
-    await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
+    return await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)

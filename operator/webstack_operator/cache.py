@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from webstack_operator import labels
 from webstack_operator.builders.kinds import child_kind
 from webstack_operator.ownership import belongs_to, controller_of, is_webstack, lives_elsewhere, members
-from webstack_operator.stamps import JSON, Applied, ObjectKey, key_of, newer_or_equal, our_fields_hash
+from webstack_operator.stamps import (
+    JSON,
+    Applied,
+    ArrivalOrder,
+    ObjectKey,
+    key_of,
+    our_fields_hash,
+    resource_version,
+)
 
 StackKey = tuple[str, str]  # namespace, name
 
@@ -170,19 +178,22 @@ class ChildCache:
         self._seen: dict[ObjectKey, Seen] = {}
         self._stacks: dict[StackKey, _StackEntry] = {}
         self._elsewhere = elsewhere
+        self._order: ArrivalOrder[ObjectKey] = ArrivalOrder()  # which copy is newer, by arrival
 
     def _stack_of(self, obj: JSON) -> StackKey | None:
         outside = self._elsewhere is not None and obj.get("metadata", {}).get("namespace") != self._elsewhere
         return None if lives_elsewhere(obj) and outside else stack_of(obj)
 
     # -- what the watches report
-    def upsert(self, obj: JSON) -> StackKey | None:
+    def upsert(self, obj: JSON, *, answer: bool = False) -> StackKey | None:
+        """A watch event or list item; `answer`: our own write's answer (see stamps.ArrivalOrder)."""
         owner = self._stack_of(obj)
         if owner is None:
             return None
         key = key_of(obj)
         current = self._seen.get(key)
-        if current is None or newer_or_equal(obj, current.obj):
+        newer = (self._order.answered if answer else self._order.watched)(key, resource_version(obj))
+        if current is None or newer:
             self._seen[key] = Seen(slim(obj), our_fields_hash(obj))
         before = stack_of(current.obj) if current is not None else None
         if before is not None and before != owner and before in self._stacks:
@@ -196,6 +207,7 @@ class ChildCache:
         owner = self._stack_of(obj)
         key = key_of(obj)
         self._seen.pop(key, None)
+        self._order.forget(key)
         if owner is None or owner not in self._stacks:
             return owner
         entry = self._stacks[owner]
@@ -267,12 +279,13 @@ class ChildCache:
 
     def wrote(self, stack: StackKey, result: JSON, record: Applied) -> None:
         """Our own write, as the apiserver answered it (the watch event may come later)."""
-        self.upsert(result)
+        self.upsert(result, answer=True)
         self._stacks.setdefault(stack, _StackEntry()).applied[key_of(result)] = record
 
     def pruned(self, stack: StackKey, obj: JSON) -> None:
         key = key_of(obj)
         self._seen.pop(key, None)
+        self._order.forget(key)
         entry = self._stacks.get(stack)
         if entry is not None:
             entry.children.discard(key)

@@ -3,7 +3,8 @@
 kopf's own client watches WebStacks; this one does what kopf's does not: server-side apply, label-selected
 lists and watches of the children (see watch.py), deletes with propagation, discovery. Its credentials come
 from the same `login` as kopf's (connection.py), so both authenticate alike; they are renewed shortly
-before they expire and once more when the apiserver answers 401.
+before they expire and once more when the apiserver answers 401. A 429/503 with Retry-After holds every
+request of the client until then (throttle.py); lists are read in pages.
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ from typing import Any
 import aiohttp
 import kopf
 
-from webstack_operator import metrics
+from webstack_operator import discovery, metrics
 from webstack_operator.connection import SERVICE_ACCOUNT_TOKEN, Connection, login, tls_material
+from webstack_operator.throttle import RETRY_AFTER_STATUSES, RetryAfterGate, retry_after_seconds
 
-__all__ = ["JSON", "SERVICE_ACCOUNT_TOKEN", "ApiError", "KubeClient", "Resource"]
+__all__ = ["JSON", "SERVICE_ACCOUNT_TOKEN", "ApiError", "KubeClient", "Resource", "retry_after_seconds"]
 
 JSON = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-RETRY_AFTER_STATUSES = frozenset({429, 503})
 # Longer than any watch reads (timeoutSeconds up to 300, plus the read timeout's 30 s of slack).
 RETIRED_SESSION_SECONDS = 600.0
 # Requests in flight at once. Watches are not counted: each holds a connection for minutes, and a namespaced
 # operator runs one per kind and namespace (dozens), which must never leave a list or a write waiting for a
 # connection until it times out.
 REQUEST_SLOTS = 32
+LIST_PAGE = 500  # items per list request (client-go's pager default)
+LIST_ATTEMPTS = 3  # a list whose continue token expired is started over at most this often in all
 
 
 class ApiError(Exception):
@@ -82,15 +85,6 @@ async def _refusal(resp: aiohttp.ClientResponse, method: str, path: str) -> ApiE
         return _api_error(resp, await resp.text(), method, path)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds, as the apiserver sends it; None for anything else (an HTTP date)."""
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
-
-
 @dataclass(frozen=True)
 class Resource:
     """One API resource type as discovery reports it."""
@@ -134,6 +128,8 @@ class KubeClient:
         self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._request_slots = asyncio.Semaphore(REQUEST_SLOTS)
+        # A 429/503 with Retry-After holds every request of this client, not only the refused one.
+        self.gate = RetryAfterGate()
         self._resources: dict[tuple[str, str], Resource] = {}
         # Which process sent a request, in the API server's audit log (runtime.py adds the identity).
         self.user_agent = "webstack-operator"
@@ -200,8 +196,11 @@ class KubeClient:
         self, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
     ) -> aiohttp.ClientResponse:
         verb = "GET" if method == "WATCH" else method
+        await self.gate.wait()
         headers = {**headers, **self.connection.auth_header()}
-        return await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
+        resp = await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
+        self.gate.note(resp.status, resp.headers.get("Retry-After"))
+        return resp
 
     async def close(self) -> None:
         await self._close_retired(older_than=0)
@@ -216,8 +215,9 @@ class KubeClient:
         body: object = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> JSON:
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        headers = {"Accept": accept, "User-Agent": self.user_agent}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -234,6 +234,30 @@ class KubeClient:
                     return json.loads(text) if text else {}
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
+
+    async def list_all(self, path: str, params: dict[str, str], *, page_size: int = LIST_PAGE) -> JSON:
+        """A whole collection in pages of `page_size` (`limit`/`continue`), each page one request under the
+        client's timeout: a big list no longer races a single 30 s deadline. A continue token that expired
+        (410: the snapshot the pages come from was compacted away) starts the list over. The answer carries
+        the first page's resourceVersion: the snapshot every page is from, where a watch resumes."""
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            items: list[JSON] = []
+            first: JSON | None = None
+            token = ""
+            try:
+                while first is None or token:
+                    query = {**params, "limit": str(page_size), **({"continue": token} if token else {})}
+                    page = await self.request("GET", path, params=query)
+                    first = first or page
+                    items.extend(page.get("items") or [])
+                    token = str((page.get("metadata") or {}).get("continue") or "")
+            except ApiError as e:
+                if e.status != 410 or not token or attempt == LIST_ATTEMPTS:
+                    raise
+                continue
+            version = (first.get("metadata") or {}).get("resourceVersion", "")
+            return {**first, "metadata": {"resourceVersion": version}, "items": items}
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def stream(
         self, path: str, params: dict[str, str], *, on_open: Callable[[], object] | None = None
@@ -268,31 +292,19 @@ class KubeClient:
 
     # ------------------------------------------------------------- discovery
     async def discover(self) -> dict[tuple[str, str], Resource]:
-        """Maps (apiVersion, kind) to a Resource for every served kind: what optional APIs exist."""
+        """Maps (apiVersion, kind) to a Resource for every served kind: what optional APIs exist. Aggregated
+        discovery where the server offers it, else one request per group version (discovery.py)."""
+
+        async def get(path: str, accept: str) -> JSON:
+            return await self.request("GET", path, accept=accept)
+
+        rows, failed = await discovery.fetch(get)
         found: dict[tuple[str, str], Resource] = {}
-        core = await self.request("GET", "/api/v1")
-        lists = [("", "v1", core)]
-        groups = await self.request("GET", "/apis")
-        versions = [
-            (group["name"], v["version"]) for group in groups.get("groups", []) for v in group["versions"]
-        ]
-        results = await asyncio.gather(
-            *(self.request("GET", f"/apis/{g}/{v}") for g, v in versions), return_exceptions=True
-        )
-        failed: set[str] = set()
-        for (g, v), result in zip(versions, results, strict=True):
-            if isinstance(result, dict):
-                lists.append((g, v, result))
-            else:
-                failed.add(f"{g}/{v}")
-        for group, version, resource_list in lists:
-            for r in resource_list.get("resources", []):
-                if "/" in r["name"]:
-                    continue  # subresources: deployments/status, pods/log
-                res = Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")))
-                found[(res.api_version, res.kind)] = res
-        # Unknown is not absent: a group version listed but failing its own fetch (a blip, an aggregated
-        # API whose backend is down) keeps what it served at the last look.
+        for row in rows:
+            res = Resource(*row)
+            found[(res.api_version, res.kind)] = res
+        # Unknown is not absent: a group version listed but failing its own fetch, or marked Stale (a blip,
+        # an aggregated API whose backend is down), keeps what it served at the last look.
         for key, res in self._resources.items():
             if res.api_version in failed:
                 found.setdefault(key, res)

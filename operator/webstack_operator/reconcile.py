@@ -17,7 +17,6 @@ from webstack_operator import metrics, migration
 from webstack_operator.apply import (
     delete_object,
     get_object,
-    post_event,
     server_side_apply,
     write_status,
 )
@@ -46,6 +45,7 @@ from webstack_operator.decide import (
     write_event,
 )
 from webstack_operator.dependents import DependentsCache
+from webstack_operator.events import EventRecorder
 from webstack_operator.findings import Findings
 from webstack_operator.keeper import CredentialsKeeper
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
@@ -59,9 +59,10 @@ from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, p
 from webstack_operator.stamps import (
     JSON,
     Applied,
+    ArrivalOrder,
     key_of,
-    newer_or_equal,
     our_fields_hash,
+    resource_version,
     stamped,
     where,
 )
@@ -97,21 +98,26 @@ class Reconciler:
     dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
+    events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
+    _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
 
     def __post_init__(self) -> None:
+        self.events = EventRecorder(self.client, self.config.instance)
         self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
 
-    def remember(self, body: JSON) -> StackKey:
-        """Keeps the newest body seen (a handler's may be older than the last event's), without the
-        managed fields nobody here reads."""
+    def remember(self, body: JSON, *, answer: bool = False) -> StackKey:
+        """Keeps the newest body seen (a handler's may be older than the last event's; `answer`: our own
+        write's, see stamps.ArrivalOrder), without the managed fields nobody here reads."""
         meta = body["metadata"]
         stack = (meta["namespace"], meta["name"])
-        if newer_or_equal(body, self.bodies.get(stack)):
+        newer = (self._order.answered if answer else self._order.watched)(stack, resource_version(body))
+        if newer or stack not in self.bodies:
             self.bodies[stack] = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         return stack
 
     def forget(self, stack: StackKey) -> None:
         self.bodies.pop(stack, None)
+        self._order.forget(stack)
         metrics.PHASES.drop(stack)
 
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
@@ -155,7 +161,7 @@ class Reconciler:
             await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
             consumed = await self.keeper.consume(stack, body, rendered.desired)
             if consumed is not None:
-                self.remember(consumed)
+                self.remember(consumed, answer=True)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             if not (e.transient or e.status in RETRIED_STATUSES):
@@ -386,20 +392,13 @@ class Reconciler:
                 return  # deleted meanwhile
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             raise Retry(str(e), delay=e.retry_after) from e
-        self.remember(result)
+        self.remember(result, answer=True)
 
     async def tell(self, involved: JSON, event: Event) -> None:
         """Events inform; failing to post one must never fail a reconcile."""
         try:
-            await post_event(
-                self.client,
-                {"apiVersion": API_VERSION, "kind": KIND, **involved},
-                event.type,
-                event.reason,
-                event.message,
-                now=now_rfc3339(),
-                instance=self.config.instance,
-            )
+            involved = {"apiVersion": API_VERSION, "kind": KIND, **involved}
+            await self.events.record(involved, event.type, event.reason, event.message, now=now_rfc3339())
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             log.warning("could not post event %s: %s", event.reason, e)

@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from webstack_operator import metrics
 from webstack_operator.config import OperatorConfig
 from webstack_operator.health import Health, serving
+from webstack_operator.kopf_retries import quiet_kopf_retries
 from webstack_operator.kubeapi import KubeClient
 from webstack_operator.leader import LeaderElector, LeaseTiming
 from webstack_operator.logs import configure_logging
@@ -33,9 +34,15 @@ KOPF_STOP_SECONDS = 10.0
 def run_operator(config: OperatorConfig) -> None:
     """Runs until SIGTERM or SIGINT."""
     configure_logging(config.verbose)
+    _quiet_kopf_retries(config.verbose)
     if config.metrics_port:
         start_http_server(config.metrics_port, addr=config.metrics_addr, registry=metrics.REGISTRY)
     sys.exit(asyncio.run(_serve(config)))
+
+
+def _quiet_kopf_retries(verbose: bool) -> None:
+    """kopf logs every retry of its own requests at ERROR (and would post each as an Event): DEBUG here."""
+    quiet_kopf_retries(logging.getLogger().handlers, verbose=verbose)
 
 
 async def _serve(config: OperatorConfig) -> int:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 JSON = dict[str, Any]
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
+
+K = TypeVar("K")
+RECENT = 8  # versions remembered per object: enough to recognise a late copy
 
 FIELD_MANAGER = "webstack-operator"
 DESIRED_HASH = "webstack.dev/desired-hash"
@@ -63,13 +66,45 @@ def resource_version(obj: JSON | None) -> str:
     return str((obj or {}).get("metadata", {}).get("resourceVersion", ""))
 
 
-def newer_or_equal(obj: JSON, than: JSON | None) -> bool:
-    """Whether `obj` is at least as new as `than` (a late, older watch event must not win)."""
-    return _rv(obj) >= _rv(than)
+class ArrivalOrder(Generic[K]):
+    """Which copy of an object to keep, decided by the order copies arrive in, never by comparing
+    resourceVersions: the API conventions make them opaque (only equality means anything; after an etcd
+    restore they may even go back).
 
+    - The events of one watch (and the items of the list it resumes from) arrive in the order the changes
+      happened: each replaces the one before.
+    - A copy whose version the watch delivered before and has since moved past is a late copy (a body kopf
+      hands a handler after newer events; a write's answer read after the watch reported a later change):
+      it does not replace the newer one. The same version again is no change.
+    - A write's answer with a version the watch has not delivered yet is kept. Should the watch then report
+      an older change late, that copy is held only until the watch delivers the answer's own version, as it
+      does before any later one.
+    """
 
-def _rv(obj: JSON | None) -> int:
-    try:
-        return int(resource_version(obj) or 0)
-    except ValueError:
-        return 0
+    def __init__(self) -> None:
+        self._watched: dict[K, list[str]] = {}  # versions the watch delivered, oldest first, the last RECENT
+
+    def watched(self, key: K, version: str) -> bool:
+        """A watch event, a list item, or a body kopf handed over: whether it replaces the copy held."""
+        if self._late(key, version):
+            return False
+        if version:
+            recent = self._watched.setdefault(key, [])
+            if not recent or recent[-1] != version:
+                recent.append(version)
+                del recent[:-RECENT]
+        return True
+
+    def answered(self, key: K, version: str) -> bool:
+        """Our write's answer: whether it replaces the copy held."""
+        return not self._late(key, version)
+
+    def forget(self, key: K) -> None:
+        self._watched.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._watched)
+
+    def _late(self, key: K, version: str) -> bool:
+        recent = self._watched.get(key) or []
+        return bool(version) and version in recent and recent[-1] != version

@@ -80,13 +80,13 @@ def observe(
     failed_creates: Mapping[str, FailedCreate] | None = None,
     prerequisites: Check | None = None,
 ) -> Observed:
-    """Picks the workloads status reads out of a stack's children (the newest, should two coexist while
-    the backend switches between a Rollout and a Deployment). `network_policies` names the NetworkPolicies
-    the stack renders; status counts how many of them exist."""
+    """Picks the workloads status reads out of a stack's children. Two of one kind and name (in two
+    namespaces) cannot be told apart, resourceVersions being opaque: neither is believed. `network_policies`
+    names the NetworkPolicies the stack renders; status counts how many of them exist."""
 
     def find(kinds: tuple[str, ...], suffix: str) -> JSON | None:
         found = [o for o in children if o["kind"] in kinds and o["metadata"]["name"] == f"{name}-{suffix}"]
-        return max(found, key=lambda o: int(o["metadata"].get("resourceVersion") or 0)) if found else None
+        return found[0] if len(found) == 1 else None
 
     canary = spec.backend.delivery.strategy == "Canary" and capabilities.argo_rollouts
     database = find(("StatefulSet",), "postgres")

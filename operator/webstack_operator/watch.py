@@ -2,8 +2,9 @@
 
 kopf's own resource handlers would watch every Secret, ConfigMap and Deployment in the cluster and filter
 by label in Python; these watches ask the apiserver for only `managed-by=webstack-operator` objects.
-Each kind is listed once, then watched from the list's resourceVersion (bookmarks keep it fresh); when
-that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
+Each kind is listed once (in pages), then watched from the list's resourceVersion (bookmarks keep it fresh);
+when that version is too old (410 Gone) it is listed again, and any other failure is retried with backoff.
+A watch the server keeps ending at once with nothing in it is reopened with a backoff of its own.
 
 A cluster-wide operator watches each kind in every namespace; a namespaced one (`run --namespace A
 --namespace B`) runs one watch per kind and namespace, so namespaced Roles are all it needs. Every watch
@@ -18,6 +19,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from webstack_operator import labels, metrics
 from webstack_operator.kubeapi import JSON, ApiError, KubeClient, Resource
@@ -36,6 +38,22 @@ Target = tuple[Resource, str | None]  # a kind, and the namespace it is watched 
 # What a kind's list and watch ask for beyond the defaults: children by our label; some kinds otherwise.
 Selects = Callable[[Resource], dict[str, str]]
 WatchKey = tuple[str, str, str]  # apiVersion, kind, namespace ("" for every namespace)
+
+
+@dataclass
+class _Progress:
+    """Where one watch loop is: the version it resumes from (None: list first), and its two backoffs."""
+
+    rv: str | None = None
+    failures: int = 0  # failures in a row
+    quiet_ends: int = 0  # watches in a row that ended at once with no event
+    streaming_since: float = field(default_factory=time.monotonic)
+
+
+def quiet_end_delay(ends: int) -> float:
+    """After the first quick empty end, at once (a watch may just have timed out); then 0.5 s, 1 s, 2 s, ...
+    up to 30 s."""
+    return 0.0 if ends <= 1 else min(30.0, 0.5 * 2.0 ** (ends - 2))
 
 
 def retry_delay(failures: int) -> float:
@@ -67,6 +85,7 @@ class ChildWatches:
         on_resync: OnResync,
         *,
         backoff: Backoff = retry_delay,
+        quiet_backoff: Backoff = quiet_end_delay,
         selects: Selects = by_our_label,
     ) -> None:
         self.client = client
@@ -74,6 +93,7 @@ class ChildWatches:
         self.on_event = on_event
         self.on_resync = on_resync
         self.backoff = backoff
+        self.quiet_backoff = quiet_backoff  # watches in a row that ended at once, empty -> seconds to wait
         self.tasks: dict[WatchKey, asyncio.Task[None]] = {}
         # Set once the watch has listed, or been refused (403): waiting longer would not fill the cache.
         self.synced: dict[WatchKey, asyncio.Event] = {}
@@ -138,74 +158,99 @@ class ChildWatches:
 
     async def _loop(self, resource: Resource, namespace: str | None) -> None:
         key = watch_key(resource, namespace)
-        path = resource.path(namespace)
-        rv: str | None = None
-        selected = self.selects(resource)
-        failures = 0
-        streaming_since = time.monotonic()
+        state = _Progress()
         while True:
             try:
-                if rv is None:
-                    listed = await self.client.request("GET", path, params=selected)
-                    items = listed.get("items", [])
-                    for item in items:
-                        item.setdefault("apiVersion", resource.api_version)
-                        item.setdefault("kind", resource.kind)
-                    self.on_resync(resource, namespace, items)
-                    rv = str(listed["metadata"]["resourceVersion"])
-                    self.synced[key].set()
-                    self._working(key)
-                    failures = 0
-                params = {
-                    **selected,
-                    "watch": "1",
-                    "resourceVersion": rv,
-                    "allowWatchBookmarks": "true",
-                    "timeoutSeconds": str(WATCH_SECONDS),
-                }
-                streaming_since = time.monotonic()
-                # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
-                opened = functools.partial(self._working, key)
-                stream = self.client.stream(path, params, on_open=opened)
-                async with contextlib.aclosing(stream) as events:
-                    async for event in events:
-                        self.failing_since.pop(key, None)
-                        failures = 0  # it works again: the next failure starts the backoff over
-                        obj = event.get("object") or {}
-                        etype = event.get("type", "")
-                        if etype == "ERROR":
-                            rv = None  # 410 Gone: our resourceVersion is too old; list again
-                            break
-                        rv = str(obj.get("metadata", {}).get("resourceVersion", rv))
-                        if etype == "BOOKMARK":
-                            continue
-                        obj.setdefault("apiVersion", resource.api_version)
-                        obj.setdefault("kind", resource.kind)
-                        self.on_event(etype, obj)
-                if rv is not None:
+                if state.rv is None:
+                    state.rv = await self._list(resource, namespace, key)
+                    state.failures = 0
+                events = await self._follow(resource, key, state)
+                if state.rv is not None:
                     self.failing_since.pop(key, None)  # the server ended the watch on time
-                failures = 0
+                    await self._after_clean_end(key, state, events)
+                state.failures = 0
             except asyncio.CancelledError:
                 raise
             except ApiError as e:
                 metrics.API_ERRORS.labels(status=str(e.status)).inc()
                 self.failing_since.setdefault(key, time.monotonic())
-                if time.monotonic() - streaming_since > HEALTHY_STREAM_SECONDS:
-                    failures = 0  # a watch that streamed for a while and then broke: a fresh failure
-                failures += 1
+                if time.monotonic() - state.streaming_since > HEALTHY_STREAM_SECONDS:
+                    state.failures = 0  # a watch that streamed for a while and then broke: a fresh failure
+                state.failures += 1
                 if e.status == 410:
-                    rv = None
-                delay = self.backoff(failures)
+                    state.rv = None
+                delay = self.backoff(state.failures)
                 if e.status == 403:
                     self._refused(key, e)
                 log.warning("watch of %s failed (%s); again in %.1fs", describe(key), e, delay)
                 await asyncio.sleep(delay)
             except Exception:  # a watch must outlive any one bad event: list again from scratch
                 self.failing_since.setdefault(key, time.monotonic())
-                failures += 1
-                rv = None
+                state.failures += 1
+                state.rv = None
                 log.exception("watch of %s broke; listing again", describe(key))
-                await asyncio.sleep(self.backoff(failures))
+                await asyncio.sleep(self.backoff(state.failures))
+
+    async def _list(self, resource: Resource, namespace: str | None, key: WatchKey) -> str:
+        """The whole truth for the kind, in pages, handed to `on_resync`; the version to watch from."""
+        listed = await self.client.list_all(resource.path(namespace), self.selects(resource))
+        items = listed.get("items", [])
+        for item in items:
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        self.on_resync(resource, namespace, items)
+        self.synced[key].set()
+        self._working(key)
+        return str(listed["metadata"]["resourceVersion"])
+
+    async def _follow(self, resource: Resource, key: WatchKey, state: _Progress) -> int:
+        """One watch from `state.rv` until the server ends it; the events it carried (bookmarks aside).
+        `state.rv` follows every event; None after an ERROR event (410 Gone: list again)."""
+        params = {
+            **self.selects(resource),
+            "watch": "1",
+            "resourceVersion": str(state.rv),
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(WATCH_SECONDS),
+        }
+        state.streaming_since, events = time.monotonic(), 0
+        # aclosing: leaving on ERROR closes the connection now, not when the generator is collected
+        opened = functools.partial(self._working, key)
+        stream = self.client.stream(resource.path(key[2] or None), params, on_open=opened)
+        async with contextlib.aclosing(stream) as received:
+            async for event in received:
+                self.failing_since.pop(key, None)
+                state.failures = 0  # it works again: the next failure starts the backoff over
+                obj = event.get("object") or {}
+                etype = event.get("type", "")
+                if etype == "ERROR":
+                    state.rv = None  # 410 Gone: our resourceVersion is too old; list again
+                    break
+                state.rv = str(obj.get("metadata", {}).get("resourceVersion", state.rv))
+                if etype == "BOOKMARK":
+                    continue
+                events += 1
+                obj.setdefault("apiVersion", resource.api_version)
+                obj.setdefault("kind", resource.kind)
+                self.on_event(etype, obj)
+        return events
+
+    async def _after_clean_end(self, key: WatchKey, state: _Progress, events: int) -> None:
+        """A watch that ended on time is resumed at once. One that ended at once with nothing in it, again
+        and again (a proxy or a server closing every watch), waits longer each time: no hot loop."""
+        if events or time.monotonic() - state.streaming_since >= HEALTHY_STREAM_SECONDS:
+            state.quiet_ends = 0
+            return
+        state.quiet_ends += 1
+        delay = self.quiet_backoff(state.quiet_ends)
+        if delay > 0:
+            log.debug(
+                "watch of %s ended at once %d times in a row; again in %.1fs",
+                describe(key),
+                state.quiet_ends,
+                delay,
+            )
+            await asyncio.sleep(delay)
 
     def _refused(self, key: WatchKey, error: ApiError) -> None:
         if key not in self.refused:

@@ -29,6 +29,7 @@ BUILT_IN_GROUPS = {
     "networking.k8s.io",
     "scheduling.k8s.io",
     "apiextensions.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 }
 ARGOCD = ROOT / "deploy" / "argocd"
 CHILD_VERBS = {"list", "watch", "get", "create", "patch", "delete"}
@@ -192,6 +193,33 @@ def test_the_lease_role_grants_exactly_the_election() -> None:
     }
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_the_lease_renewals_have_their_own_priority_level() -> None:
+    """API Priority and Fairness: the operator's Lease requests match a FlowSchema of their own, before the
+    built-in `service-accounts` one (9000) that takes the rest of its traffic."""
+    [level] = [d for d in load(BASE / "flowcontrol.yaml") if d["kind"] == "PriorityLevelConfiguration"]
+    schema = one(BASE / "flowcontrol.yaml", "FlowSchema")
+    assert schema["spec"]["priorityLevelConfiguration"]["name"] == level["metadata"]["name"]
+    assert level["spec"]["type"] == "Limited" and level["spec"]["limited"]["lendablePercent"] == 0
+    assert schema["spec"]["matchingPrecedence"] < 9000
+    account = one(BASE / "serviceaccount.yaml", "ServiceAccount")["metadata"]
+    role = one(BASE / "role.yaml", "Role")
+    [rule] = schema["spec"]["rules"]
+    assert rule["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "serviceAccount": {"name": account["name"], "namespace": account["namespace"]},
+        }
+    ]
+    assert rule["resourceRules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "namespaces": [role["metadata"]["namespace"]],
+            "verbs": sorted({verb for r in role["rules"] for verb in r["verbs"]}),
+        }
     ]
 
 

@@ -5,7 +5,8 @@ It serves
   `metrics.k8s.io/v1beta1` is listed but its own document answers 503, as an aggregated API whose backend
   is down does;
 - objects under `/api/v1/...` and `/apis/<group>/<version>/...`: GET of one or of a list (`labelSelector`
-  with `key=value` terms; list items without apiVersion/kind, as the apiserver sends them), POST, PATCH
+  with `key=value` terms; `limit`/`continue` pages, a token older than `expire` answering 410; list items
+  without apiVersion/kind, as the apiserver sends them), POST, PATCH
   (apply patch with `fieldManager`, `force` and `dryRun=All`; merge patch, also of `/status`), DELETE;
 - watches (`?watch=1`): the events after `resourceVersion`, then live ones, one JSON document a line,
   written in `chunk_size` pieces; an ERROR event with a 410 Status when that version was compacted away.
@@ -21,6 +22,7 @@ import asyncio
 import copy
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,7 @@ class Recorded:
     headers: CIMultiDictProxy[str]
     body: bytes
     content_type: str
+    at: float = 0.0  # time.monotonic() of arrival
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -98,6 +101,7 @@ class _Scripted:
     body: str
     content_type: str
     times: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,10 +152,18 @@ class FakeApi:
         self.history: list[tuple[int, Key, JSON]] = []
         self.watches: list[_Selection] = []
         self.chunk_size = 16 * 1024
+        self.pages = 0  # list answers given
+        self.compactions = 0  # continue tokens issued before the last `expire` answer 410
+        self.after_page: Callable[[int], None] | None = None  # called with `pages` after each list answer
         self._scripted: list[_Scripted] = []
+        # Aggregated discovery (apidiscovery.k8s.io/v2) on /api and /apis when asked for; group versions in
+        # `stale` are served with freshness Stale, as for an aggregated API whose backend is down.
+        self.aggregated = False
+        self.stale = {BROKEN_GROUP_VERSION}
         self.app = web.Application(middlewares=[self._record_and_script])
         self.app.add_routes(
             [
+                web.get("/api", self._api),
                 web.get("/api/v1", self._core),
                 web.get("/apis", self._groups),
                 web.get("/apis/{group}/{version}", self._group_version),
@@ -187,11 +199,12 @@ class FakeApi:
         watch: bool = False,
         times: int = 1,
         content_type: str = "text/html",
+        headers: dict[str, str] | None = None,
     ) -> None:
         """The next `times` requests to `path` get this answer instead (a dict body is sent as JSON)."""
         if isinstance(body, dict):
             body, content_type = json.dumps(body), "application/json"
-        self._scripted.append(_Scripted(method, path, watch, code, body, content_type, times))
+        self._scripted.append(_Scripted(method, path, watch, code, body, content_type, times, headers or {}))
 
     def unscript(self) -> None:
         """Forgets every scripted answer not yet given: the server behaves again."""
@@ -221,6 +234,7 @@ class FakeApi:
     def expire(self) -> None:
         """Compacts the history: open watches get ERROR 410 and end; older resourceVersions are gone."""
         self.compacted, self.history = self.revision, []
+        self.compactions += 1
         for w in self.watches:
             w.queue.put_nowait({"type": "ERROR", "object": self._too_old()})
             w.queue.put_nowait(None)
@@ -286,8 +300,9 @@ class FakeApi:
     ) -> web.StreamResponse:
         body = await request.read()
         query = dict(request.query)
+        at = time.monotonic()
         self.requests.append(
-            Recorded(request.method, request.path, query, request.headers, body, request.content_type)
+            Recorded(request.method, request.path, query, request.headers, body, request.content_type, at)
         )
         watch = query.get("watch") in ("1", "true")
         for s in self._scripted:
@@ -299,7 +314,9 @@ class FakeApi:
                     assert request.transport is not None
                     request.transport.abort()
                     return web.Response()  # never sent
-                return web.Response(status=s.status, text=s.body, content_type=s.content_type)
+                return web.Response(
+                    status=s.status, text=s.body, content_type=s.content_type, headers=s.headers
+                )
         return await handler(request)
 
     async def _core(self, _: web.Request) -> web.Response:
@@ -307,7 +324,55 @@ class FakeApi:
             {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES["v1"]}
         )
 
-    async def _groups(self, _: web.Request) -> web.Response:
+    def _asks_aggregated(self, request: web.Request) -> bool:
+        return self.aggregated and "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
+
+    def _aggregated(self, core: bool) -> web.Response:
+        groups: dict[str, list[JSON]] = {}
+        for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
+            if ("/" not in gv) != core:
+                continue
+            group, _, version = gv.rpartition("/")
+            resources = [
+                {
+                    "resource": r["name"],
+                    "responseKind": {"group": group, "version": version, "kind": r["kind"]},
+                    "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                    "verbs": r["verbs"],
+                    "subresources": [
+                        {"subresource": sub["name"].split("/", 1)[1], "verbs": ["get"]}
+                        for sub in RESOURCES.get(gv, [])
+                        if sub["name"].startswith(r["name"] + "/")
+                    ],
+                }
+                for r in RESOURCES.get(
+                    gv, [{"name": "pods", "kind": "PodMetrics", "namespaced": True, "verbs": []}]
+                )
+                if "/" not in r["name"]
+            ]
+            entry = {"version": version, "resources": resources}
+            entry["freshness"] = "Stale" if gv in self.stale else "Current"
+            groups.setdefault(group, []).append(entry)
+        return web.json_response(
+            {
+                "kind": "APIGroupDiscoveryList",
+                "apiVersion": "apidiscovery.k8s.io/v2",
+                "metadata": {},
+                "items": [
+                    {"metadata": {"name": name}, "versions": versions} for name, versions in groups.items()
+                ],
+            },
+            content_type="application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        )
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if self._asks_aggregated(request):
+            return self._aggregated(core=True)
+        return web.json_response({"kind": "APIVersions", "versions": ["v1"]})
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        if self._asks_aggregated(request):
+            return self._aggregated(core=False)
         groups: dict[str, list[str]] = {}
         for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
             if "/" in gv:
@@ -353,7 +418,7 @@ class FakeApi:
         if request.method == "GET" and request.query.get("watch") in ("1", "true"):
             return await self._watch(request, selected)
         if request.method == "GET":
-            return self._list(selected)
+            return self._list(selected, dict(request.query))
         if request.method == "POST":
             obj = await request.json()
             key = self._key(request.path, obj)
@@ -386,18 +451,34 @@ class FakeApi:
             return web.json_response(self._write("DELETED", key, existing))
         return _error(415, "UnsupportedMediaType", f"{request.method} {request.content_type}")
 
-    def _list(self, selected: _Selection) -> web.Response:
+    def _list(self, selected: _Selection, query: dict[str, str]) -> web.Response:
+        """`limit` and `continue` as the apiserver pages: a token names where the next page starts and the
+        revision it was issued at; one issued before a compaction answers 410 Expired."""
         items = [  # the apiserver leaves apiVersion and kind out of list items
             {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-            for key, obj in self.objects.items()
+            for key, obj in sorted(self.objects.items())
             if selected.sees(key, obj)
         ]
+        start, issued, epoch = 0, self.revision, self.compactions
+        if query.get("continue"):
+            epoch, issued, start = (int(part) for part in query["continue"].split(":"))
+            if epoch < self.compactions:
+                message = "The provided continue parameter is too old to display a consistent list result."
+                return _error(410, "Expired", message)
+        metadata: JSON = {"resourceVersion": str(issued)}
+        limit = int(query.get("limit") or 0)
+        if limit and start + limit < len(items):
+            metadata["continue"] = f"{epoch}:{issued}:{start + limit}"
+            metadata["remainingItemCount"] = len(items) - start - limit
+        self.pages += 1
+        if self.after_page is not None:
+            self.after_page(self.pages)
         return web.json_response(
             {
                 "kind": f"{KINDS[selected.group_version, selected.plural]}List",
                 "apiVersion": selected.group_version,
-                "metadata": {"resourceVersion": str(self.revision)},
-                "items": items,
+                "metadata": metadata,
+                "items": items[start : start + limit] if limit else items,
             }
         )
 

@@ -118,8 +118,9 @@ def test_children_are_the_live_webstacks_by_uid() -> None:
 def test_cache_keeps_newest_and_tombstones_deletions_of_a_live_stack() -> None:
     cache = ChildCache()
     cache.track(STACK, "stack-uid")
+    assert cache.upsert(_child("a", rv="3")) == STACK
     assert cache.upsert(_child("a", rv="5")) == STACK
-    cache.upsert(_child("a", rv="3"))  # a late, older event must not win
+    cache.wrote(STACK, _child("a", rv="3"), Applied("h", "", "3", "u-a"))  # a late answer must not win
     seen = cache.get(("v1", "Service", "team", "a"))
     assert seen is not None
     assert seen.obj["metadata"]["resourceVersion"] == "5"
@@ -129,6 +130,30 @@ def test_cache_keeps_newest_and_tombstones_deletions_of_a_live_stack() -> None:
     assert cache.deleted_by_someone(STACK, ("v1", "Service", "team", "a"))
     cache.upsert(_child("a", rv="7"))
     assert not cache.deleted_by_someone(STACK, ("v1", "Service", "team", "a"))
+
+
+def test_the_cache_follows_watch_order_not_numeric_resource_versions() -> None:
+    """Versions are opaque: after an etcd restore they go back, and the watch's next event is still the
+    newest. A late copy of a version the watch has moved past never wins."""
+    cache = ChildCache()
+    key = ("v1", "Service", "team", "a")
+
+    def held() -> str:
+        seen = cache.get(key)
+        assert seen is not None
+        return str(seen.obj["metadata"]["resourceVersion"])
+
+    cache.upsert(_child("a", rv="900"))
+    cache.upsert(_child("a", rv="12"))  # restored from a backup: numbers went back
+    assert held() == "12"
+    cache.wrote(STACK, _child("a", rv="14"), Applied("h", "", "14", "u-a"))
+    assert held() == "14"
+    cache.upsert(_child("a", rv="14"))
+    cache.upsert(_child("a", rv="c0ffee"))  # not a number at all
+    assert held() == "c0ffee"
+    cache.wrote(STACK, _child("a", rv="14"), Applied("h", "", "14", "u-a"))  # read late: the watch moved on
+    cache.upsert(_child("a", rv="12"))  # a late copy
+    assert held() == "c0ffee"
 
 
 def test_children_of_an_unknown_stack_leave_no_tombstones() -> None:

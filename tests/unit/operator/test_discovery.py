@@ -9,6 +9,7 @@ import pytest
 from tests.unit.operator.fakeapi import FakeApi, status
 
 from webstack_operator.builders.kinds import settle_capabilities
+from webstack_operator.discovery import AGGREGATED
 from webstack_operator.kubeapi import KubeClient
 from webstack_operator.settings import Capabilities
 
@@ -35,6 +36,45 @@ async def test_a_group_never_seen_and_failing_is_not_invented(client: tuple[Fake
     _, kube = client
     found = await kube.discover()  # metrics.k8s.io is listed but its document answers 503
     assert not any(api_version.startswith("metrics.k8s.io") for api_version, _ in found)
+
+
+async def test_aggregated_discovery_takes_two_requests_where_served(
+    client: tuple[FakeApi, KubeClient],
+) -> None:
+    """Not one request per group version every minute: /api and /apis, each with every resource in it."""
+    api, kube = client
+    legacy = await kube.discover()
+    api.requests.clear()
+    api.aggregated = True
+    assert await kube.discover() == legacy
+    assert [r.path for r in api.requests] == ["/api", "/apis"]
+    assert all(AGGREGATED in r.headers["Accept"] for r in api.requests)
+    assert all("/" not in r.plural for r in legacy.values())  # subresources are nested, and left out
+
+
+async def test_a_stale_group_version_keeps_what_it_served_and_is_never_invented(
+    client: tuple[FakeApi, KubeClient],
+) -> None:
+    api, kube = client
+    api.aggregated = True
+    found = await kube.discover()
+    assert not any(
+        api_version.startswith("metrics.k8s.io") for api_version, _ in found
+    )  # Stale from the start
+    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in found
+    api.stale.add("monitoring.coreos.com/v1")  # its backend stopped answering the apiserver
+    found = await kube.discover()
+    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in found
+
+
+async def test_a_server_without_aggregated_discovery_is_asked_per_group_version(
+    client: tuple[FakeApi, KubeClient],
+) -> None:
+    api, kube = client
+    await kube.discover()
+    paths = [r.path for r in api.requests]
+    assert paths[:3] == ["/api", "/api/v1", "/apis"]
+    assert "/apis/apps/v1" in paths and "/apis/metrics.k8s.io/v1beta1" in paths
 
 
 ALL = Capabilities()

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
-from webstack_operator.kubeapi import ApiError, KubeClient, Resource, retry_after_seconds
+from webstack_operator.kubeapi import LIST_ATTEMPTS, ApiError, KubeClient, Resource, retry_after_seconds
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 
@@ -90,6 +90,42 @@ async def test_writes_carry_their_content_type_query_and_body(api: FakeApi, clie
         ("DELETE", path, "application/json", None),
     ]
     assert api.requests[-1].json() == options
+
+
+# ---------------------------------------------------------------------- lists, in pages
+async def test_a_list_is_read_in_pages_with_limit_and_continue(api: FakeApi, client: KubeClient) -> None:
+    """Each page is one request under its own timeout: a big list no longer races one 30 s total."""
+    for name in "abcde":
+        api.create(CONFIGMAPS, configmap(name))
+    listed = await client.list_all(CONFIGMAPS, {"fieldSelector": "metadata.namespace=team"}, page_size=2)
+    assert [item["metadata"]["name"] for item in listed["items"]] == list("abcde")
+    assert listed["metadata"] == {"resourceVersion": "105"}  # the snapshot's, no continue left
+    sent = [r.query for r in api.requests_to(CONFIGMAPS)]
+    assert [q.get("limit") for q in sent] == ["2", "2", "2"]
+    assert [q.get("continue") for q in sent] == [None, "0:105:2", "0:105:4"]
+    assert all(q["fieldSelector"] == "metadata.namespace=team" for q in sent)
+
+
+async def test_an_expired_continue_token_lists_again_from_the_start(api: FakeApi, client: KubeClient) -> None:
+    for name in "abc":
+        api.create(CONFIGMAPS, configmap(name))
+    api.after_page = lambda n: api.expire() if n == 1 else None  # compacted between the first two pages
+    listed = await client.list_all(CONFIGMAPS, {}, page_size=2)
+    assert [item["metadata"]["name"] for item in listed["items"]] == list("abc")
+    tokens = [r.query.get("continue") for r in api.requests_to(CONFIGMAPS)]
+    assert tokens == [None, "0:103:2", None, "1:103:2"]  # the second page refused; the list started over
+
+
+async def test_a_list_whose_continue_keeps_expiring_gives_up_with_the_410(
+    api: FakeApi, client: KubeClient
+) -> None:
+    for name in "abc":
+        api.create(CONFIGMAPS, configmap(name))
+    api.after_page = lambda _: api.expire()  # every first page is followed by a compaction
+    with pytest.raises(ApiError) as caught:
+        await client.list_all(CONFIGMAPS, {}, page_size=2)
+    assert caught.value.status == 410
+    assert len(api.requests_to(CONFIGMAPS)) == 2 * LIST_ATTEMPTS
 
 
 # ---------------------------------------------------------------------- errors

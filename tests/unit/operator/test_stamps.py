@@ -9,10 +9,11 @@ from webstack_operator.decide import is_create_only, unchanged_since
 from webstack_operator.stamps import (
     DESIRED_HASH,
     FIELD_MANAGER,
+    RECENT,
     Applied,
+    ArrivalOrder,
     desired_hash,
     key_of,
-    newer_or_equal,
     our_fields_hash,
     stamped,
 )
@@ -81,9 +82,51 @@ def test_create_only_is_the_kinds_tables_word() -> None:
     assert not is_create_only(_cm())
 
 
-def test_newer_or_equal_compares_resource_versions_as_numbers() -> None:
-    old, new = _cm(), _cm()
-    old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"] = "9", "10"
-    assert newer_or_equal(new, old)
-    assert not newer_or_equal(old, new)
-    assert newer_or_equal(old, None)
+def test_watch_events_replace_each_other_in_arrival_order_whatever_the_versions_look_like() -> None:
+    """Opaque versions: after an etcd restore they may go back ("900" then "12"); some servers' are not
+    numbers at all. A watch delivers changes in order, so each event is the newest."""
+    order: ArrivalOrder[str] = ArrivalOrder()
+    assert all(order.watched("a", v) for v in ("900", "12", "b7f", "a01"))
+
+
+def test_a_late_copy_of_a_version_already_replaced_is_refused() -> None:
+    """A handler's body can be older than the last event's."""
+    order: ArrivalOrder[str] = ArrivalOrder()
+    assert order.watched("a", "x1")
+    assert order.watched("a", "x2")
+    assert not order.watched("a", "x1")
+    assert order.watched("a", "x2")  # the same version again is no change
+
+
+def test_a_write_answer_the_watch_has_not_delivered_is_kept() -> None:
+    order: ArrivalOrder[str] = ArrivalOrder()
+    assert order.watched("a", "e1")
+    assert order.answered("a", "w")
+    assert order.answered("a", "e1")  # the last the watch delivered: no change
+    assert order.watched("a", "w")  # the watch catches up
+    assert order.watched("a", "e3")  # after it: newer
+
+
+def test_a_write_answer_the_watch_has_moved_past_is_refused() -> None:
+    order: ArrivalOrder[str] = ArrivalOrder()
+    assert order.watched("a", "w")
+    assert order.watched("a", "later")
+    assert not order.answered("a", "w")
+
+
+def test_only_the_last_versions_are_remembered_and_forget_drops_them() -> None:
+    order: ArrivalOrder[str] = ArrivalOrder()
+    for i in range(RECENT + 1):
+        assert order.watched("a", f"v{i}")
+    assert order.watched("a", "v0")  # too old to be recognised: taken as a new event, as the watch says
+    assert not order.watched("a", "v5")
+    order.forget("a")
+    assert len(order) == 0
+    assert order.watched("a", "v5")
+
+
+def test_no_version_is_no_evidence() -> None:
+    order: ArrivalOrder[str] = ArrivalOrder()
+    assert order.answered("a", "")
+    assert order.watched("a", "")
+    assert len(order) == 0

@@ -12,8 +12,8 @@ from tests.helpers import eventually
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
 from webstack_operator import labels
-from webstack_operator.kubeapi import JSON, KubeClient, Resource
-from webstack_operator.watch import SELECTOR, WATCH_SECONDS, ChildWatches, retry_delay
+from webstack_operator.kubeapi import JSON, LIST_PAGE, KubeClient, Resource
+from webstack_operator.watch import SELECTOR, WATCH_SECONDS, ChildWatches, quiet_end_delay, retry_delay
 
 T = TypeVar("T")
 
@@ -33,6 +33,7 @@ class Seen:
         self.namespaces: list[str | None] = []  # where each list was
         self.items: list[JSON] = []
         self.failures: list[int] = []
+        self.quiet_ends: list[int] = []
 
     def on_event(self, event_type: str, obj: JSON) -> None:
         self.events.append((event_type, obj["metadata"]["name"]))
@@ -45,6 +46,10 @@ class Seen:
 
     def backoff(self, failures: int) -> float:
         self.failures.append(failures)
+        return 0.01
+
+    def quiet_backoff(self, ends: int) -> float:
+        self.quiet_ends.append(ends)
         return 0.01
 
 
@@ -62,7 +67,9 @@ def seen() -> Seen:
 @pytest.fixture
 async def watches(api: FakeApi, seen: Seen) -> AsyncIterator[ChildWatches]:
     client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
-    child_watches = ChildWatches(client, seen.on_event, seen.on_resync, backoff=seen.backoff)
+    child_watches = ChildWatches(
+        client, seen.on_event, seen.on_resync, backoff=seen.backoff, quiet_backoff=seen.quiet_backoff
+    )
     yield child_watches
     await child_watches.close()
     await client.close()
@@ -86,6 +93,12 @@ async def watching(api: FakeApi, count: int = 1) -> None:
     await settles(lambda: len(api.watches), lambda n: n == count, f"{count} open watch(es)")
 
 
+async def reopened(api: FakeApi, count: int) -> None:
+    """The `count`th watch request has been made and is open."""
+    await settles(lambda: len(watch_versions(api)), lambda n: n == count, f"watch number {count}")
+    await watching(api)
+
+
 def watch_versions(api: FakeApi) -> list[str]:
     return [r.query["resourceVersion"] for r in api.requests_to(ALL_CONFIGMAPS, watch=True)]
 
@@ -105,7 +118,7 @@ async def test_the_first_list_fills_the_cache_then_the_watch_resumes_from_it(
     assert seen.resyncs == [["a"]]
     assert (seen.items[0]["apiVersion"], seen.items[0]["kind"]) == ("v1", "ConfigMap")  # lists omit them
     [listed] = api.requests_to(ALL_CONFIGMAPS, watch=False)
-    assert listed.query == {"labelSelector": SELECTOR}
+    assert listed.query == {"labelSelector": SELECTOR, "limit": str(LIST_PAGE)}  # in pages
     await watching(api)
     [watch] = api.requests_to(ALL_CONFIGMAPS, watch=True)
     assert watch.query == {
@@ -224,6 +237,31 @@ async def test_a_failing_event_handler_does_not_end_the_watch(
     api.create(IN_TEAM, child("a"))
     await settles(lambda: seen.resyncs, lambda r: r == [[], ["a"]], "a list after the failure")
     assert seen.failures == [1]
+
+
+async def test_a_watch_that_keeps_ending_empty_backs_off_and_an_event_resets_it(
+    api: FakeApi, seen: Seen, watches: ChildWatches
+) -> None:
+    """A server (or a proxy) that ends every watch at once, cleanly and with nothing in it, was answered
+    with a new watch at once: a hot loop (167k reopens a second). Each empty end in a row waits longer."""
+    watches.ensure([CONFIGMAPS])
+    await watching(api)
+    api.answer("GET", ALL_CONFIGMAPS, 200, "", watch=True, times=4, content_type="application/json")
+    api.end_watches()
+    await reopened(api, 6)  # the sixth watch is a real one again
+    assert seen.quiet_ends == [1, 2, 3, 4, 5]
+    assert seen.failures == []  # a clean end is no failure
+    api.create(IN_TEAM, child("a"))
+    await settles(lambda: seen.events, lambda e: e == [("ADDED", "a")], "the event")
+    api.end_watches()
+    await reopened(api, 7)
+    api.end_watches()
+    await reopened(api, 8)
+    assert seen.quiet_ends == [1, 2, 3, 4, 5, 1]  # the end after an event started the count over
+
+
+def test_the_quiet_end_backoff_reopens_at_once_once_then_doubles_up_to_30_seconds() -> None:
+    assert [quiet_end_delay(n) for n in (1, 2, 3, 4, 8, 9, 50)] == [0.0, 0.5, 1.0, 2.0, 30.0, 30.0, 30.0]
 
 
 def test_the_default_backoff_doubles_up_to_30_seconds() -> None:
