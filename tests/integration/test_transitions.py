@@ -93,6 +93,8 @@ class Watched:
         self._proc.terminate()
         self._proc.wait(timeout=10)
         self._thread.join(timeout=10)
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
         assert not self.errors, self.errors
         return self.snapshot()
 
