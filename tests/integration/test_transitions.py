@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.support.operator import (
     install_webstack_crd,
     wait_phase,
 )
+from tests.support.serving import Watched, never_zero, ready_endpoints, ready_pods
 
 from kubelocal.cluster import LocalCluster
 from kubelocal.target import KubeTarget
@@ -38,93 +38,6 @@ STEPS = [{"setWeight": 25}, {"pause": {}}]
 CANARY: dict[str, Any] = {"backend": {**BACKEND, "delivery": {"strategy": "Canary", "steps": STEPS}}}
 ROLLING: dict[str, Any] = {"backend": {**BACKEND, "delivery": {"strategy": "RollingUpdate"}}}
 BACKEND_PODS = "app.kubernetes.io/instance={stack},app.kubernetes.io/component=backend"
-
-
-# -- watching
-class Watched:
-    """One list+watch of a path (`kubectl get --raw PATH?watch=1`: the apiserver first sends an ADDED event
-    for every object that exists, then every change), kept as the current set of objects. After each event
-    `measure` is called with that set and its result is recorded: the test reads every moment."""
-
-    def __init__(self, cluster: KubeTarget, path: str, measure: Callable[[dict[str, Any]], Any]) -> None:
-        self.measure = measure
-        self.objects: dict[str, Any] = {}
-        self.seen: list[Any] = []
-        self.errors: list[str] = []
-        separator = "&" if "?" in path else "?"
-        self._proc = subprocess.Popen(
-            [
-                str(cluster.kubectl_path),
-                f"--kubeconfig={cluster.kubeconfig_path}",
-                "get",
-                "--raw",
-                f"{path}{separator}watch=1&timeoutSeconds=600",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            event = json.loads(line)
-            obj = event["object"]
-            if event["type"] == "ERROR":
-                self.errors.append(str(obj))
-                continue
-            meta = obj.get("metadata") or {}
-            key = f"{meta.get('namespace')}/{obj.get('kind')}/{meta.get('name')}"
-            with self._lock:
-                if event["type"] == "DELETED":
-                    self.objects.pop(key, None)
-                elif event["type"] in ("ADDED", "MODIFIED"):
-                    self.objects[key] = obj
-                self.seen.append(self.measure(dict(self.objects)))
-
-    def snapshot(self) -> list[Any]:
-        with self._lock:
-            return list(self.seen)
-
-    def stop(self) -> list[Any]:
-        self._proc.terminate()
-        self._proc.wait(timeout=10)
-        self._thread.join(timeout=10)
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
-        assert not self.errors, self.errors
-        return self.snapshot()
-
-
-def ready_pods(objects: dict[str, Any]) -> int:
-    """Backend pods that serve: Ready, and not on their way out."""
-    return sum(
-        1
-        for pod in objects.values()
-        if not pod["metadata"].get("deletionTimestamp")
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (pod.get("status") or {}).get("conditions") or []
-        )
-    )
-
-
-def ready_endpoints(objects: dict[str, Any]) -> int:
-    return sum(
-        1
-        for eps in objects.values()
-        for endpoint in eps.get("endpoints") or []
-        if (endpoint.get("conditions") or {}).get("ready") is True
-    )
-
-
-def never_zero(seen: list[int]) -> list[int]:
-    """The counts from the first moment something served on: none of them may be 0."""
-    started = next((i for i, n in enumerate(seen) if n > 0), len(seen))
-    return seen[started:]
 
 
 @pytest.fixture
@@ -196,35 +109,45 @@ def _argo(cluster: KubeTarget) -> None:
 
 
 # -- 1. no edit deletes data
-def test_switching_to_external_under_delete_is_refused_and_deletes_nothing(
-    platform: KubeTarget, operator: OperatorProcess, namespace: str
-) -> None:
-    managed = {"backend": BACKEND, "database": {"deletionPolicy": "Delete"}}
-    apply_webstack(platform, namespace, "shop", managed)
-    wait_phase(platform, namespace, "shop", timeout=120)
-    pvc = eventually(
-        lambda: platform.kubectl(
-            "get", "pvc", "data-shop-postgres-0", "-n", namespace, "-o", "json", check=False
-        ),
+RDS = {"credentials": {"secretRef": {"name": "rds"}}}  # an External database's credentials (a uri)
+
+
+def _managed_with_data(cluster: KubeTarget, ns: str, database: dict[str, Any]) -> dict[str, str]:
+    """A Ready stack with a Managed database and its volume, and a Secret for the External one it may
+    switch to; the UIDs of the StatefulSet, its claim and its credentials."""
+    apply_webstack(cluster, ns, "shop", {"backend": BACKEND, "database": database})
+    wait_phase(cluster, ns, "shop", timeout=120)
+    eventually(
+        lambda: cluster.kubectl("get", "pvc", "data-shop-postgres-0", "-n", ns, check=False),
         until=lambda r: r.returncode == 0,
         what="the database volume",
     )
-    claim, secret = (
-        json.loads(pvc.stdout)["metadata"]["uid"],
-        _uid(platform, "secret", "shop-postgres", "-n", namespace),
-    )
-
-    platform.kubectl(
-        "create", "secret", "generic", "rds", "-n", namespace, "--from-literal=uri=postgres://x@rds/db"
-    )
-    external = {
-        "backend": BACKEND,
-        "database": {
-            "mode": "External",
-            "deletionPolicy": "Delete",
-            "credentials": {"secretRef": {"name": "rds"}},
-        },
+    cluster.kubectl("create", "secret", "generic", "rds", "-n", ns, "--from-literal=uri=postgres://x@rds/db")
+    return {
+        kind: _uid(cluster, kind, name, "-n", ns)
+        for kind, name in (
+            ("statefulset", "shop-postgres"),
+            ("pvc", "data-shop-postgres-0"),
+            ("secret", "shop-postgres"),
+        )
     }
+
+
+def _orphaned(cluster: KubeTarget, ns: str) -> dict[str, Any]:
+    ws = eventually(
+        lambda: get_json(cluster, "webstack", "shop", "-n", ns),
+        until=lambda w: any(c["type"] == "Orphaned" for c in (w.get("status") or {}).get("conditions") or []),
+        timeout=60,
+        what="the Orphaned condition",
+    )
+    return condition(ws, "Orphaned")
+
+
+def test_switching_to_external_under_delete_is_refused_and_deletes_nothing(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    uids = _managed_with_data(platform, namespace, {"deletionPolicy": "Delete"})
+    external = {"backend": BACKEND, "database": {"mode": "External", "deletionPolicy": "Delete", **RDS}}
     doc = {
         "apiVersion": "webstack.dev/v1alpha1",
         "kind": "WebStack",
@@ -238,8 +161,8 @@ def test_switching_to_external_under_delete_is_refused_and_deletes_nothing(
     assert refused.returncode != 0, refused.stdout
     assert "deletionPolicy" in refused.stderr and "spec.database.mode" in refused.stderr, refused.stderr
     assert get_json(platform, "webstack", "shop", "-n", namespace)["spec"]["database"]["mode"] == "Managed"
-    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == claim
-    assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == secret
+    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == uids["pvc"]
+    assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == uids["secret"]
 
 
 def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_credentials(
@@ -247,34 +170,13 @@ def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_cre
 ) -> None:
     """The edit that sets Retain and External at once: the StatefulSet still says `whenDeleted: Delete`
     when the operator stops rendering it, so pruning it would take the claim."""
-    apply_webstack(
-        platform, namespace, "shop", {"backend": BACKEND, "database": {"deletionPolicy": "Delete"}}
-    )
-    wait_phase(platform, namespace, "shop", timeout=120)
-    eventually(
-        lambda: platform.kubectl("get", "pvc", "data-shop-postgres-0", "-n", namespace, check=False),
-        until=lambda r: r.returncode == 0,
-        what="the database volume",
-    )
-    claim = _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace)
-    secret = _uid(platform, "secret", "shop-postgres", "-n", namespace)
-    statefulset = _uid(platform, "statefulset", "shop-postgres", "-n", namespace)
-
-    platform.kubectl(
-        "create", "secret", "generic", "rds", "-n", namespace, "--from-literal=uri=postgres://x@rds/db"
-    )
-    external = {"mode": "External", "deletionPolicy": "Retain", "credentials": {"secretRef": {"name": "rds"}}}
-    planned = _plan(platform, namespace, "shop", {"backend": BACKEND, "database": external})
+    uids = _managed_with_data(platform, namespace, {"deletionPolicy": "Delete"})
+    external = {"backend": BACKEND, "database": {"mode": "External", "deletionPolicy": "Retain", **RDS}}
+    planned = _plan(platform, namespace, "shop", external)
     assert any("StatefulSet shop-postgres (PVC data-shop-postgres-0)" in n for n in planned["notes"]), planned
     assert ("StatefulSet", "shop-postgres") not in {(o["kind"], o["name"]) for o in planned["objects"]}
-    apply_webstack(platform, namespace, "shop", {"backend": BACKEND, "database": external})
-    ws = eventually(
-        lambda: get_json(platform, "webstack", "shop", "-n", namespace),
-        until=lambda w: any(c["type"] == "Orphaned" for c in (w.get("status") or {}).get("conditions") or []),
-        timeout=60,
-        what="the Orphaned condition",
-    )
-    orphaned = condition(ws, "Orphaned")
+    apply_webstack(platform, namespace, "shop", external)
+    orphaned = _orphaned(platform, namespace)
     for text in ("StatefulSet shop-postgres", "data-shop-postgres-0", "Secret shop-postgres", "kubectl"):
         assert text in orphaned["message"], orphaned
     wait_phase(platform, namespace, "shop", timeout=120)
@@ -285,17 +187,14 @@ def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_cre
         what="the database Service pruned",
     )
     kept = get_json(platform, "statefulset", "shop-postgres", "-n", namespace)
-    assert kept["metadata"]["uid"] == statefulset
+    assert kept["metadata"]["uid"] == uids["statefulset"]
     assert not kept["metadata"].get("ownerReferences"), kept["metadata"]
     assert kept["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
-    assert not get_json(platform, "secret", "shop-postgres", "-n", namespace)["metadata"].get(
-        "ownerReferences"
-    )
+    secret = get_json(platform, "secret", "shop-postgres", "-n", namespace)
+    assert not secret["metadata"].get("ownerReferences"), secret["metadata"]
     # Even deleting the StatefulSet (as the Event says to) and then the WebStack leaves claim and password.
-    platform.kubectl(
-        "delete", "statefulset", "shop-postgres", "-n", namespace, "--wait=true", "--timeout=60s"
-    )
-    platform.kubectl("delete", "webstack", "shop", "-n", namespace, "--wait=true", "--timeout=60s")
+    for kind in ("statefulset/shop-postgres", "webstack/shop"):
+        platform.kubectl("delete", kind, "-n", namespace, "--wait=true", "--timeout=60s")
     eventually(
         lambda: platform.kubectl(
             "get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=database", "-o", "name"
@@ -303,8 +202,8 @@ def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_cre
         until=lambda r: r.stdout.strip() == "",
         what="the database pod gone with its StatefulSet",
     )
-    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == claim
-    assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == secret
+    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == uids["pvc"]
+    assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == uids["secret"]
     said = [e for e in events(platform, namespace, "shop") if e["reason"] == "Orphaned"]
     assert len(said) == 1 and said[0]["type"] == "Warning", said
     assert "kubectl -n " in said[0]["message"] and "delete pvc data-shop-postgres-0" in said[0]["message"]
@@ -313,33 +212,17 @@ def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_cre
 def test_switching_back_to_managed_takes_the_kept_database_back(
     platform: KubeTarget, operator: OperatorProcess, namespace: str
 ) -> None:
-    apply_webstack(platform, namespace, "shop", {"backend": BACKEND})
-    wait_phase(platform, namespace, "shop", timeout=120)
-    eventually(
-        lambda: platform.kubectl("get", "pvc", "data-shop-postgres-0", "-n", namespace, check=False),
-        until=lambda r: r.returncode == 0,
-        what="the database volume",
-    )
-    claim = _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace)
-    statefulset = _uid(platform, "statefulset", "shop-postgres", "-n", namespace)
-    platform.kubectl(
-        "create", "secret", "generic", "rds", "-n", namespace, "--from-literal=uri=postgres://x@rds/db"
-    )
-    external = {"mode": "External", "credentials": {"secretRef": {"name": "rds"}}}
-    apply_webstack(platform, namespace, "shop", {"backend": BACKEND, "database": external})
-    eventually(
-        lambda: get_json(platform, "webstack", "shop", "-n", namespace),
-        until=lambda w: any(c["type"] == "Orphaned" for c in (w.get("status") or {}).get("conditions") or []),
-        timeout=60,
-        what="the Orphaned condition",
-    )
+    uids = _managed_with_data(platform, namespace, {})
+    apply_webstack(platform, namespace, "shop", {"backend": BACKEND, "database": {"mode": "External", **RDS}})
+    _orphaned(platform, namespace)
     apply_webstack(platform, namespace, "shop", {"backend": BACKEND})
     ws = wait_phase(platform, namespace, "shop", timeout=120)
     assert "Orphaned" not in {c["type"] for c in ws["status"]["conditions"]}
     back = get_json(platform, "statefulset", "shop-postgres", "-n", namespace)
-    assert back["metadata"]["uid"] == statefulset
+    assert back["metadata"]["uid"] == uids["statefulset"]
     assert [r["uid"] for r in back["metadata"]["ownerReferences"]] == [ws["metadata"]["uid"]]
-    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == claim
+    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == uids["pvc"]
+    assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == uids["secret"]
 
 
 # -- 2. a workload switch is a hand-over
