@@ -193,9 +193,9 @@ def backend_workloads(children: list[JSON], backend: str, owner_uid: str) -> dic
 
 
 def switching_from(children: list[JSON], backend: str, owner_uid: str, wanted_kind: str) -> str | None:
-    """The kind of the live backend a render of `wanted_kind` would replace, or None (no switch)."""
-    live = backend_workloads(children, backend, owner_uid)
-    return None if wanted_kind in live or not live else next(iter(sorted(live)))
+    """The kind of the live backend a render of `wanted_kind` replaces (or is replacing), or None."""
+    others = sorted(k for k in backend_workloads(children, backend, owner_uid) if k != wanted_kind)
+    return others[0] if others else None
 
 
 def available(workload: JSON) -> bool:
@@ -277,8 +277,11 @@ def take_turn(
     caps = replace(ctx.settings.capabilities, argo_rollouts=old == "Rollout")
     before = replace(ctx, settings=replace(ctx.settings, capabilities=caps))
     holder = slot.take(stack, now)
+    underway = any(  # both workloads live: finish it (after an operator restart too), never turn back
+        o["kind"] == wanted for o in backend_workloads(children, ctx.child("backend"), owner_uid).values()
+    )
     from_cluster = ("Rollout" if before.uses_rollout else "Deployment") == old
-    return (before, holder) if holder is not None and from_cluster else (ctx, None)
+    return (before, holder) if holder is not None and from_cluster and not underway else (ctx, None)
 
 
 def handover_condition(

@@ -222,3 +222,15 @@ def test_a_paused_stack_never_takes_the_turn() -> None:
     paused = make_stack(capabilities=ARGO, paused=True, backend={"delivery": CANARY_STEPS})
     assert take_turn(slot, STACK, paused, [_workload("Deployment", 2, 2)], UID, 0.0) == (paused, None)
     assert slot.holder is None
+
+
+def test_a_hand_over_underway_is_finished_not_turned_back_even_without_the_turn() -> None:
+    """After an operator restart the turn is forgotten: a stack found with both workloads goes on."""
+    slot = HandOverSlot(holder=("team-b", "other"), since=0.0)
+    canary = make_stack(capabilities=ARGO, backend={"delivery": CANARY_STEPS})
+    both = [_workload("Deployment", 2, 2), _workload("Rollout", 2, 1)]
+    ctx, waiting = take_turn(slot, STACK, canary, both, UID, now=1.0)
+    assert (ctx.uses_rollout, waiting) == (True, None)
+    free = HandOverSlot()
+    take_turn(free, STACK, canary, both, UID, now=1.0)
+    assert free.holder == STACK  # and holds the turn while it finishes
