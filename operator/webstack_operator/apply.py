@@ -44,9 +44,18 @@ async def create_once(client: KubeClient, resource: Resource, body: JSON) -> tup
     return created, True
 
 
-async def delete_object(client: KubeClient, resource: Resource, namespace: str, name: str, uid: str) -> bool:
+async def delete_object(
+    client: KubeClient,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    uid: str,
+    *,
+    propagation: str = "Background",
+) -> bool:
     """Deletes that very object (a UID precondition: never one re-created under the same name meanwhile),
-    with background propagation; whether it was deleted (gone or replaced already is not an error)."""
+    with background propagation (`Orphan`: what it owns stays, e.g. the Secret a SealedSecret made);
+    whether it was deleted (gone or replaced already is not an error)."""
     try:
         await client.request(
             "DELETE",
@@ -54,7 +63,7 @@ async def delete_object(client: KubeClient, resource: Resource, namespace: str, 
             body={
                 "kind": "DeleteOptions",
                 "apiVersion": "v1",
-                "propagationPolicy": "Background",
+                "propagationPolicy": propagation,
                 "preconditions": {"uid": uid},
             },
         )

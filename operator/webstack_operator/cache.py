@@ -269,6 +269,20 @@ class ChildCache:
         indexed = [self._seen[k].obj for k in sorted(entry.children) if k in self._seen]
         return members(indexed, stack[0], entry.uid)
 
+    def released(self, stack: StackKey) -> list[JSON]:
+        """What the WebStack tracked as `stack` let go on an edit (transitions.py), still in its namespace:
+        no longer its children (no owner reference), but named in its `Orphaned` condition until deleted."""
+        entry = self._stacks.get(stack)
+        if entry is None or not entry.uid:
+            return []
+        indexed = (self._seen[k].obj for k in sorted(entry.children) if k in self._seen)
+        return [
+            o
+            for o in indexed
+            if o["metadata"].get("namespace") == stack[0]
+            and (o["metadata"].get("annotations") or {}).get(labels.ORPHANED_FROM) == entry.uid
+        ]
+
     def deleted_by_someone(self, stack: StackKey, key: ObjectKey) -> bool:
         entry = self._stacks.get(stack)
         return entry is not None and key in entry.tombstones

@@ -80,10 +80,20 @@ def prunable(obj: JSON, owner_uid: str, owner_namespace: str) -> bool:
     return belongs_to(obj, owner_namespace, owner_uid)
 
 
+def keeps_data(obj: JSON) -> bool:
+    """A StatefulSet holds the database's volume claims: an edit lets it go, never deletes it
+    (transitions.py)."""
+    return obj.get("apiVersion") == "apps/v1" and obj.get("kind") == "StatefulSet"
+
+
 def to_prune(children: list[JSON], desired: list[JSON], owner_uid: str, owner_namespace: str) -> list[JSON]:
-    """Managed children no longer desired (monitoring turned off, Canary switched off...)."""
+    """Managed children no longer desired (monitoring turned off, Canary switched off...), except data."""
     wanted = {key_of(o) for o in desired}
-    return [o for o in children if key_of(o) not in wanted and prunable(o, owner_uid, owner_namespace)]
+    return [
+        o
+        for o in children
+        if key_of(o) not in wanted and prunable(o, owner_uid, owner_namespace) and not keeps_data(o)
+    ]
 
 
 def classify(

@@ -14,6 +14,7 @@ STACK_NAMESPACE = "webstack.dev/stack-namespace"
 STACK_UID = (
     "webstack.dev/stack-uid"  # on objects outside the stack's namespace: which WebStack, not just its name
 )
+ORPHANED_FROM = "webstack.dev/orphaned-from"  # annotation: the UID of the WebStack that let the object go
 
 PART_OF_VALUE = "webstack"
 MANAGED_BY_VALUE = "webstack-operator"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from webstack_operator import labels, migration
+from webstack_operator import labels, migration, transitions
 from webstack_operator.apply import get_object, list_objects, server_side_apply
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.builders.kinds import CHILD_KINDS, capabilities_from
@@ -86,6 +86,9 @@ async def plan_stack(
     gate = migration.gate(desired, children)
     objects = [_held(o, gate) for o in planned]
     prunable = to_prune(children, desired, uid if existing else "", namespace)
+    kept = transitions.plan_prune(children, desired, stack, uid, gate.held).orphan if existing else []
+    if kept:  # transitions: data is let go, never deleted by an edit
+        notes.append(transitions.orphaned_message(namespace, kept))
     objects += [_held(o, gate) for o in plan_deletes(o for o in prunable if key_of(o) not in gate.held)]
     return StackPlan(namespace, name, existing is not None, tuple(objects), tuple(notes))
 

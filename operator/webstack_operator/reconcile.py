@@ -13,9 +13,8 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 
-from webstack_operator import metrics, migration
+from webstack_operator import metrics, migration, prune, transitions
 from webstack_operator.apply import (
-    delete_object,
     get_object,
     server_side_apply,
     write_status,
@@ -40,7 +39,6 @@ from webstack_operator.decide import (
     refused,
     skip_warnings,
     spec_error_message,
-    to_prune,
     to_write,
     write_event,
 )
@@ -85,6 +83,7 @@ class Rendered:
     ctx: StackContext
     desired: list[JSON]
     gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
+    waiting_for: StackKey | None = None  # transitions: the stack whose backend hand-over goes first
 
 
 @dataclass
@@ -98,6 +97,7 @@ class Reconciler:
     dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
+    handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
     events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
     _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
 
@@ -119,6 +119,7 @@ class Reconciler:
         self.bodies.pop(stack, None)
         self._order.forget(stack)
         metrics.PHASES.drop(stack)
+        self.handovers.release(stack, time.monotonic())
 
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
         """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix, Requeue
@@ -158,7 +159,7 @@ class Reconciler:
         try:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
-            await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
+            await self._prune(stack, body, rendered, found)
             consumed = await self.keeper.consume(stack, body, rendered.desired)
             if consumed is not None:
                 self.remember(consumed, answer=True)
@@ -201,12 +202,14 @@ class Reconciler:
             # Argo Rollouts' key in the backend Services' selectors, kept as the cache saw it.
             pod_template_hashes=pod_template_hashes(self.cache.children(stack)),
         )
+        uid, children = body["metadata"]["uid"], self.cache.children(stack)
+        ctx, waiting = transitions.take_turn(self.handovers, stack, ctx, children, uid, time.monotonic())
         try:
             desired = desired_objects(ctx) if not spec.paused else []
         except (ValueError, KeyError) as e:  # a builder refusing a combination the schema let through
             raise SpecError([("spec", str(e))]) from e
         # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
-        return Rendered(spec, ctx, desired, migration.gate(desired, self.cache.children(stack)))
+        return Rendered(spec, ctx, desired, migration.gate(desired, children), waiting)
 
     # -- apply
     async def _apply(
@@ -286,25 +289,20 @@ class Reconciler:
         return resource
 
     # -- prune
-    async def _prune(
-        self,
-        stack: StackKey,
-        owner: JSON,
-        desired: list[JSON],
-        keep: frozenset[tuple[str, str, str, str]] = frozenset(),
-    ) -> None:
-        meta = owner["metadata"]
-        for obj in to_prune(self.cache.children(stack), desired, meta["uid"], meta["namespace"]):
-            if key_of(obj) in keep:  # migration: the running backend stays until the new one may roll out
-                continue
-            resource = self.client.resource(obj["apiVersion"], obj["kind"])
-            if resource is None:
-                continue
-            kind, ns, name = obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-            if await delete_object(self.client, resource, ns, name, obj["metadata"]["uid"]):
-                metrics.OBJECT_WRITES.labels(action="Pruned", kind=kind).inc()
-                await self.tell(owner, Event("Normal", "Pruned", f"{kind} {name} is no longer desired"))
-            self.cache.pruned(stack, obj)
+    async def _prune(self, stack: StackKey, owner: JSON, rendered: Rendered, found: Findings) -> None:
+        """Deletes what is no longer desired, except what a transition keeps (transitions.py): data and
+        credentials are let go instead, an old backend workload stays until the new one is available."""
+        meta, children = owner["metadata"], self.cache.children(stack)
+        backend = rendered.ctx.child("backend")
+        handing_over = transitions.held_by_handover(children, rendered.desired, backend, meta["uid"])
+        if handing_over or rendered.waiting_for is not None:
+            found.later(transitions.HANDOVER_RECHECK_SECONDS)
+        else:
+            self.handovers.release(stack, time.monotonic())
+        # migration: the running backend stays until the new one may roll out
+        keep = rendered.gate.held | handing_over
+        plan = transitions.plan_prune(children, rendered.desired, stack, meta["uid"], keep)
+        await prune.carry_out(self.client, self.cache, stack, owner, plan, self.tell)
 
     # -- status
     async def _finish(
@@ -330,7 +328,7 @@ class Reconciler:
             rendered.spec,
             name=stack[1],
             generation=_generation(body),
-            capabilities=self.capabilities,
+            capabilities=ctx.settings.capabilities,  # as rendered: a backend waiting its hand-over turn
             problem=problem,
             url=url,
             database_problem=database_problem,
@@ -343,6 +341,14 @@ class Reconciler:
             prerequisites=prerequisites,
         )
         status = compute_status(rendered.spec, observed, previous, now_rfc3339())
+        status["conditions"] += transitions.conditions(
+            body,
+            rendered.ctx,
+            rendered.desired,
+            [*children, *self.cache.released(stack)],
+            rendered.waiting_for,
+            now_rfc3339(),
+        )
         await self._write_status(stack, body, status)
         return str(status["phase"])
 

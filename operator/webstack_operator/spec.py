@@ -705,6 +705,15 @@ EXTERNAL_DATABASE_NEEDS_CREDENTIALS = (
 SEALED_KEYS_MANAGED = "credentials.sealedSecret.encryptedData needs keys username, password and database"
 SEALED_KEYS_EXTERNAL = "credentials.sealedSecret.encryptedData needs key uri for mode External"
 DATABASE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
+# A transition rule (CEL only, it needs the old object): the edit that stops the Managed database would
+# otherwise be the one that deletes its volume. Under Retain the operator keeps the StatefulSet, its claim and
+# the credentials as orphans (docs/architecture.md, Transitions).
+MANAGED_TO_EXTERNAL_UNDER_DELETE = (
+    "mode cannot change from Managed to External while deletionPolicy is Delete: deletionPolicy Delete "
+    "would make this edit delete the database volume and its credentials. Set deletionPolicy: Retain "
+    "(in this edit or before it); the operator then keeps the StatefulSet, its PVC and the credentials "
+    "Secret as orphans, for you to migrate the data and delete them by hand"
+)
 DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_REDIS_PORT = 6379
 
@@ -736,6 +745,11 @@ class DatabaseSpec(_Model):
             cel(
                 "self.mode == 'External' || (!has(self.port) && !has(self.cidrs))",
                 DATABASE_ADDRESS_ONLY_EXTERNAL,
+            ),
+            cel(
+                "oldSelf.mode != 'Managed' || self.mode != 'External' || self.deletionPolicy != 'Delete'",
+                MANAGED_TO_EXTERNAL_UNDER_DELETE,
+                field_path=".mode",
             ),
         )
     )

@@ -190,3 +190,13 @@ def test_crd_yaml_round_trips() -> None:
     assert text.startswith("# Generated")
     assert yaml.safe_load(text) == crd_manifest()
     assert "&id" not in text and "*id" not in text
+
+
+def test_the_database_cannot_switch_to_external_under_delete() -> None:
+    """A transition rule: the edit that stops a Managed database under `deletionPolicy: Delete` is refused
+    by the apiserver, with a message naming deletionPolicy and the way forward."""
+    database = _schema()["properties"]["spec"]["properties"]["database"]
+    rules = [r for r in database["x-kubernetes-validations"] if "oldSelf" in r["rule"]]
+    assert [r["fieldPath"] for r in rules] == [".mode"]
+    assert "deletionPolicy is Delete" in rules[0]["message"]
+    assert "deletionPolicy: Retain" in rules[0]["message"]

@@ -1,0 +1,78 @@
+"""Carrying out a prune plan: what is let go is patched (never deleted) and said once; the rest is deleted
+with its propagation policy and a UID precondition."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from webstack_operator import labels, prune
+from webstack_operator.cache import ChildCache
+from webstack_operator.decide import Event
+from webstack_operator.kubeapi import KubeClient, Resource
+from webstack_operator.transitions import ORPHANED_FROM, Prune
+
+STACK = ("team", "shop")
+UID = "stack-uid"
+RESOURCES = {
+    ("apps/v1", "StatefulSet"): Resource("apps", "v1", "StatefulSet", "statefulsets", namespaced=True),
+    ("bitnami.com/v1alpha1", "SealedSecret"): Resource(
+        "bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets", namespaced=True
+    ),
+}
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, Any, Any]] = []
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        return RESOURCES.get((api_version, kind))
+
+    async def request(self, method: str, path: str, *, body: Any = None, **kw: Any) -> dict[str, Any]:
+        self.requests.append((method, path, body, kw.get("content_type")))
+        if method == "PATCH":
+            meta = {**_child("StatefulSet", "shop-postgres", "apps/v1")["metadata"], **body["metadata"]}
+            meta["ownerReferences"] = []
+            return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta}
+        return {}
+
+
+def _child(kind: str, name: str, api_version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": "team",
+            "uid": f"uid-{name}",
+            "resourceVersion": "5",
+            "labels": {labels.INSTANCE: "shop", labels.MANAGED_BY: labels.MANAGED_BY_VALUE},
+            "ownerReferences": [{"uid": UID, "controller": True, "kind": "WebStack", "name": "shop"}],
+        },
+    }
+
+
+async def test_an_orphan_is_patched_and_told_once_and_a_credentials_source_deleted_with_orphan() -> None:
+    client, cache, told = RecordingClient(), ChildCache(), []
+    cache.track(STACK, UID)
+    sts = _child("StatefulSet", "shop-postgres", "apps/v1")
+    sealed = _child("SealedSecret", "shop-postgres", "bitnami.com/v1alpha1")
+    owner = {"metadata": {"name": "shop", "namespace": "team", "uid": UID}}
+
+    async def tell(_: Any, event: Event) -> None:
+        told.append(event)
+
+    plan = Prune(delete=[(sealed, "Orphan")], orphan=[sts])
+    await prune.carry_out(cast(KubeClient, client), cache, STACK, owner, plan, tell)
+    (patch, delete) = client.requests
+    assert patch[:2] == ("PATCH", "/apis/apps/v1/namespaces/team/statefulsets/shop-postgres")
+    assert patch[3] == "application/merge-patch+json"
+    assert patch[2]["metadata"]["annotations"] == {ORPHANED_FROM: UID}
+    assert delete[:2] == ("DELETE", "/apis/bitnami.com/v1alpha1/namespaces/team/sealedsecrets/shop-postgres")
+    assert delete[2]["propagationPolicy"] == "Orphan"
+    assert delete[2]["preconditions"] == {"uid": "uid-shop-postgres"}
+    assert [e.reason for e in told] == ["Orphaned", "Pruned"]
+    assert "delete statefulset shop-postgres" in told[0].message
+    assert cache.children(STACK) == []  # the released StatefulSet, as the apiserver answered: not ours
+    kept = cache.released(STACK)  # but seen, for the Orphaned condition
+    assert [o["metadata"]["annotations"] for o in kept] == [{ORPHANED_FROM: UID}]
