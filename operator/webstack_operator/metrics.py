@@ -15,6 +15,12 @@ RECONCILES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+RECONCILE_EXCEPTIONS = Counter(
+    n.RECONCILE_EXCEPTIONS_TOTAL,
+    "Reconciles that raised an unexpected exception (a bug, not an API error); each is also counted in "
+    "webstack_reconcile_total as an error and retried with the per-stack backoff.",
+    registry=REGISTRY,
+)
 RECONCILE_DURATION = Histogram(
     n.RECONCILE_DURATION_SECONDS,
     "Time one reconcile took, from render to status written.",
