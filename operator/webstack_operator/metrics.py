@@ -114,5 +114,12 @@ class PhaseGauge:
         if old is not None:
             STACKS.labels(phase=old).dec()
 
+    def clear(self) -> None:
+        """Every stack forgotten: a replica that stepped down must not keep reporting (and alerting on)
+        stacks only the leader follows."""
+        self._phases.clear()
+        for phase in self.NAMES:
+            STACKS.labels(phase=phase).set(0)
+
 
 PHASES = PhaseGauge()
