@@ -113,6 +113,10 @@ class Reconciler:
         self.bodies.pop(stack, None)
         metrics.PHASES.drop(stack)
 
+    def _tracked(self, stack: StackKey, body: JSON) -> bool:
+        """Still this WebStack: neither deleted (forgotten) nor replaced under its name since `body`."""
+        return self.bodies.get(stack, {}).get("metadata", {}).get("uid") == body["metadata"]["uid"]
+
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
         """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix, Requeue
         when the stack waits on the world (a name held by someone else, a garbage collection)."""
@@ -152,7 +156,7 @@ class Reconciler:
             await self._apply(stack, body, rendered, found, validate_first=spec_changed)
             await self._prune(stack, body, rendered.desired, keep=rendered.gate.held)
             consumed = await self.keeper.consume(stack, body, rendered.desired)
-            if consumed is not None:
+            if consumed is not None and self._tracked(stack, consumed):
                 self.remember(consumed)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
@@ -366,6 +370,9 @@ class Reconciler:
             log.warning("could not report the failure in status: %s", e)
 
     async def _write_status(self, stack: StackKey, body: JSON, status: JSON) -> None:
+        """Not for a stack deleted meanwhile: no write, and neither its phase gauge nor its body come back."""
+        if not self._tracked(stack, body):
+            return
         previous = body.get("status") or {}
         metrics.PHASES.set(stack, str(status["phase"]))
         for event in [*skip_warnings(previous, status), *canary_events(previous, status)]:
@@ -383,7 +390,8 @@ class Reconciler:
                 return  # deleted meanwhile
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             raise Retry(str(e), delay=e.retry_after) from e
-        self.remember(result)
+        if self._tracked(stack, result):  # the write may have been in flight when the stack went
+            self.remember(result)
 
     async def tell(self, involved: JSON, event: Event) -> None:
         """Events inform; failing to post one must never fail a reconcile."""
