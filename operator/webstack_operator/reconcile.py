@@ -115,7 +115,7 @@ class Reconciler:
 
     def _tracked(self, stack: StackKey, body: JSON) -> bool:
         """Still this WebStack: neither deleted (forgotten) nor replaced under its name since `body`."""
-        return self.bodies.get(stack, {}).get("metadata", {}).get("uid") == body["metadata"]["uid"]
+        return bool(self.bodies.get(stack, {}).get("metadata", {}).get("uid") == body["metadata"]["uid"])
 
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
         """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix, Requeue
