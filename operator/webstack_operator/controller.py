@@ -113,11 +113,17 @@ class Controller:
         log.info("started: optional APIs %s", self.reconciler.capabilities)
 
     async def close(self) -> None:
+        """Stops every loop, watch and reconcile of this controller and lets go of what it held, so that a
+        replica going back to standby keeps nothing of it (safe to call twice)."""
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
         await self.watches.close()
         await self.queue.close()
+        for gauge in (metrics.CACHED_CHILDREN, metrics.TRACKED_STACKS, metrics.QUEUE_DEPTH):
+            gauge.set_function(lambda: 0)  # the functions held this controller
+        metrics.PHASES.clear()  # a standby reports no stacks: the leader does
 
     def problems(self) -> list[str]:
         """What makes this replica unhealthy: a child watch that stopped following the cluster. A watch the
@@ -141,14 +147,19 @@ class Controller:
         self.queue.forget(stack)
 
     async def finalize(self, body: JSON, attempt: int) -> None:
-        """Deletes what owner references cannot reach; Retry while attempts remain."""
-        stack = (body["metadata"]["namespace"], body["metadata"]["name"])
+        """Deletes what owner references cannot reach; Retry while attempts remain. Through the stack's one
+        serialisation point: after the reconcile in flight, with none beside it. The body remembered first
+        carries the deletionTimestamp, which marks the stack as finalizing: no later reconcile writes."""
+        stack = self.reconciler.remember(body)
 
         async def tell(event: Event) -> None:
             await self.reconciler.tell(body, event)
 
-        uid = body["metadata"]["uid"]
-        await finalize(self.client, stack, uid, attempt, tell, namespace=self._elsewhere_namespace())
+        async def clean_up() -> None:
+            uid = body["metadata"]["uid"]
+            await finalize(self.client, stack, uid, attempt, tell, namespace=self._elsewhere_namespace())
+
+        await self.queue.exclusive(stack, clean_up)
         self.stack_gone(stack)
 
     # -- children, as the watches report them

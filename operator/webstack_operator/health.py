@@ -2,7 +2,8 @@
 
 kopf's own endpoint exists only once kopf runs, and kopf runs only in the leader; a standby must still
 look alive to its kubelet. The leader is unhealthy when a part it depends on reports a problem (a child
-watch dead for longer than the resync period: its cache no longer follows the cluster).
+watch dead for longer than the resync period: its cache no longer follows the cluster). A leader that
+steps down is a standby again, healthy at once: its watches were closed on purpose.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ class Health:
     role: str = "standby"
     checks: list[Check] = field(default_factory=list)
     notices: list[Check] = field(default_factory=list)
+
+    def stand_by(self) -> None:
+        """The leader's checks and notices go with its controller: a standby has no watches to go stale,
+        and holding the checks would hold the stopped controller, and its caches, in memory."""
+        self.role = "standby"
+        self.checks.clear()
+        self.notices.clear()
 
     def problems(self) -> list[str]:
         return [problem for check in self.checks for problem in check()]

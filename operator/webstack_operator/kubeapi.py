@@ -196,11 +196,18 @@ class KubeClient:
         self, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
     ) -> aiohttp.ClientResponse:
         verb = "GET" if method == "WATCH" else method
-        await self.gate.wait()
+        await self.gate.wait()  # a wait for Retry-After may outlast the Lease: the fence comes after it
+        self._fence(method, path)
         headers = {**headers, **self.connection.auth_header()}
         resp = await self._session_or_new().request(verb, self.server + path, headers=headers, **kwargs)
         self.gate.note(resp.status, resp.headers.get("Retry-After"))
         return resp
+
+    def _fence(self, method: str, path: str) -> None:
+        """Checked when a write goes out (after its wait for a slot and for credentials), not only when it
+        was asked for: a write that waited past the renew deadline of a lost Lease is not sent."""
+        if method not in ("GET", "WATCH") and not self.may_write():
+            raise ApiError(0, "NotLeader", "this replica does not hold the leader Lease", method, path)
 
     async def close(self) -> None:
         await self._close_retired(older_than=0)
@@ -222,8 +229,7 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body, separators=(",", ":"))
-        if method != "GET" and not self.may_write():
-            raise ApiError(0, "NotLeader", "this replica does not hold the leader Lease", method, path)
+        self._fence(method, path)  # no wait for a slot when the answer is known; again when it is sent
         metrics.API_REQUESTS.labels(method=method).inc()
         async with self._request_slots:
             try:

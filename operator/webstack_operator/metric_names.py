@@ -6,6 +6,7 @@ exist.
 """
 
 RECONCILE_TOTAL = "webstack_reconcile_total"  # counter: result
+RECONCILE_EXCEPTIONS_TOTAL = "webstack_reconcile_exceptions_total"  # counter
 RECONCILE_DURATION_SECONDS = "webstack_reconcile_duration_seconds"  # histogram
 LAST_RECONCILE_TIMESTAMP_SECONDS = "webstack_last_reconcile_timestamp_seconds"  # gauge
 STACKS = "webstack_stacks"  # gauge: phase

@@ -15,6 +15,12 @@ RECONCILES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+RECONCILE_EXCEPTIONS = Counter(
+    n.RECONCILE_EXCEPTIONS_TOTAL,
+    "Reconciles that raised an unexpected exception (a bug, not an API error); each is also counted in "
+    "webstack_reconcile_total as an error and retried with the per-stack backoff.",
+    registry=REGISTRY,
+)
 RECONCILE_DURATION = Histogram(
     n.RECONCILE_DURATION_SECONDS,
     "Time one reconcile took, from render to status written.",
@@ -107,6 +113,13 @@ class PhaseGauge:
         old = self._phases.pop(stack, None)
         if old is not None:
             STACKS.labels(phase=old).dec()
+
+    def clear(self) -> None:
+        """Every stack forgotten: a replica that stepped down must not keep reporting (and alerting on)
+        stacks only the leader follows."""
+        self._phases.clear()
+        for phase in self.NAMES:
+            STACKS.labels(phase=phase).set(0)
 
 
 PHASES = PhaseGauge()

@@ -2,7 +2,9 @@
 
 The semantics of controller-runtime's workqueue, small: a key enqueued many times while waiting runs once;
 a key enqueued while it runs runs again afterwards (it may have changed meanwhile); a failed key comes back
-after an exponential per-key delay; at most `concurrency` keys run at once across the whole operator.
+after an exponential per-key delay (an unexpected exception too, as controller-runtime requeues every
+error); at most `concurrency` keys run at once across the whole operator. It is also the one serialisation
+point of a key: other work for it (the finalizer) runs through `exclusive`, never beside a run.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import random
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from webstack_operator import metrics
+
 log = logging.getLogger("webstack.queue")
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
 class Retry(Exception):
@@ -62,7 +67,9 @@ class WorkQueue(Generic[K]):
         self._waiting: dict[K, asyncio.TimerHandle] = {}  # keys due later
         self._ready: asyncio.Queue[K] = asyncio.Queue()
         self._queued: set[K] = set()  # keys in _ready
-        self._running: set[K] = set()
+        self._running: set[K] = set()  # keys in a run, or in exclusive work
+        self._idle: dict[K, asyncio.Event] = {}  # set when the key's run or exclusive work ends
+        self._forgotten: set[K] = set()  # forgotten while running: that run's outcome is dropped
         self._dirty: set[K] = set()  # enqueued while running: run again afterwards
         self._failures: dict[K, int] = {}
         self._not_before: dict[K, float] = {}  # a server's Retry-After: no run of the key before then
@@ -77,6 +84,7 @@ class WorkQueue(Generic[K]):
     def enqueue(self, key: K, delay: float | None = None) -> None:
         """Runs the key after `delay` (default: the debounce); a sooner request wins over a later one."""
         if key in self._running:
+            self._forgotten.discard(key)  # back after it was forgotten: this is a new life of the key
             self._dirty.add(key)
             return
         if key in self._queued:
@@ -101,6 +109,23 @@ class WorkQueue(Generic[K]):
         self._dirty.discard(key)
         self._failures.pop(key, None)
         self._not_before.pop(key, None)
+        if key in self._running:
+            self._forgotten.add(key)
+
+    async def exclusive(self, key: K, work: Callable[[], Awaitable[T]]) -> T:
+        """Runs `work` as the key's only run: after the run in flight (if any) ended, and with every other
+        run of the key held back until it returns (a key enqueued meanwhile runs after it). Deletion goes
+        through here, so nothing a reconcile writes can land after the finalizer began."""
+        while key in self._running:
+            await self._idle[key].wait()
+        self._begin(key)
+        try:
+            return await work()
+        finally:
+            self._end(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self.enqueue(key)
 
     def failures(self, key: K) -> int:
         return self._failures.get(key, 0)
@@ -126,16 +151,31 @@ class WorkQueue(Generic[K]):
             self._queued.add(key)
             self._ready.put_nowait(key)
 
+    def _begin(self, key: K) -> None:
+        self._running.add(key)
+        self._idle[key] = asyncio.Event()
+
+    def _end(self, key: K) -> None:
+        self._running.discard(key)
+        self._idle.pop(key).set()
+
     async def _worker(self) -> None:
         while True:
             key = await self._ready.get()
             self._queued.discard(key)
-            self._running.add(key)
+            if key in self._running:  # made ready before exclusive work on it began: after that work
+                self._dirty.add(key)
+                continue
+            self._begin(key)
             try:
                 retry_in = await self._run(key)
             finally:
-                self._running.discard(key)
-            if key in self._dirty:  # changed while running: look again soon, whatever the backoff
+                self._end(key)
+            if key in self._forgotten:  # gone meanwhile: neither its retry nor its failures are kept
+                self._forgotten.discard(key)
+                self._failures.pop(key, None)
+                self._not_before.pop(key, None)
+            elif key in self._dirty:  # changed while running: look again soon, whatever the backoff
                 self._dirty.discard(key)
                 self.enqueue(key)
             elif retry_in is not None:
@@ -152,18 +192,33 @@ class WorkQueue(Generic[K]):
             log.debug("%s waits, again in %.1fs: %s", key, e.delay, e)
             return e.delay
         except Retry as e:
-            self._failures[key] = attempt
-            delay = max(self._backoff(attempt), e.delay or 0.0)
-            if e.delay:
-                self._not_before[key] = asyncio.get_running_loop().time() + e.delay
-            else:
-                self._not_before.pop(key, None)
+            delay = self._failed(key, attempt, e.delay)
             # One line per doubling, not per retry: a storm of 429s must not become a storm of logs.
-            level = logging.WARNING if attempt & (attempt - 1) == 0 else logging.DEBUG
+            level = logging.WARNING if _doubling(attempt) else logging.DEBUG
             log.log(level, "%s failed (attempt %d), again in %.1fs: %s", key, attempt, delay, e)
             return delay
         except Exception:
-            log.exception("%s failed", key)
+            # A bug, not the world: retried like any failure (the cause may be a passing state), counted, and
+            # logged whole once per doubling of the failures in a row, not once per retry.
+            metrics.RECONCILE_EXCEPTIONS.inc()
+            delay = self._failed(key, attempt, None)
+            level = logging.ERROR if _doubling(attempt) else logging.DEBUG
+            log.log(level, "%s raised (attempt %d), again in %.1fs", key, attempt, delay, exc_info=True)
+            return delay
         self._failures.pop(key, None)
         self._not_before.pop(key, None)
         return None
+
+    def _failed(self, key: K, attempt: int, retry_after: float | None) -> float:
+        """Counts the failure; the delay before the next run: the backoff, or the server's wait if longer."""
+        self._failures[key] = attempt
+        if retry_after:
+            self._not_before[key] = asyncio.get_running_loop().time() + retry_after
+        else:
+            self._not_before.pop(key, None)
+        return max(self._backoff(attempt), retry_after or 0.0)
+
+
+def _doubling(attempt: int) -> bool:
+    """1, 2, 4, 8...: the attempts whose failure is logged."""
+    return attempt & (attempt - 1) == 0

@@ -121,6 +121,10 @@ class Reconciler:
         metrics.PHASES.drop(stack)
         self.handovers.release(stack, time.monotonic())
 
+    def _tracked(self, stack: StackKey, body: JSON) -> bool:
+        """Still this WebStack: neither deleted (forgotten) nor replaced under its name since `body`."""
+        return bool(self.bodies.get(stack, {}).get("metadata", {}).get("uid") == body["metadata"]["uid"])
+
     async def reconcile(self, stack: StackKey, attempt: int = 1) -> str:
         """The recipe, measured; returns the phase written. Raises Retry for what a retry may fix, Requeue
         when the stack waits on the world (a name held by someone else, a garbage collection)."""
@@ -161,7 +165,7 @@ class Reconciler:
             await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
             await self._prune(stack, body, rendered, found)
             consumed = await self.keeper.consume(stack, body, rendered.desired)
-            if consumed is not None:
+            if consumed is not None and self._tracked(stack, consumed):
                 self.remember(consumed, answer=True)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
@@ -381,6 +385,9 @@ class Reconciler:
             log.warning("could not report the failure in status: %s", e)
 
     async def _write_status(self, stack: StackKey, body: JSON, status: JSON) -> None:
+        """Not for a stack deleted meanwhile: no write, and neither its phase gauge nor its body come back."""
+        if not self._tracked(stack, body):
+            return
         previous = body.get("status") or {}
         metrics.PHASES.set(stack, str(status["phase"]))
         for event in [*skip_warnings(previous, status), *canary_events(previous, status)]:
@@ -398,7 +405,8 @@ class Reconciler:
                 return  # deleted meanwhile
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             raise Retry(str(e), delay=e.retry_after) from e
-        self.remember(result, answer=True)
+        if self._tracked(stack, result):  # the write may have been in flight when the stack went
+            self.remember(result, answer=True)
 
     async def tell(self, involved: JSON, event: Event) -> None:
         """Events inform; failing to post one must never fail a reconcile."""

@@ -4,7 +4,8 @@ A standby replica runs only the election (and answers `/healthz`); kopf — its 
 own writes of finalizers and annotations — runs only while this process holds the Lease. When the hold is
 lost (another replica took it, or the API server could not be reached to renew it), every write is refused
 at once (`KubeClient.may_write`), kopf is stopped, and the process goes back to standby: a single replica
-cut off from the API server for a minute resumes by itself when it is back.
+cut off from the API server for a minute resumes by itself when it is back. Going back to standby ends the
+term whole: its controller is closed (tasks, watches, caches) and let go, and `/healthz` forgets its checks.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import start_http_server
 
@@ -25,6 +27,9 @@ from webstack_operator.kopf_retries import quiet_kopf_retries
 from webstack_operator.kubeapi import KubeClient
 from webstack_operator.leader import LeaderElector, LeaseTiming
 from webstack_operator.logs import configure_logging
+
+if TYPE_CHECKING:
+    import kopf
 
 log = logging.getLogger("webstack.runtime")
 
@@ -119,8 +124,8 @@ async def _run_kopf(
 
     import webstack_operator.handlers  # noqa: F401  (registers the handlers)
 
-    health.checks.clear()  # the controller of this run adds its own at startup
     ready = asyncio.Event()
+    memo = kopf.Memo(config=config, client=client, health=health)
     operator = asyncio.create_task(
         kopf.operator(
             clusterwide=not config.namespaces,
@@ -128,18 +133,30 @@ async def _run_kopf(
             standalone=True,  # leadership is the Lease, not kopf's peering
             stop_flag=stop,
             ready_flag=ready,
-            memo=kopf.Memo(config=config, client=client, health=health),
+            memo=memo,
         )
     )
-    await _first(ready.wait(), asyncio.shield(operator))
-    if ready.is_set():  # kopf installed its signal handlers at start: ours again
+    try:
+        await _first(ready.wait(), asyncio.shield(operator))
+        if ready.is_set():  # kopf installed its signal handlers at start: ours again
 
-        def shutdown() -> None:
-            terminate.set()
-            stop.set()
+            def shutdown() -> None:
+                terminate.set()
+                stop.set()
 
-        _on_signals(shutdown)
-    await operator
+            _on_signals(shutdown)
+        await operator
+    finally:
+        await _end_term(memo, health)
+
+
+async def _end_term(memo: kopf.Memo, health: Health) -> None:
+    """However kopf ended (its cleanup handler ran, or it was cancelled for not stopping in time): the
+    term's controller is closed and let go, and the replica is a healthy standby again."""
+    controller = memo.pop("controller", None)
+    health.stand_by()
+    if controller is not None:
+        await controller.close()
 
 
 async def _first(wanted: Awaitable[object], other: Awaitable[object]) -> bool:

@@ -293,6 +293,40 @@ def test_the_api_server_unreachable_for_a_minute_then_back_converges(proxied: Pr
     assert proxied.operator.metric("webstack_leader") == 1  # it lost the Lease, stood by, and took it back
 
 
+def test_a_stack_deleted_while_its_schedule_is_being_applied_leaves_no_schedule(proxied: Proxied) -> None:
+    """The finalizer waits for the reconcile in flight: a Schedule write that was on its way when the stack
+    was deleted cannot land after the finalizer deleted the Schedule (an orphan backing up nothing)."""
+    cluster, ns = proxied.cluster, proxied.namespace()
+    spec = {**MINIMAL, "backup": {"enabled": True, "schedule": "0 3 * * *"}}
+    _ready(proxied, ns, "shop", spec)
+    selector = f"app.kubernetes.io/instance=shop,webstack.dev/stack-namespace={ns}"
+
+    def schedules() -> list[dict[str, Any]]:
+        return list(get_json(cluster, "schedules.velero.io", "-n", "velero", "-l", selector)["items"])
+
+    assert len(schedules()) == 1
+    # The Schedule's writes take 5 s each on their way (the apiserver is slow), while the stack is deleted.
+    slow = proxied.proxy.stall(5, method="PATCH", path=r"^/apis/velero\.io/v1/namespaces/velero/schedules/")
+    apply_webstack(cluster, ns, "shop", {**spec, "backup": {"enabled": True, "schedule": "0 4 * * *"}})
+    eventually(lambda: slow.hits, timeout=30, interval=0.05, what="a Schedule write on its way")
+    cluster.kubectl("delete", "webstack", "shop", "-n", ns, "--wait=false")
+    eventually(
+        lambda: cluster.kubectl("get", "webstack", "shop", "-n", ns, check=False).returncode,
+        until=lambda code: code != 0,
+        timeout=60,
+        what="the WebStack gone (its finalizer done)",
+    )
+    # Every write that was on its way has landed (or failed) by now: the stalls are 5 s, the client's 30 s.
+    writes = proxied.proxy.requests(method="PATCH", path_re=r"^/apis/velero\.io/")
+    eventually(
+        lambda: all(r.done for r in proxied.proxy.requests(method="PATCH", path_re=r"^/apis/velero\.io/")),
+        timeout=40,
+        what="the Schedule writes answered",
+    )
+    assert writes, "no Schedule write was on its way"
+    assert schedules() == [], "an orphan Schedule backs up a deleted stack"
+
+
 def test_healthz_is_unhealthy_while_a_child_watch_stays_dead(proxied: Proxied) -> None:
     import urllib.error
     import urllib.request

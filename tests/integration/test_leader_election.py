@@ -312,6 +312,7 @@ def test_a_paused_leader_is_replaced_and_once_resumed_writes_nothing(
         timeout=30,
         what=f"{old} back to standby",
     )
+    assert old.health()["status"] == "ok", old.health()  # stepped down: a healthy standby, not a restart
     assert old.writes() == before, old.tail()
     assert new.holds(election.lease())
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 
 import pytest
 from tests.helpers import eventually
 
+from webstack_operator import metric_names, metrics
 from webstack_operator.queue import Requeue, Retry, WorkQueue, exponential_backoff
 
 
@@ -102,21 +104,40 @@ async def test_failures_come_back_with_backoff_and_reset_on_success() -> None:
     await queue.close()
 
 
-async def test_an_unexpected_error_is_logged_and_not_retried(caplog: pytest.LogCaptureFixture) -> None:
-    attempts: list[int] = []
+async def test_an_unexpected_exception_is_retried_after_backoff_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As controller-runtime requeues every error: a bug in one reconcile is not dropped until the resync."""
+    loop = asyncio.get_running_loop()
+    runs: list[tuple[float, int]] = []
+    backoffs: list[int] = []
 
     async def work(key: str, attempt: int) -> None:
-        attempts.append(attempt)
-        raise RuntimeError("bug")
+        runs.append((loop.time(), attempt))
+        if attempt < 3:
+            raise RuntimeError("bug")
 
-    queue: WorkQueue[str] = WorkQueue(work, debounce=0)
+    def backoff(failures: int) -> float:
+        backoffs.append(failures)
+        return 0.1
+
+    before = _exceptions()
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=backoff)
     queue.start()
     queue.enqueue("a")
-    await _until(lambda: attempts == [1] and len(queue) == 0)
-    await asyncio.sleep(0.05)
-    assert attempts == [1]
-    assert "bug" in caplog.text
+    await _until(lambda: len(runs) == 3 and len(queue) == 0)
+    assert [attempt for _, attempt in runs] == [1, 2, 3]
+    assert backoffs == [1, 2]  # rate-limited like any failure, per key
+    assert all(b[0] - a[0] >= 0.1 for a, b in itertools.pairwise(runs))
+    assert _exceptions() == before + 2
+    assert queue.failures("a") == 0
+    assert "bug" in caplog.text and "Traceback" in caplog.text
     await queue.close()
+
+
+def _exceptions() -> float:
+    value = metrics.REGISTRY.get_sample_value(metric_names.RECONCILE_EXCEPTIONS_TOTAL)
+    return value or 0.0
 
 
 async def test_concurrency_is_bounded_across_keys() -> None:
@@ -230,4 +251,66 @@ async def test_a_trigger_during_a_retry_after_waits_for_it() -> None:
     assert runs[1] - runs[0] >= 0.5
     queue.enqueue("a")  # after a success, a trigger runs at once again
     await _until(lambda: len(runs) == 3)
+    await queue.close()
+
+
+async def test_exclusive_work_waits_for_the_run_in_flight_and_holds_new_runs_back() -> None:
+    """The finalizer's way in: one serialisation point per key, shared with the reconciles."""
+    log: list[str] = []
+    reconciling, release, finalizing = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    finish = asyncio.Event()
+
+    async def work(key: str, attempt: int) -> None:
+        log.append("reconcile started")
+        reconciling.set()
+        await release.wait()
+        log.append("reconcile wrote")
+
+    async def finalizer() -> str:
+        log.append("finalizer started")
+        finalizing.set()
+        await finish.wait()
+        log.append("finalizer done")
+        return "done"
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, concurrency=4)
+    queue.start()
+    queue.enqueue("a")
+    await reconciling.wait()
+    exclusive = asyncio.create_task(queue.exclusive("a", finalizer))
+    await asyncio.sleep(0.05)
+    assert log == ["reconcile started"]  # waits for the reconcile in flight
+    release.set()
+    await finalizing.wait()
+    queue.enqueue("a")  # a child's event while the finalizer works
+    await asyncio.sleep(0.05)
+    assert log == ["reconcile started", "reconcile wrote", "finalizer started"]
+    assert len(queue) == 1  # held, counted
+    finish.set()
+    assert await exclusive == "done"
+    await _until(lambda: log.count("reconcile started") == 2)  # only after it: the reconcile decides
+    assert log[:4] == ["reconcile started", "reconcile wrote", "finalizer started", "finalizer done"]
+    await queue.close()
+
+
+async def test_a_key_forgotten_while_it_runs_is_not_retried() -> None:
+    """A stack deleted during its reconcile: the failure of that run brings no ghost run back."""
+    runs: list[int] = []
+    release = asyncio.Event()
+
+    async def work(key: str, attempt: int) -> None:
+        runs.append(attempt)
+        await release.wait()
+        raise Retry("apiserver unavailable")
+
+    queue: WorkQueue[str] = WorkQueue(work, debounce=0, backoff=lambda n: 0.01)
+    queue.start()
+    queue.enqueue("a")
+    await _until(lambda: runs == [1])
+    queue.forget("a")
+    release.set()
+    await _until(lambda: len(queue) == 0)
+    await asyncio.sleep(0.05)
+    assert runs == [1]
+    assert queue.failures("a") == 0
     await queue.close()

@@ -52,7 +52,7 @@ class RefusingClient:
         if (body or {}).get("kind") == "Ingress":
             raise self.failure
         if path.endswith("/status"):
-            return {"metadata": {"name": "shop", "namespace": "team"}, **body}
+            return {"metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid"}, **body}
         meta = {**(body or {}).get("metadata", {}), "uid": "u-" + path, "resourceVersion": "1"}
         return {**(body or {}), "metadata": meta}
 
