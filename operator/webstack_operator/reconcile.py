@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from webstack_operator import metrics, migration, prune, transitions
 from webstack_operator.apply import (
@@ -19,10 +18,9 @@ from webstack_operator.apply import (
     server_side_apply,
     write_status,
 )
-from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.builders.frontend import frontend_name
 from webstack_operator.builders.ingress import stack_url
-from webstack_operator.cache import ChildCache, StackKey, pod_template_hashes
+from webstack_operator.cache import ChildCache, StackKey
 from webstack_operator.config import OperatorConfig
 from webstack_operator.credentials import credentials_source_missing
 from webstack_operator.decide import (
@@ -52,8 +50,9 @@ from webstack_operator.ownership import ADOPTING, Verdict, adoption_refused_mess
 from webstack_operator.prerequisites import Check, ClusterObjects, check, references
 from webstack_operator.problem import Problem
 from webstack_operator.queue import Requeue, Retry
+from webstack_operator.rendering import Rendered, render
 from webstack_operator.settings import Capabilities
-from webstack_operator.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
+from webstack_operator.spec import API_VERSION, KIND, SpecError
 from webstack_operator.stamps import (
     JSON,
     Applied,
@@ -75,15 +74,6 @@ RETRIED_STATUSES = frozenset({401, 403, 404, 409})
 
 def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Rendered:
-    spec: WebStackSpec
-    ctx: StackContext
-    desired: list[JSON]
-    gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
-    waiting_for: StackKey | None = None  # transitions: the stack whose backend hand-over goes first
 
 
 @dataclass
@@ -148,7 +138,15 @@ class Reconciler:
     async def _recipe(self, stack: StackKey, body: JSON, attempt: int) -> str:
         previous = body.get("status") or {}
         try:
-            rendered = self._render(stack, body)
+            rendered = render(
+                stack,
+                body,
+                self.config.settings,
+                self.capabilities,
+                self.cache,
+                self.handovers,
+                time.monotonic(),
+            )
         except SpecError as e:
             return await self._write_invalid(stack, body, e)
         if rendered.spec.paused:
@@ -192,29 +190,6 @@ class Reconciler:
             raise Requeue(found.summary(), delay=found.recheck)
         return phase
 
-    # -- render
-    def _render(self, stack: StackKey, body: JSON) -> Rendered:
-        spec = parse_spec(body)
-        ctx = StackContext(
-            spec=spec,
-            name=stack[1],
-            namespace=stack[0],
-            settings=replace(self.config.settings, capabilities=self.capabilities),
-            owner=OwnerRef(api_version=API_VERSION, kind=KIND, name=stack[1], uid=body["metadata"]["uid"]),
-            generated_password=secrets.token_urlsafe(24),
-            generated_cache_password=secrets.token_urlsafe(24),
-            # Argo Rollouts' key in the backend Services' selectors, kept as the cache saw it.
-            pod_template_hashes=pod_template_hashes(self.cache.children(stack)),
-        )
-        uid, children = body["metadata"]["uid"], self.cache.children(stack)
-        ctx, waiting = transitions.take_turn(self.handovers, stack, ctx, children, uid, time.monotonic())
-        try:
-            desired = desired_objects(ctx) if not spec.paused else []
-        except (ValueError, KeyError) as e:  # a builder refusing a combination the schema let through
-            raise SpecError([("spec", str(e))]) from e
-        # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
-        return Rendered(spec, ctx, desired, migration.gate(desired, children), waiting)
-
     # -- apply
     async def _apply(
         self, stack: StackKey, owner: JSON, rendered: Rendered, found: Findings, *, validate_first: bool
@@ -222,8 +197,10 @@ class Reconciler:
         """Writes what needs writing, but only into names that are free or this stack's own."""
         uid = owner["metadata"]["uid"]
         pending: list[tuple[JSON, Resource, JSON | None, Verdict | None]] = []
+        held: list[JSON] = []  # migration: not written before its Job completed, but checked with the rest
         for obj in to_write(rendered.desired, self.cache, stack, self.served):
-            if key_of(obj) in rendered.gate.held:  # migration: not before its Job completed
+            if key_of(obj) in rendered.gate.held:
+                held.append(obj)
                 continue
             resource = self._resource(obj)
             seen = self.cache.get(key_of(obj))
@@ -235,11 +212,11 @@ class Reconciler:
             if handed_over and not await self._adoptable(obj, resource, found):
                 continue
             pending.append((obj, resource, live, verdict))
-        if validate_first and len(pending) > 1:
+        checked = [o for o, *_ in pending if not is_create_only(o)] + held
+        if validate_first and len(pending) + len(held) > 1:
             # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
-            for obj, resource, _, _ in pending:
-                if not is_create_only(obj):
-                    await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
+            for obj in checked:
+                await server_side_apply(self.client, self._resource(obj), stamped(obj)[0], dry_run=True)
         for obj, resource, live, verdict in pending:
             if is_create_only(obj):
                 await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)

@@ -31,11 +31,14 @@ REFUSED_STATUS = {
 
 
 class RefusingClient:
-    """An apiserver that refuses the Ingress (its annotation key), holds no child yet, and records every
-    request; `failure` makes the Ingress's answer that error instead."""
+    """An apiserver that refuses one object (the Ingress, for its annotation key), holds no child yet, and
+    records every request; `failure` makes that object's answer this error instead."""
 
-    def __init__(self, failure: ApiError | None = None) -> None:
+    def __init__(
+        self, failure: ApiError | None = None, refused: tuple[str, str] = ("Ingress", "shop")
+    ) -> None:
         self.failure = failure or ApiError(422, "Invalid", 'metadata.annotations: Invalid value: "bad key!"')
+        self.refused = refused  # kind, name
         self.requests: list[tuple[str, str, bool]] = []  # method, path, dry run
 
     def resource(self, api_version: str, kind: str) -> Resource:
@@ -49,7 +52,7 @@ class RefusingClient:
         self.requests.append((method, path, dry_run))
         if method == "GET":
             raise ApiError(404, "NotFound", "not found", method, path)
-        if (body or {}).get("kind") == "Ingress":
+        if ((body or {}).get("kind"), (body or {}).get("metadata", {}).get("name")) == self.refused:
             raise self.failure
         if path.endswith("/status"):
             return {"metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid"}, **body}
@@ -71,7 +74,7 @@ class RefusingClient:
         return [p for m, p, _ in self.requests if m == "PATCH" and p.endswith("/status")]
 
 
-def _reconciler(client: RefusingClient) -> Reconciler:
+def _reconciler(client: RefusingClient, status: dict[str, Any] = REFUSED_STATUS) -> Reconciler:
     cache = ChildCache()
     cache.track(STACK, "stack-uid")
     config = OperatorConfig(settings=load_settings({}))
@@ -83,7 +86,7 @@ def _reconciler(client: RefusingClient) -> Reconciler:
             "kind": "WebStack",
             "metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid", "generation": 2},
             "spec": SPEC,
-            "status": REFUSED_STATUS,
+            "status": status,
         }
     )
     return reconciler
@@ -106,3 +109,14 @@ async def test_a_failed_recheck_keeps_the_refusal_in_status() -> None:
         await _reconciler(client).reconcile(STACK, attempt=3)  # the attempt that reports a failure
     assert client.writes() == []
     assert client.status_writes() == []
+
+
+async def test_a_new_generation_whose_held_backend_is_refused_writes_nothing() -> None:
+    """The backend waits for its migration Job (no backend runs yet), so it is not written in this
+    reconcile; it is still checked with the rest, or the Job and every other object would be written
+    before the apiserver refuses the backend later."""
+    client = RefusingClient(refused=("Deployment", "shop-backend"))
+    accepted_before = {"phase": "Ready", "observedGeneration": 1, "conditions": []}
+    assert await _reconciler(client, accepted_before).reconcile(STACK) == "Failed"
+    assert client.writes() == []
+    assert any(dry and p.endswith("/deployments/shop-backend") for _, p, dry in client.requests)
