@@ -18,6 +18,7 @@ from tests.support.operator import (
     CRD_DIR,
     SAMPLES,
     OperatorProcess,
+    bare_cluster,
     condition,
     events,
     get_json,
@@ -26,7 +27,6 @@ from tests.support.operator import (
     wait_phase,
 )
 
-from kubelocal import LocalCluster
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
@@ -541,16 +541,8 @@ def test_fifty_stacks_reach_ready_and_deleting_them_releases_what_the_operator_h
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubeTarget, OperatorProcess]]:
     """A private control plane with only the WebStack CRD: no Argo Rollouts, Prometheus Operator or Velero."""
-    with LocalCluster(nodes=1) as local:
-        cluster = KubeTarget(local.kubeconfig_path, local=local)
-        install_webstack_crd(cluster)
-        cluster.kubectl("create", "namespace", "team")
-        proc = OperatorProcess(local.kubeconfig_path, tmp_path_factory.mktemp("bare-operator")).start()
-        try:
-            yield cluster, proc
-        finally:
-            proc.stop()
-            cluster.close()
+    with bare_cluster(tmp_path_factory.mktemp("bare-operator")) as (cluster, _, proc):
+        yield cluster, proc
 
 
 def test_without_argo_rollouts_the_backend_falls_back_to_a_deployment(

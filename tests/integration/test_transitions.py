@@ -17,10 +17,10 @@ import pytest
 from tests.support.fixtures import apply_webstack
 from tests.support.operator import (
     OperatorProcess,
+    bare_cluster,
     condition,
     events,
     get_json,
-    install_webstack_crd,
     wait_phase,
 )
 from tests.support.serving import Watched, never_zero, ready_endpoints, ready_pods
@@ -266,16 +266,8 @@ def test_rolling_update_to_canary_and_back_never_leaves_the_backend_without_read
 @pytest.fixture(scope="module")
 def without_argo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubeTarget, LocalCluster]]:
     """A private control plane with only the WebStack CRD, to which the test adds Argo Rollouts."""
-    with LocalCluster(nodes=1) as local:
-        cluster = KubeTarget(local.kubeconfig_path, local=local)
-        install_webstack_crd(cluster)
-        cluster.kubectl("create", "namespace", "team")
-        proc = OperatorProcess(local.kubeconfig_path, tmp_path_factory.mktemp("transitions-operator")).start()
-        try:
-            yield cluster, local
-        finally:
-            proc.stop()
-            cluster.close()
+    with bare_cluster(tmp_path_factory.mktemp("transitions-operator")) as (cluster, local, _):
+        yield cluster, local
 
 
 def backend_by_stack(objects: dict[str, Any]) -> dict[str, tuple[int, bool, bool]]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kubelocal.cluster import LocalCluster
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices import OperatorProcess, operator_command
@@ -18,6 +21,7 @@ __all__ = [
     "CRD_DIR",
     "SAMPLES",
     "OperatorProcess",
+    "bare_cluster",
     "condition",
     "events",
     "get_json",
@@ -85,3 +89,19 @@ def operators_on(kubeconfig: Path) -> list[int]:
         if f"KUBECONFIG={kubeconfig}".encode() in environ:
             found.append(int(entry.name))
     return found
+
+
+@contextmanager
+def bare_cluster(workdir: Path) -> Iterator[tuple[KubeTarget, LocalCluster, OperatorProcess]]:
+    """A private control plane with only the WebStack CRD (no Argo Rollouts, Prometheus Operator or
+    Velero), a namespace `team`, and an operator on it: for what the shared cluster cannot show."""
+    with LocalCluster(nodes=1) as local:
+        cluster = KubeTarget(local.kubeconfig_path, local=local)
+        install_webstack_crd(cluster)
+        cluster.kubectl("create", "namespace", "team")
+        proc = OperatorProcess(local.kubeconfig_path, workdir).start()
+        try:
+            yield cluster, local, proc
+        finally:
+            proc.stop()
+            cluster.close()

@@ -7,7 +7,6 @@ than the renew deadline; by then another replica may lead. Checked before the wa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import kopf
 import pytest
@@ -17,12 +16,6 @@ from webstack_operator import kubeapi
 from webstack_operator.kubeapi import ApiError, KubeClient
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi() as fake:
-        yield fake
 
 
 async def test_a_write_that_waited_for_a_slot_past_the_lease_is_not_sent(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import kopf
@@ -19,19 +19,6 @@ from tests.unit.operator.fakeapi import BIG, FakeApi, status
 from webstack_operator.kubeapi import LIST_ATTEMPTS, ApiError, KubeClient, Resource, retry_after_seconds
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def client(api: FakeApi) -> AsyncIterator[KubeClient]:
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="token-0"))
-    yield kube
-    await kube.close()
 
 
 def configmap(name: str, **data: str) -> dict[str, object]:

@@ -48,12 +48,6 @@ def in_namespace(namespace: str) -> str:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def controller(api: FakeApi) -> AsyncIterator[Controller]:
     client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
     ctl = Controller(client, NAMESPACED)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
-import kopf
 import pytest
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import FakeApi, status
@@ -58,19 +56,6 @@ def test_the_later_reopening_wins_and_a_pause_is_bounded() -> None:
 
 async def _count(api: FakeApi) -> int:
     return len(api.watches)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def client(api: FakeApi) -> AsyncIterator[KubeClient]:
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
-    yield kube
-    await kube.close()
 
 
 async def test_after_a_429_with_retry_after_nothing_is_sent_before_it(

@@ -54,12 +54,6 @@ class Seen:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi() as fake:
-        yield fake
-
-
-@pytest.fixture
 def seen() -> Seen:
     return Seen()
 

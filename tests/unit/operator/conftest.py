@@ -1,0 +1,24 @@
+"""The fake API server (fakeapi.py) and a client of it, for the unit tests of the operator's HTTP parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import kopf
+import pytest
+from tests.unit.operator.fakeapi import FakeApi
+
+from webstack_operator.kubeapi import KubeClient
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeApi]:
+    async with FakeApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(api: FakeApi) -> AsyncIterator[KubeClient]:
+    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="token-0"))
+    yield kube
+    await kube.close()
