@@ -185,14 +185,16 @@ class ChildCache:
         return None if lives_elsewhere(obj) and outside else stack_of(obj)
 
     # -- what the watches report
-    def upsert(self, obj: JSON, *, answer: bool = False) -> StackKey | None:
-        """A watch event or list item; `answer`: our own write's answer (see stamps.ArrivalOrder)."""
+    def upsert(self, obj: JSON, *, answer: bool = False, listed: bool = False) -> StackKey | None:
+        """A watch event; `answer`: our own write's answer (every write's answer must say so, or a late
+        watch event could stick, see stamps.ArrivalOrder); `listed`: an item of a full list."""
         owner = self._stack_of(obj)
         if owner is None:
             return None
         key = key_of(obj)
         current = self._seen.get(key)
-        newer = (self._order.answered if answer else self._order.watched)(key, resource_version(obj))
+        order = self._order.listed if listed else self._order.answered if answer else self._order.watched
+        newer = order(key, resource_version(obj))
         if current is None or newer:
             self._seen[key] = Seen(slim(obj), our_fields_hash(obj))
         before = stack_of(current.obj) if current is not None else None
@@ -235,7 +237,7 @@ class ChildCache:
                 if owner is not None:
                     touched.add(owner)
         for item in items:
-            owner = self.upsert(item)
+            owner = self.upsert(item, listed=True)
             if owner is not None:
                 touched.add(owner)
         return touched

@@ -72,7 +72,8 @@ class CredentialsKeeper:
                 meta["ownerReferences"] = refs
             patch = {"metadata": meta}
             self.cache.upsert(
-                await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER)
+                await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER),
+                answer=True,
             )
             await self.announce(owner, obj, Action.ADOPTED)
             return
@@ -86,7 +87,7 @@ class CredentialsKeeper:
                 return
         body = _with_annotation(obj, REGENERATED_FOR, request) if generated and request else obj
         result, created = await create_once(self.client, resource, stamped(body)[0])
-        self.cache.upsert(result)
+        self.cache.upsert(result, answer=True)
         if generated and request and created:
             await self._regenerated(owner, ctx, obj, created=True)
         elif created:
@@ -130,7 +131,8 @@ class CredentialsKeeper:
         if not meta:
             return
         patch["metadata"] = {**meta, "resourceVersion": resource_version(live)}
-        self.cache.upsert(await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER))
+        answer = await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER)
+        self.cache.upsert(answer, answer=True)
         if rotate:
             await self._regenerated(owner, ctx, obj, created=False)
             return

@@ -23,7 +23,9 @@ async def carry_out(
         resource = client.resource(obj["apiVersion"], obj["kind"])
         assert resource is not None, "StatefulSets and Secrets are always served"
         patch = transitions.orphan_patch(obj, uid)
-        cache.upsert(await merge_patch(client, resource, *where(obj), patch, manager=FIELD_MANAGER))
+        cache.upsert(
+            await merge_patch(client, resource, *where(obj), patch, manager=FIELD_MANAGER), answer=True
+        )
     if plan.orphan:
         await tell(owner, transitions.orphan_event(stack[0], plan.orphan))
     for obj, propagation in plan.delete:

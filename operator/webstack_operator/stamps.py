@@ -95,6 +95,12 @@ class ArrivalOrder(Generic[K]):
                 del recent[:-RECENT]
         return True
 
+    def listed(self, key: K, version: str) -> bool:
+        """An item of a full list: the truth at the list's moment, and the watch resumes from there, so it
+        replaces whatever is held and starts the key's history over."""
+        self._watched[key] = [version] if version else []
+        return True
+
     def answered(self, key: K, version: str) -> bool:
         """Our write's answer: whether it replaces the copy held."""
         return not self._late(key, version)

@@ -300,3 +300,15 @@ def test_velero_backups_keep_their_outcome_and_expiring_leaves_no_tombstone() ->
     cache.upsert(backup)
     cache.remove(backup)  # Velero deletes expired backups: no drift, nothing held
     assert not cache.deleted_by_someone(STACK, key_of(backup))
+
+
+def test_a_full_list_replaces_whatever_is_held() -> None:
+    """A list is the truth at its moment and the watch resumes from it: whatever order the copies before
+    it came in, its item is held afterwards (nothing can stick across a relist)."""
+    cache = ChildCache()
+    key = ("v1", "Service", "team", "a")
+    cache.upsert(_child("a", rv="102"))
+    cache.upsert(_child("a", rv="101"))  # reported after 102, so held: the watch's order is all we know
+    cache.resync("v1", "Service", [_child("a", rv="102")], namespace="team")
+    seen = cache.get(key)
+    assert seen is not None and seen.obj["metadata"]["resourceVersion"] == "102"

@@ -32,7 +32,7 @@ class RecordingClient:
         self.requests.append((method, path, body, kw.get("content_type")))
         if method == "PATCH":
             meta = {**_child("StatefulSet", "shop-postgres", "apps/v1")["metadata"], **body["metadata"]}
-            meta["ownerReferences"] = []
+            meta["ownerReferences"], meta["resourceVersion"] = [], "5"  # the patch's version
             return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta}
         return {}
 
@@ -76,3 +76,27 @@ async def test_an_orphan_is_patched_and_told_once_and_a_credentials_source_delet
     assert cache.children(STACK) == []  # the released StatefulSet, as the apiserver answered: not ours
     kept = cache.released(STACK)  # but seen, for the Orphaned condition
     assert [o["metadata"]["annotations"] for o in kept] == [{ORPHANED_FROM: UID}]
+
+
+async def test_a_late_watch_event_never_sticks_over_the_release() -> None:
+    """The patch's answer is a write's answer, not a watch event: a change from before it that the watch
+    reports late is held only until the watch delivers the patch's own version."""
+    client, cache = RecordingClient(), ChildCache()
+    cache.track(STACK, UID)
+    sts = _child("StatefulSet", "shop-postgres", "apps/v1")
+    sts["metadata"]["resourceVersion"] = "3"  # the answer's will be "5"
+    cache.upsert(sts)
+
+    async def tell(_: Any, event: Event) -> None:
+        pass
+
+    owner = {"metadata": {"name": "shop", "namespace": "team", "uid": UID}}
+    await prune.carry_out(cast(KubeClient, client), cache, STACK, owner, Prune(orphan=[sts]), tell)
+    late = _child("StatefulSet", "shop-postgres", "apps/v1")
+    late["metadata"]["resourceVersion"] = "4"  # a status update from before the patch, reported late
+    cache.upsert(late)
+    (_, _, body, _) = client.requests[0]
+    released = await client.request("PATCH", "again", body=body)  # the answer's copy, as the watch reports it
+    cache.upsert(released)
+    assert [o["metadata"]["resourceVersion"] for o in cache.released(STACK)] == ["5"]
+    assert cache.children(STACK) == []
