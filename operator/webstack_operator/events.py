@@ -14,6 +14,12 @@ dedups on the same key):
   last post, this one included) and `firstTimestamp` (the first of them), which `kubectl get events` shows
   as "x5 over 50s".
 
+Only reasons that a fight or a retry repeats with nothing changed are limited (`REPEATING`: what a write
+or a prune did, a reconcile that failed). Every other Event is already said once per change by its caller
+(an invalid generation, data let go, a canary started, a missing prerequisite): a repeat of it within a
+minute is a new change (a spec broken again the same way, a database let go a second time), so it is
+always posted.
+
 A rate limit rather than a series (PATCHing one Event's count): it needs no `patch` grant on Events, and an
 Event expired from the apiserver (after an hour) needs no special case. The price: repeats held back are
 posted only with the next repeat after the window; if none comes, they are only counted.
@@ -31,6 +37,8 @@ from webstack_operator.kubeapi import JSON, ApiError, KubeClient
 WINDOW_SECONDS = 60.0
 FORGET_AFTER_SECONDS = 600.0  # a key not posted for this long is dropped: memory follows what is recent
 EventKey = tuple[str, str, str, str]  # involved object's uid, type, reason, message
+# decide.write_event's reasons (Recreated is said as DriftCorrected), prune's, and a failure reported.
+REPEATING = frozenset({"Created", "Updated", "DriftCorrected", "Adopted", "Pruned", "ReconcileFailed"})
 
 
 @dataclass
@@ -68,6 +76,9 @@ class EventRecorder:
     async def record(self, involved: JSON, etype: str, reason: str, message: str, *, now: str) -> None:
         """`now`: the RFC 3339 time the Event shows. Raises the ApiError of a post that failed (what it
         stood for is then held for the next occurrence)."""
+        if reason not in REPEATING:
+            await post_event(self.client, involved, etype, reason, message, now=now, instance=self.instance)
+            return
         key, at = event_key(involved, etype, reason, message), self.clock()
         self._forget_old(at)
         held = self._held.get(key)

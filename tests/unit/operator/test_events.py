@@ -115,3 +115,15 @@ async def test_old_series_are_forgotten() -> None:
     clock.now += FORGET_AFTER_SECONDS + 1
     await say(events)
     assert len(events) == 1
+
+
+async def test_an_event_said_once_per_change_is_posted_each_time_it_is_said() -> None:
+    """InvalidSpec, Orphaned, CanaryStarted... are said once per change by their callers: said again within
+    a minute, it is a new change (a spec broken again the same way) and must not be held back."""
+    events, api, _ = recorder()
+    broken = Event("Warning", "InvalidSpec", 'spec.ingress.annotations: Invalid value: "bad key!"')
+    for _ in range(2):
+        await say(events, broken)
+        await say(events, Event("Warning", "Orphaned", "kept StatefulSet shop-postgres"))
+    assert [body["reason"] for _, _, body in api.sent] == ["InvalidSpec", "Orphaned"] * 2
+    assert len(events) == 0  # nothing held for them
