@@ -167,7 +167,7 @@ class ChildWatches:
                 events = await self._follow(resource, key, state)
                 if state.rv is not None:
                     self.failing_since.pop(key, None)  # the server ended the watch on time
-                    await self._after_clean_end(key, state, events)
+                await self._after_clean_end(key, state, events)  # or with an ERROR event: list again
                 state.failures = 0
             except asyncio.CancelledError:
                 raise
@@ -236,8 +236,9 @@ class ChildWatches:
         return events
 
     async def _after_clean_end(self, key: WatchKey, state: _Progress, events: int) -> None:
-        """A watch that ended on time is resumed at once. One that ended at once with nothing in it, again
-        and again (a proxy or a server closing every watch), waits longer each time: no hot loop."""
+        """A watch that ended on time (or with an ERROR event, listed again) is resumed at once. One that
+        ended at once with nothing in it, again and again (a proxy or a server closing every watch, or
+        answering each with an ERROR event), waits longer each time: no hot loop of watches or lists."""
         if events or time.monotonic() - state.streaming_since >= HEALTHY_STREAM_SECONDS:
             state.quiet_ends = 0
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
@@ -252,6 +253,22 @@ async def test_a_watch_that_keeps_ending_empty_backs_off_and_an_event_resets_it(
     api.end_watches()
     await reopened(api, 8)
     assert seen.quiet_ends == [1, 2, 3, 4, 5, 1]  # the end after an event started the count over
+
+
+async def test_a_watch_that_keeps_ending_with_an_error_event_backs_off_too(
+    api: FakeApi, seen: Seen, watches: ChildWatches
+) -> None:
+    """An ERROR event (not 410: a server failing every watch at once) means list again; answered so every
+    time, it was a hot loop of lists and watches. Each such end in a row waits longer, like a quiet one."""
+    watches.ensure([CONFIGMAPS])
+    await watching(api)
+    failing = {"type": "ERROR", "object": status(500, "InternalError", "etcd is unavailable")}
+    api.answer("GET", ALL_CONFIGMAPS, 200, json.dumps(failing) + "\n", watch=True, times=4,
+               content_type="application/json")  # fmt: skip
+    api.end_watches()
+    await reopened(api, 6)
+    assert seen.quiet_ends == [1, 2, 3, 4, 5]
+    assert lists(api) == 5  # the first, and one after each ERROR
 
 
 def test_the_quiet_end_backoff_reopens_at_once_once_then_doubles_up_to_30_seconds() -> None:
