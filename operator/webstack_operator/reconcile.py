@@ -273,7 +273,7 @@ class Reconciler:
     async def _prune(self, stack: StackKey, owner: JSON, rendered: Rendered, found: Findings) -> None:
         """Deletes what is no longer desired, except what a transition keeps (transitions.py): data and
         credentials are let go instead, an old backend workload stays until the new one is available."""
-        meta, children = owner["metadata"], self.cache.children(stack)
+        meta, children = owner["metadata"], prune.candidates(self.cache, stack, owner["metadata"]["uid"])
         backend = rendered.ctx.child("backend")
         handing_over = transitions.held_by_handover(children, rendered.desired, backend, meta["uid"])
         if handing_over or rendered.waiting_for is not None:
