@@ -5,11 +5,11 @@ Pruning is right for what holds no data. Two kinds of child are not pruned like 
 - **Data and the credentials that open it** are orphaned, never deleted by an edit: the database StatefulSet
   (its claim would go with it under `whenDeleted: Delete`) is released from the stack, with
   `whenDeleted: Retain`, and keeps running; a generated credentials Secret no longer rendered loses our owner
-  reference; a SealedSecret or ExternalSecret no longer rendered is deleted with `propagationPolicy:
-  Orphan`, so the Secret its controller made stays. Data goes only when the WebStack itself is deleted
-  under `deletionPolicy: Delete`. The apiserver already refuses the one edit that would do it under
-  `Delete` (spec.MANAGED_TO_EXTERNAL_UNDER_DELETE); this is what happens under `Retain`, or in the edit
-  that sets both.
+  reference (under `Retain` it has none: it is marked let go all the same); a SealedSecret or ExternalSecret
+  no longer rendered is deleted with `propagationPolicy: Orphan`, so the Secret its controller made stays.
+  Data goes only when the WebStack itself is deleted under `deletionPolicy: Delete`. The apiserver already
+  refuses the one edit that would do it under `Delete` (spec.MANAGED_TO_EXTERNAL_UNDER_DELETE); this is what
+  happens under `Retain`, or in the edit that sets both.
 - **The backend workload hands over**: a Deployment replaced by an Argo Rollout (or back) stays until the
   new one has as many available pods as it wants, so the backend never runs out of ready pods. At most one
   stack hands over at a time (`HandOverSlot`): a cluster gaining Argo Rollouts does not restart every stack

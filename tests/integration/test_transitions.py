@@ -231,7 +231,10 @@ def test_switching_to_external_under_the_default_retain_lets_the_generated_crede
     """Under `Retain` the generated Secret carries no owner reference (it outlives the WebStack), so it is no
     child of the stack: it is let go and named all the same, never deleted."""
     uids = _managed_with_data(platform, namespace, {})  # deletionPolicy: Retain, the default
-    apply_webstack(platform, namespace, "shop", {"backend": BACKEND, "database": {"mode": "External", **RDS}})
+    external = {"backend": BACKEND, "database": {"mode": "External", **RDS}}
+    planned = _plan(platform, namespace, "shop", external)
+    assert any("Secret shop-postgres" in n for n in planned["notes"]), planned  # said before the edit
+    apply_webstack(platform, namespace, "shop", external)
     ws = eventually(
         lambda: get_json(platform, "webstack", "shop", "-n", namespace),
         until=lambda w: any(
