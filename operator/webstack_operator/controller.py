@@ -92,6 +92,7 @@ class Controller:
         self.queue: WorkQueue[StackKey] = WorkQueue(
             self.reconciler.reconcile, debounce=config.debounce_seconds, concurrency=config.concurrency
         )
+        self.reconciler.handovers.wake = self._wake  # a stack waiting its hand-over turn, when it is free
         self.watches = ChildWatches(client, self._on_child_event, self._on_child_resync, selects=selects)
         self._loops: list[asyncio.Task[None]] = []
         self._discovered: Capabilities | None = None  # None until the first successful discovery
@@ -212,6 +213,10 @@ class Controller:
     def _enqueue(self, stack: StackKey) -> None:
         if stack in self.reconciler.bodies:
             self.queue.enqueue(stack)
+
+    def _wake(self, stack: StackKey, delay: float) -> None:
+        if stack in self.reconciler.bodies:
+            self.queue.enqueue(stack, delay)
 
     # -- discovery and the safety-net resync
     async def discover(self) -> bool:

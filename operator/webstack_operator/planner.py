@@ -19,6 +19,7 @@ from webstack_operator.decide import is_create_only, to_prune
 from webstack_operator.kubeapi import ApiError, KubeClient, Resource
 from webstack_operator.ownership import Verdict, members, ownership
 from webstack_operator.plan import Action, ObjectPlan, PlanResult, StackPlan, plan_deletes, plan_object
+from webstack_operator.prune import kept_credentials
 from webstack_operator.settings import OperatorSettings
 from webstack_operator.spec import API_VERSION, KIND, SpecError, parse_spec
 from webstack_operator.stamps import JSON, key_of, stamped, where
@@ -86,8 +87,9 @@ async def plan_stack(
     gate = migration.gate(desired, children)
     objects = [_held(o, gate) for o in planned]
     prunable = to_prune(children, desired, uid if existing else "", namespace)
-    kept = transitions.plan_prune(children, desired, stack, uid, gate.held).orphan if existing else []
-    if kept:  # transitions: data is let go, never deleted by an edit
+    retained = [o for o in found if o not in children and kept_credentials(o, stack, uid)]  # Retain's Secret
+    kept = transitions.plan_prune([*children, *retained], desired, stack, uid, gate.held).orphan
+    if kept and existing:  # transitions: data is let go, never deleted by an edit
         notes.append(transitions.orphaned_message(namespace, kept))
     objects += [_held(o, gate) for o in plan_deletes(o for o in prunable if key_of(o) not in gate.held)]
     return StackPlan(namespace, name, existing is not None, tuple(objects), tuple(notes))

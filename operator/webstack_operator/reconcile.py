@@ -273,13 +273,12 @@ class Reconciler:
     async def _prune(self, stack: StackKey, owner: JSON, rendered: Rendered, found: Findings) -> None:
         """Deletes what is no longer desired, except what a transition keeps (transitions.py): data and
         credentials are let go instead, an old backend workload stays until the new one is available."""
-        meta, children = owner["metadata"], self.cache.children(stack)
+        meta, children = owner["metadata"], prune.candidates(self.cache, stack, owner["metadata"]["uid"])
         backend = rendered.ctx.child("backend")
         handing_over = transitions.held_by_handover(children, rendered.desired, backend, meta["uid"])
-        if handing_over or rendered.waiting_for is not None:
-            found.later(transitions.HANDOVER_RECHECK_SECONDS)
-        else:
-            self.handovers.release(stack, time.monotonic())
+        turn = (stack, handing_over, rendered.waiting_for, rendered.gated, time.monotonic())
+        if (recheck := transitions.after_prune(self.handovers, *turn)) is not None:
+            found.later(recheck)
         # migration: the running backend stays until the new one may roll out
         keep = rendered.gate.held | handing_over
         plan = transitions.plan_prune(children, rendered.desired, stack, meta["uid"], keep)
@@ -334,7 +333,8 @@ class Reconciler:
         return str(status["phase"])
 
     async def _write_invalid(self, stack: StackKey, body: JSON, error: SpecError) -> str:
-        """A spec we cannot render: say where, change nothing, one Warning per generation."""
+        """A spec we cannot render: say where, change nothing, hold no turn; one Warning per generation."""
+        self.handovers.release(stack, time.monotonic(), handed_over=False)
         previous, generation = body.get("status") or {}, _generation(body)
         message = spec_error_message(error.problems)
         if announce_invalid(previous, generation):

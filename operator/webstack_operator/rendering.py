@@ -26,6 +26,11 @@ class Rendered:
     gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
     waiting_for: StackKey | None = None  # transitions: the stack whose backend hand-over goes first
 
+    @property
+    def gated(self) -> bool:
+        """The migration gate holds the backend workload this render wants (transitions.gated)."""
+        return transitions.gated(self.desired, self.gate.held)
+
 
 def render(
     stack: StackKey,
@@ -56,4 +61,6 @@ def render(
     except (ValueError, KeyError) as e:
         raise SpecError([("spec", str(e))]) from e
     # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
-    return Rendered(spec, ctx, desired, migration.gate(desired, children), waiting)
+    rendered = Rendered(spec, ctx, desired, migration.gate(desired, children), waiting)
+    transitions.step_aside(handovers, stack, rendered.gated, now)
+    return rendered

@@ -5,11 +5,11 @@ Pruning is right for what holds no data. Two kinds of child are not pruned like 
 - **Data and the credentials that open it** are orphaned, never deleted by an edit: the database StatefulSet
   (its claim would go with it under `whenDeleted: Delete`) is released from the stack, with
   `whenDeleted: Retain`, and keeps running; a generated credentials Secret no longer rendered loses our owner
-  reference; a SealedSecret or ExternalSecret no longer rendered is deleted with `propagationPolicy:
-  Orphan`, so the Secret its controller made stays. Data goes only when the WebStack itself is deleted
-  under `deletionPolicy: Delete`. The apiserver already refuses the one edit that would do it under
-  `Delete` (spec.MANAGED_TO_EXTERNAL_UNDER_DELETE); this is what happens under `Retain`, or in the edit
-  that sets both.
+  reference (under `Retain` it has none: it is marked let go all the same); a SealedSecret or ExternalSecret
+  no longer rendered is deleted with `propagationPolicy: Orphan`, so the Secret its controller made stays.
+  Data goes only when the WebStack itself is deleted under `deletionPolicy: Delete`. The apiserver already
+  refuses the one edit that would do it under `Delete` (spec.MANAGED_TO_EXTERNAL_UNDER_DELETE); this is what
+  happens under `Retain`, or in the edit that sets both.
 - **The backend workload hands over**: a Deployment replaced by an Argo Rollout (or back) stays until the
   new one has as many available pods as it wants, so the backend never runs out of ready pods. At most one
   stack hands over at a time (`HandOverSlot`): a cluster gaining Argo Rollouts does not restart every stack
@@ -21,6 +21,7 @@ Everything here is pure: the reconcile reads the cache, asks, and carries the an
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from webstack_operator import labels
@@ -233,13 +234,15 @@ def held_by_handover(
 class HandOverSlot:
     """At most one stack hands its backend over at a time, across the operator: a cluster gaining (or
     losing) Argo Rollouts switches its Canary stacks one after the other, each only once the one before is
-    done (or has held the turn for `HANDOVER_TURN_SECONDS` without finishing). No I/O: the caller passes
-    the time."""
+    done (or has held the turn for `HANDOVER_TURN_SECONDS` without finishing); the stacks waiting are woken
+    (`wake`: the controller enqueues them) when it is released. No I/O: the caller passes the time."""
 
     holder: tuple[str, str] | None = None
     since: float = 0.0
     last: tuple[str, str] | None = None  # who finished last, and when: the next starts a gap later
     finished: float = float("-inf")
+    waiting: set[tuple[str, str]] = field(default_factory=set)  # woken when the turn is released
+    wake: Callable[[tuple[str, str], float], None] | None = None  # the controller's enqueue (stack, delay)
 
     def take(self, stack: tuple[str, str], now: float) -> tuple[str, str] | None:
         """Takes the turn for `stack`; returns who holds it (or just finished) when that is another stack:
@@ -251,11 +254,29 @@ class HandOverSlot:
         if self.last not in (None, stack) and now - self.finished < HANDOVER_GAP_SECONDS:
             return self.last
         self.holder, self.since = stack, now
+        self.waiting.discard(stack)
         return None
 
-    def release(self, stack: tuple[str, str], now: float) -> None:
-        if self.holder == stack:
-            self.holder, self.last, self.finished = None, stack, now
+    def release(self, stack: tuple[str, str], now: float, *, handed_over: bool = True) -> None:
+        """Also for a stack that does not hold the turn (a no-op then, but it no longer waits). The gap
+        before the next hand-over follows only one that removed a workload (`handed_over`)."""
+        if self.holder != stack:
+            self.waiting.discard(stack)
+            return
+        self.holder = None
+        if handed_over:
+            self.last, self.finished = stack, now
+        woken, self.waiting = sorted(self.waiting), set()
+        if self.wake is not None:
+            for waiter in woken:
+                self.wake(waiter, HANDOVER_GAP_SECONDS)
+
+    def wait_seconds(self, now: float) -> float:
+        """How long a stack waiting its turn may wait before it could pass: the holder's turn running out,
+        or the gap after the last hand-over. It is woken sooner when the turn is released."""
+        if self.holder is not None:
+            return max(HANDOVER_GAP_SECONDS, self.since + HANDOVER_TURN_SECONDS - now)
+        return max(0.0, self.finished + HANDOVER_GAP_SECONDS - now) or HANDOVER_GAP_SECONDS
 
 
 def take_turn(
@@ -270,7 +291,8 @@ def take_turn(
     installed or removed) waits for the turn and meanwhile renders the backend as before; a switch the
     user's own edit asked for goes ahead, taking the turn when it is free so that the cluster's wait."""
     if ctx.spec.paused:
-        return ctx, None  # renders nothing and prunes nothing: it must not hold the turn
+        slot.release(stack, now, handed_over=False)  # renders and prunes nothing: it must not hold the turn
+        return ctx, None
     wanted = "Rollout" if ctx.uses_rollout else "Deployment"
     old = switching_from(children, ctx.child("backend"), owner_uid, wanted)
     if old is None:
@@ -282,7 +304,41 @@ def take_turn(
         o["kind"] == wanted for o in backend_workloads(children, ctx.child("backend"), owner_uid).values()
     )
     from_cluster = ("Rollout" if before.uses_rollout else "Deployment") == old
-    return (before, holder) if holder is not None and from_cluster and not underway else (ctx, None)
+    if holder is not None and from_cluster and not underway:
+        slot.waiting.add(stack)
+        return before, holder
+    return ctx, None
+
+
+def gated(desired: list[JSON], gate_held: frozenset[ObjectKey]) -> bool:
+    """The migration gate holds the backend workload this render wants: nothing of a hand-over can happen
+    until its Job succeeded (running, or failed until the user acts), and the Job's events wake the stack."""
+    return any(o["kind"] in BACKEND_KINDS and key_of(o) in gate_held for o in desired)
+
+
+def step_aside(slot: HandOverSlot, stack: tuple[str, str], gated_now: bool, now: float) -> None:
+    """A stack whose new workload the migration gate holds does not keep the turn from the others."""
+    if slot.holder == stack and gated_now:
+        slot.release(stack, now, handed_over=False)  # nothing was removed: no gap before the next
+
+
+def after_prune(
+    slot: HandOverSlot,
+    stack: tuple[str, str],
+    handing_over: frozenset[ObjectKey],
+    waiting_for: tuple[str, str] | None,
+    gated_now: bool,
+    now: float,
+) -> float | None:
+    """When to look at the hand-over again (None: no need), releasing the turn once this stack hands nothing
+    over that can progress: a waiter when the turn could pass (woken sooner on its release), a hand-over in
+    progress every HANDOVER_RECHECK_SECONDS, one the migration gate holds never (its Job's events wake it)."""
+    if waiting_for is not None:
+        return slot.wait_seconds(now)
+    if handing_over and not gated_now:
+        return HANDOVER_RECHECK_SECONDS
+    slot.release(stack, now)
+    return None
 
 
 def handover_condition(

@@ -225,6 +225,38 @@ def test_switching_back_to_managed_takes_the_kept_database_back(
     assert _uid(platform, "secret", "shop-postgres", "-n", namespace) == uids["secret"]
 
 
+def test_switching_to_external_under_the_default_retain_lets_the_generated_credentials_go_too(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    """Under `Retain` the generated Secret carries no owner reference (it outlives the WebStack), so it is no
+    child of the stack: it is let go and named all the same, never deleted."""
+    uids = _managed_with_data(platform, namespace, {})  # deletionPolicy: Retain, the default
+    external = {"backend": BACKEND, "database": {"mode": "External", **RDS}}
+    planned = _plan(platform, namespace, "shop", external)
+    assert any("Secret shop-postgres" in n for n in planned["notes"]), planned  # said before the edit
+    apply_webstack(platform, namespace, "shop", external)
+    ws = eventually(
+        lambda: get_json(platform, "webstack", "shop", "-n", namespace),
+        until=lambda w: any(
+            c["type"] == "Orphaned" and "Secret shop-postgres" in c.get("message", "")
+            for c in (w.get("status") or {}).get("conditions") or []
+        ),
+        timeout=60,
+        what="the Orphaned condition naming the Secret",
+    )
+    assert "StatefulSet shop-postgres" in condition(ws, "Orphaned")["message"]
+    assert _uid(platform, "pvc", "data-shop-postgres-0", "-n", namespace) == uids["pvc"]
+    secret = get_json(platform, "secret", "shop-postgres", "-n", namespace)
+    assert secret["metadata"]["uid"] == uids["secret"]
+    assert secret["metadata"]["annotations"]["webstack.dev/orphaned-from"] == ws["metadata"]["uid"]
+    said = eventually(
+        lambda: [e for e in events(platform, namespace, "shop") if e["reason"] == "Orphaned"],
+        until=bool,
+        what="the Orphaned Event",
+    )
+    assert len(said) == 1 and "delete secret shop-postgres" in said[0]["message"], said
+
+
 # -- 2. a workload switch is a hand-over
 def test_rolling_update_to_canary_and_back_never_leaves_the_backend_without_ready_pods(
     platform: KubeTarget,
