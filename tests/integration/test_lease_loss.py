@@ -198,7 +198,7 @@ def test_no_write_of_the_old_leader_leaves_after_the_new_leaders_first(
     for name in names:
         wait_phase(cluster, namespace, name)
     # The brownout: the writes into the stacks' namespace hang, each holding one of a's request slots until
-    # the fault goes (or its 30 s timeout, which a paused process does not reach).
+    # the fault goes (long before a's client would give up on them after 30 s).
     hanging = a.proxy.stall(
         None, method="PATCH", path=rf"^/apis?/(?!webstack\.dev/).*/namespaces/{namespace}/"
     )
