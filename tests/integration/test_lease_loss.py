@@ -197,6 +197,9 @@ def test_no_write_of_the_old_leader_leaves_after_the_new_leaders_first(
         apply_webstack(cluster, namespace, name, MINIMAL)
     for name in names:
         wait_phase(cluster, namespace, name)
+    # Nothing else in flight for a: a stack of an earlier test, whose namespace goes without waiting, is
+    # finalized by whoever leads, and kopf's own finalizer patch is not this fence's (kopf's client).
+    eventually(lambda: _going(cluster), until=lambda going: not going, timeout=90, what="no WebStack going")
     # The brownout: the writes into the stacks' namespace hang, each holding one of a's request slots until
     # the fault goes (long before a's client would give up on them after 30 s).
     hanging = a.proxy.stall(
@@ -257,3 +260,17 @@ def test_no_write_of_the_old_leader_leaves_after_the_new_leaders_first(
             timeout=60,
             what=f"{name}-backend scaled back by the new leader",
         )
+
+
+def _going(cluster: KubeTarget) -> list[str]:
+    """The WebStacks being deleted, or about to be: in a namespace that is terminating."""
+    terminating = {
+        n["metadata"]["name"]
+        for n in get_json(cluster, "namespaces")["items"]
+        if (n.get("status") or {}).get("phase") == "Terminating"
+    }
+    return [
+        f"{ws['metadata']['namespace']}/{ws['metadata']['name']}"
+        for ws in get_json(cluster, "webstacks", "--all-namespaces")["items"]
+        if ws["metadata"].get("deletionTimestamp") or ws["metadata"]["namespace"] in terminating
+    ]
