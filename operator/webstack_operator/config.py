@@ -43,6 +43,8 @@ class OperatorConfig:
     discovery_seconds: float = 60.0  # optional APIs are looked for again this often
     debounce_seconds: float = 0.2  # a burst of child events for one stack becomes one reconcile
     concurrency: int = 8  # reconciles running at once, across all stacks
+    # The API client's requests in flight at once (watches aside): a small apiserver may want fewer.
+    request_slots: int = 32
     token_file: str | None = None  # a bearer token re-read when it rotates (None: in-cluster default)
     instance: str = "local"  # reported in Events (the pod name in a cluster)
     leader_election: bool = True  # replicas elect one holder of a Lease; only it reconciles
@@ -104,6 +106,7 @@ def load_config(
             environ, "WEBSTACK_DISCOVERY_SECONDS", defaults.discovery_seconds, minimum=1
         ),
         concurrency=int(_number(environ, "WEBSTACK_CONCURRENCY", defaults.concurrency, minimum=1)),
+        request_slots=int(_number(environ, "WEBSTACK_REQUEST_SLOTS", defaults.request_slots, minimum=1)),
         token_file=environ.get("WEBSTACK_TOKEN_FILE") or None,
         instance=instance,
         leader_election=_flag(environ, "WEBSTACK_LEADER_ELECTION", default=True),

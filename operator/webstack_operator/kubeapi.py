@@ -31,7 +31,7 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 RETIRED_SESSION_SECONDS = 600.0
 # Requests in flight at once. Watches are not counted: each holds a connection for minutes, and a namespaced
 # operator runs one per kind and namespace (dozens), which must never leave a list or a write waiting for a
-# connection until it times out.
+# connection until it times out. The default; the operator's client takes WEBSTACK_REQUEST_SLOTS (config.py).
 REQUEST_SLOTS = 32
 LIST_PAGE = 500  # items per list request (client-go's pager default)
 LIST_ATTEMPTS = 3  # a list whose continue token expired is started over at most this often in all
@@ -118,16 +118,18 @@ class KubeClient:
         token_path: str | None = None,
         timeout: float = 30.0,
         login: Callable[[], kopf.ConnectionInfo] | None = None,
+        request_slots: int | None = None,
     ) -> None:
         """`token_path`: a bearer token file to re-read when it changes (in a pod, by default, the
         ServiceAccount's). `login`: how to get new credentials when these expire or are refused (without
-        it, the credentials in `info` are used as they are)."""
+        it, the credentials in `info` are used as they are). `request_slots`: requests in flight at once
+        (None: REQUEST_SLOTS)."""
         self.connection = Connection(info, token_path=token_path, login=login)
         self._session: aiohttp.ClientSession | None = None
         self._session_tls: tuple[object, ...] = ()
         self._retired: list[tuple[float, aiohttp.ClientSession]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._request_slots = asyncio.Semaphore(REQUEST_SLOTS)
+        self._request_slots = asyncio.Semaphore(REQUEST_SLOTS if request_slots is None else request_slots)
         # A 429/503 with Retry-After holds every request of this client, not only the refused one.
         self.gate = RetryAfterGate()
         self._resources: dict[tuple[str, str], Resource] = {}
@@ -137,9 +139,11 @@ class KubeClient:
         self.may_write: Callable[[], bool] = lambda: True
 
     @classmethod
-    def connect(cls, *, token_path: str | None = None, timeout: float = 30.0) -> KubeClient:
+    def connect(
+        cls, *, token_path: str | None = None, timeout: float = 30.0, request_slots: int | None = None
+    ) -> KubeClient:
         """Logs in as kopf does (the same `login`): in a pod, the ServiceAccount; else, the kubeconfig."""
-        return cls(login(), token_path=token_path, login=login, timeout=timeout)
+        return cls(login(), token_path=token_path, login=login, timeout=timeout, request_slots=request_slots)
 
     @property
     def server(self) -> str:

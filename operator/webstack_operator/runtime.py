@@ -53,7 +53,9 @@ def _quiet_kopf_retries(verbose: bool) -> None:
 async def _serve(config: OperatorConfig) -> int:
     health = Health()
     # An exec plugin may take seconds: not on the event loop.
-    client = await asyncio.to_thread(KubeClient.connect, token_path=config.token_file)
+    client = await asyncio.to_thread(
+        KubeClient.connect, token_path=config.token_file, request_slots=config.request_slots
+    )
     client.user_agent = f"webstack-operator/{config.identity}"
     terminate = asyncio.Event()
     _on_signals(terminate.set)

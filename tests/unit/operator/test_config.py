@@ -113,3 +113,11 @@ def test_every_module_imports_alone() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_request_slots_setting() -> None:
+    """How many requests the operator's API client has in flight at once (watches aside)."""
+    assert load_config({}).request_slots == 32
+    assert load_config({"WEBSTACK_REQUEST_SLOTS": "4"}).request_slots == 4
+    with pytest.raises(ConfigError, match="WEBSTACK_REQUEST_SLOTS"):
+        load_config({"WEBSTACK_REQUEST_SLOTS": "0"})

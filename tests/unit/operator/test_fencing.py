@@ -12,17 +12,13 @@ import kopf
 import pytest
 from tests.unit.operator.fakeapi import FakeApi
 
-from webstack_operator import kubeapi
 from webstack_operator.kubeapi import ApiError, KubeClient
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 
 
-async def test_a_write_that_waited_for_a_slot_past_the_lease_is_not_sent(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(kubeapi, "REQUEST_SLOTS", 1)
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+async def test_a_write_that_waited_for_a_slot_past_the_lease_is_not_sent(api: FakeApi) -> None:
+    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), request_slots=1)
     leading = True
     client.may_write = lambda: leading
     try:
