@@ -68,6 +68,17 @@ def serving(platform: KubeTarget, namespace: str) -> Iterator[Callable[[str], tu
         watch.stop()
 
 
+def _switch(cluster: KubeTarget, ns: str, spec: dict[str, Any], kind: str) -> None:
+    """Applies `shop` with this spec and waits until its backend is a `kind` alone: the hand-over done."""
+    apply_webstack(cluster, ns, "shop", spec)
+    eventually(
+        lambda: _backend_kinds(cluster, ns, "shop"),
+        until=lambda k: k == {kind},
+        timeout=90,
+        what=f"{kind} only",
+    )
+
+
 def _backend_kinds(cluster: KubeTarget, ns: str, stack: str) -> set[str]:
     found = set()
     for kind in ("deployment", "rollout"):
@@ -269,21 +280,9 @@ def test_rolling_update_to_canary_and_back_never_leaves_the_backend_without_read
     wait_phase(platform, namespace, "shop", timeout=120)
     pods, slices = serving("shop")
 
-    apply_webstack(platform, namespace, "shop", CANARY)
-    eventually(
-        lambda: _backend_kinds(platform, namespace, "shop"),
-        until=lambda k: k == {"rollout"},
-        timeout=90,
-        what="Rollout only",
-    )
+    _switch(platform, namespace, CANARY, "rollout")
     wait_phase(platform, namespace, "shop", timeout=90)
-    apply_webstack(platform, namespace, "shop", ROLLING)
-    eventually(
-        lambda: _backend_kinds(platform, namespace, "shop"),
-        until=lambda k: k == {"deployment"},
-        timeout=90,
-        what="Deployment only",
-    )
+    _switch(platform, namespace, ROLLING, "deployment")
     ws = wait_phase(platform, namespace, "shop", timeout=90)
     assert "BackendHandOver" not in {c["type"] for c in ws["status"]["conditions"]}
 
