@@ -41,7 +41,7 @@ from kubelocal.target import KubeTarget
 from kubelocal.wait import Timeout, eventually
 from localservices import OperatorProcess
 from localservices.server import LOOPBACK
-from webstack_operator.leader import LeaseTiming
+from webstack_operator.kube.lease import LeaseTiming
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"

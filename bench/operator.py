@@ -44,9 +44,9 @@ from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 from kubelocal.wait import Timeout, eventually
 from localservices import OperatorProcess, operator_command
 from localservices.server import LOOPBACK
-from webstack_operator import labels
-from webstack_operator.quantity import parse_quantity
-from webstack_operator.status import workload_readiness
+from webstack_operator.kube.quantity import parse_quantity
+from webstack_operator.objects import labels
+from webstack_operator.status.compute import workload_readiness
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -15,8 +15,8 @@ import pytest
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
-from webstack_operator import spec as api
-from webstack_operator.spec import WebStackSpec
+from webstack_operator.api import spec as api
+from webstack_operator.api.spec import WebStackSpec
 
 pytestmark = pytest.mark.cluster
 

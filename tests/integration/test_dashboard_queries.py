@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tests.support.promtool import check_expressions
 
-from webstack_operator import metric_names as om
 from webstack_operator.builders.dashboard import build_dashboard
+from webstack_operator.telemetry import metric_names as om
 
 # What Grafana substitutes before it sends a query.
 GRAFANA_VARIABLES = {"$__rate_interval": "2m", "$namespace": "team-a", "$job": "shop-backend-metrics"}

@@ -15,7 +15,7 @@ import yaml
 from scripts.bump_image_tag import bump_file
 
 from kubelocal.binaries import Binaries
-from webstack_operator.spec import parse_spec
+from webstack_operator.api.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "sha-0123456789ab"

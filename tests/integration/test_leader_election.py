@@ -35,7 +35,7 @@ from kubelocal.process import wait_for
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK
-from webstack_operator.leader import LeaseTiming
+from webstack_operator.kube.lease import LeaseTiming
 
 pytestmark = pytest.mark.cluster
 

@@ -38,7 +38,7 @@ from faultproxy.log import RequestRecord
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK
-from webstack_operator.leader import LeaseTiming
+from webstack_operator.kube.lease import LeaseTiming
 
 pytestmark = pytest.mark.cluster
 

@@ -28,7 +28,7 @@ import pytest
 from tests.support.connectivity import COMPONENTS, Port, Row, load_intended
 
 from kubelocal.binaries import cyclonus_verdicts
-from webstack_operator.cli import render_file
+from webstack_operator.cli.main import render_file
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Rollout", "Job")
 NAMESPACE = "team-a"

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from kubelocal.target import KubeTarget
+from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.cli import load_settings
-from webstack_operator.settings import Capabilities
-from webstack_operator.spec import parse_spec
+from webstack_operator.cli.main import load_settings
+from webstack_operator.config.operator_settings import Capabilities
 
 pytestmark = pytest.mark.cluster
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from users_api import metric_names as m
 from users_api.metrics import LATENCY_BUCKETS
-from webstack_operator import metric_names as om
+from webstack_operator.api.cron import period_seconds
 from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import metrics_service_name
 from webstack_operator.builders.backup import schedule_name
@@ -29,7 +29,7 @@ from webstack_operator.builders.operator_alerts import (
     STALE_RECONCILE_SECONDS,
 )
 from webstack_operator.builders.postgres import statefulset_name
-from webstack_operator.cron import period_seconds
+from webstack_operator.telemetry import metric_names as om
 
 MINUTE = 60
 

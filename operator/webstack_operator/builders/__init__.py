@@ -21,7 +21,7 @@ from webstack_operator.builders import (
 )
 from webstack_operator.builders.common import Manifest
 from webstack_operator.builders.context import OwnerRef, StackContext
-from webstack_operator.builders.kinds import CHILD_KINDS, apply_rank
+from webstack_operator.objects.kinds import CHILD_KINDS, apply_rank
 
 __all__ = ["APPLY_ORDER", "Manifest", "OwnerRef", "StackContext", "desired_objects"]
 

@@ -6,7 +6,7 @@ on, the workload leaves `replicas` unset so that, under server-side apply, the H
 
 from collections.abc import Mapping
 
-from webstack_operator import labels
+from webstack_operator.api.spec import EnvVar
 from webstack_operator.builders import canary
 from webstack_operator.builders.common import (
     TMP_VOLUME,
@@ -25,7 +25,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
 from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
-from webstack_operator.spec import EnvVar
+from webstack_operator.objects import labels
 
 BACKEND_UID = 10001  # the users API image's USER (Dockerfile.webapp)
 BACKEND_GID = 10001

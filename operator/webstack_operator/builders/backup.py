@@ -6,9 +6,9 @@ and the operator deletes it with a finalizer. The label selector picks every obj
 this stack, pods included (Velero runs the Postgres pod's `pg_dump` hook only on pods in the backup).
 """
 
-from webstack_operator import labels
 from webstack_operator.builders.common import Manifest, bounded_name, short_hash
 from webstack_operator.builders.context import StackContext
+from webstack_operator.objects import labels
 
 # Velero labels each Backup with `velero.io/schedule-name`, a label value: at most 63 characters.
 MAX_SCHEDULE_NAME = 63

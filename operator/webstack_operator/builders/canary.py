@@ -10,10 +10,10 @@ With an ALB Ingress, canary weights are exact (Argo rewrites the Ingress's actio
 one, Argo approximates a weight by the ratio of canary to stable pods.
 """
 
-from webstack_operator import labels
 from webstack_operator.builders import promql
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.objects import labels
 
 ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
 HASH_LABEL = "rollouts-pod-template-hash"

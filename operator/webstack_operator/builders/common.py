@@ -5,9 +5,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from webstack_operator import labels
+from webstack_operator.api.spec import Resources
 from webstack_operator.builders.context import StackContext
-from webstack_operator.spec import Resources
+from webstack_operator.objects import labels
 
 Manifest = dict[str, Any]
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webstack_operator.settings import OperatorSettings
-from webstack_operator.spec import WebStackSpec, validate_name
+from webstack_operator.api.spec import WebStackSpec, validate_name
+from webstack_operator.config.operator_settings import OperatorSettings
 
 
 @dataclass(frozen=True)

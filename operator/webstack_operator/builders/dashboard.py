@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from users_api import metric_names as m
-from webstack_operator import metric_names as om
 from webstack_operator.builders import promql
+from webstack_operator.telemetry import metric_names as om
 
 WINDOW = "$__rate_interval"
 _MATCHERS = {"namespace": "$namespace", "job": "$job"}

@@ -6,7 +6,6 @@ ConfigMap: any change rolls the pods, and what runs always matches what was rend
 """
 
 from users_api.frontend import render_nginx_conf
-from webstack_operator import labels
 from webstack_operator.builders.backend import backend_url
 from webstack_operator.builders.common import (
     CONFIG_CHECKSUM_ANNOTATION,
@@ -25,6 +24,7 @@ from webstack_operator.builders.common import (
 )
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.objects import labels
 
 NGINX_UID = 101  # the `nginx` user of nginxinc/nginx-unprivileged
 NGINX_GID = 101

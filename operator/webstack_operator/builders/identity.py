@@ -4,9 +4,9 @@ A workload of its own gets its own identity, so a RoleBinding or an IAM trust po
 component never reaches another (and no pod runs as the namespace's `default` account).
 """
 
-from webstack_operator import labels
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.objects import labels
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 

@@ -10,11 +10,11 @@ operator never sets that annotation, server-side apply leaves it to Argo.
 
 import json
 
-from webstack_operator import labels
 from webstack_operator.builders.backend import SERVICE_PORT, backend_name
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.frontend import frontend_name
+from webstack_operator.objects import labels
 
 ALB = "alb.ingress.kubernetes.io/"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

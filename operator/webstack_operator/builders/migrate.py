@@ -11,10 +11,10 @@ Job retries an unreachable database a few times, so a first install survives Pos
 codes say which failures a retry cannot fix (users_api/cli.py): those fail the Job at once.
 """
 
-from webstack_operator import labels
 from webstack_operator.builders.backend import users_api_container, users_api_pod_spec
 from webstack_operator.builders.common import Manifest, bounded_name, checksum, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.objects import labels
 
 COMPONENT = "migrate"  # app.kubernetes.io/component of the Job and its pods
 CONTAINER = "migrate"

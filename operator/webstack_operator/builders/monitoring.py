@@ -6,7 +6,8 @@ canary Services are re-pointed by Argo Rollouts and would drop or double-count p
 """
 
 from users_api import metric_names as m
-from webstack_operator import labels
+from webstack_operator.api.cron import period_seconds
+from webstack_operator.api.spec import ALERT_FOR_DEFAULT_KEY
 from webstack_operator.builders import promql
 from webstack_operator.builders.backend import SCRAPE_LABEL, metrics_service_name
 from webstack_operator.builders.backup import schedule_name
@@ -15,8 +16,7 @@ from webstack_operator.builders.common import Manifest, object_meta, short_hash
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.builders.postgres import statefulset_name
-from webstack_operator.cron import period_seconds
-from webstack_operator.spec import ALERT_FOR_DEFAULT_KEY
+from webstack_operator.objects import labels
 
 GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
 ALERT_WINDOW = "5m"

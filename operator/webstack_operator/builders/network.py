@@ -13,7 +13,7 @@ cyclonus's policy engine what these policies allow and compares it with that tab
 - Postgres and Redis have no egress; nothing may connect to the migration Job.
 """
 
-from webstack_operator import labels
+from webstack_operator.api.spec import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
@@ -21,7 +21,7 @@ from webstack_operator.builders.frontend import LISTEN_PORT
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.builders.postgres import POSTGRES_PORT
 from webstack_operator.builders.redis import REDIS_PORT
-from webstack_operator.spec import DEFAULT_POSTGRES_PORT
+from webstack_operator.objects import labels
 
 ANY_ADDRESS = ("0.0.0.0/0", "::/0")
 # Every VPC's addresses (and a cluster's nodes and pods) are private; no internet client's are.

@@ -8,9 +8,9 @@ from `metrics.py`'s names, as the stack alerts are built from the users API's.
 
 from typing import Any
 
-from webstack_operator import metric_names as n
 from webstack_operator.builders.promql import selector
-from webstack_operator.config import DEFAULT_RESYNC_SECONDS
+from webstack_operator.config.run_options import DEFAULT_RESYNC_SECONDS
+from webstack_operator.telemetry import metric_names as n
 
 OPERATOR_JOB = n.OPERATOR_JOB
 RULE_NAME = "webstack-operator"

@@ -24,7 +24,6 @@ same (`POSTGRES_HOST_AUTH_METHOD`), and the server hashes every new password wit
 
 import json
 
-from webstack_operator import labels
 from webstack_operator.builders.common import (
     TMP_VOLUME,
     Manifest,
@@ -39,6 +38,7 @@ from webstack_operator.builders.common import (
 )
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.objects import labels
 
 POSTGRES_UID = 70  # the `postgres` user of the official alpine image
 POSTGRES_GID = 70

@@ -16,7 +16,6 @@ import base64
 import math
 import re
 
-from webstack_operator import labels
 from webstack_operator.builders.common import (
     TMP_VOLUME,
     Manifest,
@@ -31,6 +30,7 @@ from webstack_operator.builders.common import (
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.secrets import APPLY_POLICY_ANNOTATION, CREATE_ONLY, GENERATED_ANNOTATION
+from webstack_operator.objects import labels
 
 REDIS_UID = 999  # the `redis` user of the official alpine image
 REDIS_GID = 1000

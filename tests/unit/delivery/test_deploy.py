@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
-from webstack_operator.builders.kinds import CHILD_KINDS
 from webstack_operator.builders.operator_alerts import OPERATOR_JOB, operator_prometheus_rule
-from webstack_operator.cli import OPERATOR_ALERTS_HEADER, _parser
-from webstack_operator.config import OperatorConfig, load_config
-from webstack_operator.yamlio import dump_yaml
+from webstack_operator.cli.main import OPERATOR_ALERTS_HEADER, _parser
+from webstack_operator.config.run_options import OperatorConfig, load_config
+from webstack_operator.kube.yamlio import dump_yaml
+from webstack_operator.objects.kinds import CHILD_KINDS
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"

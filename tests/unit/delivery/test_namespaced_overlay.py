@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from webstack_operator.cli import _parser
-from webstack_operator.config import load_config
-from webstack_operator.settings import OperatorSettings
+from webstack_operator.cli.main import _parser
+from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config.run_options import load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"

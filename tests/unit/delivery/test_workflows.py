@@ -303,7 +303,7 @@ class Repo:
         for relative in ("deploy/overlays/prod/kustomization.yaml", "deploy/overlays/dev/kustomization.yaml"):
             (path / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(ROOT / relative, path / relative)
-        self.write("operator/webstack_operator/handlers.py", "v1\n")
+        self.write("operator/webstack_operator/controller/handlers.py", "v1\n")
         self.write("docs/index.md", "v1\n")
 
     def git(self, *args: str) -> str:
@@ -364,7 +364,7 @@ def repo(tmp_path: Path) -> Repo:
 
 
 def test_the_plan_releases_a_commit_that_changes_the_images(repo: Repo) -> None:
-    first = repo.commit("operator/webstack_operator/handlers.py", "v2\n")
+    first = repo.commit("operator/webstack_operator/controller/handlers.py", "v2\n")
     plan = repo.plan(first)
     assert plan["release"] == "true"  # the overlay runs 0.1.0, no commit of ours
     assert plan["tag"] == f"sha-{first[:12]}"
@@ -376,19 +376,19 @@ def test_the_plan_releases_a_commit_that_changes_the_images(repo: Repo) -> None:
 def test_the_plan_skips_commits_that_leave_the_images_as_deployed(repo: Repo) -> None:
     """The bump commit itself, and docs: nothing to build. Nor is a change skipped because a later docs
     commit is the one that gets released: the plan compares with what the overlay runs, not the parent."""
-    code = repo.commit("operator/webstack_operator/handlers.py", "v2\n")
+    code = repo.commit("operator/webstack_operator/controller/handlers.py", "v2\n")
     bump = repo.deploy(code)
     assert repo.plan(bump)["release"] == "false"
     docs = repo.commit("docs/index.md", "v2\n")
     assert repo.plan(docs)["release"] == "false"
     assert repo.plan(docs, event="workflow_dispatch")["release"] == "true"  # asked for by hand
-    repo.commit("operator/webstack_operator/handlers.py", "v3\n")  # never released on its own...
+    repo.commit("operator/webstack_operator/controller/handlers.py", "v3\n")  # never released on its own...
     assert repo.plan(repo.commit("docs/index.md", "v3\n"))["release"] == "true"  # ...so the next one is
 
 
 def test_the_plan_never_moves_an_overlay_back(repo: Repo) -> None:
-    old = repo.commit("operator/webstack_operator/handlers.py", "v2\n")
-    new = repo.commit("operator/webstack_operator/handlers.py", "v3\n")
+    old = repo.commit("operator/webstack_operator/controller/handlers.py", "v2\n")
+    new = repo.commit("operator/webstack_operator/controller/handlers.py", "v3\n")
     repo.deploy(new)
     assert repo.plan(old)["release"] == "false"
     assert repo.plan(old, event="workflow_dispatch")["release"] == "false"
@@ -396,18 +396,21 @@ def test_the_plan_never_moves_an_overlay_back(repo: Repo) -> None:
 
 def test_a_release_hold_stops_every_release_to_its_overlay(repo: Repo) -> None:
     """A rollback reverts the bump and adds release-hold: main's newer code must not come straight back."""
-    first = repo.commit("operator/webstack_operator/handlers.py", "v2\n")
+    first = repo.commit("operator/webstack_operator/controller/handlers.py", "v2\n")
     repo.deploy(first)
-    second = repo.commit("operator/webstack_operator/handlers.py", "v3\n")
+    second = repo.commit("operator/webstack_operator/controller/handlers.py", "v3\n")
     repo.deploy(second)
     repo.commit("deploy/overlays/prod/release-hold", "sha-second is broken: rolled back\n")
     repo.deploy(first)  # the revert of the second bump
-    code = repo.commit("operator/webstack_operator/handlers.py", "v4\n")
+    code = repo.commit("operator/webstack_operator/controller/handlers.py", "v4\n")
     assert repo.plan(code)["release"] == "false"
     assert repo.plan(code, event="workflow_dispatch")["release"] == "false"
     assert repo.plan(code, overlay="dev")["release"] == "true"  # the hold is per overlay
     repo.git("rm", "-q", "deploy/overlays/prod/release-hold")
-    assert repo.plan(repo.commit("operator/webstack_operator/handlers.py", "v5\n"))["release"] == "true"
+    assert (
+        repo.plan(repo.commit("operator/webstack_operator/controller/handlers.py", "v5\n"))["release"]
+        == "true"
+    )
 
 
 def test_the_plan_refuses_an_unknown_overlay(repo: Repo) -> None:

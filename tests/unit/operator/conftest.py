@@ -8,7 +8,7 @@ import kopf
 import pytest
 from tests.unit.operator.fakeapi import FakeApi
 
-from webstack_operator.kubeapi import KubeClient
+from webstack_operator.kube.client import KubeClient
 
 
 @pytest.fixture

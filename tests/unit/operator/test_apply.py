@@ -6,8 +6,8 @@ from typing import Any, cast
 
 import pytest
 
-from webstack_operator.apply import delete_object, merge_patch
-from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.kube.apply import delete_object, merge_patch
+from webstack_operator.kube.client import ApiError, KubeClient, Resource
 
 SERVICES = Resource("", "v1", "Service", "services", namespaced=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from webstack_operator.backups import backup_health
+from webstack_operator.status.backups import backup_health
 
 DAILY = "0 3 * * *"  # longest gap 24 h: unhealthy after 48 h without a success
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)

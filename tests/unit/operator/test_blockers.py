@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.blockers import (
+from webstack_operator.api.problem import Problem
+from webstack_operator.observe.blockers import (
     FailedCreate,
     claim_trouble,
     component_blocker,
@@ -13,7 +14,6 @@ from webstack_operator.blockers import (
     statefulset_failure,
     workload_failure,
 )
-from webstack_operator.problem import Problem
 
 FORBIDDEN = 'pods "shop-backend-7d9c-x" is forbidden: no PriorityClass with name webstack-high was found'
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.cache import slim
-from webstack_operator.canary_status import (
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.objects.labels import BACKEND, standard_labels
+from webstack_operator.observe.cache import slim
+from webstack_operator.reconcile.decisions import canary_events
+from webstack_operator.status.canary import (
     ABORTED,
     IN_PROGRESS,
     PROMOTED,
@@ -17,9 +20,6 @@ from webstack_operator.canary_status import (
     describe_run,
     measured,
 )
-from webstack_operator.decide import canary_events
-from webstack_operator.labels import BACKEND, standard_labels
-from webstack_operator.spec import parse_spec
 
 LIMITS = {"success-rate": ">= 0.95", "p95-latency": "<= 2s"}
 ABORT_MESSAGE = (

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from webstack_operator.cli import RENDER_PLACEHOLDER_PASSWORD, main
-from webstack_operator.crd import crd_yaml
+from webstack_operator.api.crd import crd_yaml
+from webstack_operator.cli.main import RENDER_PLACEHOLDER_PASSWORD, main
 
 ROOT = Path(__file__).parents[3]
 MINIMAL = ROOT / "deploy/samples/webstack-minimal.yaml"

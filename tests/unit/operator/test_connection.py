@@ -28,8 +28,10 @@ from aiohttp.test_utils import TestServer
 from tests.helpers import eventually
 
 from kubelocal import pki
-from webstack_operator import connection, handlers
-from webstack_operator.connection import (
+from webstack_operator.controller import handlers
+from webstack_operator.kube import connection
+from webstack_operator.kube.client import ApiError, KubeClient
+from webstack_operator.kube.connection import (
     IN_CLUSTER_SERVER,
     SERVICE_ACCOUNT_TOKEN,
     Connection,
@@ -38,7 +40,6 @@ from webstack_operator.connection import (
     renewal_time,
     ssl_context,
 )
-from webstack_operator.kubeapi import ApiError, KubeClient
 
 WHOAMI = "/whoami"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from webstack_operator.crd import CRD_FILE, crd_manifest, crd_yaml
-from webstack_operator.spec import WebStackSpec
+from webstack_operator.api.crd import CRD_FILE, crd_manifest, crd_yaml
+from webstack_operator.api.spec import WebStackSpec
 
 ROOT = Path(__file__).parents[3]
 FORBIDDEN = {

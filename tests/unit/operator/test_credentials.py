@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.credentials import (
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.reconcile.credentials_rules import (
     Volume,
     credentials_source_missing,
     owner_refs_fix,
     regenerate_request,
     volume_state,
 )
-from webstack_operator.settings import Capabilities
-from webstack_operator.spec import parse_spec
 
 OURS = {
     "apiVersion": "webstack.dev/v1alpha1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webstack_operator.cron import CronError, period_seconds
+from webstack_operator.api.cron import CronError, period_seconds
 
 HOUR, DAY = 3600, 86400
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator import labels
-from webstack_operator.cache import ChildCache, Seen
-from webstack_operator.decide import (
+from webstack_operator.api.problem import Problem
+from webstack_operator.kube.apply import FIELD_MANAGER
+from webstack_operator.objects import labels
+from webstack_operator.objects.stamps import Applied, key_of, our_fields_hash, stamped
+from webstack_operator.observe.cache import ChildCache, Seen
+from webstack_operator.reconcile.decisions import (
     FAILURES_BEFORE_REPORTING,
     Action,
     Event,
@@ -22,8 +25,6 @@ from webstack_operator.decide import (
     to_write,
     write_event,
 )
-from webstack_operator.problem import Problem
-from webstack_operator.stamps import FIELD_MANAGER, Applied, key_of, our_fields_hash, stamped
 
 STACK = ("team", "shop")
 SERVED = {("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("velero.io/v1", "Schedule")}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from webstack_operator import labels
-from webstack_operator.decide import Event
-from webstack_operator.deletion import CLEANUP_ATTEMPTS, delete_elsewhere, finalize
-from webstack_operator.kubeapi import ApiError, KubeClient, Resource
+from webstack_operator.kube.client import ApiError, KubeClient, Resource
+from webstack_operator.objects import labels
+from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.deletion import CLEANUP_ATTEMPTS, delete_elsewhere, finalize
 
 STACK = ("team", "shop")
 SCHEDULES = Resource("velero.io", "v1", "Schedule", "schedules", namespaced=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator import labels
-from webstack_operator.dependents import DependentsCache, failed_create_of
+from webstack_operator.objects import labels
+from webstack_operator.observe.dependents import DependentsCache, failed_create_of
 
 STACK = ("team-a", "shop")
 

@@ -8,10 +8,10 @@ import kopf
 import pytest
 from tests.unit.operator.fakeapi import FakeApi, status
 
-from webstack_operator.builders.kinds import settle_capabilities
-from webstack_operator.discovery import AGGREGATED
-from webstack_operator.kubeapi import KubeClient
-from webstack_operator.settings import Capabilities
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.kube.client import KubeClient
+from webstack_operator.kube.discovery import AGGREGATED
+from webstack_operator.objects.kinds import settle_capabilities
 
 
 @pytest.fixture

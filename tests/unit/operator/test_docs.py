@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webstack_operator.docs import crd_reference_markdown
+from webstack_operator.api.reference import crd_reference_markdown
 
 DOC = Path(__file__).parents[3] / "docs" / "crd-reference.md"
 

@@ -6,13 +6,13 @@ from typing import Any, cast
 
 import pytest
 
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig
-from webstack_operator.decide import Event
-from webstack_operator.events import FORGET_AFTER_SECONDS, WINDOW_SECONDS, EventRecorder
-from webstack_operator.kubeapi import ApiError, KubeClient
-from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import OperatorSettings
+from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config.run_options import OperatorConfig
+from webstack_operator.kube.client import ApiError, KubeClient
+from webstack_operator.kube.events import FORGET_AFTER_SECONDS, WINDOW_SECONDS, EventRecorder
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.reconciler import Reconciler
 
 STACK: dict[str, Any] = {"metadata": {"name": "shop", "namespace": "team", "uid": "stack-uid"}}
 OTHER: dict[str, Any] = {"metadata": {"name": "cart", "namespace": "team", "uid": "other-uid"}}

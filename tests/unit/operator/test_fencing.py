@@ -12,7 +12,7 @@ import kopf
 import pytest
 from tests.unit.operator.fakeapi import FakeApi
 
-from webstack_operator.kubeapi import ApiError, KubeClient
+from webstack_operator.kube.client import ApiError, KubeClient
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 

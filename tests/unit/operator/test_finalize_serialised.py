@@ -13,12 +13,13 @@ from typing import Any, cast
 import pytest
 from tests.helpers import eventually
 
-from webstack_operator import controller as controller_module
-from webstack_operator.config import OperatorConfig
-from webstack_operator.controller import Controller
-from webstack_operator.kubeapi import JSON, KubeClient
-from webstack_operator.queue import Retry
-from webstack_operator.reconcile import Reconciler
+from webstack_operator.config.run_options import OperatorConfig
+from webstack_operator.controller import wiring as controller_module
+from webstack_operator.controller.wiring import Controller
+from webstack_operator.kube.client import KubeClient
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.reconcile.outcomes import Retry
+from webstack_operator.reconcile.reconciler import Reconciler
 
 STACK = ("team", "shop")
 

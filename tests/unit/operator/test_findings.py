@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from webstack_operator.findings import COLLECTION_RECHECK_SECONDS, CONFLICT_RECHECK_SECONDS, Findings
-from webstack_operator.ownership import Verdict
-from webstack_operator.problem import Problem
+from webstack_operator.api.problem import Problem
+from webstack_operator.objects.ownership import Verdict
+from webstack_operator.reconcile.findings import (
+    COLLECTION_RECHECK_SECONDS,
+    CONFLICT_RECHECK_SECONDS,
+    Findings,
+)
 
 LIVE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop-backend", "namespace": "team"}}
 

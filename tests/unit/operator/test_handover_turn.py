@@ -10,14 +10,15 @@ from tests.unit.operator.builders.stacks import OWNER, make_stack
 from tests.unit.operator.test_refused_generation import STACK as REFUSED
 from tests.unit.operator.test_refused_generation import RefusingClient, _reconciler
 
-from webstack_operator import labels, rendering, transitions
 from webstack_operator.builders import desired_objects
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig, load_settings
-from webstack_operator.controller import Controller
-from webstack_operator.kubeapi import KubeClient
-from webstack_operator.settings import Capabilities
-from webstack_operator.transitions import (
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.config.run_options import OperatorConfig, load_settings
+from webstack_operator.controller.wiring import Controller
+from webstack_operator.kube.client import KubeClient
+from webstack_operator.objects import labels
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile import rendering, transitions
+from webstack_operator.reconcile.transitions import (
     HANDOVER_GAP_SECONDS,
     HANDOVER_RECHECK_SECONDS,
     HANDOVER_TURN_SECONDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from kubelocal.cluster import free_port
-from webstack_operator.health import Health, serving
+from webstack_operator.manager.health import Health, serving
 
 
 async def test_healthz_reports_role_and_problems() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from webstack_operator.builders import APPLY_ORDER
-from webstack_operator.builders.kinds import CHILD_KINDS, apply_rank, capabilities_from, child_kind
-from webstack_operator.settings import Capabilities
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.objects.kinds import CHILD_KINDS, apply_rank, capabilities_from, child_kind
 
 EVERYTHING = {(k.api_version, k.kind) for k in CHILD_KINDS}
 

@@ -9,7 +9,12 @@ from collections.abc import Iterator
 import kopf._cogs.clients.api as kopf_api
 import pytest
 
-from webstack_operator.kopf_retries import RETRY_MARK, RETRY_PREFIX, KopfRetryFilter, quiet_kopf_retries
+from webstack_operator.manager.kopf_retries import (
+    RETRY_MARK,
+    RETRY_PREFIX,
+    KopfRetryFilter,
+    quiet_kopf_retries,
+)
 
 # What kopf logs, word for word (kopf/_cogs/clients/api.py).
 RETRY = "Request attempt #2/9 failed; will retry: PATCH https://k/apis/webstack.dev/v1alpha1/x -> 429"

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
-from webstack_operator.kubeapi import LIST_ATTEMPTS, ApiError, KubeClient, Resource, retry_after_seconds
+from webstack_operator.kube.client import LIST_ATTEMPTS, ApiError, KubeClient, Resource, retry_after_seconds
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 

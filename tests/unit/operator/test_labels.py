@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webstack_operator import labels
+from webstack_operator.objects import labels
 
 
 def test_standard_labels() -> None:

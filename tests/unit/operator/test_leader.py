@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from webstack_operator.kubeapi import ApiError
-from webstack_operator.leader import LeaderElector, LeaseTiming, Step, lease_body, next_step
+from webstack_operator.kube.client import ApiError
+from webstack_operator.kube.lease import LeaderElector, LeaseTiming, Step, lease_body, next_step
 
 TIMING = LeaseTiming(duration=15, renew_deadline=10, retry=2)
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/ops/leases"

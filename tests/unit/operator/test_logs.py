@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from users_api.logs import JSONFormatter
-from webstack_operator.logs import bind_stack
+from webstack_operator.telemetry.logs import bind_stack
 
 ROOT = Path(__file__).parents[3]
 SECRET = "hunter2"
@@ -29,7 +29,7 @@ import logging
 
 import kopf
 
-from webstack_operator.logs import bind_stack, configure_logging
+from webstack_operator.telemetry.logs import bind_stack, configure_logging
 
 configure_logging(VERBOSE)
 log = logging.getLogger("webstack_operator.test")

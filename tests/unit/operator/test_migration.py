@@ -6,10 +6,10 @@ from typing import Any
 
 from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, render
 
-from webstack_operator.cache import slim
-from webstack_operator.decide import Event
-from webstack_operator.migration import Migration, event, gate
-from webstack_operator.stamps import key_of
+from webstack_operator.objects.stamps import key_of
+from webstack_operator.observe.cache import slim
+from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.migration_gate import Migration, event, gate
 
 OLD, NEW = "ghcr.io/webstack-dev/users-api:0.1.0", "ghcr.io/webstack-dev/users-api:0.2.0"
 CANARY = {"delivery": {"strategy": "Canary", "steps": [{"setWeight": 20}, {"pause": {}}]}}

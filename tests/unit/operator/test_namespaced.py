@@ -19,15 +19,21 @@ import yaml
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import FakeApi, status
 
-from webstack_operator import labels
+from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders import StackContext, desired_objects
-from webstack_operator.builders.kinds import CHILD_KINDS, child_kind
-from webstack_operator.config import OperatorConfig, load_settings
-from webstack_operator.controller import Controller, elsewhere_namespace, watch_namespaces, watch_targets
-from webstack_operator.handlers import configure_kopf
-from webstack_operator.kubeapi import JSON, KubeClient
-from webstack_operator.settings import OperatorSettings
-from webstack_operator.spec import parse_spec
+from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config.run_options import OperatorConfig, load_settings
+from webstack_operator.controller.handlers import configure_kopf
+from webstack_operator.controller.wiring import (
+    Controller,
+    elsewhere_namespace,
+    watch_namespaces,
+    watch_targets,
+)
+from webstack_operator.kube.client import KubeClient
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.objects import labels
+from webstack_operator.objects.kinds import CHILD_KINDS, child_kind
 
 SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
 SERVED = ("team-a", "team-b")

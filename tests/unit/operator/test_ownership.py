@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator import labels
-from webstack_operator.ownership import Verdict, belongs_to, conflict_message, members, ownership
+from webstack_operator.objects import labels
+from webstack_operator.objects.ownership import Verdict, belongs_to, conflict_message, members, ownership
 
 STACK = ("team", "shop")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from webstack_operator import fields
-from webstack_operator.ownership import Verdict
-from webstack_operator.plan import (
+from webstack_operator.cli.plan.verdicts import (
     Action,
     ObjectPlan,
     PlanResult,
@@ -20,7 +18,10 @@ from webstack_operator.plan import (
     plan_object,
     taken_fields,
 )
-from webstack_operator.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
+from webstack_operator.kube import managed_fields as fields
+from webstack_operator.kube.apply import FIELD_MANAGER
+from webstack_operator.objects.ownership import Verdict
+from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
 
 OURS_TREE: dict[str, Any] = {
     "f:metadata": {"f:annotations": {f"f:{DESIRED_HASH}": {}}, "f:labels": {"f:app": {}}},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from webstack_operator import fields
-from webstack_operator.plan import Action, FieldChange, ObjectPlan, PlanResult, StackPlan
-from webstack_operator.planview import plan_text, show_value
+from webstack_operator.cli.plan.verdicts import Action, FieldChange, ObjectPlan, PlanResult, StackPlan
+from webstack_operator.cli.plan.view import plan_text, show_value
+from webstack_operator.kube import managed_fields as fields
 
 
 def obj(

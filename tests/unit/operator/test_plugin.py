@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from webstack_operator import plugin
-from webstack_operator.cli import kubectl_webstack, main
-from webstack_operator.connection import login_for_cli
+from webstack_operator.cli import plugin
+from webstack_operator.cli.main import kubectl_webstack, main
+from webstack_operator.kube.connection import login_for_cli
 
 
 def test_usage_errors_exit_1_not_2(capsys: pytest.CaptureFixture[str]) -> None:

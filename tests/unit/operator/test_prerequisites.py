@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.prerequisites import ClusterObjects, check, references
-from webstack_operator.settings import Capabilities
-from webstack_operator.spec import parse_spec
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.observe.prerequisites import ClusterObjects, check, references
 
 FULL: dict[str, Any] = {
     "backend": {"image": "example.com/users-api:1.0.0"},

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from webstack_operator import labels, prune
-from webstack_operator.cache import ChildCache
-from webstack_operator.decide import Event
-from webstack_operator.kubeapi import KubeClient, Resource
-from webstack_operator.transitions import ORPHANED_FROM, Prune
+from webstack_operator.kube.client import KubeClient, Resource
+from webstack_operator.objects import labels
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile import prune
+from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.transitions import ORPHANED_FROM, Prune
 
 STACK = ("team", "shop")
 UID = "stack-uid"

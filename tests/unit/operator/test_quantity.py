@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from webstack_operator.quantity import is_quantity, parse_quantity
+from webstack_operator.kube.quantity import is_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(

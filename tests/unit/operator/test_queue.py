@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pytest
 from tests.helpers import eventually
 
-from webstack_operator import metric_names, metrics
-from webstack_operator.queue import Requeue, Retry, WorkQueue, exponential_backoff
+from webstack_operator.controller.queue import WorkQueue, exponential_backoff
+from webstack_operator.reconcile.outcomes import Requeue, Retry
+from webstack_operator.telemetry import metric_names, metrics
 
 
 async def _until(predicate: Callable[[], bool]) -> None:

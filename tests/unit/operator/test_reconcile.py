@@ -7,14 +7,15 @@ from typing import Any, cast
 
 import pytest
 
-from webstack_operator import labels, metric_names, metrics
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig
-from webstack_operator.decide import to_write
-from webstack_operator.kubeapi import KubeClient, Resource
-from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import OperatorSettings
-from webstack_operator.stamps import Applied, key_of, stamped
+from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config.run_options import OperatorConfig
+from webstack_operator.kube.client import KubeClient, Resource
+from webstack_operator.objects import labels
+from webstack_operator.objects.stamps import Applied, key_of, stamped
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile.decisions import to_write
+from webstack_operator.reconcile.reconciler import Reconciler
+from webstack_operator.telemetry import metric_names, metrics
 
 STACK = ("team", "shop")
 SERVICES = Resource("", "v1", "Service", "services", namespaced=True)

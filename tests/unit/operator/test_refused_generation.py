@@ -7,13 +7,13 @@ from typing import Any, cast
 
 import pytest
 
-from webstack_operator.builders.kinds import CHILD_KINDS
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig, load_settings
-from webstack_operator.kubeapi import ApiError, KubeClient, Resource
-from webstack_operator.queue import Retry
-from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import Capabilities
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.config.run_options import OperatorConfig, load_settings
+from webstack_operator.kube.client import ApiError, KubeClient, Resource
+from webstack_operator.objects.kinds import CHILD_KINDS
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile.outcomes import Retry
+from webstack_operator.reconcile.reconciler import Reconciler
 
 STACK = ("team", "shop")
 SPEC = {

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from webstack_operator import labels
-from webstack_operator.builders.kinds import CHILD_KINDS
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig, load_settings
-from webstack_operator.kubeapi import ApiError, KubeClient, Resource
-from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import Capabilities
-from webstack_operator.transitions import ORPHANED_FROM
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.config.run_options import OperatorConfig, load_settings
+from webstack_operator.kube.client import ApiError, KubeClient, Resource
+from webstack_operator.objects import labels
+from webstack_operator.objects.kinds import CHILD_KINDS
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile.reconciler import Reconciler
+from webstack_operator.reconcile.transitions import ORPHANED_FROM
 
 STACK, UID = ("team", "shop"), "stack-uid"
 SECRETS = "/api/v1/namespaces/team/secrets/shop-postgres"

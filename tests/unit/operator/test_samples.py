@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from webstack_operator.cli import render_file
-from webstack_operator.spec import parse_spec
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.cli.main import render_file
 
 SAMPLES = Path(__file__).parents[3] / "deploy" / "samples"
 ALL = sorted(SAMPLES.glob("*.yaml"))

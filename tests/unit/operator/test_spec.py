@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from webstack_operator import spec as api
-from webstack_operator.spec import SpecError, WebStackStatus, parse_spec, validate_name
+from webstack_operator.api import spec as api
+from webstack_operator.api.spec import SpecError, WebStackStatus, parse_spec, validate_name
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from webstack_operator.stackstatus import Blocker, age, blocker, canary_line, is_ready, readiness, status_text
+from webstack_operator.cli.status.view import (
+    Blocker,
+    age,
+    blocker,
+    canary_line,
+    is_ready,
+    readiness,
+    status_text,
+)
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webstack_operator.cache import Seen
-from webstack_operator.decide import is_create_only, unchanged_since
-from webstack_operator.stamps import (
+from webstack_operator.objects.stamps import (
     DESIRED_HASH,
     FIELD_MANAGER,
     RECENT,
@@ -17,6 +15,8 @@ from webstack_operator.stamps import (
     our_fields_hash,
     stamped,
 )
+from webstack_operator.observe.cache import Seen
+from webstack_operator.reconcile.decisions import is_create_only, unchanged_since
 
 
 def _cm(data: str = "a") -> dict[str, Any]:

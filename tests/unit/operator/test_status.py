@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from webstack_operator.blockers import FailedCreate
-from webstack_operator.canary_status import canary_state
-from webstack_operator.prerequisites import Check
-from webstack_operator.problem import Problem
-from webstack_operator.settings import Capabilities
-from webstack_operator.spec import parse_spec
-from webstack_operator.status import (
+from webstack_operator.api.problem import Problem
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.observe.blockers import FailedCreate
+from webstack_operator.observe.prerequisites import Check
+from webstack_operator.status.canary import canary_state
+from webstack_operator.status.compute import (
     Observed,
     compute_status,
     observe,
@@ -223,8 +223,8 @@ def _policy(name: str) -> dict[str, Any]:
 
 
 def test_network_policies_applied_counts_the_rendered_policies_seen_in_the_cluster() -> None:
-    from webstack_operator.settings import Capabilities
-    from webstack_operator.status import observe
+    from webstack_operator.config.operator_settings import Capabilities
+    from webstack_operator.status.compute import observe
 
     names = frozenset({"shop-default-deny", "shop-backend", "shop-frontend"})
 

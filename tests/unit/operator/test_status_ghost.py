@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from webstack_operator import metric_names, metrics
-from webstack_operator.cache import ChildCache
-from webstack_operator.config import OperatorConfig
-from webstack_operator.kubeapi import JSON, KubeClient, Resource
-from webstack_operator.reconcile import Reconciler
-from webstack_operator.settings import OperatorSettings
+from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config.run_options import OperatorConfig
+from webstack_operator.kube.client import KubeClient, Resource
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.observe.cache import ChildCache
+from webstack_operator.reconcile.reconciler import Reconciler
+from webstack_operator.telemetry import metric_names, metrics
 
 STACK = ("team", "ghost")
 WEBSTACKS = Resource("webstack.dev", "v1alpha1", "WebStack", "webstacks", namespaced=True)

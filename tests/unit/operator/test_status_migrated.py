@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from webstack_operator.migration import Verdict
-from webstack_operator.spec import parse_spec
-from webstack_operator.status import Observed, compute_status
+from webstack_operator.api.spec import parse_spec
+from webstack_operator.reconcile.migration_gate import Verdict
+from webstack_operator.status.compute import Observed, compute_status
 
 NOW = "2026-11-26T00:00:00Z"
 JOB = "shop-migrate-0123456789"

@@ -19,12 +19,14 @@ import pytest
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import FakeApi
 
-from webstack_operator import handlers, metric_names, metrics, runtime
-from webstack_operator.config import OperatorConfig
-from webstack_operator.controller import Controller
-from webstack_operator.health import Health
-from webstack_operator.kubeapi import KubeClient
-from webstack_operator.leader import LeaderElector
+from webstack_operator.config.run_options import OperatorConfig
+from webstack_operator.controller import handlers
+from webstack_operator.controller.wiring import Controller
+from webstack_operator.kube.client import KubeClient
+from webstack_operator.kube.lease import LeaderElector
+from webstack_operator.manager import runtime
+from webstack_operator.manager.health import Health
+from webstack_operator.telemetry import metric_names, metrics
 
 CONFIG = OperatorConfig(liveness_port=0, metrics_port=0, resync_seconds=300, discovery_seconds=0.05)
 # What a term of leadership runs, by coroutine name: none of it may outlive the term.

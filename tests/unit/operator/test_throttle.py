@@ -9,8 +9,9 @@ import pytest
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import FakeApi, status
 
-from webstack_operator.kubeapi import JSON, ApiError, KubeClient
-from webstack_operator.throttle import MAX_PAUSE_SECONDS, RetryAfterGate
+from webstack_operator.kube.client import ApiError, KubeClient
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.throttle import MAX_PAUSE_SECONDS, RetryAfterGate
 
 CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 

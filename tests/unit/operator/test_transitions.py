@@ -6,12 +6,12 @@ from typing import Any
 
 from tests.unit.operator.builders.stacks import OWNER, make_stack
 
-from webstack_operator import labels
 from webstack_operator.builders.backend import backend_objects
-from webstack_operator.decide import to_prune
-from webstack_operator.settings import Capabilities
-from webstack_operator.stamps import key_of
-from webstack_operator.transitions import (
+from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.objects import labels
+from webstack_operator.objects.stamps import key_of
+from webstack_operator.reconcile.decisions import to_prune
+from webstack_operator.reconcile.transitions import (
     HANDOVER_GAP_SECONDS,
     HANDOVER_TURN_SECONDS,
     ORPHANED_FROM,

@@ -12,9 +12,16 @@ import pytest
 from tests.helpers import eventually
 from tests.unit.operator.fakeapi import BIG, FakeApi, status
 
-from webstack_operator import labels
-from webstack_operator.kubeapi import JSON, LIST_PAGE, KubeClient, Resource
-from webstack_operator.watch import SELECTOR, WATCH_SECONDS, ChildWatches, quiet_end_delay, retry_delay
+from webstack_operator.kube.client import LIST_PAGE, KubeClient, Resource
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.objects import labels
+from webstack_operator.observe.watch import (
+    SELECTOR,
+    WATCH_SECONDS,
+    ChildWatches,
+    quiet_end_delay,
+    retry_delay,
+)
 
 T = TypeVar("T")
 

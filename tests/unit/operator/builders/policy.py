@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from webstack_operator import labels
+from webstack_operator.objects import labels
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

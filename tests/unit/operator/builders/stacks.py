@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 from users_api.frontend import load_frontend_assets, nginx_conf_template
+from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.settings import Capabilities, OperatorSettings
-from webstack_operator.spec import WebStackSpec
+from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 PASSWORD = "test-password-0123456789abcdefghij"

@@ -8,8 +8,8 @@ from tests.unit.operator.builders.stacks import make_stack
 
 from users_api import metric_names
 from webstack_operator.builders.canary import analysis_template, canary_strategy
-from webstack_operator.cache import stack_of
-from webstack_operator.labels import BACKEND, standard_labels
+from webstack_operator.objects.labels import BACKEND, standard_labels
+from webstack_operator.observe.cache import stack_of
 
 ANALYSIS = {
     "prometheusAddress": "http://prometheus.monitoring:9090/",
@@ -86,7 +86,7 @@ def test_analysis_template_uses_the_apis_metric_names() -> None:
 
 
 def test_no_analysis_without_monitoring_capability() -> None:
-    from webstack_operator.settings import Capabilities
+    from webstack_operator.config.operator_settings import Capabilities
 
     ctx = _canary(capabilities=Capabilities(prometheus_operator=False))
     assert analysis_template(ctx) is None

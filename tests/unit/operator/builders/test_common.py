@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.unit.operator.builders.stacks import OWNER, make_stack
 
+from webstack_operator.api.spec import LimitList, ResourceList, Resources
 from webstack_operator.builders.common import (
     bounded_name,
     checksum,
@@ -12,7 +13,6 @@ from webstack_operator.builders.common import (
     pod_security_context,
     resources,
 )
-from webstack_operator.spec import LimitList, ResourceList, Resources
 
 
 def test_object_meta_owner_and_labels() -> None:

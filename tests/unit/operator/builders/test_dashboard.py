@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from users_api import metric_names
-from webstack_operator import metric_names as operator_metric_names
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
+from webstack_operator.telemetry import metric_names as operator_metric_names
 
 COMMITTED = Path(__file__).parents[4] / "deploy/monitoring/grafana-dashboards/webstack-users-api.json"
 

@@ -9,7 +9,7 @@ from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, make_stack, re
 
 from webstack_operator.builders.backend import backend_workload
 from webstack_operator.builders.migrate import migration_job
-from webstack_operator.decide import prunable
+from webstack_operator.reconcile.decisions import prunable
 
 EXTERNAL = {"database": {"mode": "External", "credentials": {"secretRef": {"name": "rds"}}}}
 

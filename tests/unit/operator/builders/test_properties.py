@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from tests.unit.operator.builders import policy
 from tests.unit.operator.builders.stacks import OWNER, SETTINGS
 
+from webstack_operator.api.spec import RESERVED_BACKEND_ENV, WebStackSpec
 from webstack_operator.builders import APPLY_ORDER, StackContext, desired_objects
-from webstack_operator.settings import Capabilities, OperatorSettings
-from webstack_operator.spec import RESERVED_BACKEND_ENV, WebStackSpec
+from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 
 names = st.from_regex(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", fullmatch=True)
 namespaces = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)

@@ -13,7 +13,7 @@ from webstack_operator.builders.secrets import (
     SEALED_SKIP_OWNER_ANNOTATION,
     credentials,
 )
-from webstack_operator.settings import Capabilities
+from webstack_operator.config.operator_settings import Capabilities
 
 SEALED = {"username": "AgA1", "password": "AgA2", "database": "AgA3"}
 EXTERNAL = {"storeRef": {"kind": "ClusterSecretStore", "name": "aws"}, "remoteKey": "prod/shop/pg"}

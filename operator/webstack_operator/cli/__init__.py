@@ -1,0 +1,1 @@
+"""The command line: `webstack-operator` and the kubectl plugin `kubectl webstack` (plan, status)."""

@@ -1,0 +1,207 @@
+"""`kubectl webstack plan | status` (executable `kubectl-webstack`), also `webstack-operator plan | status`.
+
+Credentials and namespace as kubectl finds them (`--kubeconfig`, `--context`, `-n`; the context's
+namespace, else `default`), through the operator's own login and client. Exit codes of `plan`: 0 no
+changes, 2 changes, 1 error (as `terraform plan -detailed-exitcode`; a usage error is 1 too, not
+argparse's 2); of `status`: 0, or 1 on an error; `status --watch` ends with 0 once the stack is Ready,
+130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+PROG = "kubectl webstack"
+DEFAULT_APPLY_MANAGER = "kubectl"
+WATCH_INTERVAL = 2.0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="path to the kubeconfig (default: KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", help="the kubeconfig context to use")
+    parser.add_argument("-n", "--namespace", help="namespace (default: the context's, else default)")
+
+
+def add_commands(commands: Any) -> None:
+    """Registers `plan` and `status` on a subparsers object (both executables share them)."""
+    plan = commands.add_parser("plan", help="what applying a WebStack file would change in the cluster")
+    plan.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
+    plan.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    plan.add_argument(
+        "--field-manager",
+        default=DEFAULT_APPLY_MANAGER,
+        help="the manager you apply the WebStack with (default: kubectl's, `kubectl apply --server-side`; "
+        "Argo CD's is argocd-controller): fields others set are kept as your apply would keep them",
+    )
+    _common(plan)
+    status = commands.add_parser("status", help="a stack's blocker, phase, conditions and children")
+    status.add_argument("name", help="the WebStack's name")
+    status.add_argument("-w", "--watch", action="store_true", help="re-print on change until Ready")
+    status.add_argument("--interval", type=float, default=WATCH_INTERVAL, help=argparse.SUPPRESS)
+    _common(status)
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    environ: Mapping[str, str],
+    color: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """`color`: the caller decides (cli.py: stdout is a terminal and NO_COLOR is unset); `environ`: the
+    operator's settings (images...) for `plan` to render with, as `render` does (cli.py reads it)."""
+    from webstack_operator.kube.connection import LoginError
+
+    try:
+        client, context_namespace = _connect(args.kubeconfig, args.context)
+    except LoginError as e:
+        print(f"error: cannot connect to Kubernetes: {e}", file=err)
+        return 1
+    namespace = args.namespace or context_namespace or "default"
+    if args.command == "plan":
+        where = (args.namespace, namespace)
+        output = "color" if args.output == "text" and color else args.output
+        rendering = (args.filename, where, args.field_manager, environ)
+        return asyncio.run(_plan(client, rendering, output, out, err))
+    try:
+        watch = (args.watch, args.interval)
+        return asyncio.run(_status(client, namespace, args.name, watch, color, out, err))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str | None]:
+    from webstack_operator.kube.client import KubeClient
+    from webstack_operator.kube.connection import login_for_cli
+
+    def login() -> Any:
+        return login_for_cli(kubeconfig, context)
+
+    info = login()
+    client = KubeClient(info, login=login)
+    client.user_agent = "kubectl-webstack"
+    return client, info.default_namespace
+
+
+async def _plan(
+    client: Any,
+    rendering: tuple[str, tuple[str | None, str], str, Mapping[str, str]],
+    output: str,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`rendering`: the file, where (the -n flag, None when not given, and the namespace to use), the field
+    manager, and the environment the settings come from."""
+    path, where, manager, environ = rendering
+    from webstack_operator.api.files import RenderError, load_documents
+    from webstack_operator.cli.plan.dry_run import plan_stacks
+    from webstack_operator.cli.plan.verdicts import PlanResult, exit_code, plan_json
+    from webstack_operator.cli.plan.view import plan_text
+    from webstack_operator.config.run_options import load_settings
+    from webstack_operator.kube.client import ApiError
+
+    try:
+        flag_namespace, namespace = where
+        documents = load_documents(path)
+        for doc in documents:
+            named = (doc.get("metadata") or {}).get("namespace")
+            if flag_namespace and named and named != flag_namespace:
+                raise RenderError(f"{path}: the file's namespace {named} does not match -n {flag_namespace}")
+            if not isinstance((doc.get("metadata") or {}).get("name"), str):
+                raise RenderError(f"{path}: metadata.name: required")
+        result = await plan_stacks(client, documents, load_settings(environ), namespace, manager)
+    except RenderError as e:
+        result = PlanResult(errors=(str(e),))
+    except ApiError as e:
+        result = PlanResult(errors=(f"the API server: {e}",))
+    finally:
+        await client.close()
+    if output == "json":
+        out.write(json.dumps(plan_json(result), indent=2, default=str) + "\n")
+    else:
+        out.write(plan_text(result, color=output == "color"))
+    for error in result.errors:
+        print(f"error: {error}", file=err)
+    return exit_code(result)
+
+
+async def _status(
+    client: Any, namespace: str, name: str, watch: tuple[bool, float], color: bool, out: TextIO, err: TextIO
+) -> int:
+    """`watch`: whether to follow the stack until Ready, and how often to look."""
+    from webstack_operator.cli.status.view import is_ready, status_text
+    from webstack_operator.kube.client import ApiError
+
+    last = None
+    try:
+        try:
+            await client.discover()
+        except ApiError as e:
+            print(f"error: {e}", file=err)
+            return 1
+        while True:
+            try:
+                ws, children = await read_stack(client, namespace, name)
+            except ApiError as e:
+                print(f"error: {e.message if e.status else e}", file=err)
+                return 1
+            now = datetime.datetime.now(datetime.UTC)
+            signature = _signature(ws, children)
+            if signature != last:
+                if last is not None:
+                    out.write("\n")
+                out.write(status_text(ws, children, now, color))
+                out.flush()
+                last = signature
+            if not watch[0] or is_ready(ws):
+                return 0
+            await asyncio.sleep(watch[1])
+    finally:
+        await client.close()
+
+
+def _signature(ws: dict[str, Any], children: list[dict[str, Any]]) -> object:
+    """What a re-print depends on (ages alone never make one)."""
+    return (
+        json.dumps(ws.get("status"), sort_keys=True),
+        sorted((o["kind"], o["metadata"]["name"], o["metadata"].get("resourceVersion")) for o in children),
+    )
+
+
+async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The WebStack and its children in its namespace (listed as the operator's watches select them), for
+    the kinds the last discovery found."""
+    from webstack_operator.api.spec import API_VERSION, KIND
+    from webstack_operator.cli.plan.dry_run import stack_selector
+    from webstack_operator.kube.apply import list_objects
+    from webstack_operator.kube.client import ApiError
+    from webstack_operator.objects.kinds import CHILD_KINDS
+    from webstack_operator.objects.ownership import members
+    from webstack_operator.observe.cache import stack_of
+
+    resource = client.resource(API_VERSION, KIND)
+    if resource is None:
+        raise ApiError(404, "NotFound", "the WebStack CRD (webstacks.webstack.dev) is not installed")
+    ws = await client.request("GET", resource.path(namespace, name))
+    kinds = [
+        client.resource(row.api_version, row.kind)
+        for row in CHILD_KINDS
+        if row.rendered and not row.elsewhere
+    ]
+    # Other namespaces may not be readable; Secrets are not shown (nor read).
+    listed = await asyncio.gather(
+        *(
+            list_objects(client, r, namespace, stack_selector(name))
+            for r in kinds
+            if r is not None and r.kind != "Secret"
+        )
+    )
+    found = [o for items in listed for o in items if stack_of(o) == (namespace, name)]
+    return ws, members(found, namespace, ws["metadata"]["uid"])  # its own by UID, as the operator's

@@ -1,0 +1,3 @@
+"""The controller: kopf handlers as glue, the per-stack work queue, and the wiring of watches to
+reconciles.
+"""

@@ -1,0 +1,1 @@
+"""The process: `webstack-operator run` (logging, metrics, health, the Lease, then kopf while leading)."""

@@ -1,0 +1,82 @@
+"""Deleting a stack: owner references take everything in its namespace; this takes what lives elsewhere.
+
+Kinds marked `elsewhere` in the kinds table (the Velero Schedule, in Velero's namespace) cannot carry an
+owner reference to the WebStack, so the finalizer deletes them: listed by the stack's labels, deleted only
+when they carry its UID label, in the one namespace it writes there. Bounded: after a few failed attempts
+the deletion goes on and an Event says what to delete by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from webstack_operator.kube.apply import delete_object, list_objects
+from webstack_operator.kube.client import ApiError, KubeClient
+from webstack_operator.objects import labels
+from webstack_operator.objects.kinds import CHILD_KINDS
+from webstack_operator.objects.ownership import belongs_to
+from webstack_operator.observe.cache import StackKey, stack_of
+from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.outcomes import Retry
+from webstack_operator.telemetry import metrics
+
+CLEANUP_ATTEMPTS = 5
+
+
+def stack_selector(stack: StackKey, uid: str | None = None) -> str:
+    """The labels a stack's objects elsewhere carry; with `uid`, only that WebStack's (what a person may
+    delete by hand: the labels alone are anyone's to write)."""
+    ns, name = stack
+    wanted = {labels.INSTANCE: name, labels.STACK_NAMESPACE: ns, labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
+    if uid:
+        wanted[labels.STACK_UID] = uid
+    return ",".join(f"{k}={v}" for k, v in wanted.items())
+
+
+async def delete_elsewhere(
+    client: KubeClient, stack: StackKey, uid: str, namespace: str | None = None
+) -> list[str]:
+    """Deletes the stack's objects outside its namespace, looked for in `namespace` (the one namespace it
+    writes them in, Velero's; None: every namespace); returns what was deleted. Only this WebStack's, by its
+    UID label (`belongs_to`): labels naming the stack alone are anyone's to write."""
+    deleted = []
+    for row in CHILD_KINDS:
+        # Velero's Backups carry the Schedule's labels but are the stack's data: they outlive it.
+        resource = client.resource(row.api_version, row.kind) if row.elsewhere and row.rendered else None
+        if resource is None:
+            continue
+        for obj in await list_objects(client, resource, namespace, stack_selector(stack)):
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            mine = stack_of(obj) == stack and belongs_to(obj, stack[0], uid)
+            if mine and await delete_object(client, resource, ns, name, obj["metadata"]["uid"]):
+                deleted.append(f"{row.kind} {ns}/{name}")
+    return deleted
+
+
+async def finalize(
+    client: KubeClient,
+    stack: StackKey,
+    uid: str,
+    attempt: int,
+    tell: Callable[[Event], Awaitable[None]],
+    *,
+    namespace: str | None = None,
+) -> None:
+    """The finalizer's work; raises Retry while attempts remain, then gives up loudly. `namespace`: where
+    the objects outside the stack's namespace are looked for (see delete_elsewhere)."""
+    try:
+        for what in await delete_elsewhere(client, stack, uid, namespace):
+            await tell(Event("Normal", "Deleted", what))
+    except ApiError as e:
+        metrics.API_ERRORS.labels(status=str(e.status)).inc()
+        if attempt < CLEANUP_ATTEMPTS:
+            raise Retry(f"cleanup failed: {e}", delay=min(30, 2**attempt)) from e
+        await tell(
+            Event(
+                "Warning",
+                "CleanupAbandoned",
+                f"could not delete objects outside the namespace after {CLEANUP_ATTEMPTS} attempts ({e}); "
+                f"delete them by hand: selector {stack_selector(stack, uid)}"
+                + (f" in namespace {namespace}" if namespace else ""),
+            )
+        )

@@ -1,0 +1,115 @@
+"""Backup health: what Velero's Backups of a stack's Schedule say, judged for the stack's status.
+
+Pure (the caller passes the Backups it saw, the Schedule and the time), so every rule is a unit test away.
+The rule is the one the `WebStackBackupMissing`/`WebStackBackupFailing` alerts apply to Velero's metrics:
+the newest finished backup failed, or none succeeded within twice the schedule's longest gap. A stack whose
+Schedule is younger than that window and has no backup yet is waiting, not failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from webstack_operator.api.cron import period_seconds
+from webstack_operator.kube.jsondata import JSON
+
+SUCCEEDED = "Completed"
+# Velero's terminal phases other than Completed (velero.io/v1 BackupPhase); Deleting is neither.
+FAILED = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
+FINISHED = FAILED | {SUCCEEDED}
+
+
+@dataclass(frozen=True)
+class BackupHealth:
+    """The `BackupHealthy` condition and the `status.backup` fields."""
+
+    ok: bool | None
+    reason: str
+    message: str
+    last_backup: str | None = None  # the newest Backup's name
+    last_phase: str | None = None  # its phase ("New" until Velero picks it up)
+    last_backup_time: str | None = None  # when it started (or was created, before it started)
+    last_successful_time: str | None = None  # completion of the newest Completed one
+
+    def status(self) -> JSON:
+        fields = {
+            "lastBackup": self.last_backup,
+            "lastBackupPhase": self.last_phase,
+            "lastBackupTime": self.last_backup_time,
+            "lastSuccessfulTime": self.last_successful_time,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _started(backup: JSON) -> str:
+    return str(
+        (backup.get("status") or {}).get("startTimestamp")
+        or backup["metadata"].get("creationTimestamp")
+        or ""
+    )
+
+
+def _phase(backup: JSON) -> str:
+    return str((backup.get("status") or {}).get("phase") or "New")
+
+
+def _span(seconds: float) -> str:
+    """`26h`, `90m`: how long, for a person."""
+    return f"{seconds / 3600:g}h" if seconds >= 3 * 3600 else f"{seconds / 60:g}m"
+
+
+def backup_health(
+    backups: list[JSON], *, schedule: str, schedule_created: str | None, now: dt.datetime
+) -> BackupHealth:
+    """Judges the Backups made from one Schedule (`schedule` is its cron, `schedule_created` its creation)."""
+    window = 2 * period_seconds(schedule)
+    ordered = sorted(backups, key=_started)
+    newest = ordered[-1] if ordered else None
+    finished = [b for b in ordered if _phase(b) in FINISHED]
+    succeeded = [
+        t
+        for b in finished
+        if _phase(b) == SUCCEEDED and (t := (b.get("status") or {}).get("completionTimestamp"))
+    ]
+    last_success = max(succeeded, key=lambda t: _time(t) or now) if succeeded else None
+    known = {
+        "last_backup": newest["metadata"]["name"] if newest else None,
+        "last_phase": _phase(newest) if newest else None,
+        "last_backup_time": _started(newest) or None if newest else None,
+        "last_successful_time": last_success,
+    }
+    since_success = f"; the last successful one completed at {last_success}" if last_success else ""
+
+    if finished and _phase(finished[-1]) in FAILED:
+        failed = finished[-1]
+        name, phase = failed["metadata"]["name"], _phase(failed)
+        message = (
+            f"backup {name} ended {phase}{since_success} "
+            f"(velero backup describe {name} --details; velero backup logs {name})"
+        )
+        return BackupHealth(False, f"Backup{phase}", message, **known)
+    success_time = _time(last_success)
+    if success_time is not None and (now - success_time).total_seconds() <= window:
+        return BackupHealth(
+            True, "BackupSucceeded", f"last successful backup completed at {last_success}", **known
+        )
+    if success_time is not None:
+        message = (
+            f"no successful backup within {_span(window)} (twice the schedule's longest gap){since_success}"
+        )
+        return BackupHealth(False, "NoRecentBackup", message, **known)
+    created = _time(schedule_created)
+    if created is not None and (now - created).total_seconds() > window:
+        message = (
+            f"no successful backup since the Schedule was created at {schedule_created}, "
+            f"more than {_span(window)} (twice the schedule's longest gap) ago"
+        )
+        return BackupHealth(False, "NoSuccessfulBackup", message, **known)
+    return BackupHealth(
+        None, "AwaitingFirstBackup", f"no backup has completed yet; the schedule is '{schedule}'", **known
+    )
