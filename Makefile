@@ -35,13 +35,13 @@ lint:
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 bench: setup
-	PYTHONPATH=tools $(PY) -m bench
+	$(PY) -m bench
 
 cluster-binaries:
-	@bash tools/build-cluster-binaries.sh
+	@bash tools/go/build-cluster-binaries.sh
 
 thirdparty-crds:
-	@bash tools/fetch-thirdparty-crds.sh
+	@bash tools/go/fetch-thirdparty-crds.sh
 
 cluster-up: setup
 	@$(KUBELOCAL) up

@@ -33,13 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tools")]
-
-from kubelocal import LocalCluster, leaks  # noqa: E402
-from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget  # noqa: E402
-from kubelocal.wait import Timeout, eventually  # noqa: E402
-from localservices import (  # noqa: E402
+from kubelocal import LocalCluster, leaks
+from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
+from kubelocal.wait import Timeout, eventually
+from localservices import (
     NginxServer,
     OperatorProcess,
     PostgresServer,
@@ -49,10 +46,11 @@ from localservices import (  # noqa: E402
     stack_monitoring,
     users_api_executable,
 )
-from localservices.passwords import webstack_passwords  # noqa: E402
-from localservices.traffic import Traffic  # noqa: E402
-from webstack_operator.builders.redis import redis_auth_config, redis_server_args  # noqa: E402
+from localservices.passwords import webstack_passwords
+from localservices.traffic import Traffic
+from webstack_operator.builders.redis import redis_auth_config, redis_server_args
 
+ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
 OPERATOR_MONITORING = ROOT / "deploy" / "components" / "operator-monitoring"
 OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"

@@ -30,15 +30,26 @@ apt_step() {
   for svc in postgresql redis-server nginx; do $sudo service "$svc" stop >/dev/null 2>&1 || true; done
 }
 
+# The distributions, each installed editable (docs/architecture.md, "Distributions"): the images install
+# only their own (operator or webapp) with the contract; the harness (tools/python) is for development only.
+DISTRIBUTIONS=(contract operator webapp tools/python)
+
 python_step() {
   local stamp=.venv/.installed
-  local want; want=$(sha256sum pyproject.toml | cut -c1-16)
+  local d pyprojects=(pyproject.toml)
+  for d in "${DISTRIBUTIONS[@]}"; do pyprojects+=("$d/pyproject.toml"); done
+  local want; want=$(cat "${pyprojects[@]}" | sha256sum | cut -c1-16)
   if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "        .venv up to date"; return
   fi
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  # pip 25.1 is the first to install a dependency group (--group, PEP 735).
+  .venv/bin/python -m pip install -q --upgrade 'pip>=25.1'
+  # A .venv made before the split holds the single `webstack` distribution, which claimed the same packages.
+  .venv/bin/python -m pip uninstall -q -y webstack 2>/dev/null || true
+  local editable=()
+  for d in "${DISTRIBUTIONS[@]}"; do editable+=(-e "./$d"); done
+  .venv/bin/python -m pip install -q "${editable[@]}" --group dev
   echo "$want" > "$stamp"
 }
 
@@ -58,8 +69,8 @@ for s in "${steps[@]}"; do
     apt) run_step "Debian packages" apt_step ;;
     python) run_step "Python environment (.venv)" python_step ;;
     linters) run_step "linters (actionlint)" linters_step ;;
-    cluster) run_step "control-plane binaries" tools/build-cluster-binaries.sh ;;
-    crds) run_step "third-party CRDs" tools/fetch-thirdparty-crds.sh ;;
+    cluster) run_step "control-plane binaries" tools/go/build-cluster-binaries.sh ;;
+    crds) run_step "third-party CRDs" tools/go/fetch-thirdparty-crds.sh ;;
     *) echo "unknown step: $s" >&2; exit 2 ;;
   esac
 done

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from users_api import metric_names as m
 from users_api.metrics import LATENCY_BUCKETS
+from webstack_contract import metric_names as m
 from webstack_operator.api.cron import period_seconds
 from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import metrics_service_name

@@ -29,10 +29,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from users_api import metric_names as names
 from users_api.circuit import BreakerState, CircuitBreaker
 from users_api.metrics import Metrics
 from users_api.nearcache import NearCache
+from webstack_contract import metric_names as names
 
 log = logging.getLogger(__name__)
 

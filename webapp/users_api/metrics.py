@@ -1,6 +1,7 @@
 """Prometheus metrics of one app instance, in its own registry (two apps in one process never collide).
 
-Names come from `metric_names`, the module the operator's alerts and canary analysis are built from.
+Names come from `webstack_contract.metric_names`, the module the operator's alerts and canary analysis are
+built from.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from users_api import metric_names as names
+from webstack_contract import metric_names as names
 
 # Postgres statements issued, by repository operation. Lets a test (and a dashboard) see how many reads the
 # cache saved; the 100-concurrent-misses test counts exactly this.

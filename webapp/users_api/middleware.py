@@ -16,8 +16,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from users_api.errors import ProblemError, problem_response
-from users_api.logs import bind_log_fields, reset_log_fields
 from users_api.metrics import Metrics
+from webstack_contract.logs import bind_log_fields, reset_log_fields
 
 access_log = logging.getLogger("users_api.access")
 error_log = logging.getLogger("users_api.error")

@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from users_api import __version__
-from users_api import metric_names as names
 from users_api.cursor import CURSOR_MAX_LENGTH, CURSOR_PATTERN, MAX_ID, encode_cursor
 from users_api.endpoints import DEFAULT_LIMIT, MAX_LIMIT, USER_ROUTE, USERS_ROUTE
 from users_api.models import User, UserCreate, UserPage, UserUpdate
 from users_api.responses import dumps
+from webstack_contract import metric_names as names
 
 _REF = "#/components/schemas/{model}"
 

@@ -10,7 +10,7 @@ analysis share, and because the builders may do no file I/O.
 import json
 from typing import Any
 
-from users_api import metric_names as m
+from webstack_contract import metric_names as m
 from webstack_operator.builders import promql
 from webstack_operator.telemetry import metric_names as om
 

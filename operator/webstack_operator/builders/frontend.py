@@ -5,7 +5,7 @@ file of the image), which the kubelet never refreshes, so the pod template carri
 ConfigMap: any change rolls the pods, and what runs always matches what was rendered.
 """
 
-from users_api.frontend import render_nginx_conf
+from webstack_contract.frontend import render_nginx_conf
 from webstack_operator.builders.backend import backend_url
 from webstack_operator.builders.common import (
     CONFIG_CHECKSUM_ANNOTATION,

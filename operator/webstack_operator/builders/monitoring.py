@@ -5,7 +5,7 @@ The ServiceMonitor scrapes the dedicated metrics Service, which selects every ba
 canary Services are re-pointed by Argo Rollouts and would drop or double-count pods during a rollout.
 """
 
-from users_api import metric_names as m
+from webstack_contract import metric_names as m
 from webstack_operator.api.cron import period_seconds
 from webstack_operator.api.spec import ALERT_FOR_DEFAULT_KEY
 from webstack_operator.builders import promql

@@ -1,13 +1,13 @@
 """PromQL over the users API's own metric names, shared by alerts, canary analysis and the dashboard.
 
-Every expression is built from `users_api.metric_names`, so a renamed metric breaks a unit test here
+Every expression is built from `webstack_contract.metric_names`, so a renamed metric breaks a unit test here
 instead of silently breaking an alert in production. Request SLIs count only `/api/...` routes: probe and
 scrape traffic would otherwise dilute error rates and latency.
 """
 
 from collections.abc import Mapping
 
-from users_api import metric_names as m
+from webstack_contract import metric_names as m
 
 API_ROUTES = "/api/.*"
 

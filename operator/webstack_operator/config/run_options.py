@@ -135,7 +135,7 @@ def served_namespaces(names: Sequence[str]) -> tuple[str, ...]:
 
 def load_settings(environ: Mapping[str, str]) -> OperatorSettings:
     """What shapes the objects: default images and namespaces, and the UI files read once from disk."""
-    from users_api.frontend import load_frontend_assets, nginx_conf_template
+    from webstack_contract.frontend import load_frontend_assets, nginx_conf_template
 
     defaults = OperatorSettings()
     frontend_dir = Path(environ["WEBSTACK_FRONTEND_DIR"]) if environ.get("WEBSTACK_FRONTEND_DIR") else None

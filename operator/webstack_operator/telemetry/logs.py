@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from users_api.logs import JSONFormatter, bind_log_fields, reset_log_fields, use_json_logging
+from webstack_contract.logs import JSONFormatter, bind_log_fields, reset_log_fields, use_json_logging
 
 __all__ = ["bind_stack", "configure_logging"]
 

@@ -1,8 +1,8 @@
 """Names of the operator's own Prometheus metrics, as exposed (a counter's with `_total`).
 
-Kept apart, with no imports, for the same reason as `users_api.metric_names`: the operator's alerts and the
-dashboard's operator row are built from these exact names, so neither can point at a metric that does not
-exist.
+Kept apart, with no imports, for the same reason as `webstack_contract.metric_names`: the operator's alerts
+and the dashboard's operator row are built from these exact names, so neither can point at a metric that
+does not exist.
 """
 
 RECONCILE_TOTAL = "webstack_reconcile_total"  # counter: result

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from users_api.logs import JSONFormatter
+from webstack_contract.logs import JSONFormatter
 from webstack_operator.telemetry.logs import bind_stack
 
 ROOT = Path(__file__).parents[3]
@@ -68,7 +68,7 @@ BASE_FIELDS = ("time", "level", "logger", "message")
 
 def run_operator_logging(verbose: bool) -> list[dict[str, Any]]:
     """Runs the script with the operator's logging setup; every stdout line must be one JSON object."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "operator"), str(ROOT / "webapp")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "operator"), str(ROOT / "contract")])}
     result = subprocess.run(
         [sys.executable, "-c", HOSTILE_SCRIPT.replace("VERBOSE", str(verbose))],
         capture_output=True,

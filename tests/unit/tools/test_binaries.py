@@ -29,7 +29,7 @@ def test_prometheus_is_found_in_the_version_keyed_cache(
 
 
 def test_the_pinned_module_is_the_pinned_release() -> None:
-    """versions.env names the release (v3.x); tools/prometheus/go.mod pins its module version (v0.3xx.y)."""
+    """versions.env names the release (v3.x); tools/go/prometheus/go.mod pins its module (v0.3xx.y)."""
     major, minor, patch = read_versions()["PROMETHEUS_VERSION"].removeprefix("v").split(".")
-    go_mod = (Path(__file__).resolve().parents[3] / "tools" / "prometheus" / "go.mod").read_text()
+    go_mod = (Path(__file__).resolve().parents[3] / "tools" / "go" / "prometheus" / "go.mod").read_text()
     assert f"github.com/prometheus/prometheus v0.{major}{int(minor):02d}.{patch}" in go_mod

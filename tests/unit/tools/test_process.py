@@ -14,7 +14,7 @@ import pytest
 from kubelocal.process import Supervised, credentials, pid_alive, wait_for
 from kubelocal.wait import GiveUp, Timeout, eventually
 
-TOOLS = Path(__file__).resolve().parents[3] / "tools"
+TOOLS = Path(__file__).resolve().parents[3] / "tools" / "python"
 
 
 def python(name: str, code: str, tmp_path: Path, **env: str) -> Supervised:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from users_api.frontend import FRONTEND_DIR, load_frontend_assets, nginx_conf_template, render_nginx_conf
+from webstack_contract.frontend import (
+    FRONTEND_DIR,
+    load_frontend_assets,
+    nginx_conf_template,
+    render_nginx_conf,
+)
 
 
 def render(**overrides: object) -> str:

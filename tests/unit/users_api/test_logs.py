@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-from users_api.logs import JSONFormatter, bind_log_fields, bound_log_fields, redact, reset_log_fields
+from webstack_contract.logs import JSONFormatter, bind_log_fields, bound_log_fields, redact, reset_log_fields
 
 
 def test_redact_removes_url_credentials() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from users_api.frontend import load_frontend_assets, nginx_conf_template
+from webstack_contract.frontend import load_frontend_assets, nginx_conf_template
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings

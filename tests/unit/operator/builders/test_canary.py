@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.unit.operator.builders.stacks import make_stack
 
-from users_api import metric_names
+from webstack_contract import metric_names
 from webstack_operator.builders.canary import analysis_template, canary_strategy
 from webstack_operator.objects.labels import BACKEND, standard_labels
 from webstack_operator.observe.cache import stack_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from users_api import metric_names
+from webstack_contract import metric_names
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.telemetry import metric_names as operator_metric_names
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from users_api import metric_names
+from webstack_contract import metric_names
 from webstack_operator.builders import promql
 
 M = {"namespace": "ns", "job": "shop-backend-metrics"}

@@ -69,7 +69,7 @@ write_kwok_stages() {
 }
 
 # The Argo Rollouts controller: a Rollout on the local control plane then behaves as on EKS (ReplicaSets,
-# canary steps, pauses). Its version is the one whose CRDs tools/fetch-thirdparty-crds.sh installs.
+# canary steps, pauses). Its version is the one whose CRDs tools/go/fetch-thirdparty-crds.sh installs.
 build_rollouts() {
   . "$here/thirdparty-crds.env"
   local out="$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION"
@@ -81,7 +81,7 @@ build_rollouts() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
-# cyclonus's NetworkPolicy engine behind a JSON front end (tools/cyclonus/main.go): the connectivity test
+# cyclonus's NetworkPolicy engine behind a JSON front end (tools/go/cyclonus/main.go): the connectivity test
 # asks it, connection by connection, what the rendered policies allow. The front end is ours, so the cache
 # also records its sources' checksum and is rebuilt when they change.
 build_cyclonus() {
@@ -94,7 +94,7 @@ build_cyclonus() {
   local pinned
   pinned=$(cd "$here/cyclonus" && go list -m -f '{{.Version}}' github.com/mattfenwick/cyclonus)
   if [ "$pinned" != "$CYCLONUS_VERSION" ]; then
-    echo "tools/cyclonus/go.mod pins cyclonus $pinned, versions.env says $CYCLONUS_VERSION" >&2; return 1
+    echo "tools/go/cyclonus/go.mod pins cyclonus $pinned, versions.env says $CYCLONUS_VERSION" >&2; return 1
   fi
   mkdir -p "$out.tmp"
   (cd "$here/cyclonus" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/cyclonus-verdicts" .)

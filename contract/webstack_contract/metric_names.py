@@ -1,7 +1,8 @@
 """Names of the users API's Prometheus metrics.
 
-Kept apart, with no imports, because the operator's builders (alerts, canary analysis, dashboard) are built
-from these exact names: one definition, so an alert can never point at a metric that does not exist.
+Kept apart, with no imports, in the shared contract, because the operator's builders (alerts, canary
+analysis, dashboard) are built from these exact names: one definition, so an alert can never point at a
+metric that does not exist, and neither program carries the other to share it.
 """
 
 HTTP_REQUESTS_TOTAL = "users_api_http_requests_total"  # counter: method, route, status

@@ -1,7 +1,11 @@
 """The static UI and its nginx configuration, as text, for whoever ships them (operator ConfigMap, tests).
 
-Pure functions with no import of the rest of the service, so the operator can import this module without
-pulling in Starlette or the database drivers. Tokens in the template are `@NAME@`, since nginx owns `$`.
+Pure functions on the standard library alone, in the shared contract, so the operator ships the UI without
+carrying the users API. Tokens in the template are `@NAME@`, since nginx owns `$`.
+
+The files themselves stay in `webapp/frontend` (the users API's UI). An image sets WEBSTACK_FRONTEND_DIR to
+where it copied them; without it, the default is that folder in the work tree this package is installed
+from (editable, as the development venv does).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 FRONTEND_DIR = Path(
-    os.environ.get("WEBSTACK_FRONTEND_DIR") or Path(__file__).resolve().parents[1] / "frontend"
+    os.environ.get("WEBSTACK_FRONTEND_DIR") or Path(__file__).resolve().parents[2] / "webapp" / "frontend"
 )
 ASSET_NAMES = ("index.html", "app.js", "styles.css")
 TEMPLATE_NAME = "nginx.conf.template"

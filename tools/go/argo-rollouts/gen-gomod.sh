@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Argo Rollouts controller, so a Rollout really creates ReplicaSets and steps through its canary on the
 # local control plane. Its go.mod pins k8s.io/kubernetes with replace lines that do not apply to a
-# dependent module, so they are copied here (as for tools/kubernetes).
+# dependent module, so they are copied here (as for tools/go/kubernetes).
 set -euo pipefail
 cd "$(dirname "$0")"
 . ../thirdparty-crds.env

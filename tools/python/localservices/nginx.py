@@ -24,7 +24,7 @@ class NginxServer(HttpServer):
         port: int | None = None,
     ) -> None:
         super().__init__(port=port)
-        from users_api.frontend import load_frontend_assets, nginx_conf_template
+        from webstack_contract.frontend import load_frontend_assets, nginx_conf_template
 
         self.backend_url = backend_url
         self.assets = dict(assets) if assets is not None else load_frontend_assets()
@@ -33,7 +33,7 @@ class NginxServer(HttpServer):
         self.conf_path = self.dir / "nginx.conf"
 
     def render(self) -> str:
-        from users_api.frontend import render_nginx_conf
+        from webstack_contract.frontend import render_nginx_conf
 
         # The template writes under /tmp (an emptyDir in Kubernetes); here each instance gets its own dir so
         # parallel servers never share a pid file or temp files.

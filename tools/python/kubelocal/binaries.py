@@ -6,14 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-TOOLS_DIR = Path(__file__).resolve().parent.parent
+# The Go version pins (tools/go/versions.env) beside this harness in the work tree (tools/python/kubelocal):
+# the harness is installed editable, for development only, so the pins are read where they are committed.
+GO_TOOLS_DIR = Path(__file__).resolve().parents[2] / "go"
 
 
 class BinariesMissing(RuntimeError):
     """Raised when the cache lacks a binary: building is `make cluster-binaries`, never a test's job."""
 
 
-def read_versions(path: Path = TOOLS_DIR / "versions.env") -> dict[str, str]:
+def read_versions(path: Path = GO_TOOLS_DIR / "versions.env") -> dict[str, str]:
     versions: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
