@@ -1,5 +1,6 @@
 """The two Dockerfiles: each image runs the very command the tests run, as a numeric non-root user, from a
-slim base pinned by tag and digest, with OCI labels and no build tools in the final stage.
+slim base pinned by tag and digest, with OCI labels and no build tools in the final stage, and installs only
+its own distribution and the shared contract (never the other program, the harness or the dev workspace).
 
 No Docker engine is needed: the Dockerfiles are parsed (exec-form instructions are JSON)."""
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.support.operator import operator_command
 
 import localservices
@@ -20,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[3]
 OPERATOR = ROOT / "Dockerfile.operator"
 WEBAPP = ROOT / "Dockerfile.webapp"
 DOCKERFILES = [OPERATOR, WEBAPP]
+RELEASE = ROOT / ".github" / "workflows" / "release.yaml"
+# What each image's build stage copies and installs: its own distribution and the contract, each a folder
+# with its own pyproject (docs/architecture.md, "Distributions").
+DISTRIBUTIONS = {OPERATOR: ["contract", "operator"], WEBAPP: ["contract", "webapp"]}
 
 OCI_LABELS = ("title", "description", "source", "licenses", "version", "revision", "created")
 BUILD_TOOLS = re.compile(
@@ -219,3 +225,50 @@ def test_the_operator_image_ships_the_frontend_where_it_reads_it() -> None:
     assert frontend_dir, "Dockerfile.operator: WEBSTACK_FRONTEND_DIR is not set"
     copies = [c.split() for c in final.all("COPY") if not c.startswith("--from")]
     assert ["webapp/frontend", frontend_dir] in copies, copies
+
+
+def context_copies(path: Path, *, final_stage: bool = False) -> list[str]:
+    """The build context's paths that the build stages (and the final one if asked) COPY."""
+    stages = parse_dockerfile(path).stages
+    sources = []
+    for stage in stages if final_stage else stages[:-1]:
+        for args in stage.all("COPY"):
+            if args.startswith("--from"):
+                continue  # from another stage, not from the build context
+            words = [w for w in args.split() if not w.startswith("--")]
+            sources += [source.rstrip("/").removeprefix("./") for source in words[:-1]]
+    return sources
+
+
+def pip_installs(path: Path) -> list[str]:
+    """What the build stage's `pip install` commands name (options dropped), in order."""
+    named = []
+    for stage in parse_dockerfile(path).stages[:-1]:
+        for run in stage.all("RUN"):
+            for command in run.split("&&"):
+                words = shlex.split(command)
+                if "pip" in Path(words[0]).name and words[1:2] == ["install"]:
+                    named += [w.removeprefix("./") for w in words[2:] if not w.startswith("-")]
+    return named
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_each_image_copies_only_its_own_distribution_and_the_contract(path: Path) -> None:
+    """Not the other program, not the harness under tools/, not the root pyproject (the dev workspace)."""
+    assert sorted(context_copies(path)) == sorted(DISTRIBUTIONS[path]), path.name
+    for folder in DISTRIBUTIONS[path]:
+        assert (ROOT / folder / "pyproject.toml").is_file(), f"{folder} is not a distribution"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_each_image_installs_only_its_own_distribution_and_the_contract(path: Path) -> None:
+    assert pip_installs(path) == DISTRIBUTIONS[path], path.name
+
+
+def test_a_change_to_what_an_image_copies_releases_it() -> None:
+    """The release's IMAGE_INPUTS (git pathspecs) cover every path of the build context an image copies."""
+    inputs = yaml.safe_load(RELEASE.read_text())["env"]["IMAGE_INPUTS"].split()
+    for path in DOCKERFILES:
+        assert path.name in inputs
+        for source in context_copies(path, final_stage=True):
+            assert any(source == i or source.startswith(f"{i}/") for i in inputs), (path.name, source)

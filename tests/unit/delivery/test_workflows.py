@@ -476,7 +476,7 @@ def test_the_bump_commit_skips_ci_and_cannot_start_a_release() -> None:
     assert "!contains(github.event.head_commit.message, '[skip ci]')" in condition
     inputs = release()["env"]["IMAGE_INPUTS"].split()
     assert not any(i == "deploy" or i.startswith("deploy/") for i in inputs)
-    assert {"operator", "webapp", "Dockerfile.operator", "Dockerfile.webapp", "pyproject.toml"} <= set(inputs)
+    assert {"contract", "operator", "webapp", "Dockerfile.operator", "Dockerfile.webapp"} <= set(inputs)
 
 
 # --- Hygiene -------------------------------------------------------------------------------------------
