@@ -20,9 +20,10 @@ from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
 from webstack_operator.builders.redis import redis_name
 from webstack_operator.builders.secrets import GENERATED_ANNOTATION
-from webstack_operator.kube.apply import FIELD_MANAGER, create_once, get_object, merge_patch
+from webstack_operator.kube.apply import create_once, get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects.ownership import Verdict, ownership
 from webstack_operator.objects.stamps import (
     ObjectKey,

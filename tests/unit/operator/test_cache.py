@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from webstack_operator.kube.apply import FIELD_MANAGER
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
 from webstack_operator.objects.stamps import DESIRED_HASH, Applied, key_of
 from webstack_operator.observe.cache import ChildCache, pod_template_hashes, slim, stack_of

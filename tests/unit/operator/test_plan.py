@@ -19,7 +19,7 @@ from webstack_operator.cli.plan.verdicts import (
     taken_fields,
 )
 from webstack_operator.kube import managed_fields as fields
-from webstack_operator.kube.apply import FIELD_MANAGER
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects.ownership import Verdict
 from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
 
