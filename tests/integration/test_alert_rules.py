@@ -20,7 +20,8 @@ from tests.support.operator import SAMPLES
 from tests.support.promtool import check_rules, promtool, write_rules
 from tests.unit.operator.builders.stacks import SETTINGS, merge
 
-from webstack_operator.api.spec import STACK_ALERTS, parse_spec
+from webstack_operator.api.monitoring_types import STACK_ALERTS
+from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders import StackContext, desired_objects
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
 

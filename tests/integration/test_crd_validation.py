@@ -15,8 +15,36 @@ import pytest
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
-from webstack_operator.api import spec as api
-from webstack_operator.api.spec import WebStackSpec
+from webstack_operator.api.backend_types import (
+    AUTOSCALING_MAX_BELOW_MIN,
+    ENV_RESERVED,
+    ENV_SOURCE_ONE_OF,
+    ENV_VALUE_OR_SOURCE,
+)
+from webstack_operator.api.cache_types import (
+    CACHE_ADDRESS_ONLY_EXTERNAL,
+    CACHE_PORT_FROM_URL,
+    CACHE_SOURCE_ONLY_EXTERNAL,
+    EXTERNAL_CACHE_ONE_SOURCE,
+)
+from webstack_operator.api.compute_resources import (
+    RESOURCES_CPU_LIMIT_BELOW_REQUEST,
+    RESOURCES_LIMIT_BELOW_REQUEST,
+)
+from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE
+from webstack_operator.api.database_types import (
+    DATABASE_ADDRESS_ONLY_EXTERNAL,
+    EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
+    SEALED_KEYS_EXTERNAL,
+    SEALED_KEYS_MANAGED,
+    STORAGE_CLASS_IMMUTABLE,
+    STORAGE_SIZE_IMMUTABLE,
+)
+from webstack_operator.api.delivery_types import CANARY_NEEDS_STEPS, CANARY_STEP_ONE_OF, STEPS_ONLY_FOR_CANARY
+from webstack_operator.api.field_types import CIDR_MESSAGE, IMAGE_NOT_LATEST, LABEL_KEY_MESSAGE
+from webstack_operator.api.ingress_types import INGRESS_NEEDS_HOST
+from webstack_operator.api.monitoring_types import ALERT_FOR_UNKNOWN_KEY
+from webstack_operator.api.spec import ANALYSIS_NEEDS_MONITORING, NAME_MESSAGE, WebStackSpec
 
 pytestmark = pytest.mark.cluster
 
@@ -75,19 +103,19 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "external-db-needs-credentials",
         _spec(database={"mode": "External"}),
         "spec.database.credentials",
-        api.EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
+        EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
     ),
     (
         "canary-needs-steps",
         _spec(backend={"image": IMAGE, "delivery": {"strategy": "Canary"}}),
         "spec.backend.delivery.steps",
-        api.CANARY_NEEDS_STEPS,
+        CANARY_NEEDS_STEPS,
     ),
     (
         "steps-only-for-canary",
         _spec(backend={"image": IMAGE, "delivery": {"steps": CANARY_STEPS}}),
         "spec.backend.delivery",
-        api.STEPS_ONLY_FOR_CANARY,
+        STEPS_ONLY_FOR_CANARY,
     ),
     (
         "step-one-action",
@@ -98,19 +126,19 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.backend.delivery.steps[0]",
-        api.CANARY_STEP_ONE_OF,
+        CANARY_STEP_ONE_OF,
     ),
     (
         "autoscaling-bounds",
         _spec(backend={"image": IMAGE, "autoscaling": {"minReplicas": 5, "maxReplicas": 2}}),
         "spec.backend.autoscaling.maxReplicas",
-        api.AUTOSCALING_MAX_BELOW_MIN,
+        AUTOSCALING_MAX_BELOW_MIN,
     ),
     (
         "reserved-env",
         _spec(backend={"image": IMAGE, "env": [{"name": "DATABASE_URL", "value": "x"}]}),
         "spec.backend.env",
-        api.ENV_RESERVED,
+        ENV_RESERVED,
     ),
     (
         "env-value-or-source",
@@ -123,7 +151,7 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.backend.env[0]",
-        api.ENV_VALUE_OR_SOURCE,
+        ENV_VALUE_OR_SOURCE,
     ),
     (
         "env-source-one-of",
@@ -142,13 +170,13 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.backend.env[0].valueFrom",
-        api.ENV_SOURCE_ONE_OF,
+        ENV_SOURCE_ONE_OF,
     ),
     (
         "image-not-latest",
         _spec(backend={"image": "ghcr.io/webstack-dev/users-api:latest"}),
         "spec.backend.image",
-        api.IMAGE_NOT_LATEST,
+        IMAGE_NOT_LATEST,
     ),
     (
         "memory-limit-below-request",
@@ -159,7 +187,7 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.backend.resources.limits.memory",
-        api.RESOURCES_LIMIT_BELOW_REQUEST,
+        RESOURCES_LIMIT_BELOW_REQUEST,
     ),
     (
         "cpu-limit-below-request",
@@ -173,7 +201,7 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.backend.resources.limits.cpu",
-        api.RESOURCES_CPU_LIMIT_BELOW_REQUEST,
+        RESOURCES_CPU_LIMIT_BELOW_REQUEST,
     ),
     (
         "one-credentials-source",
@@ -183,13 +211,13 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.database.credentials",
-        api.CREDENTIALS_ONE_SOURCE,
+        CREDENTIALS_ONE_SOURCE,
     ),
     (
         "sealed-keys-managed",
         _spec(database={"credentials": {"sealedSecret": {"encryptedData": {"password": "Ag"}}}}),
         "spec.database.credentials.sealedSecret.encryptedData",
-        api.SEALED_KEYS_MANAGED,
+        SEALED_KEYS_MANAGED,
     ),
     (
         "sealed-keys-external",
@@ -200,33 +228,33 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.database.credentials.sealedSecret.encryptedData",
-        api.SEALED_KEYS_EXTERNAL,
+        SEALED_KEYS_EXTERNAL,
     ),
-    ("external-cache-source", _spec(cache={"mode": "External"}), "spec.cache", api.EXTERNAL_CACHE_ONE_SOURCE),
+    ("external-cache-source", _spec(cache={"mode": "External"}), "spec.cache", EXTERNAL_CACHE_ONE_SOURCE),
     (
         "cache-source-only-external",
         _spec(cache={"secretRef": {"name": "r"}}),
         "spec.cache",
-        api.CACHE_SOURCE_ONLY_EXTERNAL,
+        CACHE_SOURCE_ONLY_EXTERNAL,
     ),
     (
         "cache-password-only-external",
         _spec(cache={"passwordSecretRef": {"name": "r", "key": "password"}}),
         "spec.cache",
-        api.CACHE_SOURCE_ONLY_EXTERNAL,
+        CACHE_SOURCE_ONLY_EXTERNAL,
     ),
-    ("ingress-needs-host", _spec(ingress={"enabled": True}), "spec.ingress.host", api.INGRESS_NEEDS_HOST),
+    ("ingress-needs-host", _spec(ingress={"enabled": True}), "spec.ingress.host", INGRESS_NEEDS_HOST),
     (
         "cidr-host-bits",
         _spec(ingress={"sourceCidrs": ["10.0.0.0/16", "10.0.0.1/16"]}),
         "spec.ingress.sourceCidrs[1]",
-        api.CIDR_MESSAGE,
+        CIDR_MESSAGE,
     ),
     (
         "cidr-no-prefix",
         _spec(ingress={"sourceCidrs": ["10.0.0.0"]}),
         "spec.ingress.sourceCidrs[0]",
-        api.CIDR_MESSAGE,
+        CIDR_MESSAGE,
     ),
     (
         "cidr-ipv6-host-bits",
@@ -238,31 +266,31 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             }
         ),
         "spec.database.cidrs[0]",
-        api.CIDR_MESSAGE,
+        CIDR_MESSAGE,
     ),
     (
         "database-address-only-external",
         _spec(database={"port": 6432}),
         "spec.database",
-        api.DATABASE_ADDRESS_ONLY_EXTERNAL,
+        DATABASE_ADDRESS_ONLY_EXTERNAL,
     ),
     (
         "cache-address-only-external",
         _spec(cache={"cidrs": ["10.0.0.0/8"]}),
         "spec.cache",
-        api.CACHE_ADDRESS_ONLY_EXTERNAL,
+        CACHE_ADDRESS_ONLY_EXTERNAL,
     ),
     (
         "cache-port-from-url",
         _spec(cache={"mode": "External", "url": "redis://cache.example.com:6379/0", "port": 6380}),
         "spec.cache.port",
-        api.CACHE_PORT_FROM_URL,
+        CACHE_PORT_FROM_URL,
     ),
     (
         "dns-label-key",
         _spec(security={"dns": {"podLabels": {"k8s app": "kube-dns"}}}),
         "spec.security.dns.podLabels",
-        api.LABEL_KEY_MESSAGE,
+        LABEL_KEY_MESSAGE,
     ),
     (
         "analysis-needs-monitoring",
@@ -278,13 +306,13 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
             monitoring={"enabled": False},
         ),
         "spec.monitoring.enabled",
-        api.ANALYSIS_NEEDS_MONITORING,
+        ANALYSIS_NEEDS_MONITORING,
     ),
     (
         "alert-for-names-alerts",
         _spec(monitoring={"alertFor": {"default": "30s", "WebStackHighErrors": "1m"}}),
         "spec.monitoring.alertFor",
-        api.ALERT_FOR_UNKNOWN_KEY,
+        ALERT_FOR_UNKNOWN_KEY,
     ),
 ]
 
@@ -450,7 +478,7 @@ def test_schema_rejects(
 def test_name_rule_rejects(crd_cluster: KubeTarget, namespace: str, name: str) -> None:
     code, err = _dry_run(crd_cluster, _webstack(namespace, _spec(), name=name))
     assert code != 0
-    assert api.NAME_MESSAGE in err, err
+    assert NAME_MESSAGE in err, err
 
 
 def test_valid_sample_is_accepted_and_defaulted_like_the_models(
@@ -479,16 +507,16 @@ def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
         other_class = copy.deepcopy(original)
         other_class["spec"]["database"]["storage"]["storageClassName"] = "gp2"
         code, err = _dry_run(crd_cluster, other_class)
-        assert code != 0 and api.STORAGE_CLASS_IMMUTABLE in err, err
+        assert code != 0 and STORAGE_CLASS_IMMUTABLE in err, err
         assert "spec.database.storage.storageClassName" in err, err
         no_class = copy.deepcopy(original)
         del no_class["spec"]["database"]["storage"]["storageClassName"]
         code, err = _dry_run(crd_cluster, no_class)
-        assert code != 0 and api.STORAGE_CLASS_IMMUTABLE in err, err
+        assert code != 0 and STORAGE_CLASS_IMMUTABLE in err, err
         bigger = copy.deepcopy(original)
         bigger["spec"]["database"]["storage"]["size"] = "20Gi"
         code, err = _dry_run(crd_cluster, bigger)
-        assert code != 0 and api.STORAGE_SIZE_IMMUTABLE in err, err
+        assert code != 0 and STORAGE_SIZE_IMMUTABLE in err, err
         same = copy.deepcopy(original)
         same["spec"]["backend"]["replicas"] = 3
         code, err = _dry_run(crd_cluster, same)

@@ -6,13 +6,46 @@ from typing import Any
 
 import pytest
 
-from webstack_operator.api import spec as api
-from webstack_operator.api.spec import SpecError, WebStackStatus, parse_spec, validate_name
+from webstack_operator.api.backend_types import (
+    AUTOSCALING_MAX_BELOW_MIN,
+    ENV_RESERVED,
+    ENV_SOURCE_ONE_OF,
+    ENV_VALUE_OR_SOURCE,
+)
+from webstack_operator.api.cache_types import (
+    CACHE_ADDRESS_ONLY_EXTERNAL,
+    CACHE_PORT_FROM_URL,
+    CACHE_SOURCE_ONLY_EXTERNAL,
+    EXTERNAL_CACHE_ONE_SOURCE,
+)
+from webstack_operator.api.compute_resources import (
+    RESOURCES_CPU_LIMIT_BELOW_REQUEST,
+    RESOURCES_LIMIT_BELOW_REQUEST,
+)
+from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE
+from webstack_operator.api.database_types import (
+    DATABASE_ADDRESS_ONLY_EXTERNAL,
+    EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
+    SEALED_KEYS_EXTERNAL,
+    SEALED_KEYS_MANAGED,
+)
+from webstack_operator.api.delivery_types import CANARY_NEEDS_STEPS, CANARY_STEP_ONE_OF, STEPS_ONLY_FOR_CANARY
+from webstack_operator.api.field_types import CIDR_MESSAGE, IMAGE_NOT_LATEST, LABEL_KEY_MESSAGE
+from webstack_operator.api.ingress_types import INGRESS_NEEDS_HOST
+from webstack_operator.api.monitoring_types import ALERT_FOR_UNKNOWN_KEY
+from webstack_operator.api.spec import (
+    ANALYSIS_NEEDS_MONITORING,
+    SpecError,
+    WebStackSpec,
+    parse_spec,
+    validate_name,
+)
+from webstack_operator.api.status_types import WebStackStatus
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 
 
-def _parse(**sections: Any) -> api.WebStackSpec:
+def _parse(**sections: Any) -> WebStackSpec:
     spec = {"backend": {"image": IMAGE}, **sections}
     return parse_spec({"metadata": {"name": "shop"}, "spec": spec})
 
@@ -48,16 +81,16 @@ def test_camel_case_on_the_wire() -> None:
 @pytest.mark.parametrize(
     ("sections", "path", "message"),
     [
-        ({"database": {"mode": "External"}}, "spec.database", api.EXTERNAL_DATABASE_NEEDS_CREDENTIALS),
+        ({"database": {"mode": "External"}}, "spec.database", EXTERNAL_DATABASE_NEEDS_CREDENTIALS),
         (
             {"backend": {"image": IMAGE, "delivery": {"strategy": "Canary"}}},
             "spec.backend.delivery",
-            api.CANARY_NEEDS_STEPS,
+            CANARY_NEEDS_STEPS,
         ),
         (
             {"backend": {"image": IMAGE, "delivery": {"steps": [{"setWeight": 5}]}}},
             "spec.backend.delivery",
-            api.STEPS_ONLY_FOR_CANARY,
+            STEPS_ONLY_FOR_CANARY,
         ),
         (
             {
@@ -67,17 +100,17 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.backend.delivery.steps[0]",
-            api.CANARY_STEP_ONE_OF,
+            CANARY_STEP_ONE_OF,
         ),
         (
             {"backend": {"image": IMAGE, "autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
             "spec.backend.autoscaling",
-            api.AUTOSCALING_MAX_BELOW_MIN,
+            AUTOSCALING_MAX_BELOW_MIN,
         ),
         (
             {"backend": {"image": IMAGE, "env": [{"name": "PGHOST", "value": "x"}]}},
             "spec.backend",
-            api.ENV_RESERVED,
+            ENV_RESERVED,
         ),
         (
             {
@@ -89,14 +122,14 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.backend.env[0]",
-            api.ENV_VALUE_OR_SOURCE,
+            ENV_VALUE_OR_SOURCE,
         ),
         (
             {"backend": {"image": IMAGE, "env": [{"name": "A", "valueFrom": {}}]}},
             "spec.backend.env[0].valueFrom",
-            api.ENV_SOURCE_ONE_OF,
+            ENV_SOURCE_ONE_OF,
         ),
-        ({"backend": {"image": "api:latest"}}, "spec.backend.image", api.IMAGE_NOT_LATEST),
+        ({"backend": {"image": "api:latest"}}, "spec.backend.image", IMAGE_NOT_LATEST),
         (
             {
                 "backend": {
@@ -105,7 +138,7 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.backend.resources",
-            api.RESOURCES_LIMIT_BELOW_REQUEST,
+            RESOURCES_LIMIT_BELOW_REQUEST,
         ),
         (
             {
@@ -118,7 +151,7 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.backend.resources",
-            api.RESOURCES_CPU_LIMIT_BELOW_REQUEST,
+            RESOURCES_CPU_LIMIT_BELOW_REQUEST,
         ),
         (
             {
@@ -130,12 +163,12 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.database.credentials",
-            api.CREDENTIALS_ONE_SOURCE,
+            CREDENTIALS_ONE_SOURCE,
         ),
         (
             {"database": {"credentials": {"sealedSecret": {"encryptedData": {"password": "Ag"}}}}},
             "spec.database",
-            api.SEALED_KEYS_MANAGED,
+            SEALED_KEYS_MANAGED,
         ),
         (
             {
@@ -145,27 +178,27 @@ def test_camel_case_on_the_wire() -> None:
                 }
             },
             "spec.database",
-            api.SEALED_KEYS_EXTERNAL,
+            SEALED_KEYS_EXTERNAL,
         ),
-        ({"cache": {"mode": "External"}}, "spec.cache", api.EXTERNAL_CACHE_ONE_SOURCE),
+        ({"cache": {"mode": "External"}}, "spec.cache", EXTERNAL_CACHE_ONE_SOURCE),
         (
             {"cache": {"mode": "External", "url": "redis://a:6379", "secretRef": {"name": "r"}}},
             "spec.cache",
-            api.EXTERNAL_CACHE_ONE_SOURCE,
+            EXTERNAL_CACHE_ONE_SOURCE,
         ),
-        ({"cache": {"url": "redis://a:6379"}}, "spec.cache", api.CACHE_SOURCE_ONLY_EXTERNAL),
+        ({"cache": {"url": "redis://a:6379"}}, "spec.cache", CACHE_SOURCE_ONLY_EXTERNAL),
         (
             {"cache": {"passwordSecretRef": {"name": "r", "key": "password"}}},
             "spec.cache",
-            api.CACHE_SOURCE_ONLY_EXTERNAL,
+            CACHE_SOURCE_ONLY_EXTERNAL,
         ),
-        ({"ingress": {"enabled": True}}, "spec.ingress", api.INGRESS_NEEDS_HOST),
-        ({"database": {"port": 6432}}, "spec.database", api.DATABASE_ADDRESS_ONLY_EXTERNAL),
-        ({"cache": {"cidrs": ["10.0.0.0/8"]}}, "spec.cache", api.CACHE_ADDRESS_ONLY_EXTERNAL),
+        ({"ingress": {"enabled": True}}, "spec.ingress", INGRESS_NEEDS_HOST),
+        ({"database": {"port": 6432}}, "spec.database", DATABASE_ADDRESS_ONLY_EXTERNAL),
+        ({"cache": {"cidrs": ["10.0.0.0/8"]}}, "spec.cache", CACHE_ADDRESS_ONLY_EXTERNAL),
         (
             {"cache": {"mode": "External", "url": "redis://a:6379", "port": 6380}},
             "spec.cache",
-            api.CACHE_PORT_FROM_URL,
+            CACHE_PORT_FROM_URL,
         ),
         (
             {
@@ -180,7 +213,7 @@ def test_camel_case_on_the_wire() -> None:
                 "monitoring": {"enabled": False},
             },
             "spec",
-            api.ANALYSIS_NEEDS_MONITORING,
+            ANALYSIS_NEEDS_MONITORING,
         ),
     ],
 )
@@ -322,7 +355,7 @@ def test_status_model_round_trips() -> None:
 )
 def test_cidrs_are_networks(cidr: str) -> None:
     problems = _problems(ingress={"sourceCidrs": [cidr]})
-    assert problems == [("spec.ingress.sourceCidrs[0]", f"{cidr!r} {api.CIDR_MESSAGE}")]
+    assert problems == [("spec.ingress.sourceCidrs[0]", f"{cidr!r} {CIDR_MESSAGE}")]
 
 
 def test_network_fields_and_their_defaults() -> None:
@@ -348,7 +381,7 @@ def test_network_fields_and_their_defaults() -> None:
 def test_dns_selector_label_keys_are_checked() -> None:
     problems = _problems(security={"dns": {"podLabels": {"k8s app": "kube-dns"}}})
     assert problems[0][0] == "spec.security.dns.podLabels"
-    assert api.LABEL_KEY_MESSAGE in problems[0][1]
+    assert LABEL_KEY_MESSAGE in problems[0][1]
 
 
 @pytest.mark.parametrize(("cron", "reason"), [("0 0 31 2 *", "never runs"), ("0 25 * * *", "outside 0-23")])
@@ -361,6 +394,6 @@ def test_alert_for_takes_known_alert_names_only() -> None:
     assert _parse(
         monitoring={"alertFor": {"default": "30s", "WebStackBackendDown": "5s"}}
     ).monitoring.alert_for
-    assert ("spec.monitoring", api.ALERT_FOR_UNKNOWN_KEY) in _problems(
+    assert ("spec.monitoring", ALERT_FOR_UNKNOWN_KEY) in _problems(
         monitoring={"alertFor": {"WebStackSomethingElse": "1m"}}
     )

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from tests.unit.operator.builders import policy
 from tests.unit.operator.builders.stacks import OWNER, SETTINGS
 
-from webstack_operator.api.spec import RESERVED_BACKEND_ENV, WebStackSpec
+from webstack_operator.api.backend_types import RESERVED_BACKEND_ENV
+from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.builders import APPLY_ORDER, StackContext, desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 
