@@ -1,4 +1,5 @@
-"""Small helpers shared by the integration and e2e tests: polling with a deadline, metrics, problem checks."""
+"""The users API under test: the environment its processes get, an empty users table to start from, and
+checks of its answers (RFC 9457 problems, Prometheus samples)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,12 @@ import httpx
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubelocal.wait import eventually_async as eventually
 from localservices import PostgresServer, RedisServer
 
 __all__ = [
-    "CHROMIUM",
-    "CHROMIUM_ARGS",
     "api_env",
     "assert_problem",
-    "eventually",
+    "empty_users_table",
     "metric",
     "sample",
 ]
@@ -65,20 +63,6 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     for leak in ("Traceback", "asyncpg", "SELECT", "INSERT", "UPDATE ", "DELETE FROM", 'File "'):
         assert leak not in response.text, response.text
     return dict(body)
-
-
-# Debian's chromium, headless, with nothing that reaches for the (absent) internet.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def empty_users_table(postgres: PostgresServer, redis_server: RedisServer) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from tests.helpers import api_env
+from tests.support.users_api import api_env
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 

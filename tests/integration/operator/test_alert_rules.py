@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.support.alert_scenarios import Scenario, operator_scenarios, stack_scenarios, unit_test_files
 from tests.support.operator import SAMPLES
 from tests.support.promtool import check_rules, promtool, write_rules
-from tests.unit.operator.builders.stacks import SETTINGS, merge
+from tests.support.rendered_stacks import SETTINGS, merge
 
 from webstack_operator.api.spec import STACK_ALERTS, parse_spec
 from webstack_operator.builders import StackContext, desired_objects

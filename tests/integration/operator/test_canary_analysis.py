@@ -22,9 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 import yaml
-from tests.helpers import api_env
 from tests.support.fixtures import apply_webstack
 from tests.support.operator import OperatorProcess, condition, events, get_json, wait_phase
+from tests.support.users_api import api_env
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually

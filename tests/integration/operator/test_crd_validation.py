@@ -20,7 +20,7 @@ from webstack_operator.api.spec import WebStackSpec
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 CANARY_STEPS = [{"setWeight": 20}]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.operator.builders.stacks import make_stack
+from tests.support.rendered_stacks import make_stack
 
 from kubelocal.wait import GiveUp, eventually
 from localservices import PostgresServer

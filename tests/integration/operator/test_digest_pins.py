@@ -17,7 +17,7 @@ from scripts.bump_image_tag import bump_file
 from kubelocal.binaries import Binaries
 from webstack_operator.api.spec import parse_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TAG = "sha-0123456789ab"
 DIGESTS = {"webstack-operator": "sha256:" + "a1" * 32, "users-api": "sha256:" + "b2" * 32}
 # The overlays release.yaml pins (prod also pins the namespaced install), and the image each one names.

@@ -23,7 +23,7 @@ from kubelocal.wait import eventually
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
 NAMESPACE, ACCOUNT, LEASE = "webstack-system", "webstack-operator", "webstack-operator"
 NAME = "webstack-operator-leader-election"  # the FlowSchema and its priority level

@@ -19,7 +19,7 @@ from kubelocal.wait import eventually
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = "deploy/operator"
 OVERLAYS = ["deploy/overlays/dev", "deploy/overlays/prod"]
 STACKS = ["deploy/overlays/dev/stack", "deploy/overlays/prod/stack"]
@@ -72,7 +72,8 @@ def versions(cluster: KubeTarget) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def installed_base(platform: KubeTarget) -> KubeTarget:
-    """deploy/operator applied for real, once (tests/integration/test_rbac.py relies on the same install)."""
+    """deploy/operator applied for real, once (tests/integration/operator/test_rbac.py relies on the same
+    install)."""
     server_side_apply(platform, BASE, "--force-conflicts")
     platform.wait_established([f"{CRD_NAME}"])
     return platform

@@ -37,7 +37,7 @@ from localservices.server import LOOPBACK
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OVERLAY = ROOT / "deploy" / "overlays" / "namespaced"
 ACCOUNT = "webstack-operator"
 EXAMPLE_NAMESPACE = "team-a"  # the overlay's first served namespace: its Role is the one copied

@@ -29,7 +29,7 @@ from localservices import console_script
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 NEW_IMAGE = "ghcr.io/webstack-dev/users-api:0.2.0"
 PLAN_ROLE = ROOT / "deploy" / "team" / "plan-role.yaml"

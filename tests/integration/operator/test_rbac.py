@@ -36,7 +36,7 @@ from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
 ROLE = yaml.safe_load((BASE / "clusterrole.yaml").read_text())
 LEASE_ROLE = yaml.safe_load((BASE / "role.yaml").read_text())

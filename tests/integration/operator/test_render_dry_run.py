@@ -20,7 +20,7 @@ from webstack_operator.config.operator_settings import Capabilities
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((ROOT / "deploy" / "samples").glob("*.yaml"))
 NO_OPTIONAL_APIS = Capabilities(False, False, False, False, False)
 FAKE_UID = "0c6b0a52-5a0e-4c39-9a51-4f3d1e0c9d11"

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import asyncpg
 import httpx
 import pytest
-from tests.helpers import api_env, eventually, metric
+from tests.support.polling import eventually
+from tests.support.users_api import api_env, metric
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 

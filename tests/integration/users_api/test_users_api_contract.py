@@ -20,7 +20,7 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
-from tests.helpers import empty_users_table
+from tests.support.users_api import empty_users_table
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 from users_api.openapi import build_openapi

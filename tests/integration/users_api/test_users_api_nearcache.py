@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from tests.helpers import api_env, eventually, metric
+from tests.support.polling import eventually
+from tests.support.users_api import api_env, metric
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 from users_api.invalidation import CONNECTION_NAME

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.helpers import api_env, assert_problem, eventually, metric
+from tests.support.polling import eventually
+from tests.support.users_api import api_env, assert_problem, metric
 
 from localservices import PostgresServer, RedisServer, UsersApiServer
 

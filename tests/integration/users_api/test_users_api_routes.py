@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from tests.helpers import assert_problem, metric
+from tests.support.users_api import assert_problem, metric
 
 pytestmark = pytest.mark.services
 

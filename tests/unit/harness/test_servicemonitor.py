@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from tests.unit.operator.builders.stacks import find, render
+from tests.support.rendered_stacks import find, render
 
 from localservices.scrape import label_name, scrape_configs
 

@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.api.crd import CRD_FILE, crd_manifest, crd_yaml
 from webstack_operator.api.spec import WebStackSpec
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 FORBIDDEN = {
     "$ref",
     "$defs",

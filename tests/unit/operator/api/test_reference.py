@@ -6,7 +6,7 @@ from pathlib import Path
 
 from webstack_operator.api.reference import crd_reference_markdown
 
-DOC = Path(__file__).parents[3] / "docs" / "crd-reference.md"
+DOC = Path(__file__).parents[4] / "docs" / "crd-reference.md"
 
 
 def test_reference_is_current() -> None:

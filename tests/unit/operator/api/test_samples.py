@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.cli.main import render_file
 
-SAMPLES = Path(__file__).parents[3] / "deploy" / "samples"
+SAMPLES = Path(__file__).parents[4] / "deploy" / "samples"
 ALL = sorted(SAMPLES.glob("*.yaml"))
 
 

@@ -11,7 +11,7 @@ import yaml
 from webstack_operator.api.crd import crd_yaml
 from webstack_operator.cli.main import RENDER_PLACEHOLDER_PASSWORD, main
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 MINIMAL = ROOT / "deploy/samples/webstack-minimal.yaml"
 
 

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any, cast
 
 import pytest
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 from webstack_operator.config.run_options import OperatorConfig
 from webstack_operator.controller import wiring as controller_module

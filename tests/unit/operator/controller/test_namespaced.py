@@ -16,8 +16,8 @@ from typing import Any
 import kopf
 import pytest
 import yaml
-from tests.helpers import eventually
-from tests.unit.operator.fakeapi import FakeApi, status
+from tests.support.fake_apiserver import FakeApi, status
+from tests.support.polling import eventually
 
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders import StackContext, desired_objects
@@ -35,7 +35,7 @@ from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import CHILD_KINDS, child_kind
 
-SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "deploy" / "samples"
 SERVED = ("team-a", "team-b")
 NAMESPACED = OperatorConfig(namespaces=SERVED, resync_seconds=0.01)
 

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 
 import pytest
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 from webstack_operator.controller.queue import WorkQueue, exponential_backoff
 from webstack_operator.reconcile.outcomes import Requeue, Retry

@@ -13,8 +13,8 @@ import kopf
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tests.helpers import eventually
-from tests.unit.operator.fakeapi import BIG, FakeApi, status
+from tests.support.fake_apiserver import BIG, FakeApi, status
+from tests.support.polling import eventually
 
 from webstack_operator.kube.client import LIST_ATTEMPTS, ApiError, KubeClient, Resource, retry_after_seconds
 

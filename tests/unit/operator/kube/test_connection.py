@@ -25,7 +25,7 @@ import kopf
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 from kubelocal import pki
 from webstack_operator.controller import handlers

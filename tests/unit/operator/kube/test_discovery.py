@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import kopf
 import pytest
-from tests.unit.operator.fakeapi import FakeApi, status
+from tests.support.fake_apiserver import FakeApi, status
 
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.kube.client import KubeClient

@@ -10,7 +10,7 @@ import asyncio
 
 import kopf
 import pytest
-from tests.unit.operator.fakeapi import FakeApi
+from tests.support.fake_apiserver import FakeApi
 
 from webstack_operator.kube.client import ApiError, KubeClient
 

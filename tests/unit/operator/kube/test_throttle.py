@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 
 import pytest
-from tests.helpers import eventually
-from tests.unit.operator.fakeapi import FakeApi, status
+from tests.support.fake_apiserver import FakeApi, status
+from tests.support.polling import eventually
 
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.kube.jsondata import JSON

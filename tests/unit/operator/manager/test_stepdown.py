@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import kopf
 import pytest
-from tests.helpers import eventually
-from tests.unit.operator.fakeapi import FakeApi
+from tests.support.fake_apiserver import FakeApi
+from tests.support.polling import eventually
 
 from webstack_operator.config.run_options import OperatorConfig
 from webstack_operator.controller import handlers

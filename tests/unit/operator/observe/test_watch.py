@@ -9,8 +9,8 @@ from typing import TypeVar
 
 import kopf
 import pytest
-from tests.helpers import eventually
-from tests.unit.operator.fakeapi import BIG, FakeApi, status
+from tests.support.fake_apiserver import BIG, FakeApi, status
+from tests.support.polling import eventually
 
 from webstack_operator.kube.client import LIST_PAGE, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from tests.unit.operator.builders.stacks import OWNER, make_stack
-from tests.unit.operator.test_refused_generation import STACK as REFUSED
-from tests.unit.operator.test_refused_generation import RefusingClient, _reconciler
+from tests.support.rendered_stacks import OWNER, make_stack
+from tests.unit.operator.reconcile.test_refused_generation import STACK as REFUSED
+from tests.unit.operator.reconcile.test_refused_generation import RefusingClient, _reconciler
 
 from webstack_operator.builders import desired_objects
 from webstack_operator.config.operator_settings import Capabilities

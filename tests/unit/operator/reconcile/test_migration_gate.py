@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, render
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, render
 
 from webstack_operator.objects.stamps import key_of
 from webstack_operator.observe.cache import slim

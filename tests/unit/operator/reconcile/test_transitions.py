@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.operator.builders.stacks import OWNER, make_stack
+from tests.support.rendered_stacks import OWNER, make_stack
 
 from webstack_operator.builders.backend import backend_objects
 from webstack_operator.config.operator_settings import Capabilities

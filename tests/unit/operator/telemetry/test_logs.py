@@ -21,7 +21,7 @@ import pytest
 from users_api.logs import JSONFormatter
 from webstack_operator.telemetry.logs import bind_stack
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 SECRET = "hunter2"
 
 HOSTILE_SCRIPT = r"""
