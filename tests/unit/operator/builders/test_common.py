@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import OWNER, make_stack
+from tests.support.rendered_stacks import OWNER, make_stack
 
 from webstack_operator.api.compute_resources import LimitList, ResourceList, Resources
 from webstack_operator.builders.common import (

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
 
 from users_api import metric_names
 from users_api.metrics import LATENCY_BUCKETS

@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.operator.builders import policy
-from tests.unit.operator.builders.stacks import OWNER, SETTINGS
+from tests.support import hardening_policy as policy
+from tests.support.rendered_stacks import OWNER, SETTINGS
 
 from webstack_operator.api.backend_types import RESERVED_BACKEND_ENV
 from webstack_operator.api.spec import WebStackSpec
