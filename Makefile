@@ -9,7 +9,7 @@ KUBELOCAL := $(PY) -m kubelocal
 help:
 	@echo "make demo    - the whole system on this machine (control plane, operator, users API, UI)"
 	@echo "make test    - every test suite (unit, integration on real Postgres/Redis/Kubernetes, e2e)"
-	@echo "make lint    - ruff, mypy --strict, hadolint, actionlint"
+	@echo "make lint    - ruff, mypy --strict, import-linter (the floors), hadolint, actionlint"
 	@echo "make bench   - benchmarks (users API against the seed's Express stack under wrk, operator, failover)"
 	@echo "make cluster-up / cluster-down - the local control plane by hand"
 
@@ -31,6 +31,7 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache .importlinter
 	$(VENV)/bin/hadolint Dockerfile.webapp Dockerfile.operator
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from tests.helpers import api_env, empty_users_table
+from tests.support.users_api import api_env, empty_users_table
 
 from kubelocal import leaks
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.dashboard import panel_queries, rate_interval, seconds
 
 from kubelocal import leaks

@@ -1,6 +1,6 @@
 """Watching what a stack serves, event by event: a list+watch kept as the current set of objects, with a
 measure recorded after each event, so a test reads every moment rather than the ones a poll happened to
-catch (tests/integration/test_transitions.py)."""
+catch (tests/integration/operator/test_transitions.py)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers import api_env
+from tests.support.users_api import api_env
 
 from kubelocal import leaks
 from kubelocal.process import keep_live_logs

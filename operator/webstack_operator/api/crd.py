@@ -1,4 +1,4 @@
-"""The WebStack CustomResourceDefinition, generated from the pydantic models in `spec.py`.
+"""The WebStack CustomResourceDefinition, generated from the pydantic models of this package.
 
 pydantic emits JSON Schema 2020-12; a CRD needs a *structural* OpenAPI v3 schema. The conversion inlines
 every `$ref`, turns `Optional[X]` into "X, not required" (no `nullable`: the apiserver then prunes an
@@ -10,18 +10,9 @@ next to `properties`, numeric `exclusiveMinimum`). CEL rules ride along from the
 from collections.abc import Mapping
 from typing import Any
 
-from webstack_operator.api.spec import (
-    API_VERSION,
-    GROUP,
-    KIND,
-    MAX_NAME_LENGTH,
-    NAME_MESSAGE,
-    NAME_PATTERN,
-    PLURAL,
-    VERSION,
-    WebStackSpec,
-    WebStackStatus,
-)
+from webstack_operator.api.group_version import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from webstack_operator.api.spec import MAX_NAME_LENGTH, NAME_MESSAGE, NAME_PATTERN, WebStackSpec
+from webstack_operator.api.status_types import WebStackStatus
 from webstack_operator.kube.yamlio import dump_yaml
 
 CRD_NAME = f"{PLURAL}.{GROUP}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from webstack_operator.api.spec import API_VERSION, KIND
+from webstack_operator.api.group_version import API_VERSION, KIND
 
 
 class RenderError(Exception):

@@ -6,7 +6,7 @@ on, the workload leaves `replicas` unset so that, under server-side apply, the H
 
 from collections.abc import Mapping
 
-from webstack_operator.api.spec import EnvVar
+from webstack_operator.api.backend_types import EnvVar
 from webstack_operator.builders import canary
 from webstack_operator.builders.common import (
     TMP_VOLUME,

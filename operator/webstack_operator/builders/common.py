@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from webstack_operator.api.spec import Resources
+from webstack_operator.api.compute_resources import Resources
 from webstack_operator.builders.context import StackContext
 from webstack_operator.objects import labels
 

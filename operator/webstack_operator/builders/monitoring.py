@@ -7,7 +7,7 @@ canary Services are re-pointed by Argo Rollouts and would drop or double-count p
 
 from webstack_contract import metric_names as m
 from webstack_operator.api.cron import period_seconds
-from webstack_operator.api.spec import ALERT_FOR_DEFAULT_KEY
+from webstack_operator.api.monitoring_types import ALERT_FOR_DEFAULT_KEY
 from webstack_operator.builders import promql
 from webstack_operator.builders.backend import SCRAPE_LABEL, metrics_service_name
 from webstack_operator.builders.backup import schedule_name

@@ -13,7 +13,7 @@ cyclonus's policy engine what these policies allow and compares it with that tab
 - Postgres and Redis have no egress; nothing may connect to the migration Job.
 """
 
-from webstack_operator.api.spec import DEFAULT_POSTGRES_PORT
+from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext

@@ -9,7 +9,7 @@ reference on the generated Secret, `creationPolicy: Orphan` on an ExternalSecret
 
 import base64
 
-from webstack_operator.api.spec import EXTERNAL_CREDENTIAL_KEY, MANAGED_CREDENTIAL_KEYS
+from webstack_operator.api.credentials_types import EXTERNAL_CREDENTIAL_KEY, MANAGED_CREDENTIAL_KEYS
 from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
 from webstack_operator.objects import labels

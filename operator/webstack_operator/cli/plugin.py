@@ -178,7 +178,7 @@ def _signature(ws: dict[str, Any], children: list[dict[str, Any]]) -> object:
 async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The WebStack and its children in its namespace (listed as the operator's watches select them), for
     the kinds the last discovery found."""
-    from webstack_operator.api.spec import API_VERSION, KIND
+    from webstack_operator.api.group_version import API_VERSION, KIND
     from webstack_operator.cli.plan.dry_run import stack_selector
     from webstack_operator.kube.apply import list_objects
     from webstack_operator.kube.client import ApiError

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import kopf
 
-from webstack_operator.api.spec import GROUP, PLURAL, VERSION
+from webstack_operator.api.group_version import GROUP, PLURAL, VERSION
 from webstack_operator.controller.wiring import Controller
 from webstack_operator.kube import connection
 from webstack_operator.reconcile.outcomes import Retry

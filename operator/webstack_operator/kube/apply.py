@@ -10,9 +10,7 @@ from typing import Any
 
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
-
-# The field manager of every write the operator makes: how it tells its own managed fields from others'.
-FIELD_MANAGER = "webstack-operator"
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 
 
 async def server_side_apply(

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from webstack_operator.kube.apply import FIELD_MANAGER
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
 

@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from webstack_operator.api.spec import API_VERSION, KIND
+from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
 from webstack_operator.builders.redis import redis_name
 from webstack_operator.builders.secrets import GENERATED_ANNOTATION
-from webstack_operator.kube.apply import FIELD_MANAGER, create_once, get_object, merge_patch
+from webstack_operator.kube.apply import create_once, get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects.ownership import Verdict, ownership
 from webstack_operator.objects.stamps import (
     ObjectKey,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from webstack_operator.kube.apply import FIELD_MANAGER, delete_object, merge_patch
+from webstack_operator.kube.apply import delete_object, merge_patch
 from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
 from webstack_operator.objects.ownership import controller_of, labelled_for
 from webstack_operator.objects.stamps import key_of, where

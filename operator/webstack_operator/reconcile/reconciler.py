@@ -12,8 +12,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.problem import Problem
-from webstack_operator.api.spec import API_VERSION, KIND, SpecError
+from webstack_operator.api.spec import SpecError
 from webstack_operator.builders.frontend import frontend_name
 from webstack_operator.builders.ingress import stack_url
 from webstack_operator.config.operator_settings import Capabilities

@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 
-from webstack_operator.api.spec import API_VERSION, KIND, SpecError, WebStackSpec, parse_spec
+from webstack_operator.api.group_version import API_VERSION, KIND
+from webstack_operator.api.spec import SpecError, WebStackSpec, parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 from webstack_operator.kube.jsondata import JSON

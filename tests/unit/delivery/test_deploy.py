@@ -1,7 +1,7 @@
 """The install manifests agree with the code: the Deployment's flags are the CLI's, its ports and probes line
 up with the Service, ServiceMonitor and NetworkPolicy, the pod is hardened, two replicas elect a leader with
 exactly the Lease grants they need, and the ClusterRole covers exactly the kinds the operator watches. Static
-and fast; tests/integration/test_install.py applies them for real."""
+and fast; tests/integration/operator/test_install.py applies them for real."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """deploy/overlays/namespaced agrees with the base and with itself: the per-namespace Role is the base's
 ClusterRole minus what only a cluster-wide operator needs, Velero's Schedules are granted in Velero's
 namespace, the cluster-wide grants are removed, and the served namespaces have a Role each and a
-`--namespace` each. Static and fast; tests/integration/test_namespaced_install.py builds it with kubectl and
-runs the operator on it."""
+`--namespace` each. Static and fast; tests/integration/operator/test_namespaced_install.py builds it with
+kubectl and runs the operator on it."""
 
 from __future__ import annotations
 

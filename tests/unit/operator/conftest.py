@@ -1,4 +1,4 @@
-"""The fake API server (fakeapi.py) and a client of it, for the unit tests of the operator's HTTP parts."""
+"""The fake API server (tests/support/fake_apiserver.py) and a client of it, for the HTTP unit tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import kopf
 import pytest
-from tests.unit.operator.fakeapi import FakeApi
+from tests.support.fake_apiserver import FakeApi
 
 from webstack_operator.kube.client import KubeClient
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from webstack_operator.api.spec import API_VERSION, KIND, SpecError, parse_spec
+from webstack_operator.api.group_version import API_VERSION, KIND
+from webstack_operator.api.spec import SpecError, parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
 from webstack_operator.cli.plan.verdicts import (
     Action,

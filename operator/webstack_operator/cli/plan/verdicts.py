@@ -25,8 +25,8 @@ from enum import StrEnum
 from typing import Any
 
 from webstack_operator.kube import managed_fields as fields
-from webstack_operator.kube.apply import FIELD_MANAGER
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
 from webstack_operator.objects.ownership import ADOPT_ANNOTATION, Verdict, conflict_message
 from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, env_of, find, kinds, make_stack
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, env_of, find, kinds, make_stack
 
 from webstack_operator.builders.backend import backend_env, backend_objects, backend_pod_template
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, OWNER, make_stack
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, OWNER, make_stack
 
 from webstack_operator.builders.backup import backup_objects, schedule_name
 

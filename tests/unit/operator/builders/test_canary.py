@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.operator.builders.stacks import make_stack
+from tests.support.rendered_stacks import make_stack
 
 from webstack_contract import metric_names
 from webstack_operator.builders.canary import analysis_template, canary_strategy

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import OWNER, make_stack
+from tests.support.rendered_stacks import OWNER, make_stack
 
-from webstack_operator.api.spec import LimitList, ResourceList, Resources
+from webstack_operator.api.compute_resources import LimitList, ResourceList, Resources
 from webstack_operator.builders.common import (
     bounded_name,
     checksum,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, SETTINGS, make_stack, spec_of
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, SETTINGS, make_stack, spec_of
 
 from webstack_operator.api.spec import SpecError
 from webstack_operator.builders import StackContext

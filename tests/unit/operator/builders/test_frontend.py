@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import SETTINGS, find, make_stack
+from tests.support.rendered_stacks import SETTINGS, find, make_stack
 
 from webstack_operator.builders.common import CONFIG_CHECKSUM_ANNOTATION
 from webstack_operator.builders.frontend import frontend_objects, nginx_conf

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.operator.builders.stacks import find, kinds, make_stack
+from tests.support.rendered_stacks import find, kinds, make_stack
 
 from webstack_operator.builders.identity import IRSA_ANNOTATION, service_accounts
 

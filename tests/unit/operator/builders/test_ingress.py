@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.operator.builders.stacks import make_stack
+from tests.support.rendered_stacks import make_stack
 
 from webstack_operator.builders.ingress import ingress, stack_url
 

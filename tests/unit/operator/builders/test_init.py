@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.operator.builders.stacks import kinds, make_stack, render
+from tests.support.rendered_stacks import kinds, make_stack, render
 
 from webstack_operator.builders import APPLY_ORDER
 from webstack_operator.builders.migrate import migration_job

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.operator.builders import policy
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, make_stack, render
+from tests.support import hardening_policy as policy
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, make_stack, render
 
 from webstack_operator.builders.backend import backend_workload
 from webstack_operator.builders.migrate import migration_job

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.unit.operator.builders.stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
+from tests.support.rendered_stacks import NO_OPTIONAL_APIS, find, kinds, make_stack
 
 from users_api.metrics import LATENCY_BUCKETS
 from webstack_contract import metric_names
-from webstack_operator.api.spec import MAX_OBSERVABLE_LATENCY_SECONDS
+from webstack_operator.api.monitoring_types import MAX_OBSERVABLE_LATENCY_SECONDS
 from webstack_operator.builders.monitoring import RUNBOOKS_URL, alert_rules, monitoring_objects
 from webstack_operator.builders.operator_alerts import operator_alert_rules
 

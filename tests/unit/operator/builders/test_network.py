@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.operator.builders.stacks import find, kinds, make_stack, render
+from tests.support.rendered_stacks import find, kinds, make_stack, render
 
 from webstack_operator.builders.migrate import migration_pod_template
 from webstack_operator.builders.network import network_policies

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.unit.operator.builders.stacks import make_stack
+from tests.support.rendered_stacks import make_stack
 
 from webstack_operator.builders.frontend import STATIC_ROOT, nginx_conf
 

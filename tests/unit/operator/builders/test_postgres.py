@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.operator.builders import policy
-from tests.unit.operator.builders.stacks import env_of, make_stack
+from tests.support import hardening_policy as policy
+from tests.support.rendered_stacks import env_of, make_stack
 
 from webstack_operator.builders.postgres import (
     CREDENTIALS_MOUNT,

@@ -8,10 +8,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.operator.builders import policy
-from tests.unit.operator.builders.stacks import OWNER, SETTINGS
+from tests.support import hardening_policy as policy
+from tests.support.rendered_stacks import OWNER, SETTINGS
 
-from webstack_operator.api.spec import RESERVED_BACKEND_ENV, WebStackSpec
+from webstack_operator.api.backend_types import RESERVED_BACKEND_ENV
+from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.builders import APPLY_ORDER, StackContext, desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from tests.unit.operator.builders.stacks import CACHE_PASSWORD, OWNER, make_stack
+from tests.support.rendered_stacks import CACHE_PASSWORD, OWNER, make_stack
 
 from webstack_operator.builders.redis import (
     CONFIG_PATH,

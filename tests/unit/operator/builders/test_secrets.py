@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from tests.unit.operator.builders.stacks import PASSWORD, make_stack
+from tests.support.rendered_stacks import PASSWORD, make_stack
 
 from webstack_operator.builders.secrets import (
     APPLY_POLICY_ANNOTATION,

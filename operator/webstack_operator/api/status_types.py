@@ -1,0 +1,98 @@
+"""The WebStack's `status`: `WebStackStatus`, its phase, components, backups and conditions."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from webstack_operator.api.model_base import ApiModel
+
+Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed", "Paused"]
+
+
+class ComponentStatus(ApiModel):
+    """Readiness of one component."""
+
+    ready: int = Field(default=0, ge=0, description="Ready pods.")
+    desired: int = Field(default=0, ge=0, description="Desired pods.")
+    image: str | None = Field(default=None, max_length=512, description="Image the component runs.")
+
+
+class ComponentsStatus(ApiModel):
+    """Readiness per component; a component that is not run by the operator (External, Disabled) is absent."""
+
+    backend: ComponentStatus | None = Field(default=None, description="The users API.")
+    frontend: ComponentStatus | None = Field(default=None, description="nginx.")
+    database: ComponentStatus | None = Field(default=None, description="Postgres (Managed).")
+    cache: ComponentStatus | None = Field(default=None, description="Redis (Managed).")
+
+
+class BackupStatus(ApiModel):
+    """What Velero's Backups of the stack's Schedule say (the `BackupHealthy` condition judges them)."""
+
+    last_backup: str | None = Field(default=None, max_length=253, description="The newest Backup's name.")
+    last_backup_phase: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Its phase (`New`, `InProgress`, `Completed`, `Failed`, ...).",
+    )
+    last_backup_time: datetime | None = Field(default=None, description="When the newest Backup started.")
+    last_successful_time: datetime | None = Field(
+        default=None, description="When the newest successful (`Completed`) Backup completed."
+    )
+
+
+class Condition(ApiModel):
+    """A Kubernetes-style condition (`Ready`, `Progressing`, `Degraded`, ...)."""
+
+    type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=64, description="Condition type.")
+    status: Literal["True", "False", "Unknown"] = Field(description="Condition status.")
+    reason: str = Field(
+        default="",
+        pattern=r"^([A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?)?$",
+        max_length=1024,
+        description="CamelCase reason.",
+    )
+    message: str = Field(default="", max_length=32768, description="Human-readable detail.")
+    last_transition_time: datetime | None = Field(default=None, description="When the status last changed.")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="Generation the condition is for."
+    )
+
+
+class WebStackStatus(ApiModel):
+    """What the operator observed at its last reconcile."""
+
+    phase: Phase | None = Field(default=None, description="Summary of the stack's state.")
+    observed_generation: int | None = Field(default=None, ge=0, description="Generation last reconciled.")
+    url: str | None = Field(default=None, max_length=512, description="Where the stack is served.")
+    ready_components: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+/[0-9]+$",
+        max_length=16,
+        description="Ready/total components, e.g. `4/4`.",
+    )
+    components: ComponentsStatus | None = Field(default=None, description="Readiness per component.")
+    backup: BackupStatus | None = Field(
+        default=None, description="The last backups, when `backup.enabled` and Velero is installed."
+    )
+    reason: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        max_length=64,
+        description="The Ready condition's reason: `AllComponentsReady`, or what keeps the stack from Ready "
+        "(`FailedCreate`, `ImagePullBackOff`, `PriorityClassNotFound`...).",
+    )
+    blocker: str | None = Field(
+        default=None,
+        max_length=512,
+        description="When not Ready: the one thing that keeps it, in one line naming the child, e.g. "
+        '`backend: Deployment shop-backend: pods "shop-backend-7d9c" is forbidden: no PriorityClass '
+        "with name webstack-high was found`.",
+    )
+    conditions: list[Condition] | None = Field(
+        default=None,
+        max_length=24,  # 13 today (Ready, one per component, Migrated, canary, monitoring, backups, ...)
+        description="Current conditions.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
