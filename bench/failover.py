@@ -474,8 +474,8 @@ def render_section(results: Results, revision: str, context: str) -> str:
         "",
         f"One run of `BENCH_ONLY=failover make bench` ({RUNS} runs per way) on {host['date']}: "
         f"{host['cpu']}, {host['cores']} cores, {host['os']}, Python {host['python']}; the operator at "
-        f"{revision}. One fresh local control plane (tools/kubelocal, {NODES} kwok nodes) for the whole "
-        "run, sharing the cores with the operator processes.",
+        f"{revision}. One fresh local control plane (tools/python/kubelocal, {NODES} kwok nodes) for the "
+        "whole run, sharing the cores with the operator processes.",
         "",
         f"Lease settings (`LeaseTiming`, as the operator runs): duration {TIMING.duration:.0f} s, renew "
         f"deadline {TIMING.renew_deadline:.0f} s, retry {TIMING.retry:.0f} s. A standby takes an "
@@ -499,7 +499,7 @@ def render_section(results: Results, revision: str, context: str) -> str:
         *failover_rows(results),
         "",
         f"**Recovery after a {OUTAGE_SECONDS:.0f} s outage**: one operator reaching the API server only "
-        "through the fault proxy (tools/faultproxy; a ServiceAccount token bound to cluster-admin), "
+        "through the fault proxy (tools/python/faultproxy; a ServiceAccount token bound to cluster-admin), "
         f"{STACKS} stacks Ready, then every request reset and every watch cut for {OUTAGE_SECONDS:.0f} s "
         "(`proxy.unreachable`). Meanwhile, going direct: one stack's image changed, one child Service "
         f"deleted, one stack created. The operator stood down (`webstack_leader` 0) {stood_down}: it cannot "

@@ -730,7 +730,7 @@ def render_section(rows: list[Row], one_stack: list[dict[str, Any]], revision: s
         f"{host['date']}: {host['cpu']}, {host['cores']} cores, {host['os']}, Python {host['python']}. "
         f"Every figure below comes from that one run, of the operator at {revision}.",
         "",
-        f"Each row has two fresh local control planes (tools/kubelocal: etcd, kube-apiserver, "
+        f"Each row has two fresh local control planes (tools/python/kubelocal: etcd, kube-apiserver, "
         "controller-manager, scheduler and kwok, sharing the cores with the operator and kubectl), one "
         f"after the other, each with the kwok nodes the row's pod requests need (64 CPU, 512 GiB, 1,000 pods "
         f"each, {NODE_HEADROOM:.2f}x headroom). On the first, a fresh operator process "

@@ -9,7 +9,7 @@ layer's create-only rules, and protected mode stays on. The password reaches Red
 from that Secret (`redis-server <file> --option ...`), never on the command line or as a literal in the pod
 spec: argv is world-readable in /proc and shown by `ps`, a pod spec by anyone who may `get` pods. The
 readiness probe reads the same file (`REDISCLI_AUTH` set inside the probe's shell only). The harness
-(tools/localservices/redis.py) starts its redis-server from these same functions.
+(tools/python/localservices/redis.py) starts its redis-server from these same functions.
 """
 
 import base64

@@ -3,8 +3,8 @@
 The blockers are real where the control plane makes them: admission refusing pods of a missing
 PriorityClass (a Deployment's ReplicaFailure, a StatefulSet's FailedCreate Event), the scheduler refusing a
 pod no node fits, the PV controller leaving a claim of a missing StorageClass Pending. What only a kubelet
-or a provisioner would do is kwok's, by stages in tools/kubelocal/kwok-stages.yaml selected by the image
-name (`image-pull-fails`, `crash-loops`) or the class name (`unprovisioned...`, which kwok's own
+or a provisioner would do is kwok's, by stages in tools/python/kubelocal/kwok-stages.yaml selected by the
+image name (`image-pull-fails`, `crash-loops`) or the class name (`unprovisioned...`, which kwok's own
 provisioner would otherwise serve). One operator and one cluster serve every check; the stacks of a test
 run side by side.
 """

@@ -3,7 +3,7 @@ real Prometheus, which scrapes real users API processes standing in for the stab
 
 Pods are simulated (kwok), so one `users-api serve` process serves for each backend pod, and Prometheus
 scrapes it with the labels the Prometheus Operator would give that pod: the scrape configuration is derived
-from the live ServiceMonitor, metrics Service and Pods (tools/localservices/scrape.py), so the
+from the live ServiceMonitor, metrics Service and Pods (tools/python/localservices/scrape.py), so the
 `rollouts_pod_template_hash` the template's queries filter on is the one Argo Rollouts put on the pod.
 A healthy canary is promoted; a canary whose database password is wrong answers 5xx and is aborted.
 """

@@ -1,4 +1,4 @@
-"""The operator against an API server that misbehaves on purpose, through the fault proxy (tools/faultproxy).
+"""The operator against an API server that misbehaves on purpose, through the fault proxy (faultproxy).
 
 The operator reaches the cluster only through the proxy, with an ordinary kubeconfig (a ServiceAccount
 token bound to cluster-admin, so this runs on any cluster); the tests themselves go direct, so they can

@@ -1,6 +1,6 @@
 """A leader that loses its Lease to an API server brownout: it steps down healthy, and its writes are fenced.
 
-Two replicas, each through its own fault proxy (tools/faultproxy), so each proxy's request log is one
+Two replicas, each through its own fault proxy (tools/python/faultproxy), so each proxy's request log is one
 replica's traffic: `replica-a` leads first and is the one whose path breaks; `replica-b`'s path stays clean.
 
 - Stepped down, a replica is a healthy standby within seconds (its watches were closed on purpose, they are

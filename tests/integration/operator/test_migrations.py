@@ -2,8 +2,8 @@
 Job completed, and a failing migration leaves the running version untouched.
 
 kwok "runs" the Job's pod: the cached `pod-complete` stage ends it Succeeded; an image containing
-`migration-fails` ends it Failed with exit code 1 (tools/kubelocal/kwok-stages.yaml), as `users-api migrate`
-ends when a migration fails.
+`migration-fails` ends it Failed with exit code 1 (tools/python/kubelocal/kwok-stages.yaml), as
+`users-api migrate` ends when a migration fails.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ StatefulSets, the Rollout, the Job) give the pods of the stack; stand-ins give e
 the cluster DNS pods, Prometheus, pods in the same and other namespaces (some with look-alike labels),
 another stack's pods, the ALB, hosts in the VPC and on the internet, and an address just outside every
 network a policy names. Every connection with a stack pod on at least one end, on every port of interest,
-is put to cyclonus (tools/cyclonus, built by `make cluster-binaries`); its verdicts per direction are
+is put to cyclonus (tools/go/cyclonus, built by `make cluster-binaries`); its verdicts per direction are
 compared with the table's rows expanded over the same stand-ins. A row whose source is a stack pod is an
 egress allow of that pod, one whose destination is a stack pod an ingress allow; a connection between
 two stack pods needs both. Then each allow rule of each policy is widened in turn, and the comparison must

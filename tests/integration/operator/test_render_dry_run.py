@@ -1,6 +1,7 @@
 """What the operator applies for each sample is accepted by a real apiserver with the REAL third-party
 CRDs (Argo Rollouts, Prometheus Operator, Velero, Sealed Secrets, External Secrets; versions in
-tools/thirdparty-crds.env): server-side apply, dry run, strict field validation (an unknown field fails)."""
+tools/go/thirdparty-crds.env): server-side apply, dry run, strict field validation (an unknown field
+fails)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Read from the source (every `import`, lazy ones inside functions included), so a new import without its
 dependency, or a dependency nothing imports any more, fails here rather than in an image. The fresh-venv
-install of each image's distributions is tests/integration/test_distributions.py.
+install of each image's distributions is tests/integration/delivery/test_distributions.py.
 """
 
 from __future__ import annotations

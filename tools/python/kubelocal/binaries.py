@@ -87,7 +87,7 @@ class Binaries:
 
 
 def cyclonus_verdicts() -> Path:
-    """cyclonus's NetworkPolicy engine behind a JSON front end (tools/cyclonus), for the connectivity test."""
+    """cyclonus's NetworkPolicy engine behind a JSON front end (tools/go/cyclonus), for connectivity tests."""
     version = read_versions()["CYCLONUS_VERSION"]
     path = cache_dir() / f"cyclonus-{version}" / "cyclonus-verdicts"
     if not path.exists():

@@ -162,7 +162,7 @@ class LocalCluster:
         self._add(name, argv)
 
     def start_argo_rollouts(self) -> bool:
-        """Argo Rollouts' controller (built by tools/build-cluster-binaries.sh), so Rollouts really roll.
+        """Argo Rollouts' controller (built by tools/go/build-cluster-binaries.sh), so Rollouts really roll.
         Its CRDs must be installed first. False when it was not built."""
         found = sorted(self.binaries.kubernetes_dir.parent.glob("argo-rollouts-*/rollouts-controller"))
         if not found:
