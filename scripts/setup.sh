@@ -50,6 +50,9 @@ python_step() {
   local editable=()
   for d in "${DISTRIBUTIONS[@]}"; do editable+=(-e "./$d"); done
   .venv/bin/python -m pip install -q "${editable[@]}" --group dev
+  # The build leaves <package>.egg-info beside each package, on the path the editable .pth adds, where
+  # importlib.metadata would find every distribution a second time; .venv holds the metadata.
+  for d in "${DISTRIBUTIONS[@]}"; do rm -rf "$d"/*.egg-info; done
   echo "$want" > "$stamp"
 }
 
