@@ -509,6 +509,10 @@ def test_dependabot_keeps_the_pins_fresh() -> None:
         ("docker", "/"),
         ("github-actions", "/"),
         ("pip", "/"),
+        ("pip", "/contract"),
+        ("pip", "/operator"),
+        ("pip", "/webapp"),
+        ("pip", "/tools/python"),
         ("npm", "/bench/peers/express-users"),
     }
     assert (ROOT / "bench/peers/express-users/package-lock.json").is_file()
