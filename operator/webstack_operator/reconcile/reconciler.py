@@ -26,7 +26,7 @@ from webstack_operator.kube.apply import (
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.events import EventRecorder
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.objects.ownership import ADOPTING, Verdict, adoption_refused_message, ownership
+from webstack_operator.objects.ownership import ADOPTING, Ownership, adoption_refused_message, ownership
 from webstack_operator.objects.stamps import (
     Applied,
     ArrivalOrder,
@@ -44,8 +44,8 @@ from webstack_operator.reconcile import prune, transitions
 from webstack_operator.reconcile.credentials_keeper import CredentialsKeeper
 from webstack_operator.reconcile.credentials_rules import credentials_source_missing
 from webstack_operator.reconcile.decisions import (
-    Action,
     Event,
+    WriteOutcome,
     announce_invalid,
     canary_events,
     classify,
@@ -198,7 +198,7 @@ class Reconciler:
     ) -> None:
         """Writes what needs writing, but only into names that are free or this stack's own."""
         uid = owner["metadata"]["uid"]
-        pending: list[tuple[JSON, Resource, JSON | None, Verdict | None]] = []
+        pending: list[tuple[JSON, Resource, JSON | None, Ownership | None]] = []
         held: list[JSON] = []  # migration: not written before its Job completed, but checked with the rest
         for obj in to_write(rendered.desired, self.cache, stack, self.served):
             if key_of(obj) in rendered.gate.held:
@@ -254,15 +254,15 @@ class Reconciler:
         result = await server_side_apply(self.client, resource, body, dry_run=False)
         meta = result["metadata"]
         record = Applied(h, our_fields_hash(result), str(meta.get("resourceVersion", "")), meta["uid"])
-        action = Action.ADOPTED if adopting else classify(record, previous, seen, deleted_by_someone)
+        outcome = WriteOutcome.ADOPTED if adopting else classify(record, previous, seen, deleted_by_someone)
         self.cache.wrote(stack, result, record)
-        await self._announce_write(owner, obj, action)
+        await self._announce_write(owner, obj, outcome)
 
-    async def _announce_write(self, owner: JSON, obj: JSON, action: Action) -> None:
-        event = write_event(action, obj["kind"], obj["metadata"]["name"])
+    async def _announce_write(self, owner: JSON, obj: JSON, outcome: WriteOutcome) -> None:
+        event = write_event(outcome, obj["kind"], obj["metadata"]["name"])
         if event is not None:
-            metrics.OBJECT_WRITES.labels(action=action.value, kind=obj["kind"]).inc()
-            if action in (Action.DRIFT_CORRECTED, Action.RECREATED):
+            metrics.OBJECT_WRITES.labels(action=outcome.value, kind=obj["kind"]).inc()
+            if outcome in (WriteOutcome.DRIFT_CORRECTED, WriteOutcome.RECREATED):
                 metrics.DRIFT_CORRECTIONS.labels(kind=obj["kind"]).inc()
             await self.tell(owner, event)
 
@@ -304,7 +304,7 @@ class Reconciler:
         url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
         uid = body["metadata"]["uid"]
         # An earlier WebStack's children, still being collected, are not this one's components.
-        children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Verdict.DOOMED]
+        children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Ownership.DOOMED]
         observed = observe(
             children,
             rendered.spec,

@@ -51,7 +51,7 @@ def is_ready(ws: JSON) -> bool:
 def blocker(ws: JSON, children: list[JSON] | None = None) -> Blocker | None:
     """The child and reason that keep the stack from Ready; None when it is Ready.
 
-    The one place that reads the operator's verdict: its one-line `status.blocker` (`<who>: <why>`, with
+    The one place that reads the operator's own blocker: its one-line `status.blocker` (`<who>: <why>`, with
     `status.reason`) wins when present; otherwise the conditions say it."""
     if is_ready(ws):
         return None
