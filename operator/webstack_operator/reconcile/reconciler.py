@@ -86,7 +86,7 @@ class Reconciler:
     capabilities: Capabilities = field(default_factory=Capabilities)
     served: frozenset[tuple[str, str]] = frozenset()  # (apiVersion, kind) the cluster serves
     bodies: dict[StackKey, JSON] = field(default_factory=dict)  # the newest body of every WebStack
-    dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
+    dependents: DependentsCache = field(default_factory=DependentsCache)  # pod, claim problems; creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
     handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
@@ -318,7 +318,7 @@ class Reconciler:
             network_policies=frozenset(
                 o["metadata"]["name"] for o in rendered.desired if o["kind"] == "NetworkPolicy"
             ),
-            troubles=self.dependents.troubles(stack),
+            troubles=self.dependents.problems(stack),
             failed_creates={database: failed} if failed is not None else None,
             prerequisites=prerequisites,
         )
