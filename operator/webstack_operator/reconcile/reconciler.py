@@ -207,32 +207,32 @@ class Reconciler:
             resource = self._resource(obj)
             seen = self.cache.get(key_of(obj))
             live = seen.obj if seen else await get_object(self.client, resource, *where(obj))
-            verdict = None if live is None else ownership(live, stack, uid)
-            if live is not None and not found.allows(obj["kind"], live, verdict):
+            whose = None if live is None else ownership(live, stack, uid)
+            if live is not None and not found.allows(obj["kind"], live, whose):
                 continue
-            handed_over = verdict in ADOPTING and not is_create_only(obj)
-            if handed_over and not await self._adoptable(obj, resource, found):
+            adopting = whose in ADOPTING and not is_create_only(obj)
+            if adopting and not await self._adoptable(obj, resource, found):
                 continue
-            pending.append((obj, resource, live, verdict))
+            pending.append((obj, resource, live, whose))
         checked = [o for o, *_ in pending if not is_create_only(o)] + held
         if validate_first and len(pending) + len(held) > 1:
             # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
             for obj in checked:
                 await server_side_apply(self.client, self._resource(obj), stamped(obj)[0], dry_run=True)
-        for obj, resource, live, verdict in pending:
+        for obj, resource, live, whose in pending:
             if is_create_only(obj):
                 await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)
             elif self.keeper.database_waits(stack, uid, rendered.ctx, rendered.desired, obj):
                 continue  # the credentials' own path says why and when to look again
             else:
-                await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
+                await self._write(stack, owner, obj, resource, adopting=whose in ADOPTING)
         for obj in rendered.desired:
             seen = self.cache.get(key_of(obj)) if is_create_only(obj) else None
             if seen is not None and found.allows(obj["kind"], seen.obj, ownership(seen.obj, stack, uid)):
                 await self.keeper.settle(owner, rendered.ctx, obj, self._resource(obj), seen.obj)
 
     async def _adoptable(self, obj: JSON, resource: Resource, found: Findings) -> bool:
-        """An object handed over keeps the fields its own managers set that the stack does not render
+        """An object to adopt keeps the fields its own managers set that the stack does not render
         (server-side apply merges); if the merge is invalid, the user learns why rather than InvalidSpec."""
         try:
             await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)

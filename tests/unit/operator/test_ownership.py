@@ -1,4 +1,4 @@
-"""Whose object holds a child's name: the verdicts that keep the operator off what is not its own."""
+"""Whose object holds a child's name: the rules that keep the operator off what is not its own."""
 
 from __future__ import annotations
 
