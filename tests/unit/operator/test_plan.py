@@ -1,11 +1,11 @@
-"""plan.py and fields.py: managed-field diffs, the per-object verdicts, grouping, exit codes, the JSON."""
+"""plan/actions.py, managed_fields.py: field diffs, per-object actions, grouping, exit codes, the JSON."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from webstack_operator.cli.plan.verdicts import (
+from webstack_operator.cli.plan.actions import (
     ObjectPlan,
     PlanAction,
     PlanResult,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webstack_operator.cli.plan.verdicts import FieldChange, ObjectPlan, PlanAction, PlanResult, StackPlan
+from webstack_operator.cli.plan.actions import FieldChange, ObjectPlan, PlanAction, PlanResult, StackPlan
 from webstack_operator.cli.plan.view import plan_text, show_value
 from webstack_operator.kube import managed_fields as fields
 

@@ -12,7 +12,7 @@ import dataclasses
 
 from webstack_operator.api.spec import API_VERSION, KIND, SpecError, parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.cli.plan.verdicts import (
+from webstack_operator.cli.plan.actions import (
     ObjectPlan,
     PlanAction,
     PlanResult,

@@ -10,7 +10,7 @@ import difflib
 import json
 from typing import Any
 
-from webstack_operator.cli.plan.verdicts import (
+from webstack_operator.cli.plan.actions import (
     FieldChange,
     ObjectPlan,
     PlanAction,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from webstack_operator.cli.plan.verdicts import component_of, component_rank
+from webstack_operator.cli.plan.actions import component_of, component_rank
 from webstack_operator.cli.plan.view import paint
 from webstack_operator.kube.jsondata import JSON
 
