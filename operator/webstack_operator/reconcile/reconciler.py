@@ -2,7 +2,8 @@
 
 It reads children from the cache the watches fill (never lists), and an idle reconcile sends nothing: an
 object is written only when its desired content changed, someone took one of the fields we own, or it is
-missing. The decisions are in `decide.py`; this module only gathers their inputs and carries them out.
+missing. The decisions are in `decisions.py`; this module only gathers their inputs and carries them out,
+and `stack_status.py` turns what it observed into the status it writes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.problem import Problem
 from webstack_operator.api.spec import SpecError
-from webstack_operator.builders.frontend import frontend_name
-from webstack_operator.builders.ingress import stack_url
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.config.run_options import OperatorConfig
 from webstack_operator.kube.apply import (
@@ -64,7 +63,8 @@ from webstack_operator.reconcile.decisions import (
 from webstack_operator.reconcile.findings import Findings
 from webstack_operator.reconcile.outcomes import Requeue, Retry
 from webstack_operator.reconcile.rendering import Rendered, render
-from webstack_operator.status.compute import compute_status, observe, status_changed, status_patch
+from webstack_operator.reconcile.stack_status import stack_status
+from webstack_operator.status.compute import status_changed, status_patch
 from webstack_operator.telemetry import metrics
 from webstack_operator.telemetry.logs import bind_stack
 
@@ -298,39 +298,20 @@ class Reconciler:
         database_problem: Problem | None = None,
         prerequisites: Check | None = None,
     ) -> str:
-        previous = body.get("status") or {}
-        ctx = rendered.ctx
-        database = f"{stack[1]}-postgres"  # the StatefulSet whose failed creates only Events tell
-        failed = self.dependents.failed_create(stack[0], database)
-        url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
         uid = body["metadata"]["uid"]
         # An earlier WebStack's children, still being collected, are not this one's components.
         children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Ownership.DOOMED]
-        observed = observe(
-            children,
-            rendered.spec,
-            name=stack[1],
-            generation=_generation(body),
-            capabilities=ctx.settings.capabilities,  # as rendered: a backend waiting its hand-over turn
-            problem=problem,
-            url=url,
-            database_problem=database_problem,
-            migration=rendered.gate.verdict,
-            network_policies=frozenset(
-                o["metadata"]["name"] for o in rendered.desired if o["kind"] == "NetworkPolicy"
-            ),
-            troubles=self.dependents.problems(stack),
-            failed_creates={database: failed} if failed is not None else None,
-            prerequisites=prerequisites,
-        )
-        status = compute_status(rendered.spec, observed, previous, now_rfc3339())
-        status["conditions"] += transitions.conditions(
+        status = stack_status(
+            stack,
             body,
-            rendered.ctx,
-            rendered.desired,
-            [*children, *self.cache.released(stack)],
-            rendered.waiting_for,
-            now_rfc3339(),
+            rendered,
+            children,
+            self.cache.released(stack),
+            self.dependents,
+            now_rfc3339,
+            problem=problem,
+            database_problem=database_problem,
+            prerequisites=prerequisites,
         )
         await self._write_status(stack, body, status)
         return str(status["phase"])

@@ -18,13 +18,6 @@ ROOT = next(p for p in Path(__file__).resolve().parents if (p / "operator" / "we
 PACKAGE = ROOT / "operator" / "webstack_operator"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
-# Identifiers that still carry a retired word, each with the reason it may, until it goes.
-RETIRED_WORD_ALLOWED = {
-    # `Observed.troubles` and `observe(troubles=...)` in status/compute.py, and the keyword reconcile passes:
-    # status/ is being split by h22b in the same round; renamed `problems` when both branches are merged.
-    "troubles",
-}
-
 
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
@@ -86,8 +79,6 @@ def test_no_retired_word_in_the_operators_names_docstrings_or_comments() -> None
     for path in _modules():
         for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
             if token.type not in (tokenize.NAME, tokenize.COMMENT, tokenize.STRING):
-                continue
-            if token.type == tokenize.NAME and token.string in RETIRED_WORD_ALLOWED:
                 continue
             for word in retired:
                 if word in token.string.lower():
