@@ -155,16 +155,11 @@ def _variable(name: str, label: str, query: str, current: str | None) -> dict[st
     return variable
 
 
-def build_dashboard(
-    *,
-    uid: str = "webstack-users-api",
-    title: str = "WebStack / users API",
-    namespace: str | None = None,
-    job: str | None = None,
-) -> dict[str, Any]:
-    """The dashboard model. `namespace` and `job` preselect one stack's backend (its metrics Service)."""
+def users_api_panels() -> list[dict[str, Any]]:
+    """The users API's panels: traffic, errors, latency, cache and database pool of the stack the
+    `namespace` and `job` variables select."""
     sel = promql.selector(_MATCHERS)
-    panels = [
+    return [
         _panel(
             1,
             "Request rate by status",
@@ -251,8 +246,43 @@ def build_dashboard(
                 ),
             ],
         ),
-        *operator_panels(),
     ]
+
+
+def _templating(namespace: str | None, job: str | None) -> dict[str, Any]:
+    """The data source and the stack variables, `namespace` and `job` preselected when given."""
+    return {
+        "list": [
+            {
+                "name": "datasource",
+                "label": "Data source",
+                "type": "datasource",
+                "query": "prometheus",
+                "refresh": 1,
+                "includeAll": False,
+                "multi": False,
+            },
+            _variable(
+                "namespace", "Namespace", f"label_values({m.HTTP_REQUESTS_TOTAL}, namespace)", namespace
+            ),
+            _variable(
+                "job",
+                "Backend",
+                f'label_values({m.HTTP_REQUESTS_TOTAL}{{namespace="$namespace"}}, job)',
+                job,
+            ),
+        ]
+    }
+
+
+def build_dashboard(
+    *,
+    uid: str = "webstack-users-api",
+    title: str = "WebStack / users API",
+    namespace: str | None = None,
+    job: str | None = None,
+) -> dict[str, Any]:
+    """The dashboard model. `namespace` and `job` preselect one stack's backend (its metrics Service)."""
     return {
         "uid": uid,
         "title": title,
@@ -266,30 +296,9 @@ def build_dashboard(
         "time": {"from": "now-3h", "to": "now"},
         "timezone": "utc",
         "graphTooltip": 1,
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "label": "Data source",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "refresh": 1,
-                    "includeAll": False,
-                    "multi": False,
-                },
-                _variable(
-                    "namespace", "Namespace", f"label_values({m.HTTP_REQUESTS_TOTAL}, namespace)", namespace
-                ),
-                _variable(
-                    "job",
-                    "Backend",
-                    f'label_values({m.HTTP_REQUESTS_TOTAL}{{namespace="$namespace"}}, job)',
-                    job,
-                ),
-            ]
-        },
+        "templating": _templating(namespace, job),
         "annotations": {"list": []},
-        "panels": panels,
+        "panels": [*users_api_panels(), *operator_panels()],
     }
 
 

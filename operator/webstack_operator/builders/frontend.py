@@ -63,11 +63,10 @@ def frontend_config_map(ctx: StackContext) -> Manifest:
     }
 
 
-def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
-    """nginx, rolled whenever its ConfigMap's content changes."""
+def nginx_container(ctx: StackContext) -> Manifest:
+    """nginx with its nginx.conf (one file of the image replaced) and the assets as its static root."""
     frontend = ctx.spec.frontend
-    assets = sorted(key for key in config_map["data"] if key != NGINX_CONF_KEY)
-    container = {
+    return {
         "name": CONTAINER,
         "image": frontend.image,
         "imagePullPolicy": "IfNotPresent",
@@ -87,8 +86,13 @@ def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
             {"name": TMP_VOLUME, "mountPath": "/tmp"},
         ],
     }
+
+
+def _volumes(ctx: StackContext, config_map: Manifest) -> list[Manifest]:
+    """The ConfigMap twice (nginx.conf alone, and every asset), and scratch space."""
     name = frontend_name(ctx)
-    volumes = [
+    assets = sorted(key for key in config_map["data"] if key != NGINX_CONF_KEY)
+    return [
         {
             "name": "config",
             "configMap": {"name": name, "items": [{"key": NGINX_CONF_KEY, "path": NGINX_CONF_KEY}]},
@@ -99,6 +103,11 @@ def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
         },
         empty_dir(TMP_VOLUME, "64Mi"),
     ]
+
+
+def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
+    """nginx, rolled whenever its ConfigMap's content changes."""
+    frontend, name = ctx.spec.frontend, frontend_name(ctx)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -118,8 +127,8 @@ def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
                     service_account=service_account_name(ctx, labels.FRONTEND),
                     uid=NGINX_UID,
                     gid=NGINX_GID,
-                    containers=[container],
-                    volumes=volumes,
+                    containers=[nginx_container(ctx)],
+                    volumes=_volumes(ctx, config_map),
                     extra={"topologySpreadConstraints": topology_spread(ctx, labels.FRONTEND)},
                 ),
             },

@@ -197,12 +197,10 @@ def _credentials_volume(ctx: StackContext) -> Manifest:
     }
 
 
-def postgres_statefulset(ctx: StackContext) -> Manifest:
-    """The database itself, and the sidecar that keeps its role's password equal to the Secret's."""
+def postgres_container(ctx: StackContext, image: str) -> Manifest:
+    """The server: data in a subdirectory of the volume, new passwords hashed with SCRAM (module doc)."""
     db = ctx.spec.database
-    selector = labels.selector_labels(ctx.name, labels.DATABASE)
-    image = db.image or ctx.settings.postgres_image(db.version)
-    container = {
+    return {
         "name": CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
@@ -228,17 +226,35 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
             {"name": "shm", "mountPath": "/dev/shm"},
         ],
     }
+
+
+def _data_claim(ctx: StackContext) -> Manifest:
+    """The volume claim template of the data volume: the StatefulSet makes one claim from it per pod."""
+    storage = ctx.spec.database.storage
+    claim_spec: Manifest = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": quantity(storage.size)}},
+    }
+    if storage.storage_class_name is not None:
+        claim_spec["storageClassName"] = storage.storage_class_name
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": DATA_VOLUME, "labels": labels.standard_labels(ctx.name, labels.DATABASE)},
+        "spec": claim_spec,
+    }
+
+
+def postgres_statefulset(ctx: StackContext) -> Manifest:
+    """The database itself, and the sidecar that keeps its role's password equal to the Secret's."""
+    db = ctx.spec.database
+    selector = labels.selector_labels(ctx.name, labels.DATABASE)
+    image = db.image or ctx.settings.postgres_image(db.version)
     template_meta: Manifest = {
         "labels": labels.standard_labels(ctx.name, labels.DATABASE),
         # `kubectl exec/logs shop-postgres-0` without `-c` mean the database, not the sidecar.
         "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER, **_backup_annotations(ctx)},
     }
-    claim_spec: Manifest = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": quantity(db.storage.size)}},
-    }
-    if db.storage.storage_class_name is not None:
-        claim_spec["storageClassName"] = db.storage.storage_class_name
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -263,7 +279,7 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
                     # A fast shutdown checkpoints first; give it time rather than corrupting nothing but
                     # forcing crash recovery on the next start.
                     termination_grace_period_seconds=60,
-                    containers=[container, credentials_sync_container(ctx, image)],
+                    containers=[postgres_container(ctx, image), credentials_sync_container(ctx, image)],
                     volumes=[
                         empty_dir("run", "16Mi"),
                         empty_dir(TMP_VOLUME, "256Mi"),
@@ -272,17 +288,7 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
                     ],
                 ),
             },
-            "volumeClaimTemplates": [
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "metadata": {
-                        "name": DATA_VOLUME,
-                        "labels": labels.standard_labels(ctx.name, labels.DATABASE),
-                    },
-                    "spec": claim_spec,
-                }
-            ],
+            "volumeClaimTemplates": [_data_claim(ctx)],
         },
     }
 

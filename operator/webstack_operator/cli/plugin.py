@@ -101,8 +101,8 @@ async def _plan(
     manager, and the environment the settings come from."""
     path, where, manager, environ = rendering
     from webstack_operator.api.files import RenderError, load_documents
+    from webstack_operator.cli.plan.actions import PlanResult, exit_code, plan_json
     from webstack_operator.cli.plan.dry_run import plan_stacks
-    from webstack_operator.cli.plan.verdicts import PlanResult, exit_code, plan_json
     from webstack_operator.cli.plan.view import plan_text
     from webstack_operator.config.run_options import load_settings
     from webstack_operator.kube.client import ApiError

@@ -3,7 +3,7 @@
 Pure. A child's name is predictable (`<stack>-backend`), so a user's own Service, a Secret from a script or
 an object left by an earlier WebStack of the same name may already hold it. Server-side apply with force
 would take any of them over and, through our owner reference, delete it later with the stack; so before a
-write the reconcile asks `ownership` about whatever holds the name, and acts on the verdict.
+write the reconcile asks `ownership` about whatever holds the name, and acts on the answer.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ ADOPT_ANNOTATION = "webstack.dev/adopt"  # "true" on a user's object: the stack 
 WEBSTACK_API_GROUP = "webstack.dev"
 
 
-class Verdict(StrEnum):
+class Ownership(StrEnum):
+    """Whose an object holding a child's name is: what decides whether the stack may write into it."""
+
     OURS = "Ours"  # this WebStack's (controller reference or stack-uid label)
     LEFTOVER = "Leftover"  # labelled for this stack, no controller: retained or orphaned by an earlier one
     DOOMED = "Doomed"  # controlled by an earlier WebStack of this name: garbage collection is deleting it
-    ADOPTABLE = "Adoptable"  # someone else's, annotated to be handed over
+    ADOPTABLE = "Adoptable"  # someone else's, annotated to be adopted
     CONFLICT = "Conflict"  # someone else's: left alone
 
 
 # Taken over on the next write: labelled for this stack without a controller, or annotated by the user.
-ADOPTING = frozenset({Verdict.LEFTOVER, Verdict.ADOPTABLE})
+ADOPTING = frozenset({Ownership.LEFTOVER, Ownership.ADOPTABLE})
 
 
 def controller_of(obj: JSON) -> JSON | None:
@@ -95,21 +97,21 @@ def members(children: list[JSON], namespace: str, uid: str) -> list[JSON]:
     return [o for o in children if id(o) in own or made_by_own(o)]
 
 
-def ownership(obj: JSON, stack: tuple[str, str], uid: str) -> Verdict:
-    """The verdict on an existing object holding a child's name, for the WebStack `stack` with `uid`."""
+def ownership(obj: JSON, stack: tuple[str, str], uid: str) -> Ownership:
+    """Whose an existing object holding a child's name is, for the WebStack `stack` with `uid`."""
     controller = controller_of(obj)
     if controller is not None:
         if controller.get("uid") == uid:
-            return Verdict.OURS
+            return Ownership.OURS
         if is_webstack_named(controller, stack[1]) and obj["metadata"].get("namespace", stack[0]) == stack[0]:
             # Only one WebStack of a name exists at a time: one with another UID has been deleted.
-            return Verdict.DOOMED
-        return Verdict.CONFLICT  # another controller's (a ReplicaSet, a SealedSecret, another stack)
+            return Ownership.DOOMED
+        return Ownership.CONFLICT  # another controller's (a ReplicaSet, a SealedSecret, another stack)
     if labelled_for(obj, stack):
         stack_uid = (obj["metadata"].get("labels") or {}).get(labels.STACK_UID)
-        return Verdict.OURS if stack_uid == uid else Verdict.LEFTOVER
+        return Ownership.OURS if stack_uid == uid else Ownership.LEFTOVER
     annotations = obj.get("metadata", {}).get("annotations") or {}
-    return Verdict.ADOPTABLE if annotations.get(ADOPT_ANNOTATION) == "true" else Verdict.CONFLICT
+    return Ownership.ADOPTABLE if annotations.get(ADOPT_ANNOTATION) == "true" else Ownership.CONFLICT
 
 
 def conflict_message(kind: str, obj: JSON) -> str:
@@ -129,7 +131,7 @@ def conflict_message(kind: str, obj: JSON) -> str:
 
 
 def adoption_refused_message(kind: str, obj: JSON, reason: str) -> str:
-    """An object handed over whose own fields cannot merge with the stack's (a port without a name...):
+    """An object to adopt whose own fields cannot merge with the stack's (a port without a name...):
     what the apiserver said, and the way out."""
     meta = obj["metadata"]
     return (

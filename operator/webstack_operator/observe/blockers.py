@@ -4,7 +4,8 @@ A Deployment or Rollout says it in its own conditions (`ReplicaFailure` when its
 pods, `Progressing=False ProgressDeadlineExceeded`); a StatefulSet has no such condition, only the
 controller's `FailedCreate` Events; pods say `Unschedulable` or why a container waits (an image that cannot
 be pulled, a crash loop); a volume claim stays `Pending`. These functions turn each into a `Problem` naming
-the object. Pure: the dependents cache keeps only what they call trouble, so a healthy stack costs nothing.
+the object. Pure: the dependents cache keeps only the pods and claims they find a problem in, so a healthy
+stack costs nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _conditions(obj: JSON) -> list[JSON]:
     return list((obj.get("status") or {}).get("conditions") or [])
 
 
-def pod_trouble(pod: JSON) -> Problem | None:
+def pod_problem(pod: JSON) -> Problem | None:
     """A pod that will not become ready by itself: not schedulable, or a container stuck waiting."""
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return None
@@ -74,7 +75,7 @@ def _last_exit(container: JSON) -> str:
     return f"last exit code {ended.get('exitCode', '?')}" + (f" ({why})" if why else "")
 
 
-def claim_trouble(claim: JSON) -> Problem | None:
+def claim_problem(claim: JSON) -> Problem | None:
     """A volume claim not bound yet: its pod cannot start."""
     meta, status = claim.get("metadata") or {}, claim.get("status") or {}
     if meta.get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
@@ -121,18 +122,18 @@ def deadline_exceeded(workload: JSON) -> Problem | None:
 
 
 def component_blocker(
-    workload: JSON | None, troubles: Sequence[Problem], failed: FailedCreate | None = None
+    workload: JSON | None, problems: Sequence[Problem], failed: FailedCreate | None = None
 ) -> Problem | None:
     """The one reason that best explains why a component is not available: the workload's own failure
-    first (nothing else can be wrong with pods that do not exist), then its claims' and pods' troubles
-    (`troubles`, claims first, as the dependents cache orders them), then a passed progress deadline."""
+    first (nothing else can be wrong with pods that do not exist), then its claims' and pods' problems
+    (`problems`, claims first, as the dependents cache orders them), then a passed progress deadline."""
     if workload is None:
         return None
     own = workload_failure(workload) or statefulset_failure(workload, failed)
     if own is not None:
         return own
-    if troubles:
-        first = troubles[0]
-        more = len(troubles) - 1
+    if problems:
+        first = problems[0]
+        more = len(problems) - 1
         return first if not more else Problem(first.reason, f"{first.message} (and {more} more)")
     return deadline_exceeded(workload)

@@ -150,7 +150,7 @@ def pod_template_hashes(children: list[JSON]) -> dict[str, str]:
 
 
 def slim_run_status(status: JSON) -> JSON:
-    """An AnalysisRun's verdict and, per metric, its counts and last measurement (not its whole history)."""
+    """An AnalysisRun's phase and, per metric, its counts and last measurement (not its whole history)."""
     kept: JSON = {k: status[k] for k in _RUN_STATUS if k in status}
     metrics = []
     for result in status.get("metricResults") or []:

@@ -2,9 +2,9 @@
 
 Watched like children (pods and claims by the stack's labels, which their templates copy, in the stack's
 own namespace only; Events by a field selector: `FailedCreate` of StatefulSets only, recorded in the
-StatefulSet's namespace), but never written. Only trouble is kept: a pod or claim is
+StatefulSet's namespace), but never written. Only problems are kept: a pod or claim is
 reduced to the `Problem` blockers.py sees in it, and dropped once it has none, so a healthy stack costs
-nothing here. A change is reported only when a stack's troubles change, so a pod becoming ready does not
+nothing here. A change is reported only when a stack's problems change, so a pod becoming ready does not
 wake its stack's reconcile (its workload's status does that).
 """
 
@@ -17,7 +17,7 @@ from webstack_operator.api.problem import Problem
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.stamps import ObjectKey, key_of
-from webstack_operator.observe.blockers import FailedCreate, claim_trouble, pod_trouble
+from webstack_operator.observe.blockers import FailedCreate, claim_problem, pod_problem
 from webstack_operator.observe.cache import StackKey, stack_of
 
 POD = ("v1", "Pod")
@@ -30,21 +30,23 @@ WorkloadRef = tuple[str, str]  # namespace, name of the StatefulSet an Event is 
 
 
 @dataclass(frozen=True, slots=True)
-class Trouble:
+class DependentProblem:
+    """A pod's or claim's problem, kept under the stack and component it belongs to."""
+
     stack: StackKey
     component: str
     problem: Problem
 
 
-def trouble_of(obj: JSON) -> Trouble | None:
-    """A pod's or claim's trouble, for the component it belongs to; None when it has none (or is no
+def problem_of(obj: JSON) -> DependentProblem | None:
+    """A pod's or claim's problem, for the component it belongs to; None when it has none (or is no
     component's: the migration Job's pods are reported by the Migrated condition)."""
     stack = stack_of(obj)
     component = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.COMPONENT)
     if stack is None or component not in COMPONENTS:
         return None
-    problem = pod_trouble(obj) if obj.get("kind") == POD[1] else claim_trouble(obj)
-    return Trouble(stack, str(component), problem) if problem is not None else None
+    problem = pod_problem(obj) if obj.get("kind") == POD[1] else claim_problem(obj)
+    return DependentProblem(stack, str(component), problem) if problem is not None else None
 
 
 def failed_create_of(event: JSON) -> tuple[WorkloadRef, FailedCreate] | None:
@@ -72,22 +74,22 @@ def failed_create_of(event: JSON) -> tuple[WorkloadRef, FailedCreate] | None:
 
 class DependentsCache:
     def __init__(self) -> None:
-        self._troubles: dict[ObjectKey, Trouble] = {}
+        self._problems: dict[ObjectKey, DependentProblem] = {}
         self._by_stack: dict[StackKey, set[ObjectKey]] = {}
         self._failed: dict[WorkloadRef, tuple[str, FailedCreate]] = {}  # with the Event's name
 
     # -- pods and claims
     def saw(self, etype: str, obj: JSON) -> StackKey | None:
-        """A watch event of a pod or claim; returns the stack whose troubles changed."""
+        """A watch event of a pod or claim; returns the stack whose problems changed."""
         key = key_of(obj)
-        new = None if etype == "DELETED" else trouble_of(obj)
-        old = self._troubles.get(key)
+        new = None if etype == "DELETED" else problem_of(obj)
+        old = self._problems.get(key)
         if new == old:
             return None
         if old is not None:
             self._drop(key, old)
         if new is not None:
-            self._troubles[key] = new
+            self._problems[key] = new
             self._by_stack.setdefault(new.stack, set()).add(key)
         changed = new or old
         return changed.stack if changed is not None else None
@@ -96,7 +98,7 @@ class DependentsCache:
         """A full list of pods or claims (in one namespace, None: every namespace)."""
         present = {key_of(i) for i in items}
         touched: set[StackKey] = set()
-        for key, old in list(self._troubles.items()):
+        for key, old in list(self._problems.items()):
             if key[:2] == (api_version, kind) and namespace in (None, key[2]) and key not in present:
                 self._drop(key, old)
                 touched.add(old.stack)
@@ -106,19 +108,19 @@ class DependentsCache:
                 touched.add(stack)
         return touched
 
-    def _drop(self, key: ObjectKey, old: Trouble) -> None:
-        del self._troubles[key]
+    def _drop(self, key: ObjectKey, old: DependentProblem) -> None:
+        del self._problems[key]
         keys = self._by_stack.get(old.stack)
         if keys is not None:
             keys.discard(key)
             if not keys:
                 del self._by_stack[old.stack]
 
-    def troubles(self, stack: StackKey) -> dict[str, list[Problem]]:
+    def problems(self, stack: StackKey) -> dict[str, list[Problem]]:
         """Per component, claims first (a pod waits for its volume), each kind by name."""
         found: dict[str, list[Problem]] = {}
         for key in sorted(self._by_stack.get(stack, ()), key=lambda k: (k[1] != CLAIM[1], k[3])):
-            t = self._troubles[key]
+            t = self._problems[key]
             found.setdefault(t.component, []).append(t.problem)
         return found
 
@@ -155,5 +157,5 @@ class DependentsCache:
         return found[1] if found else None
 
     def sizes(self) -> tuple[int, int]:
-        """(troubled pods and claims, StatefulSets with a failed create) held."""
-        return len(self._troubles), len(self._failed)
+        """(pods and claims with a problem, StatefulSets with a failed create) held."""
+        return len(self._problems), len(self._failed)

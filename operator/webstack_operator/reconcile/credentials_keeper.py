@@ -24,7 +24,7 @@ from webstack_operator.kube.apply import create_once, get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
-from webstack_operator.objects.ownership import Verdict, ownership
+from webstack_operator.objects.ownership import Ownership, ownership
 from webstack_operator.objects.stamps import (
     ObjectKey,
     key_of,
@@ -44,11 +44,11 @@ from webstack_operator.reconcile.credentials_rules import (
     regenerate_request,
     volume_state,
 )
-from webstack_operator.reconcile.decisions import Action, Event
+from webstack_operator.reconcile.decisions import Event, WriteOutcome
 from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Findings
 
 Tell = Callable[[JSON, Event], Awaitable[None]]
-Announce = Callable[[JSON, JSON, Action], Awaitable[None]]
+Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
 
 
 @dataclass
@@ -73,7 +73,7 @@ class CredentialsKeeper:
         one), or takes over a user's object annotated for adoption, leaving its content alone."""
         uid, request = owner["metadata"]["uid"], regenerate_request(owner)
         generated = is_generated(obj)
-        if live is not None:  # handed over: labels and owner references only, never the data
+        if live is not None:  # adopted: labels and owner references only, never the data
             refs = owner_refs_fix(obj, live, uid)
             meta: JSON = {"labels": obj["metadata"]["labels"], "resourceVersion": resource_version(live)}
             if refs is not None:
@@ -83,7 +83,7 @@ class CredentialsKeeper:
                 await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER),
                 answer=True,
             )
-            await self.announce(owner, obj, Action.ADOPTED)
+            await self.announce(owner, obj, WriteOutcome.ADOPTED)
             return
         if generated and request is None and ctx.database_managed and is_database_secret(ctx, obj):
             state, pvc = await self._volume(stack, uid, ctx)
@@ -99,7 +99,7 @@ class CredentialsKeeper:
         if generated and request and created:
             await self._regenerated(owner, ctx, obj, created=True)
         elif created:
-            await self.announce(owner, obj, Action.CREATED)
+            await self.announce(owner, obj, WriteOutcome.CREATED)
             if generated and not is_database_secret(ctx, obj):
                 # A new cache password while Redis or the backend may run with another (the Secret was
                 # deleted, or the stack predates it): both restart to read this one.
@@ -119,7 +119,7 @@ class CredentialsKeeper:
 
         def absent(key: ObjectKey) -> bool:
             seen = self.cache.get(key)
-            return seen is None or ownership(seen.obj, stack, uid) is Verdict.DOOMED
+            return seen is None or ownership(seen.obj, stack, uid) is Ownership.DOOMED
 
         return bool(generated) and absent(key_of(generated[0])) and absent(key_of(obj))
 
@@ -188,7 +188,7 @@ class CredentialsKeeper:
         assert resource is not None, "core/v1 is always served"
         pvc = await get_object(self.client, resource, stack[0], pvc_name)
         seen = self.cache.get(("apps/v1", "StatefulSet", stack[0], sts))
-        live = seen is not None and ownership(seen.obj, stack, uid) is not Verdict.DOOMED
+        live = seen is not None and ownership(seen.obj, stack, uid) is not Ownership.DOOMED
         return volume_state(pvc, seen.obj["metadata"]["uid"] if seen and live else None), pvc_name
 
     async def _regenerated(self, owner: JSON, ctx: StackContext, secret: JSON, *, created: bool) -> None:

@@ -21,13 +21,15 @@ FAILURES_BEFORE_REPORTING = 3
 SKIP_CONDITIONS = ("MonitoringConfigured", "BackupConfigured", "CanaryProgressing")
 
 
-class Action(StrEnum):
+class WriteOutcome(StrEnum):
+    """What one write did: its Event says it, and the writes metric counts it (its `action` label, API)."""
+
     CREATED = "Created"
     UPDATED = "Updated"
     UNCHANGED = "Unchanged"
     DRIFT_CORRECTED = "DriftCorrected"
     RECREATED = "Recreated"  # drift too: someone deleted it
-    ADOPTED = "Adopted"  # an existing object handed over (annotated, or left by an earlier stack)
+    ADOPTED = "Adopted"  # an existing object taken over (annotated, or left by an earlier stack)
 
 
 @dataclass(frozen=True)
@@ -99,32 +101,32 @@ def to_prune(children: list[JSON], desired: list[JSON], owner_uid: str, owner_na
 
 def classify(
     record: Applied, previous: Applied | None, seen: Seen | None, deleted_by_someone: bool
-) -> Action:
+) -> WriteOutcome:
     """What one server-side apply did, from what we knew before it and what the apiserver answered."""
     if deleted_by_someone:
-        return Action.RECREATED
+        return WriteOutcome.RECREATED
     before = seen.obj["metadata"] if seen else {}
     previous_uid = previous.uid if previous else before.get("uid")
     if previous_uid is None or previous_uid != record.uid:
-        return Action.CREATED
+        return WriteOutcome.CREATED
     previous_rv = previous.resource_version if previous else str(before.get("resourceVersion", ""))
     if record.resource_version == previous_rv:
-        return Action.UNCHANGED
+        return WriteOutcome.UNCHANGED
     prior_hash = previous.desired_hash if previous else (before.get("annotations") or {}).get(DESIRED_HASH)
-    return Action.DRIFT_CORRECTED if prior_hash == record.desired_hash else Action.UPDATED
+    return WriteOutcome.DRIFT_CORRECTED if prior_hash == record.desired_hash else WriteOutcome.UPDATED
 
 
-def write_event(action: Action, kind: str, name: str) -> Event | None:
+def write_event(outcome: WriteOutcome, kind: str, name: str) -> Event | None:
     """Drift is a Warning (someone fights the operator); a planned write is Normal; no write, no Event."""
-    if action is Action.UNCHANGED:
+    if outcome is WriteOutcome.UNCHANGED:
         return None
-    if action is Action.RECREATED:
+    if outcome is WriteOutcome.RECREATED:
         return Event("Warning", "DriftCorrected", f"{kind} {name} was deleted; recreated it")
-    if action is Action.ADOPTED:
+    if outcome is WriteOutcome.ADOPTED:
         return Event("Normal", "Adopted", f"{kind} {name} existed already; took it over")
-    if action is Action.DRIFT_CORRECTED:
+    if outcome is WriteOutcome.DRIFT_CORRECTED:
         return Event("Warning", "DriftCorrected", f"{kind} {name} was changed by someone else; restored it")
-    return Event("Normal", action.value, f"{kind} {name}")
+    return Event("Normal", outcome.value, f"{kind} {name}")
 
 
 def failure_to_report(attempt: int, status: int, message: str) -> Problem | None:

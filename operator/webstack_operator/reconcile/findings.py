@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from webstack_operator.api.problem import Problem
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.objects.ownership import Verdict, conflict_message
+from webstack_operator.objects.ownership import Ownership, conflict_message
 
 CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
 COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected
@@ -21,20 +21,20 @@ COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-colle
 class Findings:
     missing_apis: list[Problem] = field(default_factory=list)  # a credentials source's API not served
     conflicts: list[str] = field(default_factory=list)  # names held by objects that are not ours
-    refused_adoptions: list[str] = field(default_factory=list)  # handed over, but unmergeable
+    refused_adoptions: list[str] = field(default_factory=list)  # annotated to adopt, but unmergeable
     database: Problem | None = None  # the database's credentials are missing
     recheck: float | None = None  # look again after this long
 
     def later(self, seconds: float) -> None:
         self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
 
-    def allows(self, kind: str, live: JSON, verdict: Verdict | None) -> bool:
+    def allows(self, kind: str, live: JSON, whose: Ownership | None) -> bool:
         """Whether the stack may write into the name `live` holds; records why not."""
-        if verdict is Verdict.CONFLICT:
+        if whose is Ownership.CONFLICT:
             self.conflicts.append(conflict_message(kind, live))
             self.later(CONFLICT_RECHECK_SECONDS)
             return False
-        if verdict is Verdict.DOOMED:
+        if whose is Ownership.DOOMED:
             self.later(COLLECTION_RECHECK_SECONDS)
             return False
         return True

@@ -24,7 +24,7 @@ BACKEND_KINDS = frozenset({"Deployment", "Rollout"})
 
 
 @dataclass(frozen=True)
-class Verdict:
+class MigrationVerdict:
     """The `Migrated` condition: True (completed), None (running: Unknown) or False (failed)."""
 
     ok: bool | None
@@ -38,7 +38,7 @@ class Migration:
     """What the gate decided for one reconcile. `held`: keys the reconcile neither writes nor prunes."""
 
     held: frozenset[ObjectKey] = frozenset()
-    verdict: Verdict | None = None  # None: the stack renders no migration Job (paused)
+    verdict: MigrationVerdict | None = None  # None: the stack renders no migration Job (paused)
 
     @property
     def failed(self) -> bool:
@@ -57,14 +57,16 @@ def _true_condition(job: JSON, ctype: str) -> JSON | None:
     return None
 
 
-def _verdict(name: str, job: JSON | None, image: str | None, running: str | None) -> Verdict:
+def _verdict(name: str, job: JSON | None, image: str | None, running: str | None) -> MigrationVerdict:
     if job is not None and _true_condition(job, "Complete") is not None:
-        return Verdict(True, "Succeeded", f"Job {name} completed: the schema is ready for {image}", name)
+        return MigrationVerdict(
+            True, "Succeeded", f"Job {name} completed: the schema is ready for {image}", name
+        )
     failed = _true_condition(job, "Failed") if job is not None else None
     if failed is not None:
         why = ": ".join(str(p) for p in (failed.get("reason"), failed.get("message")) if p)
         kept = f"the backend still runs {running}, untouched" if running else "no backend was started"
-        return Verdict(
+        return MigrationVerdict(
             False,
             FAILED_REASON,
             f"Job {name} failed ({why or 'no reason given'}); {kept}. Read its logs "
@@ -73,7 +75,7 @@ def _verdict(name: str, job: JSON | None, image: str | None, running: str | None
             name,
         )
     started = "is migrating" if job is not None else "is being created to migrate"
-    return Verdict(
+    return MigrationVerdict(
         None, "Running", f"Job {name} {started} the schema for {image}; the backend rolls out after it", name
     )
 
@@ -118,7 +120,7 @@ def gate(desired: list[JSON], children: list[JSON]) -> Migration:
     return Migration(held=held, verdict=verdict)
 
 
-def event(previous_status: JSON, verdict: Verdict | None) -> Event | None:
+def event(previous_status: JSON, verdict: MigrationVerdict | None) -> Event | None:
     """One Warning Event the first time a Job fails (the previous status did not say so yet), not one per
     reconcile."""
     if verdict is None or verdict.ok is not False:

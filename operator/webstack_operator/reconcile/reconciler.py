@@ -2,7 +2,8 @@
 
 It reads children from the cache the watches fill (never lists), and an idle reconcile sends nothing: an
 object is written only when its desired content changed, someone took one of the fields we own, or it is
-missing. The decisions are in `decide.py`; this module only gathers their inputs and carries them out.
+missing. The decisions are in `decisions.py`; this module only gathers their inputs and carries them out,
+and `stack_status.py` turns what it observed into the status it writes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.problem import Problem
 from webstack_operator.api.spec import SpecError
-from webstack_operator.builders.frontend import frontend_name
-from webstack_operator.builders.ingress import stack_url
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.config.run_options import OperatorConfig
 from webstack_operator.kube.apply import (
@@ -27,7 +26,7 @@ from webstack_operator.kube.apply import (
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.events import EventRecorder
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.objects.ownership import ADOPTING, Verdict, adoption_refused_message, ownership
+from webstack_operator.objects.ownership import ADOPTING, Ownership, adoption_refused_message, ownership
 from webstack_operator.objects.stamps import (
     Applied,
     ArrivalOrder,
@@ -45,8 +44,8 @@ from webstack_operator.reconcile import prune, transitions
 from webstack_operator.reconcile.credentials_keeper import CredentialsKeeper
 from webstack_operator.reconcile.credentials_rules import credentials_source_missing
 from webstack_operator.reconcile.decisions import (
-    Action,
     Event,
+    WriteOutcome,
     announce_invalid,
     canary_events,
     classify,
@@ -64,7 +63,8 @@ from webstack_operator.reconcile.decisions import (
 from webstack_operator.reconcile.findings import Findings
 from webstack_operator.reconcile.outcomes import Requeue, Retry
 from webstack_operator.reconcile.rendering import Rendered, render
-from webstack_operator.status.compute import compute_status, observe, status_changed, status_patch
+from webstack_operator.reconcile.stack_status import stack_status
+from webstack_operator.status.compute import status_changed, status_patch
 from webstack_operator.telemetry import metrics
 from webstack_operator.telemetry.logs import bind_stack
 
@@ -87,7 +87,7 @@ class Reconciler:
     capabilities: Capabilities = field(default_factory=Capabilities)
     served: frozenset[tuple[str, str]] = frozenset()  # (apiVersion, kind) the cluster serves
     bodies: dict[StackKey, JSON] = field(default_factory=dict)  # the newest body of every WebStack
-    dependents: DependentsCache = field(default_factory=DependentsCache)  # troubled pods, claims, creates
+    dependents: DependentsCache = field(default_factory=DependentsCache)  # pod, claim problems; creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
     handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
@@ -199,7 +199,7 @@ class Reconciler:
     ) -> None:
         """Writes what needs writing, but only into names that are free or this stack's own."""
         uid = owner["metadata"]["uid"]
-        pending: list[tuple[JSON, Resource, JSON | None, Verdict | None]] = []
+        pending: list[tuple[JSON, Resource, JSON | None, Ownership | None]] = []
         held: list[JSON] = []  # migration: not written before its Job completed, but checked with the rest
         for obj in to_write(rendered.desired, self.cache, stack, self.served):
             if key_of(obj) in rendered.gate.held:
@@ -208,32 +208,32 @@ class Reconciler:
             resource = self._resource(obj)
             seen = self.cache.get(key_of(obj))
             live = seen.obj if seen else await get_object(self.client, resource, *where(obj))
-            verdict = None if live is None else ownership(live, stack, uid)
-            if live is not None and not found.allows(obj["kind"], live, verdict):
+            whose = None if live is None else ownership(live, stack, uid)
+            if live is not None and not found.allows(obj["kind"], live, whose):
                 continue
-            handed_over = verdict in ADOPTING and not is_create_only(obj)
-            if handed_over and not await self._adoptable(obj, resource, found):
+            adopting = whose in ADOPTING and not is_create_only(obj)
+            if adopting and not await self._adoptable(obj, resource, found):
                 continue
-            pending.append((obj, resource, live, verdict))
+            pending.append((obj, resource, live, whose))
         checked = [o for o, *_ in pending if not is_create_only(o)] + held
         if validate_first and len(pending) + len(held) > 1:
             # A new spec is checked whole by the apiserver before anything is written: no half-applied stack.
             for obj in checked:
                 await server_side_apply(self.client, self._resource(obj), stamped(obj)[0], dry_run=True)
-        for obj, resource, live, verdict in pending:
+        for obj, resource, live, whose in pending:
             if is_create_only(obj):
                 await self.keeper.create(stack, owner, rendered.ctx, obj, resource, live, found)
             elif self.keeper.database_waits(stack, uid, rendered.ctx, rendered.desired, obj):
                 continue  # the credentials' own path says why and when to look again
             else:
-                await self._write(stack, owner, obj, resource, adopting=verdict in ADOPTING)
+                await self._write(stack, owner, obj, resource, adopting=whose in ADOPTING)
         for obj in rendered.desired:
             seen = self.cache.get(key_of(obj)) if is_create_only(obj) else None
             if seen is not None and found.allows(obj["kind"], seen.obj, ownership(seen.obj, stack, uid)):
                 await self.keeper.settle(owner, rendered.ctx, obj, self._resource(obj), seen.obj)
 
     async def _adoptable(self, obj: JSON, resource: Resource, found: Findings) -> bool:
-        """An object handed over keeps the fields its own managers set that the stack does not render
+        """An object to adopt keeps the fields its own managers set that the stack does not render
         (server-side apply merges); if the merge is invalid, the user learns why rather than InvalidSpec."""
         try:
             await server_side_apply(self.client, resource, stamped(obj)[0], dry_run=True)
@@ -255,15 +255,15 @@ class Reconciler:
         result = await server_side_apply(self.client, resource, body, dry_run=False)
         meta = result["metadata"]
         record = Applied(h, our_fields_hash(result), str(meta.get("resourceVersion", "")), meta["uid"])
-        action = Action.ADOPTED if adopting else classify(record, previous, seen, deleted_by_someone)
+        outcome = WriteOutcome.ADOPTED if adopting else classify(record, previous, seen, deleted_by_someone)
         self.cache.wrote(stack, result, record)
-        await self._announce_write(owner, obj, action)
+        await self._announce_write(owner, obj, outcome)
 
-    async def _announce_write(self, owner: JSON, obj: JSON, action: Action) -> None:
-        event = write_event(action, obj["kind"], obj["metadata"]["name"])
+    async def _announce_write(self, owner: JSON, obj: JSON, outcome: WriteOutcome) -> None:
+        event = write_event(outcome, obj["kind"], obj["metadata"]["name"])
         if event is not None:
-            metrics.OBJECT_WRITES.labels(action=action.value, kind=obj["kind"]).inc()
-            if action in (Action.DRIFT_CORRECTED, Action.RECREATED):
+            metrics.OBJECT_WRITES.labels(action=outcome.value, kind=obj["kind"]).inc()
+            if outcome in (WriteOutcome.DRIFT_CORRECTED, WriteOutcome.RECREATED):
                 metrics.DRIFT_CORRECTIONS.labels(kind=obj["kind"]).inc()
             await self.tell(owner, event)
 
@@ -298,39 +298,20 @@ class Reconciler:
         database_problem: Problem | None = None,
         prerequisites: Check | None = None,
     ) -> str:
-        previous = body.get("status") or {}
-        ctx = rendered.ctx
-        database = f"{stack[1]}-postgres"  # the StatefulSet whose failed creates only Events tell
-        failed = self.dependents.failed_create(stack[0], database)
-        url = stack_url(ctx) or f"http://{frontend_name(ctx)}.{stack[0]}.svc.cluster.local"
         uid = body["metadata"]["uid"]
         # An earlier WebStack's children, still being collected, are not this one's components.
-        children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Verdict.DOOMED]
-        observed = observe(
-            children,
-            rendered.spec,
-            name=stack[1],
-            generation=_generation(body),
-            capabilities=ctx.settings.capabilities,  # as rendered: a backend waiting its hand-over turn
-            problem=problem,
-            url=url,
-            database_problem=database_problem,
-            migration=rendered.gate.verdict,
-            network_policies=frozenset(
-                o["metadata"]["name"] for o in rendered.desired if o["kind"] == "NetworkPolicy"
-            ),
-            troubles=self.dependents.troubles(stack),
-            failed_creates={database: failed} if failed is not None else None,
-            prerequisites=prerequisites,
-        )
-        status = compute_status(rendered.spec, observed, previous, now_rfc3339())
-        status["conditions"] += transitions.conditions(
+        children = [o for o in self.cache.children(stack) if ownership(o, stack, uid) is not Ownership.DOOMED]
+        status = stack_status(
+            stack,
             body,
-            rendered.ctx,
-            rendered.desired,
-            [*children, *self.cache.released(stack)],
-            rendered.waiting_for,
-            now_rfc3339(),
+            rendered,
+            children,
+            self.cache.released(stack),
+            self.dependents,
+            now_rfc3339,
+            problem=problem,
+            database_problem=database_problem,
+            prerequisites=prerequisites,
         )
         await self._write_status(stack, body, status)
         return str(status["phase"])

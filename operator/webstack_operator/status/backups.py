@@ -3,7 +3,8 @@
 Pure (the caller passes the Backups it saw, the Schedule and the time), so every rule is a unit test away.
 The rule is the one the `WebStackBackupMissing`/`WebStackBackupFailing` alerts apply to Velero's metrics:
 the newest finished backup failed, or none succeeded within twice the schedule's longest gap. A stack whose
-Schedule is younger than that window and has no backup yet is waiting, not failing.
+Schedule is younger than that window and has no backup yet is waiting, not failing. The
+`BackupConfigured` and `BackupHealthy` conditions are made here too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from webstack_operator.api.cron import period_seconds
+from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.status.conditions import ConditionMaker
+from webstack_operator.status.observed import Observed
 
 SUCCEEDED = "Completed"
 # Velero's terminal phases other than Completed (velero.io/v1 BackupPhase); Deleting is neither.
@@ -113,3 +117,30 @@ def backup_health(
     return BackupHealth(
         None, "AwaitingFirstBackup", f"no backup has completed yet; the schedule is '{schedule}'", **known
     )
+
+
+def stack_backup_health(spec: WebStackSpec, observed: Observed, now: str) -> BackupHealth | None:
+    """The health of a stack's backups; None when it has no Schedule to judge (backup off, or no Velero)."""
+    if not spec.backup.enabled or not observed.velero_available:
+        return None
+    return backup_health(
+        list(observed.backups),
+        schedule=spec.backup.schedule,
+        schedule_created=(observed.schedule or {}).get("metadata", {}).get("creationTimestamp"),
+        now=dt.datetime.fromisoformat(now.replace("Z", "+00:00")),
+    )
+
+
+def backup_conditions(
+    spec: WebStackSpec, observed: Observed, health: BackupHealth | None, cond: ConditionMaker
+) -> list[JSON]:
+    """`BackupConfigured`, and `BackupHealthy` once there is a Schedule to judge (`health`)."""
+    if not spec.backup.enabled:
+        return [cond("BackupConfigured", False, "Disabled", "backup is disabled in the spec")]
+    if not observed.velero_available or health is None:
+        message = "the Velero CRDs are not installed: no backup Schedule is created"
+        return [cond("BackupConfigured", False, "VeleroNotInstalled", message)]
+    return [
+        cond("BackupConfigured", True, "Scheduled", f"Velero Schedule '{spec.backup.schedule}'"),
+        cond("BackupHealthy", health.ok, health.reason, health.message),
+    ]

@@ -1,9 +1,10 @@
 """What the backend Rollout and its AnalysisRuns say of a canary: in progress, promoted, or aborted and why.
 
-Pure, for the `CanaryProgressing` condition. Argo Rollouts forgets which AnalysisRun judged a canary once
-the rollout settles (its `status.canary` is emptied on promotion and on abort), so the run is found among
-the stack's AnalysisRuns by the pod-template hash it judged and the Rollout revision it belongs to: a
-rollback to an older ReplicaSet gets a new revision, and an old run of that ReplicaSet does not count.
+Pure, for the `CanaryProgressing` condition (made here too; `Ready` reads the verdict, since an aborted
+canary degrades the stack). Argo Rollouts forgets which AnalysisRun judged a canary once the rollout
+settles (its `status.canary` is emptied on promotion and on abort), so the run is found among the stack's
+AnalysisRuns by the pod-template hash it judged and the Rollout revision it belongs to: a rollback to an
+older ReplicaSet gets a new revision, and an old run of that ReplicaSet does not count.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.builders.canary import HASH_LABEL, LATENCY_METRIC, SUCCESS_RATE_METRIC
 from webstack_operator.kube.jsondata import JSON
+from webstack_operator.status.conditions import ConditionMaker
+from webstack_operator.status.observed import Observed
 
 REVISION = "rollout.argoproj.io/revision"
 IN_PROGRESS, ABORTED, PROMOTED, STABLE = "CanaryInProgress", "CanaryAborted", "CanaryPromoted", "Stable"
+NO_ARGO_ROLLOUTS = "ArgoRolloutsNotInstalled"
 _BAD_PHASES = ("Failed", "Error")
 
 
@@ -165,3 +169,27 @@ def canary_verdict(
         if previous_reason == PROMOTED or (previous_reason == IN_PROGRESS and not limits):
             return CanaryVerdict(False, PROMOTED, promoted)
     return CanaryVerdict(False, STABLE, "no canary in progress")
+
+
+def stack_canary(spec: WebStackSpec, observed: Observed, previous_reason: str | None) -> CanaryVerdict | None:
+    """The canary of a stack whose spec asks for one (None when it does not); without Argo Rollouts the
+    backend is a Deployment, and the verdict says so. `previous_reason`: the stored condition's."""
+    if spec.backend.delivery.strategy != "Canary":
+        return None
+    if not observed.rollouts_available:
+        message = "Argo Rollouts is not installed: the backend runs as a Deployment with a rolling update"
+        return CanaryVerdict(False, NO_ARGO_ROLLOUTS, message)
+    return canary_verdict(
+        observed.backend,
+        observed.analysis_runs,
+        steps=len(spec.backend.delivery.steps or ()),
+        limits=analysis_limits(spec),
+        previous_reason=previous_reason,
+    )
+
+
+def canary_condition(verdict: CanaryVerdict | None, cond: ConditionMaker) -> list[JSON]:
+    """`CanaryProgressing`, for a stack that asks for a canary."""
+    if verdict is None:
+        return []
+    return [cond("CanaryProgressing", verdict.moving, verdict.reason, verdict.message)]

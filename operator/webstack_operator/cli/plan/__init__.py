@@ -1,1 +1,1 @@
-"""`plan`: what applying a WebStack would do: pure verdicts, the dry-run questions, the view for people."""
+"""`plan`: what applying a WebStack would do: pure per-object actions, the dry-run questions, the view."""

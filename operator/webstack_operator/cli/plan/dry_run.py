@@ -1,8 +1,8 @@
 """`plan`'s questions to the API server: validate the WebStack, render it, dry-run every child, compare.
 
 Read and dry-run only: a server-side dry run (`dryRun=All`) runs admission, validation and defaulting but
-stores nothing. The verdicts are plan.py's; which children prune would remove is decide.py's `to_prune`,
-the operator's own rule, and whose an object is, ownership.py's.
+stores nothing. Each object's action is `plan_object`'s; which children prune would remove is
+decisions.py's `to_prune`, the operator's own rule, and whose an object is, ownership.py's.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import dataclasses
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.spec import SpecError, parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.cli.plan.verdicts import (
-    Action,
+from webstack_operator.cli.plan.actions import (
     ObjectPlan,
+    PlanAction,
     PlanResult,
     StackPlan,
     plan_deletes,
@@ -27,7 +27,7 @@ from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import CHILD_KINDS, capabilities_from
-from webstack_operator.objects.ownership import Verdict, members, ownership
+from webstack_operator.objects.ownership import Ownership, members, ownership
 from webstack_operator.objects.stamps import key_of, stamped, where
 from webstack_operator.observe.cache import pod_template_hashes, stack_of
 from webstack_operator.reconcile import migration_gate as migration
@@ -164,19 +164,19 @@ async def _plan_one(client: KubeClient, obj: JSON, stack: tuple[str, str], uid: 
         raise PlanError(f"{obj['kind']} ({obj['apiVersion']}) is not served by this cluster")
     try:
         live = await get_object(client, resource, *where(obj))
-        verdict = None if live is None else ownership(live, stack, uid)
+        whose = None if live is None else ownership(live, stack, uid)
         after = None
-        if live is None or (verdict not in (Verdict.CONFLICT, Verdict.DOOMED) and not is_create_only(obj)):
+        if live is None or (whose not in (Ownership.CONFLICT, Ownership.DOOMED) and not is_create_only(obj)):
             after = await server_side_apply(client, resource, stamped(obj)[0], dry_run=True)
     except ApiError as e:
         raise PlanError(f"{obj['kind']} {obj['metadata']['name']}: {_refusal(e)}") from None
-    return plan_object(obj, live, after if live is not None else None, verdict, stack[1])
+    return plan_object(obj, live, after if live is not None else None, whose, stack[1])
 
 
 def _held(o: ObjectPlan, gate: migration.Migration) -> ObjectPlan:
     """The migration gate holds the backend until the new image's Job completed: say so."""
     key = (o.api_version, o.kind, o.namespace, o.name)
-    if key not in gate.held or o.action is Action.UNCHANGED or gate.verdict is None:
+    if key not in gate.held or o.action is PlanAction.UNCHANGED or gate.verdict is None:
         return o
     note = f"after migration Job {gate.verdict.job} completes"
     return dataclasses.replace(o, message=f"{o.message}; {note}" if o.message else note)

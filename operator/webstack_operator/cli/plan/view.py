@@ -10,10 +10,10 @@ import difflib
 import json
 from typing import Any
 
-from webstack_operator.cli.plan.verdicts import (
-    Action,
+from webstack_operator.cli.plan.actions import (
     FieldChange,
     ObjectPlan,
+    PlanAction,
     PlanResult,
     StackPlan,
     ordered,
@@ -21,12 +21,12 @@ from webstack_operator.cli.plan.verdicts import (
 from webstack_operator.kube import managed_fields as fields
 
 MARKS = {
-    Action.CREATE: ("+", "32"),  # green
-    Action.UPDATE: ("~", "33"),  # yellow
-    Action.DRIFT: ("!", "35"),  # magenta
-    Action.DELETE: ("-", "31"),  # red
-    Action.CONFLICT: ("x", "1;31"),  # bold red
-    Action.UNCHANGED: (" ", "2"),
+    PlanAction.CREATE: ("+", "32"),  # green
+    PlanAction.UPDATE: ("~", "33"),  # yellow
+    PlanAction.DRIFT: ("!", "35"),  # magenta
+    PlanAction.DELETE: ("-", "31"),  # red
+    PlanAction.CONFLICT: ("x", "1;31"),  # bold red
+    PlanAction.UNCHANGED: (" ", "2"),
 }
 SHORT_VALUE = 80
 TEXT_DIFF_LINES = 8
@@ -93,7 +93,7 @@ def stack_text(s: StackPlan, color: bool) -> str:
     state = "" if s.exists else " (new)"
     lines = [paint(f"WebStack {s.namespace}/{s.name}{state}", "1", color)]
     lines += [f"  note: {note}" for note in s.notes]
-    changed = [o for o in s.objects if o.action is not Action.UNCHANGED]
+    changed = [o for o in s.objects if o.action is not PlanAction.UNCHANGED]
     for component, objects in ordered(changed):
         lines.append(f"  {paint(component, '1', color)}")
         lines += [f"    {line}" for o in objects for line in object_lines(o, color)]

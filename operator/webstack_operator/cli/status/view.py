@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from webstack_operator.cli.plan.verdicts import component_of, component_rank
+from webstack_operator.cli.plan.actions import component_of, component_rank
 from webstack_operator.cli.plan.view import paint
 from webstack_operator.kube.jsondata import JSON
 
@@ -51,7 +51,7 @@ def is_ready(ws: JSON) -> bool:
 def blocker(ws: JSON, children: list[JSON] | None = None) -> Blocker | None:
     """The child and reason that keep the stack from Ready; None when it is Ready.
 
-    The one place that reads the operator's verdict: its one-line `status.blocker` (`<who>: <why>`, with
+    The one place that reads the operator's own blocker: its one-line `status.blocker` (`<who>: <why>`, with
     `status.reason`) wins when present; otherwise the conditions say it."""
     if is_ready(ws):
         return None

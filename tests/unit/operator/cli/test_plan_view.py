@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from webstack_operator.cli.plan.verdicts import Action, FieldChange, ObjectPlan, PlanResult, StackPlan
+from webstack_operator.cli.plan.actions import FieldChange, ObjectPlan, PlanAction, PlanResult, StackPlan
 from webstack_operator.cli.plan.view import plan_text, show_value
 from webstack_operator.kube import managed_fields as fields
 
 
 def obj(
-    action: Action, kind: str, name: str, component: str, *changes: FieldChange, message: str = ""
+    action: PlanAction, kind: str, name: str, component: str, *changes: FieldChange, message: str = ""
 ) -> ObjectPlan:
     return ObjectPlan(action, "v1", kind, "team-a", name, component, changes, message)
 
@@ -19,17 +19,19 @@ def test_changes_grouped_by_component_unchanged_counted_not_listed() -> None:
         "shop",
         True,
         (
-            obj(Action.UNCHANGED, "ServiceAccount", "shop-backend", "backend"),
-            obj(Action.DELETE, "ServiceMonitor", "shop-backend", "monitoring", message="no longer desired"),
+            obj(PlanAction.UNCHANGED, "ServiceAccount", "shop-backend", "backend"),
             obj(
-                Action.UPDATE,
+                PlanAction.DELETE, "ServiceMonitor", "shop-backend", "monitoring", message="no longer desired"
+            ),
+            obj(
+                PlanAction.UPDATE,
                 "Deployment",
                 "shop-backend",
                 "backend",
                 FieldChange("spec.template.spec.containers[name=backend].image", "api:1", "api:2"),
             ),
             obj(
-                Action.DRIFT,
+                PlanAction.DRIFT,
                 "Deployment",
                 "shop-frontend",
                 "frontend",
@@ -52,7 +54,7 @@ def test_changes_grouped_by_component_unchanged_counted_not_listed() -> None:
 
 
 def test_no_changes_and_notes() -> None:
-    quiet = StackPlan("a", "s", False, (obj(Action.UNCHANGED, "Service", "s", "cache"),))
+    quiet = StackPlan("a", "s", False, (obj(PlanAction.UNCHANGED, "Service", "s", "cache"),))
     assert (
         plan_text(PlanResult((quiet,))) == "WebStack a/s (new)\n  No changes: 1 objects match the cluster.\n"
     )
@@ -61,7 +63,7 @@ def test_no_changes_and_notes() -> None:
 
 
 def test_colour_only_when_asked() -> None:
-    stack = StackPlan("a", "s", True, (obj(Action.CREATE, "Service", "s", "cache"),))
+    stack = StackPlan("a", "s", True, (obj(PlanAction.CREATE, "Service", "s", "cache"),))
     assert "\033[" not in plan_text(PlanResult((stack,)), color=False)
     assert "\033[32m+ create   \033[0m" in plan_text(PlanResult((stack,)), color=True)
 
@@ -73,7 +75,11 @@ def test_long_values_are_summarised_with_a_few_diff_lines() -> None:
         "a",
         "s",
         True,
-        (obj(Action.UPDATE, "ConfigMap", "c", "frontend", FieldChange("data.nginx.conf", before, after)),),
+        (
+            obj(
+                PlanAction.UPDATE, "ConfigMap", "c", "frontend", FieldChange("data.nginx.conf", before, after)
+            ),
+        ),
     )
     text = plan_text(PlanResult((stack,)))
     assert "data.nginx.conf: (30 lines) -> (30 lines)" in text

@@ -1,11 +1,11 @@
-"""Whose object holds a child's name: the verdicts that keep the operator off what is not its own."""
+"""Whose object holds a child's name: the rules that keep the operator off what is not its own."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from webstack_operator.objects import labels
-from webstack_operator.objects.ownership import Verdict, belongs_to, conflict_message, members, ownership
+from webstack_operator.objects.ownership import Ownership, belongs_to, conflict_message, members, ownership
 
 STACK = ("team", "shop")
 
@@ -26,35 +26,35 @@ def _webstack(uid: str, name: str = "shop") -> dict[str, Any]:
 
 
 def test_our_controller_reference_is_ours() -> None:
-    assert ownership(_obj(controller=_webstack("u1"), ours=True), STACK, "u1") is Verdict.OURS
+    assert ownership(_obj(controller=_webstack("u1"), ours=True), STACK, "u1") is Ownership.OURS
 
 
 def test_a_users_own_object_is_a_conflict_unless_annotated() -> None:
-    assert ownership(_obj(), STACK, "u1") is Verdict.CONFLICT
+    assert ownership(_obj(), STACK, "u1") is Ownership.CONFLICT
     annotated = _obj(annotations={"webstack.dev/adopt": "true"})
-    assert ownership(annotated, STACK, "u1") is Verdict.ADOPTABLE
+    assert ownership(annotated, STACK, "u1") is Ownership.ADOPTABLE
 
 
 def test_another_controllers_object_is_a_conflict_even_annotated() -> None:
     rs = _obj(
         controller={"kind": "ReplicaSet", "name": "x", "uid": "r"}, annotations={"webstack.dev/adopt": "true"}
     )
-    assert ownership(rs, STACK, "u1") is Verdict.CONFLICT
+    assert ownership(rs, STACK, "u1") is Ownership.CONFLICT
     other_stack = _obj(controller=_webstack("u9", name="blog"), ours=True)
-    assert ownership(other_stack, STACK, "u1") is Verdict.CONFLICT
+    assert ownership(other_stack, STACK, "u1") is Ownership.CONFLICT
 
 
 def test_an_earlier_stack_of_the_same_name_is_being_collected() -> None:
-    assert ownership(_obj(controller=_webstack("old"), ours=True), STACK, "new") is Verdict.DOOMED
+    assert ownership(_obj(controller=_webstack("old"), ours=True), STACK, "new") is Ownership.DOOMED
 
 
 def test_labelled_without_controller_is_a_leftover_to_adopt() -> None:
-    assert ownership(_obj(ours=True), STACK, "u1") is Verdict.LEFTOVER
+    assert ownership(_obj(ours=True), STACK, "u1") is Ownership.LEFTOVER
     elsewhere = _obj(ours=True, namespace="velero")
     elsewhere["metadata"]["labels"].update({labels.STACK_NAMESPACE: "team", labels.STACK_UID: "u1"})
-    assert ownership(elsewhere, STACK, "u1") is Verdict.OURS
+    assert ownership(elsewhere, STACK, "u1") is Ownership.OURS
     elsewhere["metadata"]["labels"][labels.STACK_UID] = "old"
-    assert ownership(elsewhere, STACK, "u1") is Verdict.LEFTOVER
+    assert ownership(elsewhere, STACK, "u1") is Ownership.LEFTOVER
     assert not belongs_to(elsewhere, "team", "u1")
 
 

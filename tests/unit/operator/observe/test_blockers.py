@@ -7,10 +7,10 @@ from typing import Any
 from webstack_operator.api.problem import Problem
 from webstack_operator.observe.blockers import (
     FailedCreate,
-    claim_trouble,
+    claim_problem,
     component_blocker,
     deadline_exceeded,
-    pod_trouble,
+    pod_problem,
     statefulset_failure,
     workload_failure,
 )
@@ -44,33 +44,33 @@ def _workload(kind: str, conditions: list[dict[str, Any]], **status: Any) -> dic
 
 def test_an_unschedulable_pod_says_why_in_the_schedulers_words() -> None:
     scheduled = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes"}
-    problem = pod_trouble(_pod({"phase": "Pending", "conditions": [scheduled]}))
+    problem = pod_problem(_pod({"phase": "Pending", "conditions": [scheduled]}))
     assert problem == Problem("Unschedulable", "pod shop-backend-7d9c-x cannot be scheduled: 0/2 nodes")
 
 
 def test_image_pull_and_crash_loop_name_the_container() -> None:
-    pull = pod_trouble(_pod(_waiting("ImagePullBackOff", 'Back-off pulling image "x:1"')))
+    pull = pod_problem(_pod(_waiting("ImagePullBackOff", 'Back-off pulling image "x:1"')))
     assert pull == Problem(
         "ImagePullBackOff",
         'pod shop-backend-7d9c-x container users-api is in ImagePullBackOff: Back-off pulling image "x:1"',
     )
-    assert pod_trouble(_pod(_waiting("ErrImagePull"))) == Problem(
+    assert pod_problem(_pod(_waiting("ErrImagePull"))) == Problem(
         "ErrImagePull", "pod shop-backend-7d9c-x container users-api is in ErrImagePull"
     )
-    crash = pod_trouble(
+    crash = pod_problem(
         _pod(_waiting("CrashLoopBackOff", lastState={"terminated": {"exitCode": 1, "reason": "Error"}}))
     )
     assert crash is not None and crash.reason == "CrashLoopBackOff"
     assert crash.message.endswith("is in CrashLoopBackOff: last exit code 1 (Error)")
 
 
-def test_pods_that_will_get_there_by_themselves_are_no_trouble() -> None:
-    assert pod_trouble(_pod(_waiting("ContainerCreating"))) is None
+def test_pods_that_will_get_there_by_themselves_have_no_problem() -> None:
+    assert pod_problem(_pod(_waiting("ContainerCreating"))) is None
     assert (
-        pod_trouble(_pod({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})) is None
+        pod_problem(_pod({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})) is None
     )
     going = _pod(_waiting("CrashLoopBackOff"), deletionTimestamp="2026-01-01T00:00:00Z")
-    assert pod_trouble(going) is None
+    assert pod_problem(going) is None
 
 
 def test_a_pending_claim_names_its_storage_class() -> None:
@@ -79,11 +79,11 @@ def test_a_pending_claim_names_its_storage_class() -> None:
         "spec": {"storageClassName": "gp3"},
         "status": {"phase": "Pending"},
     }
-    problem = claim_trouble(claim)
+    problem = claim_problem(claim)
     assert problem is not None and problem.reason == "ClaimPending"
     assert "data-shop-postgres-0" in problem.message and "StorageClass gp3" in problem.message
-    assert claim_trouble({**claim, "status": {"phase": "Bound"}}) is None
-    default = claim_trouble({"metadata": {"name": "d"}, "spec": {}, "status": {}})
+    assert claim_problem({**claim, "status": {"phase": "Bound"}}) is None
+    default = claim_problem({"metadata": {"name": "d"}, "spec": {}, "status": {}})
     assert default is not None and "the cluster's default" in default.message
 
 

@@ -93,7 +93,7 @@ def test_labels_never_make_an_object_of_another_namespace_a_stacks() -> None:
 
 def test_children_are_the_live_webstacks_by_uid() -> None:
     """A re-created stack: the earlier WebStack's children (being collected) and labelled objects nobody
-    controls stay indexed under its name, for the ownership verdicts, but are not its children."""
+    controls stay indexed under its name, for the ownership rules, but are not its children."""
     cache = ChildCache()
     cache.track(STACK, "new-uid")
     cache.upsert(_child("doomed", owner="old-uid"))

@@ -1,4 +1,4 @@
-"""dependents.py: only troubled pods and claims are kept, per stack and component; failed creates per
+"""dependents.py: only pods and claims with a problem are kept, per stack and component; failed creates per
 StatefulSet, the newest; a change is reported only when what status would say changes."""
 
 from __future__ import annotations
@@ -51,15 +51,15 @@ def _event(name: str, message: str, at: str, uid: str = "sts-1") -> dict[str, An
     }
 
 
-def test_only_troubled_pods_are_kept_and_a_change_names_the_stack() -> None:
+def test_only_pods_with_a_problem_are_kept_and_a_change_names_the_stack() -> None:
     cache = DependentsCache()
     assert cache.saw("ADDED", _pod("b-1")) is None  # healthy enough: nothing kept, nothing to say
     assert cache.sizes() == (0, 0)
     assert cache.saw("MODIFIED", _pod("b-1", waiting="ImagePullBackOff")) == STACK
-    assert cache.saw("MODIFIED", _pod("b-1", waiting="ImagePullBackOff")) is None  # the same trouble
-    assert [p.reason for p in cache.troubles(STACK)["backend"]] == ["ImagePullBackOff"]
+    assert cache.saw("MODIFIED", _pod("b-1", waiting="ImagePullBackOff")) is None  # the same problem
+    assert [p.reason for p in cache.problems(STACK)["backend"]] == ["ImagePullBackOff"]
     assert cache.saw("MODIFIED", _pod("b-1")) == STACK  # recovered: dropped
-    assert cache.troubles(STACK) == {} and cache.sizes() == (0, 0)
+    assert cache.problems(STACK) == {} and cache.sizes() == (0, 0)
 
 
 def test_deleted_pods_go_and_pods_of_no_component_are_ignored() -> None:
@@ -74,11 +74,11 @@ def test_claims_come_before_pods_and_a_resync_removes_what_is_gone() -> None:
     cache = DependentsCache()
     cache.saw("ADDED", _pod("a-pod", component=labels.DATABASE, waiting="CrashLoopBackOff"))
     cache.saw("ADDED", _claim("data-shop-postgres-0", "Pending"))
-    assert [p.reason for p in cache.troubles(STACK)["database"]] == ["ClaimPending", "CrashLoopBackOff"]
+    assert [p.reason for p in cache.problems(STACK)["database"]] == ["ClaimPending", "CrashLoopBackOff"]
     touched = cache.resync("v1", "PersistentVolumeClaim", "team-a", [_claim("data-shop-postgres-0", "Bound")])
     assert touched == {STACK}
-    assert [p.reason for p in cache.troubles(STACK)["database"]] == ["CrashLoopBackOff"]
-    assert cache.resync("v1", "Pod", None, []) == {STACK} and cache.troubles(STACK) == {}
+    assert [p.reason for p in cache.problems(STACK)["database"]] == ["CrashLoopBackOff"]
+    assert cache.resync("v1", "Pod", None, []) == {STACK} and cache.problems(STACK) == {}
 
 
 def test_failed_creates_keep_the_newest_per_statefulset_until_their_event_expires() -> None:
@@ -116,7 +116,7 @@ def test_another_namespaces_pods_and_events_never_join_a_stack() -> None:
     pod["metadata"].update(namespace="zzz")
     pod["metadata"]["labels"][labels.STACK_NAMESPACE] = "team-a"
     assert cache.saw("ADDED", pod) is None
-    assert cache.troubles(STACK) == {}
+    assert cache.problems(STACK) == {}
     forged = _event("e-1", "quota exceeded", "2026-12-01T00:00:00Z")
     forged["metadata"]["namespace"] = "zzz"
     assert failed_create_of(forged) is None

@@ -11,8 +11,8 @@ from webstack_operator.objects.stamps import Applied, key_of, our_fields_hash, s
 from webstack_operator.observe.cache import ChildCache, Seen
 from webstack_operator.reconcile.decisions import (
     FAILURES_BEFORE_REPORTING,
-    Action,
     Event,
+    WriteOutcome,
     announce_invalid,
     classify,
     failure_to_report,
@@ -119,20 +119,20 @@ def test_classify_names_what_one_apply_did() -> None:
     h = stamped(obj)[1]
     before = Applied(h, "f", "5", "u1")
     seen = Seen(_live(obj), "f")
-    assert classify(Applied(h, "f", "5", "u1"), before, seen, False) is Action.UNCHANGED
-    assert classify(Applied(h, "f", "6", "u1"), before, seen, False) is Action.DRIFT_CORRECTED
-    assert classify(Applied("other", "f", "6", "u1"), before, seen, False) is Action.UPDATED
-    assert classify(Applied(h, "f", "1", "u2"), before, seen, False) is Action.CREATED
-    assert classify(Applied(h, "f", "1", "u2"), None, None, False) is Action.CREATED
-    assert classify(Applied(h, "f", "7", "u3"), before, None, True) is Action.RECREATED
+    assert classify(Applied(h, "f", "5", "u1"), before, seen, False) is WriteOutcome.UNCHANGED
+    assert classify(Applied(h, "f", "6", "u1"), before, seen, False) is WriteOutcome.DRIFT_CORRECTED
+    assert classify(Applied("other", "f", "6", "u1"), before, seen, False) is WriteOutcome.UPDATED
+    assert classify(Applied(h, "f", "1", "u2"), before, seen, False) is WriteOutcome.CREATED
+    assert classify(Applied(h, "f", "1", "u2"), None, None, False) is WriteOutcome.CREATED
+    assert classify(Applied(h, "f", "7", "u3"), before, None, True) is WriteOutcome.RECREATED
     # after a restart: no record, but the object's own stamp says which spec produced it
-    assert classify(Applied(h, "f", "6", "u1"), None, seen, False) is Action.DRIFT_CORRECTED
+    assert classify(Applied(h, "f", "6", "u1"), None, seen, False) is WriteOutcome.DRIFT_CORRECTED
 
 
 def test_write_events() -> None:
-    assert write_event(Action.UNCHANGED, "Service", "s") is None
-    assert write_event(Action.CREATED, "Service", "s") == Event("Normal", "Created", "Service s")
-    recreated = write_event(Action.RECREATED, "Service", "s")
+    assert write_event(WriteOutcome.UNCHANGED, "Service", "s") is None
+    assert write_event(WriteOutcome.CREATED, "Service", "s") == Event("Normal", "Created", "Service s")
+    recreated = write_event(WriteOutcome.RECREATED, "Service", "s")
     assert recreated is not None
     assert (recreated.type, recreated.reason) == ("Warning", "DriftCorrected")
     assert "deleted" in recreated.message

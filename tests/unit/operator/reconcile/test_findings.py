@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from webstack_operator.api.problem import Problem
-from webstack_operator.objects.ownership import Verdict
+from webstack_operator.objects.ownership import Ownership
 from webstack_operator.reconcile.findings import (
     COLLECTION_RECHECK_SECONDS,
     CONFLICT_RECHECK_SECONDS,
@@ -15,7 +15,7 @@ LIVE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop-backen
 
 def test_a_conflict_is_recorded_and_rechecked_later() -> None:
     found = Findings()
-    assert not found.allows("Service", LIVE, Verdict.CONFLICT)
+    assert not found.allows("Service", LIVE, Ownership.CONFLICT)
     assert found.recheck == CONFLICT_RECHECK_SECONDS
     problem = found.problem()
     assert problem is not None and problem.reason == "NameConflict"
@@ -24,15 +24,15 @@ def test_a_conflict_is_recorded_and_rechecked_later() -> None:
 
 def test_a_doomed_object_is_waited_for_quietly() -> None:
     found = Findings()
-    assert not found.allows("Service", LIVE, Verdict.DOOMED)
+    assert not found.allows("Service", LIVE, Ownership.DOOMED)
     assert found.recheck == COLLECTION_RECHECK_SECONDS
     assert found.problem() is None
 
 
 def test_ours_and_handed_over_objects_may_be_written() -> None:
     found = Findings()
-    for verdict in (Verdict.OURS, Verdict.LEFTOVER, Verdict.ADOPTABLE, None):
-        assert found.allows("Service", LIVE, verdict)
+    for whose in (Ownership.OURS, Ownership.LEFTOVER, Ownership.ADOPTABLE, None):
+        assert found.allows("Service", LIVE, whose)
     assert found.recheck is None and found.problem() is None
 
 

@@ -76,3 +76,32 @@ def test_a_schedule_without_any_success_waits_then_fails() -> None:
     old = _health(created="2026-11-30T11:00:00Z")
     assert (old.ok, old.reason) == (False, "NoSuccessfulBackup")
     assert "2026-11-30T11:00:00Z" in old.message
+
+
+def test_the_stacks_backup_conditions_judge_only_a_schedule_that_exists() -> None:
+    from webstack_operator.api.spec import parse_spec
+    from webstack_operator.status.backups import backup_conditions, stack_backup_health
+    from webstack_operator.status.conditions import ConditionMaker
+    from webstack_operator.status.observed import Observed
+
+    def spec(backup: dict[str, Any]) -> Any:
+        return parse_spec({"spec": {"backend": {"image": "example.com/users-api:1.0.0"}, "backup": backup}})
+
+    now, cond = "2026-12-02T12:00:00Z", ConditionMaker.after({}, "2026-12-02T12:00:00Z", 1)
+    schedule = {"metadata": {"name": "shop", "creationTimestamp": SCHEDULE_CREATED}}
+    off, on = spec({"enabled": False}), spec({"enabled": True, "schedule": DAILY})
+    no_velero = Observed(generation=1, velero_available=False, schedule=schedule)
+    assert stack_backup_health(off, Observed(generation=1, schedule=schedule), now) is None
+    assert stack_backup_health(on, no_velero, now) is None
+    assert [c["reason"] for c in backup_conditions(off, no_velero, None, cond)] == ["Disabled"]
+    assert [c["reason"] for c in backup_conditions(on, no_velero, None, cond)] == ["VeleroNotInstalled"]
+    observed = Observed(generation=1, schedule=schedule)
+    health = stack_backup_health(on, observed, now)
+    assert health is not None and health.reason == "NoSuccessfulBackup"  # a month old, never succeeded
+    configured, healthy = backup_conditions(on, observed, health, cond)
+    assert (configured["reason"], configured["message"]) == ("Scheduled", f"Velero Schedule '{DAILY}'")
+    assert (healthy["type"], healthy["status"], healthy["reason"]) == (
+        "BackupHealthy",
+        "False",
+        health.reason,
+    )

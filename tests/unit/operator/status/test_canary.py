@@ -234,3 +234,33 @@ def test_a_new_rollouts_first_status_is_no_canary_start() -> None:
     assert _verdict(no_stable_yet).reason == STABLE
     first_revision = _rollout("Progressing", "aaa", "aaa", revision="1", currentStepIndex=0)
     assert _verdict(first_revision).reason == STABLE
+
+
+def test_the_stacks_canary_without_argo_rollouts_says_the_backend_is_a_deployment() -> None:
+    from webstack_operator.status.canary import NO_ARGO_ROLLOUTS, canary_condition, stack_canary
+    from webstack_operator.status.conditions import ConditionMaker
+    from webstack_operator.status.observed import Observed
+
+    plain: dict[str, Any] = {"image": "example.com/users-api:1.0.0"}
+    delivery = {"strategy": "Canary", "steps": [{"setWeight": 20}]}
+    canary = parse_spec({"spec": {"backend": {**plain, "delivery": delivery}}})
+    cond = ConditionMaker.after({}, "2026-11-26T00:00:00Z", 1)
+    assert stack_canary(parse_spec({"spec": {"backend": plain}}), Observed(generation=1), None) is None
+    assert canary_condition(None, cond) == []
+    missing = stack_canary(canary, Observed(generation=1, rollouts_available=False), PROMOTED)
+    assert missing is not None and (missing.moving, missing.reason) == (False, NO_ARGO_ROLLOUTS)
+    [condition] = canary_condition(missing, cond)
+    assert (condition["type"], condition["status"]) == ("CanaryProgressing", "False")
+    assert "runs as a Deployment" in condition["message"]
+
+
+def test_the_stacks_canary_passes_the_stored_reason_on() -> None:
+    """Without analysis, a promotion rests on the stored reason: having seen the canary in progress."""
+    from webstack_operator.status.canary import stack_canary
+    from webstack_operator.status.observed import Observed
+
+    delivery = {"strategy": "Canary", "steps": [{"setWeight": 20}]}
+    canary = parse_spec({"spec": {"backend": {"image": "example.com/users-api:1.0.0", "delivery": delivery}}})
+    promoted = Observed(generation=1, backend=_rollout("Healthy", "aaa", "aaa"))
+    verdicts = [stack_canary(canary, promoted, before) for before in (IN_PROGRESS, None)]
+    assert [v.reason if v else None for v in verdicts] == [PROMOTED, STABLE]

@@ -315,11 +315,11 @@ def test_a_workloads_replica_failure_names_the_blocker_in_condition_reason_and_o
     assert status["phase"] == "Progressing"
 
 
-def test_pod_troubles_name_the_component_they_belong_to() -> None:
+def test_pod_problems_name_the_component_they_belong_to() -> None:
     observed = replace(
         _all_ready(),
         frontend=_deployment("frontend", 0),
-        troubles={
+        problems={
             "frontend": [Problem("ImagePullBackOff", "pod frontend-x container nginx is in ImagePullBackOff")]
         },
     )
@@ -406,7 +406,7 @@ def test_ready_says_so_and_the_patch_removes_a_blocker_that_is_gone() -> None:
 
 def test_the_blocker_is_one_bounded_line() -> None:
     long = Problem("CrashLoopBackOff", "pod b\ncontainer c:\n" + "x" * 2000)
-    observed = replace(_all_ready(), backend=_deployment("backend", 0), troubles={"backend": [long]})
+    observed = replace(_all_ready(), backend=_deployment("backend", 0), problems={"backend": [long]})
     line = compute_status(_spec(), observed, None, NOW)["blocker"]
     assert "\n" not in line and len(line) == 512 and line.startswith("backend: pod b container c: xx")
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.reconcile.migration_gate import Verdict
+from webstack_operator.reconcile.migration_gate import MigrationVerdict
 from webstack_operator.status.compute import Observed, compute_status
 
 NOW = "2026-11-26T00:00:00Z"
@@ -26,7 +26,7 @@ def _workload(kind: str = "Deployment", replicas: int = 1) -> dict[str, Any]:
     }
 
 
-def _ready(migration: Verdict | None) -> Observed:
+def _ready(migration: MigrationVerdict | None) -> Observed:
     return Observed(
         generation=1,
         backend=_workload(),
@@ -42,7 +42,9 @@ def _cond(status: dict[str, Any], ctype: str) -> dict[str, Any]:
 
 
 def test_ready_only_once_migrated() -> None:
-    done = compute_status(_spec(), _ready(Verdict(True, "Succeeded", f"Job {JOB} completed", JOB)), {}, NOW)
+    done = compute_status(
+        _spec(), _ready(MigrationVerdict(True, "Succeeded", f"Job {JOB} completed", JOB)), {}, NOW
+    )
     assert done["phase"] == "Ready"
     assert _cond(done, "Migrated") | {"lastTransitionTime": ""} == {
         "type": "Migrated",
@@ -52,7 +54,9 @@ def test_ready_only_once_migrated() -> None:
         "lastTransitionTime": "",
         "observedGeneration": 1,
     }
-    running = compute_status(_spec(), _ready(Verdict(None, "Running", f"Job {JOB} runs", JOB)), {}, NOW)
+    running = compute_status(
+        _spec(), _ready(MigrationVerdict(None, "Running", f"Job {JOB} runs", JOB)), {}, NOW
+    )
     assert running["phase"] == "Progressing"
     assert _cond(running, "Migrated")["status"] == "Unknown"
     assert _cond(running, "Ready")["message"] == f"waiting for Migrated; migration: Job {JOB} runs"
@@ -67,7 +71,9 @@ def test_ready_only_once_migrated() -> None:
 
 
 def test_a_failed_migration_degrades_the_stack_with_its_reason() -> None:
-    failed = Verdict(False, "MigrationFailed", f"Job {JOB} failed; the backend still runs 1.0.0", JOB)
+    failed = MigrationVerdict(
+        False, "MigrationFailed", f"Job {JOB} failed; the backend still runs 1.0.0", JOB
+    )
     status = compute_status(_spec(), _ready(failed), {"phase": "Ready", "observedGeneration": 1}, NOW)
     assert status["phase"] == "Degraded"
     assert _cond(status, "Ready") | {"lastTransitionTime": ""} == {

@@ -1,13 +1,13 @@
-"""plan.py and fields.py: managed-field diffs, the per-object verdicts, grouping, exit codes, the JSON."""
+"""plan/actions.py, managed_fields.py: field diffs, per-object actions, grouping, exit codes, the JSON."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from webstack_operator.cli.plan.verdicts import (
-    Action,
+from webstack_operator.cli.plan.actions import (
     ObjectPlan,
+    PlanAction,
     PlanResult,
     StackPlan,
     exit_code,
@@ -20,7 +20,7 @@ from webstack_operator.cli.plan.verdicts import (
 )
 from webstack_operator.kube import managed_fields as fields
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
-from webstack_operator.objects.ownership import Verdict
+from webstack_operator.objects.ownership import Ownership
 from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
 
 OURS_TREE: dict[str, Any] = {
@@ -79,8 +79,8 @@ def test_a_new_image_is_an_update_of_that_field_only() -> None:
     new = desired(image="api:2")
     live, after = live_of(desired()), live_of(new)
     after["status"] = {"readyReplicas": 0}  # not a managed field: never compared
-    result = plan_object(new, live, after, Verdict.OURS, "shop")
-    assert result.action is Action.UPDATE
+    result = plan_object(new, live, after, Ownership.OURS, "shop")
+    assert result.action is PlanAction.UPDATE
     assert [(c.path, c.before, c.after) for c in result.fields] == [
         ("spec.template.spec.containers[name=backend].image", "api:1", "api:2")
     ]
@@ -89,7 +89,7 @@ def test_a_new_image_is_an_update_of_that_field_only() -> None:
 
 def test_the_same_intent_unchanged_is_unchanged() -> None:
     obj = desired()
-    assert plan_object(obj, live_of(obj), live_of(obj), Verdict.OURS, "shop").action is Action.UNCHANGED
+    assert plan_object(obj, live_of(obj), live_of(obj), Ownership.OURS, "shop").action is PlanAction.UNCHANGED
 
 
 def test_a_field_taken_by_another_manager_is_drift_even_with_the_value_back() -> None:
@@ -109,15 +109,15 @@ def test_a_field_taken_by_another_manager_is_drift_even_with_the_value_back() ->
         ],
     )
     scaled["spec"]["replicas"] = 5
-    result = plan_object(obj, scaled, live_of(obj), Verdict.OURS, "shop")
-    assert result.action is Action.DRIFT
+    result = plan_object(obj, scaled, live_of(obj), Ownership.OURS, "shop")
+    assert result.action is PlanAction.DRIFT
     assert [(c.path, c.before, c.after, c.taken_by) for c in result.fields] == [
         ("spec.replicas", 5, 2, "kubectl (/scale)")
     ]
     same_value = copy.deepcopy(scaled)
     same_value["spec"]["replicas"] = 2
-    again = plan_object(obj, same_value, live_of(obj), Verdict.OURS, "shop")
-    assert again.action is Action.DRIFT and again.fields[0].before == again.fields[0].after == 2
+    again = plan_object(obj, same_value, live_of(obj), Ownership.OURS, "shop")
+    assert again.action is PlanAction.DRIFT and again.fields[0].before == again.fields[0].after == 2
 
 
 def test_a_change_under_the_same_intent_is_drift() -> None:
@@ -125,8 +125,8 @@ def test_a_change_under_the_same_intent_is_drift() -> None:
     obj = desired()
     live = live_of(obj)
     del live["metadata"]["labels"]["app"]
-    result = plan_object(obj, live, live_of(obj), Verdict.OURS, "shop")
-    assert result.action is Action.DRIFT
+    result = plan_object(obj, live, live_of(obj), Ownership.OURS, "shop")
+    assert result.action is PlanAction.DRIFT
     assert result.fields[0].path == "metadata.labels.app" and result.fields[0].before is fields.MISSING
 
 
@@ -149,21 +149,21 @@ def test_the_desired_hash_alone_is_no_change() -> None:
     obj = desired()
     live = live_of(obj)
     live["metadata"]["annotations"][DESIRED_HASH] = "older"
-    assert plan_object(obj, live, live_of(obj), Verdict.OURS, "shop").action is Action.UNCHANGED
+    assert plan_object(obj, live, live_of(obj), Ownership.OURS, "shop").action is PlanAction.UNCHANGED
 
 
 def test_create_conflict_adoption_and_create_only() -> None:
     obj = desired()
-    assert plan_object(obj, None, None, None, "shop").action is Action.CREATE
+    assert plan_object(obj, None, None, None, "shop").action is PlanAction.CREATE
     foreign = {**obj, "metadata": {**obj["metadata"], "uid": "x"}}
-    conflict = plan_object(obj, foreign, None, Verdict.CONFLICT, "shop")
-    assert conflict.action is Action.CONFLICT and "not created by this WebStack" in conflict.message
-    doomed = plan_object(obj, foreign, None, Verdict.DOOMED, "shop")
-    assert doomed.action is Action.CREATE and "earlier WebStack shop" in doomed.message
-    adopted = plan_object(obj, foreign, live_of(obj), Verdict.ADOPTABLE, "shop")
-    assert adopted.action is Action.UPDATE and "webstack.dev/adopt=true" in adopted.message
+    conflict = plan_object(obj, foreign, None, Ownership.CONFLICT, "shop")
+    assert conflict.action is PlanAction.CONFLICT and "not created by this WebStack" in conflict.message
+    doomed = plan_object(obj, foreign, None, Ownership.DOOMED, "shop")
+    assert doomed.action is PlanAction.CREATE and "earlier WebStack shop" in doomed.message
+    adopted = plan_object(obj, foreign, live_of(obj), Ownership.ADOPTABLE, "shop")
+    assert adopted.action is PlanAction.UPDATE and "webstack.dev/adopt=true" in adopted.message
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-postgres", "namespace": "a"}}
-    assert plan_object(secret, secret, None, Verdict.OURS, "shop").action is Action.UNCHANGED
+    assert plan_object(secret, secret, None, Ownership.OURS, "shop").action is PlanAction.UNCHANGED
 
 
 def test_secret_values_are_hidden() -> None:
@@ -209,18 +209,18 @@ def test_diff_follows_maps_and_reports_a_list_item_whole() -> None:
 
 
 def test_grouping_exit_codes_and_json() -> None:
-    def o(action: Action, component: str, name: str) -> ObjectPlan:
+    def o(action: PlanAction, component: str, name: str) -> ObjectPlan:
         return ObjectPlan(action, "v1", "Service", "a", name, component)
 
     objects = [
-        o(Action.UNCHANGED, "monitoring", "m"),
-        o(Action.UPDATE, "zeta", "z"),
-        o(Action.CREATE, "backend", "b"),
+        o(PlanAction.UNCHANGED, "monitoring", "m"),
+        o(PlanAction.UPDATE, "zeta", "z"),
+        o(PlanAction.CREATE, "backend", "b"),
     ]
     assert [name for name, _ in ordered(objects)] == ["backend", "monitoring", "zeta"]
     assert exit_code(PlanResult((StackPlan("a", "s", True, (objects[0],)),))) == 0
     assert exit_code(PlanResult((StackPlan("a", "s", True, tuple(objects)),))) == 2
-    conflict_only = StackPlan("a", "s", True, (o(Action.CONFLICT, "cache", "c"),))
+    conflict_only = StackPlan("a", "s", True, (o(PlanAction.CONFLICT, "cache", "c"),))
     assert exit_code(PlanResult((conflict_only,))) == 2
     assert exit_code(PlanResult((conflict_only,), errors=("boom",))) == 1
     gone = plan_deletes(

@@ -1,4 +1,4 @@
-"""What applying a WebStack would do to what runs: the per-object verdicts of `plan`, pure.
+"""What applying a WebStack would do to what runs: the per-object actions of `plan`, pure.
 
 The planner (planner.py) gathers, for each rendered object, the live object and the API server's answer to a
 server-side dry-run apply of it with the operator's field manager; these functions turn that into one
@@ -28,7 +28,7 @@ from webstack_operator.kube import managed_fields as fields
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
-from webstack_operator.objects.ownership import ADOPT_ANNOTATION, Verdict, conflict_message
+from webstack_operator.objects.ownership import ADOPT_ANNOTATION, Ownership, conflict_message
 from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
 
 FORMAT_VERSION = 1
@@ -49,7 +49,9 @@ COMPONENT_ORDER = (
 )
 
 
-class Action(StrEnum):
+class PlanAction(StrEnum):
+    """What applying would do to one object (the definitions above); `plan --json` says it as `action`."""
+
     CREATE = "create"
     UPDATE = "update"
     DRIFT = "drift"
@@ -71,7 +73,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class ObjectPlan:
-    action: Action
+    action: PlanAction
     api_version: str
     kind: str
     namespace: str
@@ -91,10 +93,10 @@ class StackPlan:
 
     @property
     def changes(self) -> bool:
-        return any(o.action is not Action.UNCHANGED for o in self.objects)
+        return any(o.action is not PlanAction.UNCHANGED for o in self.objects)
 
     def summary(self) -> dict[str, int]:
-        counts = dict.fromkeys((a.value for a in Action), 0)
+        counts = dict.fromkeys((a.value for a in PlanAction), 0)
         for o in self.objects:
             counts[o.action.value] += 1
         return counts
@@ -172,36 +174,37 @@ def _hide(value: Any) -> Any:
 
 
 def plan_object(
-    desired: JSON, live: JSON | None, after: JSON | None, verdict: Verdict | None, stack_name: str
+    desired: JSON, live: JSON | None, after: JSON | None, whose: Ownership | None, stack_name: str
 ) -> ObjectPlan:
-    """One rendered object's verdict. `after`: the dry-run apply's answer (None for create-only objects,
-    which are never patched, and for names the operator leaves alone)."""
+    """One rendered object's action. `whose`: the ownership of the object holding its name (None when
+    none does); `after`: the dry-run apply's answer (None for create-only objects, which are never patched,
+    and for names the operator leaves alone)."""
     ident = _identity(desired)
     if live is None:
-        return ObjectPlan(Action.CREATE, *ident)
-    if verdict is Verdict.CONFLICT:
-        return ObjectPlan(Action.CONFLICT, *ident, message=conflict_message(desired["kind"], live))
-    if verdict is Verdict.DOOMED:
+        return ObjectPlan(PlanAction.CREATE, *ident)
+    if whose is Ownership.CONFLICT:
+        return ObjectPlan(PlanAction.CONFLICT, *ident, message=conflict_message(desired["kind"], live))
+    if whose is Ownership.DOOMED:
         note = f"replaces the object of an earlier WebStack {stack_name}, being garbage-collected"
-        return ObjectPlan(Action.CREATE, *ident, message=note)
+        return ObjectPlan(PlanAction.CREATE, *ident, message=note)
     if after is None:
-        return ObjectPlan(Action.UNCHANGED, *ident)
+        return ObjectPlan(PlanAction.UNCHANGED, *ident)
     changes, taken = field_changes(live, after)
-    if verdict in (Verdict.LEFTOVER, Verdict.ADOPTABLE):
+    if whose in (Ownership.LEFTOVER, Ownership.ADOPTABLE):
         why = f"annotated {ADOPT_ANNOTATION}=true"
-        if verdict is Verdict.LEFTOVER:
+        if whose is Ownership.LEFTOVER:
             why = "labelled for this stack"
-        return ObjectPlan(Action.UPDATE, *ident, tuple(changes), message=f"taken over ({why})")
+        return ObjectPlan(PlanAction.UPDATE, *ident, tuple(changes), message=f"taken over ({why})")
     live_hash = (live["metadata"].get("annotations") or {}).get(DESIRED_HASH)
     if taken or (changes and live_hash == desired_hash(desired)):
-        return ObjectPlan(Action.DRIFT, *ident, tuple(changes), message=DRIFT_NOTE)
+        return ObjectPlan(PlanAction.DRIFT, *ident, tuple(changes), message=DRIFT_NOTE)
     if changes:
-        return ObjectPlan(Action.UPDATE, *ident, tuple(changes))
-    return ObjectPlan(Action.UNCHANGED, *ident)
+        return ObjectPlan(PlanAction.UPDATE, *ident, tuple(changes))
+    return ObjectPlan(PlanAction.UNCHANGED, *ident)
 
 
 def plan_deletes(prunable: Iterable[JSON]) -> list[ObjectPlan]:
-    return [ObjectPlan(Action.DELETE, *_identity(o), message="no longer desired") for o in prunable]
+    return [ObjectPlan(PlanAction.DELETE, *_identity(o), message="no longer desired") for o in prunable]
 
 
 def ordered(objects: Sequence[ObjectPlan]) -> list[tuple[str, list[ObjectPlan]]]:
