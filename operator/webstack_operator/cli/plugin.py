@@ -179,7 +179,7 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
     """The WebStack and its children in its namespace (listed as the operator's watches select them), for
     the kinds the last discovery found."""
     from webstack_operator.api.group_version import API_VERSION, KIND
-    from webstack_operator.cli.plan.dry_run import stack_selector
+    from webstack_operator.objects.labels import managed_instance_selector
     from webstack_operator.kube.apply import list_objects
     from webstack_operator.kube.client import ApiError
     from webstack_operator.objects.kinds import CHILD_KINDS
@@ -198,7 +198,7 @@ async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, 
     # Other namespaces may not be readable; Secrets are not shown (nor read).
     listed = await asyncio.gather(
         *(
-            list_objects(client, r, namespace, stack_selector(name))
+            list_objects(client, r, namespace, managed_instance_selector(name))
             for r in kinds
             if r is not None and r.kind != "Secret"
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-Check = Callable[[], list[str]]  # problems, empty when healthy
+HealthCheck = Callable[[], list[str]]  # problems, empty when healthy
 
 
 @dataclass
@@ -24,8 +24,8 @@ class Health:
     missing RBAC grant: restarting cannot grant a Role, so the pod stays up and says what is missing)."""
 
     role: str = "standby"
-    checks: list[Check] = field(default_factory=list)
-    notices: list[Check] = field(default_factory=list)
+    checks: list[HealthCheck] = field(default_factory=list)
+    notices: list[HealthCheck] = field(default_factory=list)
 
     def stand_by(self) -> None:
         """The leader's checks and notices go with its controller: a standby has no watches to go stale,

@@ -61,3 +61,18 @@ def cross_namespace_labels(
     The stack's UID tells this WebStack's object from one left by an earlier WebStack of the same name."""
     found = {**standard_labels(instance, component), STACK_NAMESPACE: namespace}
     return {**found, STACK_UID: uid} if uid else found
+
+
+def managed_instance_selector(instance: str) -> str:
+    """A label selector for the objects this operator manages under one stack's name, in the namespace
+    listed (what a plan compares against: children and objects left by an earlier stack of that name)."""
+    return f"{INSTANCE}={instance},{MANAGED_BY}={MANAGED_BY_VALUE}"
+
+
+def cross_namespace_selector(namespace: str, instance: str, uid: str | None = None) -> str:
+    """A label selector for one stack's objects outside its namespace; with `uid`, only that WebStack's
+    (what a person may delete by hand: the labels alone are anyone's to write)."""
+    wanted = {INSTANCE: instance, STACK_NAMESPACE: namespace, MANAGED_BY: MANAGED_BY_VALUE}
+    if uid:
+        wanted[STACK_UID] = uid
+    return ",".join(f"{k}={v}" for k, v in wanted.items())

@@ -107,13 +107,13 @@ def references(spec: WebStackSpec, namespace: str, capabilities: Capabilities) -
 
 
 @dataclass(frozen=True)
-class Check:
+class PrerequisiteCheck:
     missing: tuple[Problem, ...] = ()
     unchecked: tuple[str, ...] = ()  # objects that could not be looked for (their kind is not readable)
     found: tuple[str, ...] = ()
 
 
-def check(refs: Iterable[Reference], exists: Exists) -> Check:
+def check(refs: Iterable[Reference], exists: Exists) -> PrerequisiteCheck:
     missing: list[Problem] = []
     unchecked: list[str] = []
     found: list[str] = []
@@ -125,7 +125,7 @@ def check(refs: Iterable[Reference], exists: Exists) -> Check:
             found.append(ref.describe())
         else:
             missing.append(ref.problem())
-    return Check(tuple(missing), tuple(unchecked), tuple(found))
+    return PrerequisiteCheck(tuple(missing), tuple(unchecked), tuple(found))
 
 
 class ClusterObjects:

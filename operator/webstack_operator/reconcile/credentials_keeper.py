@@ -44,10 +44,9 @@ from webstack_operator.reconcile.credentials_rules import (
     regenerate_request,
     volume_state,
 )
-from webstack_operator.reconcile.decisions import Event, WriteOutcome
+from webstack_operator.reconcile.decisions import Event, Tell, WriteOutcome
 from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Findings
 
-Tell = Callable[[JSON, Event], Awaitable[None]]
 Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
 
 

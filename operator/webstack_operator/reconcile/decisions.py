@@ -6,7 +6,7 @@ acts on their answers, so every rule here is a unit test away.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,6 +37,9 @@ class Event:
     type: str  # Normal | Warning
     reason: str
     message: str
+
+
+Tell = Callable[[JSON, Event], Awaitable[None]]  # post an Event on an object (the WebStack)
 
 
 def is_create_only(obj: JSON) -> bool:

@@ -23,16 +23,6 @@ from webstack_operator.telemetry import metrics
 CLEANUP_ATTEMPTS = 5
 
 
-def stack_selector(stack: StackKey, uid: str | None = None) -> str:
-    """The labels a stack's objects elsewhere carry; with `uid`, only that WebStack's (what a person may
-    delete by hand: the labels alone are anyone's to write)."""
-    ns, name = stack
-    wanted = {labels.INSTANCE: name, labels.STACK_NAMESPACE: ns, labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
-    if uid:
-        wanted[labels.STACK_UID] = uid
-    return ",".join(f"{k}={v}" for k, v in wanted.items())
-
-
 async def delete_elsewhere(
     client: KubeClient, stack: StackKey, uid: str, namespace: str | None = None
 ) -> list[str]:
@@ -45,7 +35,7 @@ async def delete_elsewhere(
         resource = client.resource(row.api_version, row.kind) if row.elsewhere and row.rendered else None
         if resource is None:
             continue
-        for obj in await list_objects(client, resource, namespace, stack_selector(stack)):
+        for obj in await list_objects(client, resource, namespace, labels.cross_namespace_selector(*stack)):
             ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
             mine = stack_of(obj) == stack and belongs_to(obj, stack[0], uid)
             if mine and await delete_object(client, resource, ns, name, obj["metadata"]["uid"]):
@@ -76,7 +66,7 @@ async def finalize(
                 "Warning",
                 "CleanupAbandoned",
                 f"could not delete objects outside the namespace after {CLEANUP_ATTEMPTS} attempts ({e}); "
-                f"delete them by hand: selector {stack_selector(stack, uid)}"
+                f"delete them by hand: selector {labels.cross_namespace_selector(*stack, uid)}"
                 + (f" in namespace {namespace}" if namespace else ""),
             )
         )

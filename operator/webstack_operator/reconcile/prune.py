@@ -15,10 +15,9 @@ from webstack_operator.objects.ownership import controller_of, labelled_for
 from webstack_operator.objects.stamps import key_of, where
 from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.reconcile import transitions
-from webstack_operator.reconcile.decisions import Event
+from webstack_operator.reconcile.decisions import Event, Tell
 from webstack_operator.telemetry import metrics
 
-Tell = Callable[[JSON, Event], Awaitable[None]]
 
 
 def candidates(cache: ChildCache, stack: StackKey, uid: str) -> list[JSON]:

@@ -38,7 +38,7 @@ from webstack_operator.objects.stamps import (
 )
 from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.observe.dependents import DependentsCache
-from webstack_operator.observe.prerequisites import Check, ClusterObjects, check, references
+from webstack_operator.observe.prerequisites import PrerequisiteCheck, ClusterObjects, check, references
 from webstack_operator.reconcile import migration_gate as migration
 from webstack_operator.reconcile import prune, transitions
 from webstack_operator.reconcile.credentials_keeper import CredentialsKeeper
@@ -296,7 +296,7 @@ class Reconciler:
         *,
         problem: Problem | None,
         database_problem: Problem | None = None,
-        prerequisites: Check | None = None,
+        prerequisites: PrerequisiteCheck | None = None,
     ) -> str:
         uid = body["metadata"]["uid"]
         # An earlier WebStack's children, still being collected, are not this one's components.
@@ -334,7 +334,7 @@ class Reconciler:
         rendered: Rendered,
         attempt: int,
         error: ApiError,
-        prerequisites: Check | None = None,
+        prerequisites: PrerequisiteCheck | None = None,
     ) -> None:
         problem = failure_to_report(attempt, error.status, error.message)
         if problem is None:

@@ -15,7 +15,7 @@ from webstack_operator.builders.ingress import stack_url
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.cache import StackKey
 from webstack_operator.observe.dependents import DependentsCache
-from webstack_operator.observe.prerequisites import Check
+from webstack_operator.observe.prerequisites import PrerequisiteCheck
 from webstack_operator.reconcile import transitions
 from webstack_operator.reconcile.rendering import Rendered
 from webstack_operator.status.compute import compute_status
@@ -31,7 +31,7 @@ def observe_stack(
     *,
     problem: Problem | None,
     database_problem: Problem | None,
-    prerequisites: Check | None,
+    prerequisites: PrerequisiteCheck | None,
 ) -> Observed:
     """What status reads of one stack: its `children` and what the reconcile found."""
     ctx = rendered.ctx
@@ -67,7 +67,7 @@ def stack_status(
     *,
     problem: Problem | None,
     database_problem: Problem | None = None,
-    prerequisites: Check | None = None,
+    prerequisites: PrerequisiteCheck | None = None,
 ) -> JSON:
     """The status to write for `body`, whose reconcile rendered `rendered` and found `problem`. `children`
     are the stack's own (not those of an earlier WebStack of its name); `released`, those it let go."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from webstack_operator.api.problem import Problem
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.observe.prerequisites import Check
+from webstack_operator.observe.prerequisites import PrerequisiteCheck
 from webstack_operator.status.observed import DecidedCondition, Observed
 
 MESSAGE_LENGTH = 1000
@@ -103,7 +103,7 @@ def reconciled_condition(spec: WebStackSpec, problem: Problem | None, cond: Cond
     return cond("Reconciled", True, "Applied", "every desired object is applied")
 
 
-def prerequisites_condition(check: Check, cond: ConditionMaker) -> JSON:
+def prerequisites_condition(check: PrerequisiteCheck, cond: ConditionMaker) -> JSON:
     """`Prerequisites`: whether the cluster has every object the spec names (prerequisites.py); Unknown
     when some could not be looked for, since a refused read says nothing about absence."""
     if check.missing:

@@ -15,7 +15,7 @@ from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.blockers import FailedCreate
-from webstack_operator.observe.prerequisites import Check
+from webstack_operator.observe.prerequisites import PrerequisiteCheck
 
 
 class DecidedCondition(Protocol):
@@ -55,7 +55,7 @@ class Observed:
     # Per component, what its pods and claims show (dependents.py): claims first, then pods, by name.
     problems: Mapping[str, Sequence[Problem]] = field(default_factory=dict)
     failed_create: FailedCreate | None = None  # the database StatefulSet's newest FailedCreate Event
-    prerequisites: Check = field(default_factory=Check)  # objects the spec names that the cluster lacks
+    prerequisites: PrerequisiteCheck = field(default_factory=PrerequisiteCheck)  # objects the spec names that the cluster lacks
     analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
 
 
@@ -73,7 +73,7 @@ def observe(
     network_policies: frozenset[str] = frozenset(),
     problems: Mapping[str, Sequence[Problem]] | None = None,
     failed_creates: Mapping[str, FailedCreate] | None = None,
-    prerequisites: Check | None = None,
+    prerequisites: PrerequisiteCheck | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children. Two of one kind and name (in two
     namespaces) cannot be told apart, resourceVersions being opaque: neither is believed. `network_policies`
@@ -108,6 +108,6 @@ def observe(
         backups=tuple(o for o in children if o["kind"] == "Backup"),
         problems=problems or {},
         failed_create=failed,
-        prerequisites=prerequisites or Check(),
+        prerequisites=prerequisites or PrerequisiteCheck(),
         analysis_runs=tuple(o for o in children if o["kind"] == "AnalysisRun"),
     )

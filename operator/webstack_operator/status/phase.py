@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webstack_operator.api.spec import WebStackSpec
+from webstack_operator.api.status_types import Phase
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.status.canary import ABORTED, CanaryVerdict
 from webstack_operator.status.components import ComponentReport
@@ -19,10 +20,10 @@ _NOT_BLOCKING_PODS = frozenset({"IngressClassNotFound"})
 
 
 @dataclass(frozen=True)
-class Phase:
+class StackPhase:
     """`status.phase`, the `Ready` condition's reason and message, and `status.blocker` ("": none)."""
 
-    phase: str  # Ready | Progressing | Degraded | Paused | Failed
+    phase: Phase
     reason: str
     message: str
     blocker: str  # what keeps the stack from Ready, in one line naming the child
@@ -34,25 +35,25 @@ def stack_phase(
     components: ComponentReport,
     canary: CanaryVerdict | None,
     previous: JSON,
-) -> Phase:
+) -> StackPhase:
     """The phase, from the first cause that holds; `previous` is the stored status."""
     problem, migrated = observed.problem, observed.migration
     if observed.invalid_spec and problem is not None:
-        return Phase("Failed", "InvalidSpec", problem.message, f"spec: {problem.message}")
+        return StackPhase("Failed", "InvalidSpec", problem.message, f"spec: {problem.message}")
     if spec.paused:
-        return Phase("Paused", "Paused", "reconciliation is paused", "")
+        return StackPhase("Paused", "Paused", "reconciliation is paused", "")
     if problem is not None:
-        return Phase("Degraded", problem.reason, problem.message, f"reconcile: {problem.message}")
+        return StackPhase("Degraded", problem.reason, problem.message, f"reconcile: {problem.message}")
     if migrated is not None and migrated.ok is False:  # migration: failed, the running version serves
-        return Phase("Degraded", migrated.reason, migrated.message, f"migration: {migrated.message}")
+        return StackPhase("Degraded", migrated.reason, migrated.message, f"migration: {migrated.message}")
     if canary is not None and canary.reason == ABORTED:  # the stable version serves, not the spec's
-        return Phase("Degraded", ABORTED, canary.message, f"backend: {canary.message}")
+        return StackPhase("Degraded", ABORTED, canary.message, f"backend: {canary.message}")
     if components.ok and (migrated is None or migrated.ok is True):
-        return Phase("Ready", "AllComponentsReady", "every component is available", "")
+        return StackPhase("Ready", "AllComponentsReady", "every component is available", "")
     return waiting_phase(observed, components, previous)
 
 
-def waiting_phase(observed: Observed, components: ComponentReport, previous: JSON) -> Phase:
+def waiting_phase(observed: Observed, components: ComponentReport, previous: JSON) -> StackPhase:
     """A stack waiting on its components or its migration: Progressing, or Degraded when it was Ready at
     this generation. The blocker is the root cause: a missing prerequisite that keeps pods from running,
     else the first component's blocker, else the first condition that is not yet True."""
@@ -71,4 +72,4 @@ def waiting_phase(observed: Observed, components: ComponentReport, previous: JSO
         reason = "ComponentsNotReady"
         line = waiting[0]["message"] if waiting else f"migration: {migrated.message if migrated else ''}"
     message = "waiting for " + ", ".join(names) + f"; {line}"
-    return Phase("Degraded" if was_ready else "Progressing", reason, message, line)
+    return StackPhase("Degraded" if was_ready else "Progressing", reason, message, line)

@@ -44,10 +44,6 @@ class PlanError(Exception):
     """A stack that cannot be planned: what the API server or the renderer said."""
 
 
-def stack_selector(name: str) -> str:
-    return f"{labels.INSTANCE}={name},{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
-
-
 async def plan_stacks(
     client: KubeClient, documents: list[JSON], settings: OperatorSettings, namespace: str, manager: str
 ) -> PlanResult:
@@ -138,7 +134,7 @@ async def _children(
 
     async def one(row_kind: str, resource: Resource, namespace: str) -> tuple[list[JSON], str]:
         try:
-            items = await list_objects(client, resource, namespace, stack_selector(stack[1]))
+            items = await list_objects(client, resource, namespace, labels.managed_instance_selector(stack[1]))
         except ApiError as e:
             if e.status == 403 and namespace != stack[0]:
                 note = f"cannot list {row_kind} in {namespace} (forbidden): deletions there not shown"

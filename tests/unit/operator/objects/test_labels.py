@@ -26,3 +26,18 @@ def test_cross_namespace_labels_name_the_stack() -> None:
     cross = labels.cross_namespace_labels("shop", "team-a", labels.BACKUP)
     assert cross[labels.STACK_NAMESPACE] == "team-a"
     assert cross[labels.INSTANCE] == "shop"
+
+
+def test_managed_instance_selector_selects_by_name_and_manager() -> None:
+    assert labels.managed_instance_selector("shop") == (
+        "app.kubernetes.io/instance=shop,app.kubernetes.io/managed-by=webstack-operator"
+    )
+
+
+def test_cross_namespace_selector_names_the_stack_and_with_a_uid_only_that_webstack() -> None:
+    selector = labels.cross_namespace_selector("team-a", "shop")
+    assert selector == (
+        "app.kubernetes.io/instance=shop,webstack.dev/stack-namespace=team-a,"
+        "app.kubernetes.io/managed-by=webstack-operator"
+    )
+    assert labels.cross_namespace_selector("team-a", "shop", "u-1") == f"{selector},{labels.STACK_UID}=u-1"

@@ -9,7 +9,7 @@ from webstack_operator.api.problem import Problem
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.observe.blockers import FailedCreate
-from webstack_operator.observe.prerequisites import Check
+from webstack_operator.observe.prerequisites import PrerequisiteCheck
 from webstack_operator.status.canary import canary_state
 from webstack_operator.status.compute import (
     Observed,
@@ -363,7 +363,7 @@ def test_a_statefulsets_failed_create_reaches_the_database_condition_through_obs
 def test_a_missing_prerequisite_is_named_at_once_and_comes_first_when_pods_wait_for_it() -> None:
     missing = Problem("PriorityClassNotFound", "spec.security.priorityClassName names the PriorityClass x")
     not_ready = replace(
-        _all_ready(), backend=_deployment("backend", 0), prerequisites=Check(missing=(missing,))
+        _all_ready(), backend=_deployment("backend", 0), prerequisites=PrerequisiteCheck(missing=(missing,))
     )
     status = compute_status(_spec(), not_ready, None, NOW)
     prerequisites = _cond(status, "Prerequisites")
@@ -372,12 +372,12 @@ def test_a_missing_prerequisite_is_named_at_once_and_comes_first_when_pods_wait_
     assert status["blocker"] == f"prerequisites: {missing.message}"
     # A missing IngressClass keeps no pod from running: it is said, but the stack's pods decide Ready.
     ingress = Problem("IngressClassNotFound", "spec.ingress.className names the IngressClass alb")
-    ready = compute_status(_spec(), replace(_all_ready(), prerequisites=Check(missing=(ingress,))), None, NOW)
+    ready = compute_status(_spec(), replace(_all_ready(), prerequisites=PrerequisiteCheck(missing=(ingress,))), None, NOW)
     assert ready["phase"] == "Ready" and "blocker" not in ready
     assert _cond(ready, "Prerequisites")["reason"] == "IngressClassNotFound"
     waiting = compute_status(
         _spec(),
-        replace(_all_ready(), backend=_deployment("backend", 1), prerequisites=Check(missing=(ingress,))),
+        replace(_all_ready(), backend=_deployment("backend", 1), prerequisites=PrerequisiteCheck(missing=(ingress,))),
         None,
         NOW,
     )
@@ -385,7 +385,7 @@ def test_a_missing_prerequisite_is_named_at_once_and_comes_first_when_pods_wait_
 
 
 def test_prerequisites_not_readable_are_unknown_not_missing() -> None:
-    unknown = Check(unchecked=("PriorityClass webstack-high",), found=("IngressClass alb",))
+    unknown = PrerequisiteCheck(unchecked=("PriorityClass webstack-high",), found=("IngressClass alb",))
     status = compute_status(_spec(), replace(_all_ready(), prerequisites=unknown), None, NOW)
     condition = _cond(status, "Prerequisites")
     assert (condition["status"], condition["reason"]) == ("Unknown", "NotChecked")

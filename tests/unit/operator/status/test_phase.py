@@ -7,11 +7,11 @@ from typing import Any
 
 from webstack_operator.api.problem import Problem
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.observe.prerequisites import Check
+from webstack_operator.observe.prerequisites import PrerequisiteCheck
 from webstack_operator.status.canary import ABORTED, CanaryVerdict
 from webstack_operator.status.components import ComponentReport
 from webstack_operator.status.observed import Observed
-from webstack_operator.status.phase import Phase, stack_phase, waiting_phase
+from webstack_operator.status.phase import StackPhase, stack_phase, waiting_phase
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ WAITING = ComponentReport(
 )
 
 
-def _phase(observed: Observed, components: ComponentReport = AVAILABLE, **kwargs: Any) -> Phase:
+def _phase(observed: Observed, components: ComponentReport = AVAILABLE, **kwargs: Any) -> StackPhase:
     return stack_phase(
         kwargs.get("spec", SPEC), observed, components, kwargs.get("canary"), kwargs.get("previous", {})
     )
@@ -44,7 +44,7 @@ def test_the_first_cause_that_holds_wins() -> None:
     failed = Decided(False, "MigrationFailed", "Job failed")
     aborted = CanaryVerdict(False, ABORTED, "canary aborted: analysis failed")
     observed = Observed(generation=1, problem=invalid, invalid_spec=True)
-    assert _phase(observed, spec=paused) == Phase(
+    assert _phase(observed, spec=paused) == StackPhase(
         "Failed", "InvalidSpec", invalid.message, f"spec: {invalid.message}"
     )
     assert (
@@ -55,7 +55,7 @@ def test_the_first_cause_that_holds_wins() -> None:
     assert (
         _phase(Observed(generation=1), canary=aborted).blocker == "backend: canary aborted: analysis failed"
     )
-    assert _phase(Observed(generation=1)) == Phase(
+    assert _phase(Observed(generation=1)) == StackPhase(
         "Ready", "AllComponentsReady", "every component is available", ""
     )
 
@@ -69,9 +69,9 @@ def test_a_running_migration_keeps_an_available_stack_waiting() -> None:
 def test_a_missing_prerequisite_that_stops_pods_is_the_blocker() -> None:
     ingress = Problem("IngressClassNotFound", "no IngressClass alb")  # pods run without it
     priority = Problem("PriorityClassNotFound", "no PriorityClass high")
-    only_ingress = waiting_phase(Observed(generation=1, prerequisites=Check(missing=(ingress,))), WAITING, {})
+    only_ingress = waiting_phase(Observed(generation=1, prerequisites=PrerequisiteCheck(missing=(ingress,))), WAITING, {})
     assert (only_ingress.reason, only_ingress.blocker) == ("ComponentsNotReady", "frontend: 0/1 available")
-    both = Observed(generation=1, prerequisites=Check(missing=(ingress, priority)))
+    both = Observed(generation=1, prerequisites=PrerequisiteCheck(missing=(ingress, priority)))
     phase = waiting_phase(both, WAITING, {})
     assert (phase.reason, phase.blocker) == ("PriorityClassNotFound", "prerequisites: no PriorityClass high")
     assert phase.message == "waiting for FrontendAvailable; prerequisites: no PriorityClass high"
