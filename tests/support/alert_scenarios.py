@@ -20,9 +20,9 @@ from typing import Any
 from users_api.metrics import LATENCY_BUCKETS
 from webstack_contract import metric_names as m
 from webstack_operator.api.cron import period_seconds
-from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import metrics_service_name
 from webstack_operator.builders.backup import schedule_name
+from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.operator_alerts import (
     MAX_ERROR_RATIO,
     OPERATOR_JOB,

@@ -7,7 +7,8 @@ from typing import Any
 
 from webstack_contract.frontend import load_frontend_assets, nginx_conf_template
 from webstack_operator.api.spec import WebStackSpec
-from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.context import OwnerRef, StackContext
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"

@@ -6,7 +6,7 @@ reads), both with the same message, so a user sees one wording wherever a bad sp
 rules (immutability) exist only as CEL: they need the old object, which only the apiserver has.
 """
 
-from typing import Any
+from webstack_operator.kube.jsondata import JSON
 
 
 def cel(
@@ -21,6 +21,6 @@ def cel(
     return entry
 
 
-def cel_rules(*rules: dict[str, str]) -> dict[str, Any]:
+def cel_rules(*rules: dict[str, str]) -> JSON:
     """The `x-kubernetes-validations` key of a schema, holding `rules`."""
     return {"x-kubernetes-validations": list(rules)}

@@ -13,6 +13,7 @@ from typing import Any
 from webstack_operator.api.group_version import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from webstack_operator.api.spec import MAX_NAME_LENGTH, NAME_MESSAGE, NAME_PATTERN, WebStackSpec
 from webstack_operator.api.status_types import WebStackStatus
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.yamlio import dump_yaml
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
@@ -22,7 +23,7 @@ GENERATED_HEADER = (
     "# then run `make crd`. A unit test fails when this file and the models differ.\n"
 )
 
-PRINTER_COLUMNS: list[dict[str, Any]] = [
+PRINTER_COLUMNS: list[JSON] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Summary of the state."},
     {
         "name": "Ready",
@@ -68,7 +69,7 @@ def _strip_none(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: JSON, overlay: Mapping[str, Any]) -> JSON:
     """Overlay wins, except CEL rule lists, which add up (a field's rules plus its type's rules)."""
     merged = dict(base)
     for key, value in overlay.items():
@@ -95,7 +96,7 @@ def _structural(node: Any, defs: Mapping[str, Any]) -> Any:
             del node["anyOf"]
             return _merge(_structural(branches[0], defs), _structural(node, defs))
         node["anyOf"] = branches
-    out: dict[str, Any] = {}
+    out: JSON = {}
     for key, value in node.items():
         if key == "title" or (key == "additionalProperties" and value is False):
             continue
@@ -118,15 +119,15 @@ def _structural(node: Any, defs: Mapping[str, Any]) -> Any:
     }
 
 
-def openapi_schema(model: type[Any]) -> dict[str, Any]:
+def openapi_schema(model: type[Any]) -> JSON:
     """A model's structural OpenAPI v3 schema, every `$ref` inlined."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.pop("$defs", {})
-    schema: dict[str, Any] = _structural(raw, defs)
+    schema: JSON = _structural(raw, defs)
     return schema
 
 
-def crd_manifest() -> dict[str, Any]:
+def crd_manifest() -> JSON:
     """The complete CustomResourceDefinition."""
     spec_schema = openapi_schema(WebStackSpec)
     status_schema = openapi_schema(WebStackStatus)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from webstack_operator.api.group_version import API_VERSION, KIND
+from webstack_operator.kube.jsondata import JSON
 
 
 class RenderError(Exception):
     """A WebStack file that cannot be rendered, with where and why."""
 
 
-def load_documents(path: str) -> list[dict[str, Any]]:
+def load_documents(path: str) -> list[JSON]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as error:

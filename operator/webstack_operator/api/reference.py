@@ -1,7 +1,6 @@
 """`docs/crd-reference.md`, generated from the same schema the CRD carries, so the two cannot disagree."""
 
 import json
-from typing import Any
 
 from webstack_operator.api.crd import crd_manifest
 from webstack_operator.api.group_version import API_VERSION, KIND
@@ -18,6 +17,7 @@ from webstack_operator.api.patterns import (
     PROMETHEUS_DURATION_PATTERN,
     SHORT_DURATION_PATTERN,
 )
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.quantity import QUANTITY_PATTERN
 
 # Long patterns read better by name; the CRD (and `kubectl explain`) carries the regular expression.
@@ -51,7 +51,7 @@ Rules marked **CEL** are enforced by the apiserver on create and update (and, ex
 """
 
 
-def _type(schema: dict[str, Any]) -> str:
+def _type(schema: JSON) -> str:
     if schema.get("x-kubernetes-int-or-string"):
         return "int or string"
     kind = str(schema.get("type", "object"))
@@ -62,7 +62,7 @@ def _type(schema: dict[str, Any]) -> str:
     return kind
 
 
-def _constraints(schema: dict[str, Any]) -> str:
+def _constraints(schema: JSON) -> str:
     parts = []
     if "enum" in schema:
         parts.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
@@ -85,9 +85,9 @@ def _constraints(schema: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _field_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+def _field_defaults(schema: JSON) -> JSON:
     """What an empty object becomes from its fields' own defaults (the apiserver's nested defaulting)."""
-    out: dict[str, Any] = {}
+    out: JSON = {}
     for name, prop in schema.get("properties", {}).items():
         if "default" in prop:
             out[name] = prop["default"]
@@ -105,8 +105,8 @@ def _anchor(path: str) -> str:
     return "".join(c for c in path.lower() if c.isalnum() or c in "-_")
 
 
-def _section(path: str, schema: dict[str, Any], out: list[str]) -> None:
-    properties: dict[str, Any] = schema.get("properties", {})
+def _section(path: str, schema: JSON, out: list[str]) -> None:
+    properties: JSON = schema.get("properties", {})
     required = set(schema.get("required", []))
     out.append(f"\n## `{path}`\n\n{_cell(schema.get('description', ''))}")
     rules = schema.get("x-kubernetes-validations", [])
@@ -114,7 +114,7 @@ def _section(path: str, schema: dict[str, Any], out: list[str]) -> None:
         out.append("")
         out.extend(f"- **CEL**: {_cell(rule['message'])}" for rule in rules)
     out.append("\n| Field | Type | Default | Description | Validation |\n| --- | --- | --- | --- | --- |")
-    children: list[tuple[str, dict[str, Any]]] = []
+    children: list[tuple[str, JSON]] = []
     for name, prop in properties.items():
         target = prop.get("items", prop) if prop.get("type") == "array" else prop
         nested = "properties" in target

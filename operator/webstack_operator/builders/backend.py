@@ -8,23 +8,17 @@ from collections.abc import Mapping
 
 from webstack_operator.api.backend_types import EnvVar
 from webstack_operator.builders import canary
-from webstack_operator.builders.common import (
-    TMP_VOLUME,
-    Manifest,
-    container_security_context,
-    empty_dir,
-    http_probe,
-    object_meta,
-    pod_disruption_budget,
-    pod_spec,
-    resources,
-    service,
-    topology_spread,
-)
+from webstack_operator.builders.availability import pod_disruption_budget, topology_spread
+from webstack_operator.builders.container_resources import resources
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
+from webstack_operator.builders.probes import http_probe
 from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
+from webstack_operator.builders.services import service
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 BACKEND_UID = 10001  # the users API image's USER (Dockerfile.webapp)
@@ -56,11 +50,11 @@ def backend_url(ctx: StackContext) -> str:
     return f"http://{backend_name(ctx)}:{SERVICE_PORT}"
 
 
-def _secret_env(name: str, secret: str, key: str) -> Manifest:
+def _secret_env(name: str, secret: str, key: str) -> JSON:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def _user_env(var: EnvVar) -> Manifest:
+def _user_env(var: EnvVar) -> JSON:
     if var.value_from is None:
         return {"name": var.name, "value": var.value or ""}
     source = var.value_from
@@ -74,11 +68,11 @@ def _user_env(var: EnvVar) -> Manifest:
     return {"name": var.name, "valueFrom": ref}
 
 
-def backend_env(ctx: StackContext) -> list[Manifest]:
+def backend_env(ctx: StackContext) -> list[JSON]:
     """Database, cache and runtime settings for the users API, then the user's own variables."""
     spec = ctx.spec
     secret = ctx.credentials_secret
-    env: list[Manifest]
+    env: list[JSON]
     if ctx.database_managed:
         env = [
             {"name": "PGHOST", "value": statefulset_name(ctx)},
@@ -116,13 +110,13 @@ def users_api_container(
     name: str,
     *,
     command: list[str] | None = None,
-    ports: list[Manifest] | None = None,
-    probes: Mapping[str, Manifest] | None = None,
-) -> Manifest:
+    ports: list[JSON] | None = None,
+    probes: Mapping[str, JSON] | None = None,
+) -> JSON:
     """The users API image as every pod of the stack runs it: the backend's environment (credentials
     included), resources and hardening, and a writable /tmp."""
     backend = ctx.spec.backend
-    container: Manifest = {"name": name, "image": backend.image, "imagePullPolicy": "IfNotPresent"}
+    container: JSON = {"name": name, "image": backend.image, "imagePullPolicy": "IfNotPresent"}
     if command is not None:
         container["command"] = command
     if ports is not None:
@@ -135,7 +129,7 @@ def users_api_container(
     return container
 
 
-def users_api_pod_spec(ctx: StackContext, container: Manifest, **extra: object) -> Manifest:
+def users_api_pod_spec(ctx: StackContext, container: JSON, **extra: object) -> JSON:
     """The hardened pod around `users_api_container`: the backend's ServiceAccount, its user, the /tmp."""
     return pod_spec(
         ctx,
@@ -148,7 +142,7 @@ def users_api_pod_spec(ctx: StackContext, container: Manifest, **extra: object) 
     )
 
 
-def backend_pod_template(ctx: StackContext) -> Manifest:
+def backend_pod_template(ctx: StackContext) -> JSON:
     """The pod of the users API."""
     container = users_api_container(
         ctx,
@@ -172,8 +166,8 @@ def backend_pod_template(ctx: StackContext) -> Manifest:
     }
 
 
-def _workload_spec(ctx: StackContext) -> Manifest:
-    spec: Manifest = {}
+def _workload_spec(ctx: StackContext) -> JSON:
+    spec: JSON = {}
     if ctx.spec.backend.autoscaling is None:
         spec["replicas"] = ctx.spec.backend.replicas
     spec["revisionHistoryLimit"] = 5
@@ -182,7 +176,7 @@ def _workload_spec(ctx: StackContext) -> Manifest:
     return spec
 
 
-def backend_workload(ctx: StackContext) -> Manifest:
+def backend_workload(ctx: StackContext) -> JSON:
     """A Rollout for canary delivery (with Argo Rollouts installed), else a Deployment."""
     spec = _workload_spec(ctx)
     if ctx.uses_rollout:
@@ -210,7 +204,7 @@ def rollout_selector(ctx: StackContext, service_name: str) -> dict[str, str]:
     return {canary.HASH_LABEL: pod_hash} if pod_hash else {}
 
 
-def backend_services(ctx: StackContext) -> list[Manifest]:
+def backend_services(ctx: StackContext) -> list[JSON]:
     """Stable Service (and canary Service for a Rollout; metrics Service when monitored)."""
     ports = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]
     annotations = {ALB_HEALTHCHECK_ANNOTATION: "/readyz"} if ctx.ingress_is_alb else None
@@ -241,7 +235,7 @@ def backend_services(ctx: StackContext) -> list[Manifest]:
     return services
 
 
-def backend_hpa(ctx: StackContext) -> Manifest | None:
+def backend_hpa(ctx: StackContext) -> JSON | None:
     """The autoscaler, targeting whichever workload kind renders."""
     scaling = ctx.spec.backend.autoscaling
     if scaling is None:
@@ -291,7 +285,7 @@ def backend_hpa(ctx: StackContext) -> Manifest | None:
     }
 
 
-def backend_objects(ctx: StackContext) -> list[Manifest]:
+def backend_objects(ctx: StackContext) -> list[JSON]:
     """Every backend object, in apply order among themselves."""
     objects = [*backend_services(ctx)]
     template = canary.analysis_template(ctx)

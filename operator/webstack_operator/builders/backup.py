@@ -6,8 +6,10 @@ and the operator deletes it with a finalizer. The label selector picks every obj
 this stack, pods included (Velero runs the Postgres pod's `pg_dump` hook only on pods in the backup).
 """
 
-from webstack_operator.builders.common import Manifest, bounded_name, short_hash
+from webstack_operator.builders.checksums import short_hash
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.metadata import bounded_name
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 # Velero labels each Backup with `velero.io/schedule-name`, a label value: at most 63 characters.
@@ -21,7 +23,7 @@ def schedule_name(ctx: StackContext) -> str:
     return bounded_name(f"{ctx.namespace}-{ctx.name}-{short_hash(stack, 6)}", MAX_SCHEDULE_NAME)
 
 
-def velero_schedule(ctx: StackContext) -> Manifest:
+def velero_schedule(ctx: StackContext) -> JSON:
     """The Schedule."""
     backup = ctx.spec.backup
     snapshot = backup.volume_backup_method == "Snapshot"
@@ -52,6 +54,6 @@ def velero_schedule(ctx: StackContext) -> Manifest:
     }
 
 
-def backup_objects(ctx: StackContext) -> list[Manifest]:
+def backup_objects(ctx: StackContext) -> list[JSON]:
     """The Schedule, when backups are on and Velero is installed."""
     return [velero_schedule(ctx)] if ctx.backup_enabled else []

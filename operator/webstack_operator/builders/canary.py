@@ -11,8 +11,9 @@ one, Argo approximates a weight by the ratio of canary to stable pods.
 """
 
 from webstack_operator.builders import promql
-from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
@@ -34,17 +35,17 @@ def analysis_template_name(ctx: StackContext) -> str:
     return ctx.child("backend")
 
 
-def canary_strategy(ctx: StackContext) -> Manifest:
+def canary_strategy(ctx: StackContext) -> JSON:
     """`spec.strategy` of the backend Rollout."""
     delivery = ctx.spec.backend.delivery
     stable, canary, _ = _names(ctx)
-    steps: list[Manifest] = []
+    steps: list[JSON] = []
     for step in delivery.steps or ():
         if step.set_weight is not None:
             steps.append({"setWeight": step.set_weight})
         elif step.pause is not None:
             steps.append({"pause": {"duration": step.pause.duration} if step.pause.duration else {}})
-    strategy: Manifest = {
+    strategy: JSON = {
         "stableService": stable,
         "canaryService": canary,
         "maxSurge": "25%",
@@ -64,7 +65,7 @@ def canary_strategy(ctx: StackContext) -> Manifest:
     return {"canary": strategy}
 
 
-def analysis_template(ctx: StackContext) -> Manifest | None:
+def analysis_template(ctx: StackContext) -> JSON | None:
     """The AnalysisTemplate, when the spec asks for analysis and the cluster can run it."""
     analysis = ctx.spec.backend.delivery.analysis
     if analysis is None or not ctx.analysis_enabled:

@@ -6,10 +6,10 @@ the backend, ingress, monitoring and network builders cannot disagree about them
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from webstack_operator.api.spec import WebStackSpec, validate_name
 from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.kube.jsondata import JSON
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class OwnerRef:
     name: str
     uid: str
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> JSON:
         """A controller owner reference: garbage collection deletes the child with its WebStack."""
         return {
             "apiVersion": self.api_version,

@@ -8,19 +8,29 @@ analysis share, and because the builders may do no file I/O.
 """
 
 import json
-from typing import Any
 
 from webstack_contract import metric_names as m
 from webstack_operator.builders import promql
-from webstack_operator.telemetry import metric_names as om
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.telemetry.metric_names import (
+    API_ERRORS_TOTAL,
+    DRIFT_CORRECTIONS_TOTAL,
+    LABEL_KIND,
+    LABEL_PHASE,
+    LABEL_RESULT,
+    OPERATOR_JOB,
+    RECONCILE_TOTAL,
+    RESULT_ERROR,
+    STACKS,
+)
 
 WINDOW = "$__rate_interval"
 _MATCHERS = {"namespace": "$namespace", "job": "$job"}
-_OPERATOR = promql.selector({"job": om.OPERATOR_JOB})
+_OPERATOR = promql.selector({"job": OPERATOR_JOB})
 OPERATOR_ROW_Y = 30
 
 
-def _target(expr: str, legend: str, ref: str) -> dict[str, Any]:
+def _target(expr: str, legend: str, ref: str) -> JSON:
     return {
         "datasource": {"type": "prometheus", "uid": "${datasource}"},
         "expr": expr,
@@ -34,11 +44,11 @@ def _panel(
     title: str,
     unit: str,
     grid: tuple[int, int, int, int],
-    targets: list[dict[str, Any]],
+    targets: list[JSON],
     *,
     kind: str = "timeseries",
     description: str = "",
-) -> dict[str, Any]:
+) -> JSON:
     x, y, w, h = grid
     return {
         "id": panel_id,
@@ -53,7 +63,7 @@ def _panel(
     }
 
 
-def _row(panel_id: int, title: str, y: int) -> dict[str, Any]:
+def _row(panel_id: int, title: str, y: int) -> JSON:
     return {
         "id": panel_id,
         "type": "row",
@@ -64,7 +74,7 @@ def _row(panel_id: int, title: str, y: int) -> dict[str, Any]:
     }
 
 
-def operator_panels() -> list[dict[str, Any]]:
+def operator_panels() -> list[JSON]:
     """The operator's row: reconciles and their errors, drift put back, stacks by phase.
 
     Failure and drift counters have a series only once something happened, so those queries fall back to
@@ -72,7 +82,7 @@ def operator_panels() -> list[dict[str, Any]]:
 
     The operator serves every stack of the cluster, so these panels ignore the stack variables."""
     y = OPERATOR_ROW_Y + 1
-    errors = promql.selector({"job": om.OPERATOR_JOB}, f'{om.LABEL_RESULT}="{om.RESULT_ERROR}"')
+    errors = promql.selector({"job": OPERATOR_JOB}, f'{LABEL_RESULT}="{RESULT_ERROR}"')
     return [
         _row(9, "Operator", OPERATOR_ROW_Y),
         _panel(
@@ -82,8 +92,8 @@ def operator_panels() -> list[dict[str, Any]]:
             (0, y, 12, 8),
             [
                 _target(
-                    f"sum by ({om.LABEL_RESULT}) (rate({om.RECONCILE_TOTAL}{_OPERATOR}[{WINDOW}]))",
-                    f"{{{{{om.LABEL_RESULT}}}}}",
+                    f"sum by ({LABEL_RESULT}) (rate({RECONCILE_TOTAL}{_OPERATOR}[{WINDOW}]))",
+                    f"{{{{{LABEL_RESULT}}}}}",
                     "A",
                 ),
             ],
@@ -95,12 +105,12 @@ def operator_panels() -> list[dict[str, Any]]:
             (12, y, 12, 8),
             [
                 _target(
-                    promql.or_zero(f"sum(rate({om.RECONCILE_TOTAL}{errors}[{WINDOW}]))"),
+                    promql.or_zero(f"sum(rate({RECONCILE_TOTAL}{errors}[{WINDOW}]))"),
                     "reconcile errors",
                     "A",
                 ),
                 _target(
-                    promql.or_zero(f"sum by (status) (rate({om.API_ERRORS_TOTAL}{_OPERATOR}[{WINDOW}]))"),
+                    promql.or_zero(f"sum by (status) (rate({API_ERRORS_TOTAL}{_OPERATOR}[{WINDOW}]))"),
                     "API {{status}}",
                     "B",
                 ),
@@ -114,9 +124,9 @@ def operator_panels() -> list[dict[str, Any]]:
             [
                 _target(
                     promql.or_zero(
-                        f"sum by ({om.LABEL_KIND}) (rate({om.DRIFT_CORRECTIONS_TOTAL}{_OPERATOR}[{WINDOW}]))"
+                        f"sum by ({LABEL_KIND}) (rate({DRIFT_CORRECTIONS_TOTAL}{_OPERATOR}[{WINDOW}]))"
                     ),
-                    f"{{{{{om.LABEL_KIND}}}}}",
+                    f"{{{{{LABEL_KIND}}}}}",
                     "A",
                 ),
             ],
@@ -129,16 +139,14 @@ def operator_panels() -> list[dict[str, Any]]:
             (12, y + 8, 12, 8),
             [
                 # max: every replica exports the gauge; only the leader's counts stacks.
-                _target(
-                    f"max by ({om.LABEL_PHASE}) ({om.STACKS}{_OPERATOR})", f"{{{{{om.LABEL_PHASE}}}}}", "A"
-                ),
+                _target(f"max by ({LABEL_PHASE}) ({STACKS}{_OPERATOR})", f"{{{{{LABEL_PHASE}}}}}", "A"),
             ],
         ),
     ]
 
 
-def _variable(name: str, label: str, query: str, current: str | None) -> dict[str, Any]:
-    variable: dict[str, Any] = {
+def _variable(name: str, label: str, query: str, current: str | None) -> JSON:
+    variable: JSON = {
         "name": name,
         "label": label,
         "type": "query",
@@ -155,7 +163,7 @@ def _variable(name: str, label: str, query: str, current: str | None) -> dict[st
     return variable
 
 
-def users_api_panels() -> list[dict[str, Any]]:
+def users_api_panels() -> list[JSON]:
     """The users API's panels: traffic, errors, latency, cache and database pool of the stack the
     `namespace` and `job` variables select."""
     sel = promql.selector(_MATCHERS)
@@ -249,7 +257,7 @@ def users_api_panels() -> list[dict[str, Any]]:
     ]
 
 
-def _templating(namespace: str | None, job: str | None) -> dict[str, Any]:
+def _templating(namespace: str | None, job: str | None) -> JSON:
     """The data source and the stack variables, `namespace` and `job` preselected when given."""
     return {
         "list": [
@@ -281,7 +289,7 @@ def build_dashboard(
     title: str = "WebStack / users API",
     namespace: str | None = None,
     job: str | None = None,
-) -> dict[str, Any]:
+) -> JSON:
     """The dashboard model. `namespace` and `job` preselect one stack's backend (its metrics Service)."""
     return {
         "uid": uid,
@@ -302,6 +310,6 @@ def build_dashboard(
     }
 
 
-def dashboard_json(dashboard: dict[str, Any]) -> str:
+def dashboard_json(dashboard: JSON) -> str:
     """The canonical text of a dashboard: sorted keys, two-space indent, trailing newline."""
     return json.dumps(dashboard, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

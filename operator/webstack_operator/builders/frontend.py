@@ -6,24 +6,17 @@ ConfigMap: any change rolls the pods, and what runs always matches what was rend
 """
 
 from webstack_contract.frontend import render_nginx_conf
+from webstack_operator.builders.availability import pod_disruption_budget, topology_spread
 from webstack_operator.builders.backend import backend_url
-from webstack_operator.builders.common import (
-    CONFIG_CHECKSUM_ANNOTATION,
-    TMP_VOLUME,
-    Manifest,
-    checksum,
-    container_security_context,
-    empty_dir,
-    http_probe,
-    object_meta,
-    pod_disruption_budget,
-    pod_spec,
-    resources,
-    service,
-    topology_spread,
-)
+from webstack_operator.builders.checksums import CONFIG_CHECKSUM_ANNOTATION, checksum
+from webstack_operator.builders.container_resources import resources
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.probes import http_probe
+from webstack_operator.builders.services import service
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 NGINX_UID = 101  # the `nginx` user of nginxinc/nginx-unprivileged
@@ -52,7 +45,7 @@ def nginx_conf(ctx: StackContext) -> str:
     )
 
 
-def frontend_config_map(ctx: StackContext) -> Manifest:
+def frontend_config_map(ctx: StackContext) -> JSON:
     """nginx.conf and the UI assets, keys sorted for stable output."""
     data = {NGINX_CONF_KEY: nginx_conf(ctx), **ctx.settings.frontend_assets}
     return {
@@ -63,7 +56,7 @@ def frontend_config_map(ctx: StackContext) -> Manifest:
     }
 
 
-def nginx_container(ctx: StackContext) -> Manifest:
+def nginx_container(ctx: StackContext) -> JSON:
     """nginx with its nginx.conf (one file of the image replaced) and the assets as its static root."""
     frontend = ctx.spec.frontend
     return {
@@ -88,7 +81,7 @@ def nginx_container(ctx: StackContext) -> Manifest:
     }
 
 
-def _volumes(ctx: StackContext, config_map: Manifest) -> list[Manifest]:
+def _volumes(ctx: StackContext, config_map: JSON) -> list[JSON]:
     """The ConfigMap twice (nginx.conf alone, and every asset), and scratch space."""
     name = frontend_name(ctx)
     assets = sorted(key for key in config_map["data"] if key != NGINX_CONF_KEY)
@@ -105,7 +98,7 @@ def _volumes(ctx: StackContext, config_map: Manifest) -> list[Manifest]:
     ]
 
 
-def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
+def frontend_deployment(ctx: StackContext, config_map: JSON) -> JSON:
     """nginx, rolled whenever its ConfigMap's content changes."""
     frontend, name = ctx.spec.frontend, frontend_name(ctx)
     return {
@@ -136,14 +129,14 @@ def frontend_deployment(ctx: StackContext, config_map: Manifest) -> Manifest:
     }
 
 
-def frontend_service(ctx: StackContext) -> Manifest:
+def frontend_service(ctx: StackContext) -> JSON:
     """The Service the Ingress sends `/` to."""
     ports = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]
     annotations = {"alb.ingress.kubernetes.io/healthcheck-path": "/healthz"} if ctx.ingress_is_alb else None
     return service(ctx, frontend_name(ctx), labels.FRONTEND, ports, annotations=annotations)
 
 
-def frontend_objects(ctx: StackContext) -> list[Manifest]:
+def frontend_objects(ctx: StackContext) -> list[JSON]:
     """Every frontend object."""
     config_map = frontend_config_map(ctx)
     objects = [config_map, frontend_service(ctx), frontend_deployment(ctx, config_map)]

@@ -4,14 +4,15 @@ A workload of its own gets its own identity, so a RoleBinding or an IAM trust po
 component never reaches another (and no pod runs as the namespace's `default` account).
 """
 
-from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-def _service_account(ctx: StackContext, component: str, suffix: str, annotations: dict[str, str]) -> Manifest:
+def _service_account(ctx: StackContext, component: str, suffix: str, annotations: dict[str, str]) -> JSON:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -33,7 +34,7 @@ _SUFFIX = {
 }
 
 
-def service_accounts(ctx: StackContext) -> list[Manifest]:
+def service_accounts(ctx: StackContext) -> list[JSON]:
     """ServiceAccounts of the workloads this stack runs."""
     role = ctx.spec.backend.iam_role_arn
     accounts = [

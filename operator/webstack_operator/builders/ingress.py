@@ -11,9 +11,10 @@ operator never sets that annotation, server-side apply leaves it to Argo.
 import json
 
 from webstack_operator.builders.backend import SERVICE_PORT, backend_name
-from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.frontend import frontend_name
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 ALB = "alb.ingress.kubernetes.io/"
@@ -52,18 +53,18 @@ def alb_annotations(ctx: StackContext) -> dict[str, str]:
     return annotations
 
 
-def _path(path: str, service: str, port: Manifest) -> Manifest:
+def _path(path: str, service: str, port: JSON) -> JSON:
     return {"path": path, "pathType": "Prefix", "backend": {"service": {"name": service, "port": port}}}
 
 
-def ingress(ctx: StackContext) -> Manifest | None:
+def ingress(ctx: StackContext) -> JSON | None:
     """The Ingress, when enabled."""
     spec = ctx.spec.ingress
     if not spec.enabled or spec.host is None:
         return None
     annotations = alb_annotations(ctx) if ctx.ingress_is_alb else {}
     annotations |= spec.annotations or {}
-    api_port: Manifest = {"name": "use-annotation"} if ctx.alb_traffic_routing else {"number": SERVICE_PORT}
+    api_port: JSON = {"name": "use-annotation"} if ctx.alb_traffic_routing else {"number": SERVICE_PORT}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -85,7 +86,7 @@ def ingress(ctx: StackContext) -> Manifest | None:
     }
 
 
-def ingress_objects(ctx: StackContext) -> list[Manifest]:
+def ingress_objects(ctx: StackContext) -> list[JSON]:
     """The Ingress, or nothing."""
     obj = ingress(ctx)
     return [obj] if obj is not None else []

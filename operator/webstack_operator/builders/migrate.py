@@ -12,8 +12,10 @@ codes say which failures a retry cannot fix (users_api/cli.py): those fail the J
 """
 
 from webstack_operator.builders.backend import users_api_container, users_api_pod_spec
-from webstack_operator.builders.common import Manifest, bounded_name, checksum, object_meta
+from webstack_operator.builders.checksums import checksum
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.metadata import bounded_name, object_meta
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 COMPONENT = "migrate"  # app.kubernetes.io/component of the Job and its pods
@@ -30,7 +32,7 @@ BACKOFF_LIMIT = 4
 ACTIVE_DEADLINE_SECONDS = 1800
 
 
-def migration_pod_template(ctx: StackContext) -> Manifest:
+def migration_pod_template(ctx: StackContext) -> JSON:
     """The migration pod: the backend's, running `users-api migrate` once."""
     container = users_api_container(ctx, CONTAINER, command=COMMAND)
     return {
@@ -42,12 +44,12 @@ def migration_pod_template(ctx: StackContext) -> Manifest:
     }
 
 
-def migration_job_name(ctx: StackContext, spec: Manifest) -> str:
+def migration_job_name(ctx: StackContext, spec: JSON) -> str:
     """`<stack>-migrate-<hash of the Job's spec>`, bounded for the job-name label."""
     return bounded_name(f"{ctx.child('migrate')}-{checksum(spec)[:10]}", MAX_NAME)
 
 
-def migration_job(ctx: StackContext) -> Manifest:
+def migration_job(ctx: StackContext) -> JSON:
     """The Job that migrates the schema for the desired backend image."""
     spec = {
         "backoffLimit": BACKOFF_LIMIT,
@@ -76,6 +78,6 @@ def migration_job(ctx: StackContext) -> Manifest:
     }
 
 
-def migration_objects(ctx: StackContext) -> list[Manifest]:
+def migration_objects(ctx: StackContext) -> list[JSON]:
     """Every stack has one: a Managed database's first schema, or an External one's next."""
     return [migration_job(ctx)]

@@ -12,10 +12,12 @@ from webstack_operator.builders import promql
 from webstack_operator.builders.backend import SCRAPE_LABEL, metrics_service_name
 from webstack_operator.builders.backup import schedule_name
 from webstack_operator.builders.canary import HASH_LABEL
-from webstack_operator.builders.common import Manifest, object_meta, short_hash
+from webstack_operator.builders.checksums import short_hash
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
+from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.postgres import statefulset_name
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
@@ -34,9 +36,9 @@ def _matchers(ctx: StackContext) -> dict[str, str]:
     return {"namespace": ctx.namespace, "job": metrics_service_name(ctx)}
 
 
-def service_monitor(ctx: StackContext) -> Manifest:
+def service_monitor(ctx: StackContext) -> JSON:
     """Scrape `/metrics` of every backend pod, keeping the Rollout's pod hash as a label for analysis."""
-    spec: Manifest = {
+    spec: JSON = {
         "selector": {
             "matchLabels": {**labels.selector_labels(ctx.name, labels.BACKEND), SCRAPE_LABEL: "true"}
         },
@@ -62,7 +64,7 @@ def service_monitor(ctx: StackContext) -> Manifest:
 
 def _alert(
     name: str, expr: str, duration: str, severity: str, summary: str, description: str, ctx: StackContext
-) -> Manifest:
+) -> JSON:
     return {
         "alert": name,
         "expr": expr,
@@ -88,7 +90,7 @@ def backup_period_seconds(ctx: StackContext) -> int:
     return period_seconds(ctx.spec.backup.schedule)
 
 
-def _api_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
+def _api_alerts(ctx: StackContext, stack: str) -> list[JSON]:
     thresholds = ctx.spec.monitoring.thresholds
     matchers = _matchers(ctx)
     return [
@@ -124,7 +126,7 @@ def _api_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
     ]
 
 
-def _postgres_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
+def _postgres_alerts(ctx: StackContext, stack: str) -> list[JSON]:
     rules = [
         _alert(
             "WebStackPostgresUnreachable",
@@ -154,7 +156,7 @@ def _postgres_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
     return rules
 
 
-def _cache_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
+def _cache_alerts(ctx: StackContext, stack: str) -> list[JSON]:
     if ctx.spec.cache.mode == "Disabled":
         return []
     thresholds = ctx.spec.monitoring.thresholds
@@ -190,7 +192,7 @@ def _cache_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
     ]
 
 
-def _backup_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
+def _backup_alerts(ctx: StackContext, stack: str) -> list[JSON]:
     if not ctx.backup_enabled:
         return []
     schedule = {"schedule": schedule_name(ctx)}
@@ -219,7 +221,7 @@ def _backup_alerts(ctx: StackContext, stack: str) -> list[Manifest]:
     ]
 
 
-def alert_rules(ctx: StackContext) -> list[Manifest]:
+def alert_rules(ctx: StackContext) -> list[JSON]:
     """The API (errors, latency, down), Postgres, the cache, and backups when they are on."""
     stack = f"{ctx.namespace}/{ctx.name}"
     return [
@@ -230,7 +232,7 @@ def alert_rules(ctx: StackContext) -> list[Manifest]:
     ]
 
 
-def prometheus_rule(ctx: StackContext) -> Manifest:
+def prometheus_rule(ctx: StackContext) -> JSON:
     """The stack's alerts."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -240,7 +242,7 @@ def prometheus_rule(ctx: StackContext) -> Manifest:
     }
 
 
-def dashboard_config_map(ctx: StackContext) -> Manifest:
+def dashboard_config_map(ctx: StackContext) -> JSON:
     """The dashboard, preset to this stack, for Grafana's sidecar (label `grafana_dashboard: "1"`)."""
     stack = f"{ctx.namespace}/{ctx.name}"
     dashboard = build_dashboard(
@@ -263,7 +265,7 @@ def dashboard_config_map(ctx: StackContext) -> Manifest:
     }
 
 
-def monitoring_objects(ctx: StackContext) -> list[Manifest]:
+def monitoring_objects(ctx: StackContext) -> list[JSON]:
     """Monitoring objects, when enabled and the Prometheus Operator is installed."""
     if not ctx.monitoring_enabled:
         return []

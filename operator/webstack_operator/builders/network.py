@@ -15,12 +15,13 @@ cyclonus's policy engine what these policies allow and compares it with that tab
 
 from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
-from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.frontend import LISTEN_PORT
+from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.builders.postgres import POSTGRES_PORT
 from webstack_operator.builders.redis import REDIS_PORT
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 ANY_ADDRESS = ("0.0.0.0/0", "::/0")
@@ -30,19 +31,19 @@ AWS_API_PORT = 443
 DNS_PORT = 53
 
 
-def _pods(ctx: StackContext, component: str) -> Manifest:
+def _pods(ctx: StackContext, component: str) -> JSON:
     return {"podSelector": {"matchLabels": labels.selector_labels(ctx.name, component)}}
 
 
-def _networks(cidrs: tuple[str, ...] | list[str]) -> list[Manifest]:
+def _networks(cidrs: tuple[str, ...] | list[str]) -> list[JSON]:
     return [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
 
 
-def _tcp(port: int) -> list[Manifest]:
+def _tcp(port: int) -> list[JSON]:
     return [{"protocol": "TCP", "port": port}]
 
 
-def _dns(ctx: StackContext) -> Manifest:
+def _dns(ctx: StackContext) -> JSON:
     """The cluster DNS pods, on UDP and TCP 53; a resolver anywhere else is not reachable."""
     dns = ctx.spec.security.dns
     peer = {
@@ -55,14 +56,12 @@ def _dns(ctx: StackContext) -> Manifest:
     }
 
 
-def _clients(ctx: StackContext) -> list[Manifest]:
+def _clients(ctx: StackContext) -> list[JSON]:
     """Where the Ingress controller's proxies connect from."""
     return _networks(ctx.spec.ingress.source_cidrs or PRIVATE_RANGES)
 
 
-def _policy(
-    ctx: StackContext, suffix: str, component: str, ingress: list[Manifest], egress: list[Manifest]
-) -> Manifest:
+def _policy(ctx: StackContext, suffix: str, component: str, ingress: list[JSON], egress: list[JSON]) -> JSON:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -76,7 +75,7 @@ def _policy(
     }
 
 
-def default_deny(ctx: StackContext) -> Manifest:
+def default_deny(ctx: StackContext) -> JSON:
     """Every pod of this stack (and no one else's): no traffic unless another policy allows it."""
     selector = {labels.PART_OF: labels.PART_OF_VALUE, labels.INSTANCE: ctx.name}
     return {
@@ -87,7 +86,7 @@ def default_deny(ctx: StackContext) -> Manifest:
     }
 
 
-def _database_egress(ctx: StackContext) -> Manifest:
+def _database_egress(ctx: StackContext) -> JSON:
     """Postgres: its pods (Managed), or its port at its networks (External; anywhere when not given)."""
     if ctx.database_managed:
         return {"to": [_pods(ctx, labels.DATABASE)], "ports": _tcp(POSTGRES_PORT)}
@@ -96,7 +95,7 @@ def _database_egress(ctx: StackContext) -> Manifest:
     return {"to": _networks(database.cidrs or ANY_ADDRESS), "ports": _tcp(port)}
 
 
-def _cache_egress(ctx: StackContext) -> list[Manifest]:
+def _cache_egress(ctx: StackContext) -> list[JSON]:
     cache = ctx.spec.cache
     if ctx.cache_managed:
         return [{"to": [_pods(ctx, labels.CACHE)], "ports": _tcp(REDIS_PORT)}]
@@ -105,7 +104,7 @@ def _cache_egress(ctx: StackContext) -> list[Manifest]:
     return []
 
 
-def _backend_policy(ctx: StackContext) -> Manifest:
+def _backend_policy(ctx: StackContext) -> JSON:
     ingress = [{"from": [_pods(ctx, labels.FRONTEND)], "ports": _tcp(HTTP_PORT)}]
     if ctx.spec.ingress.enabled:
         ingress.append({"from": _clients(ctx), "ports": _tcp(HTTP_PORT)})
@@ -121,13 +120,13 @@ def _backend_policy(ctx: StackContext) -> Manifest:
     return _policy(ctx, "backend", labels.BACKEND, ingress, egress)
 
 
-def _migrate_policy(ctx: StackContext) -> Manifest:
+def _migrate_policy(ctx: StackContext) -> JSON:
     """The migration Job talks to the database and nothing else (it runs SQL, never an AWS API, even
     under the backend's IAM role); no one talks to it."""
     return _policy(ctx, "migrate", MIGRATE, [], [_dns(ctx), _database_egress(ctx)])
 
 
-def network_policies(ctx: StackContext) -> list[Manifest]:
+def network_policies(ctx: StackContext) -> list[JSON]:
     """All policies, or none when the spec turns them off."""
     if not ctx.spec.security.network_policies:
         return []

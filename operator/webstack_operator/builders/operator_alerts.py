@@ -6,13 +6,12 @@ ServiceMonitor, so a cluster without the Prometheus Operator installs the operat
 from `metrics.py`'s names, as the stack alerts are built from the users API's.
 """
 
-from typing import Any
-
 from webstack_operator.builders.promql import selector
 from webstack_operator.config.run_options import DEFAULT_RESYNC_SECONDS
-from webstack_operator.telemetry import metric_names as n
+from webstack_operator.kube.jsondata import JSON
+from webstack_operator.telemetry import metric_names
 
-OPERATOR_JOB = n.OPERATOR_JOB
+OPERATOR_JOB = metric_names.OPERATOR_JOB
 RULE_NAME = "webstack-operator"
 RULE_NAMESPACE = "webstack-system"
 RUNBOOKS_URL = "https://github.com/webstack-dev/webstack/blob/main/docs/ops/runbooks.md"
@@ -27,20 +26,20 @@ DURATIONS = {
 }
 
 
-def operator_alert_rules(for_override: str | None = None) -> list[dict[str, Any]]:
+def operator_alert_rules(for_override: str | None = None) -> list[JSON]:
     """The rules; `for_override` replaces every `for:` (tests use short ones)."""
     job = selector({"job": OPERATOR_JOB})
-    failed = selector({"job": OPERATOR_JOB, n.LABEL_PHASE: n.PHASE_FAILED})
-    errors = selector({"job": OPERATOR_JOB, n.LABEL_RESULT: n.RESULT_ERROR})
+    failed = selector({"job": OPERATOR_JOB, metric_names.LABEL_PHASE: metric_names.PHASE_FAILED})
+    errors = selector({"job": OPERATOR_JOB, metric_names.LABEL_RESULT: metric_names.RESULT_ERROR})
     error_ratio = (
-        f"sum(rate({n.RECONCILE_TOTAL}{errors}[{ERROR_WINDOW}]))"
-        f" / sum(rate({n.RECONCILE_TOTAL}{job}[{ERROR_WINDOW}]))"
+        f"sum(rate({metric_names.RECONCILE_TOTAL}{errors}[{ERROR_WINDOW}]))"
+        f" / sum(rate({metric_names.RECONCILE_TOTAL}{job}[{ERROR_WINDOW}]))"
     )
-    last = f"{n.LAST_RECONCILE_TIMESTAMP_SECONDS}{job}"
+    last = f"{metric_names.LAST_RECONCILE_TIMESTAMP_SECONDS}{job}"
     rules = [
         (
             "WebStackOperatorStacksFailed",
-            f"max({n.STACKS}{failed}) > 0",
+            f"max({metric_names.STACKS}{failed}) > 0",
             "warning",
             "{{ $value }} WebStack(s) in phase Failed",
             "Their spec is invalid or cannot be applied: `kubectl get ws -A` and the Ready condition's "
@@ -52,12 +51,12 @@ def operator_alert_rules(for_override: str | None = None) -> list[dict[str, Any]
             "warning",
             f"More than {MAX_ERROR_RATIO:.0%} of WebStack reconciles fail",
             "{{ $value | humanizePercentage }} of reconciles ended in an error over "
-            f"{ERROR_WINDOW} ({n.RECONCILE_TOTAL}).",
+            f"{ERROR_WINDOW} ({metric_names.RECONCILE_TOTAL}).",
         ),
         (
             "WebStackOperatorNotReconciling",
             f"((time() - max({last})) > {STALE_RECONCILE_SECONDS}"
-            f" and on() (max({n.CACHE_STACKS}{job}) > 0))"
+            f" and on() (max({metric_names.CACHE_STACKS}{job}) > 0))"
             f" or absent({last})",
             "critical",
             "The WebStack operator has not reconciled for too long",
@@ -81,7 +80,7 @@ def operator_alert_rules(for_override: str | None = None) -> list[dict[str, Any]
     ]
 
 
-def operator_prometheus_rule() -> dict[str, Any]:
+def operator_prometheus_rule() -> JSON:
     """The PrometheusRule of deploy/components/operator-monitoring."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",

@@ -24,20 +24,14 @@ same (`POSTGRES_HOST_AUTH_METHOD`), and the server hashes every new password wit
 
 import json
 
-from webstack_operator.builders.common import (
-    TMP_VOLUME,
-    Manifest,
-    container_security_context,
-    empty_dir,
-    exec_probe,
-    object_meta,
-    pod_spec,
-    quantity,
-    resources,
-    service,
-)
+from webstack_operator.builders.container_resources import quantity, resources
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.probes import exec_probe
+from webstack_operator.builders.services import service
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 POSTGRES_UID = 70  # the `postgres` user of the official alpine image
@@ -126,7 +120,7 @@ def statefulset_name(ctx: StackContext) -> str:
     return ctx.child("postgres")
 
 
-def postgres_service(ctx: StackContext) -> Manifest:
+def postgres_service(ctx: StackContext) -> JSON:
     """Headless governing Service; `PGHOST` resolves to the (single) ready pod."""
     ports = [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}]
     return service(ctx, statefulset_name(ctx), labels.DATABASE, ports, headless=True)
@@ -149,7 +143,7 @@ def _backup_annotations(ctx: StackContext) -> dict[str, str]:
     return annotations
 
 
-def _credential_env(ctx: StackContext) -> list[Manifest]:
+def _credential_env(ctx: StackContext) -> list[JSON]:
     secret = ctx.credentials_secret
     return [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
@@ -161,7 +155,7 @@ def _credential_env(ctx: StackContext) -> list[Manifest]:
     ]
 
 
-def credentials_sync_container(ctx: StackContext, image: str) -> Manifest:
+def credentials_sync_container(ctx: StackContext, image: str) -> JSON:
     """The sidecar that sets the role's password from the (mounted) credentials Secret; see the module doc."""
     return {
         "name": SYNC_CONTAINER,
@@ -184,7 +178,7 @@ def credentials_sync_container(ctx: StackContext, image: str) -> Manifest:
     }
 
 
-def _credentials_volume(ctx: StackContext) -> Manifest:
+def _credentials_volume(ctx: StackContext) -> JSON:
     # Whole keys as files, never subPath (a subPath mount does not follow Secret updates). Readable by the
     # pod's group (fsGroup) only.
     return {
@@ -197,7 +191,7 @@ def _credentials_volume(ctx: StackContext) -> Manifest:
     }
 
 
-def postgres_container(ctx: StackContext, image: str) -> Manifest:
+def postgres_container(ctx: StackContext, image: str) -> JSON:
     """The server: data in a subdirectory of the volume, new passwords hashed with SCRAM (module doc)."""
     db = ctx.spec.database
     return {
@@ -228,10 +222,10 @@ def postgres_container(ctx: StackContext, image: str) -> Manifest:
     }
 
 
-def _data_claim(ctx: StackContext) -> Manifest:
+def _data_claim(ctx: StackContext) -> JSON:
     """The volume claim template of the data volume: the StatefulSet makes one claim from it per pod."""
     storage = ctx.spec.database.storage
-    claim_spec: Manifest = {
+    claim_spec: JSON = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": quantity(storage.size)}},
     }
@@ -245,12 +239,12 @@ def _data_claim(ctx: StackContext) -> Manifest:
     }
 
 
-def postgres_statefulset(ctx: StackContext) -> Manifest:
+def postgres_statefulset(ctx: StackContext) -> JSON:
     """The database itself, and the sidecar that keeps its role's password equal to the Secret's."""
     db = ctx.spec.database
     selector = labels.selector_labels(ctx.name, labels.DATABASE)
     image = db.image or ctx.settings.postgres_image(db.version)
-    template_meta: Manifest = {
+    template_meta: JSON = {
         "labels": labels.standard_labels(ctx.name, labels.DATABASE),
         # `kubectl exec/logs shop-postgres-0` without `-c` mean the database, not the sidecar.
         "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER, **_backup_annotations(ctx)},
@@ -293,7 +287,7 @@ def postgres_statefulset(ctx: StackContext) -> Manifest:
     }
 
 
-def postgres_objects(ctx: StackContext) -> list[Manifest]:
+def postgres_objects(ctx: StackContext) -> list[JSON]:
     """Everything Managed Postgres needs (nothing for an External database)."""
     if not ctx.database_managed:
         return []

@@ -16,20 +16,15 @@ import base64
 import math
 import re
 
-from webstack_operator.builders.common import (
-    TMP_VOLUME,
-    Manifest,
-    container_security_context,
-    empty_dir,
-    exec_probe,
-    object_meta,
-    pod_spec,
-    resources,
-    service,
-)
+from webstack_operator.builders.container_resources import resources
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.probes import exec_probe
 from webstack_operator.builders.secrets import APPLY_POLICY_ANNOTATION, CREATE_ONLY, GENERATED_ANNOTATION
+from webstack_operator.builders.services import service
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 REDIS_UID = 999  # the `redis` user of the official alpine image
@@ -94,7 +89,7 @@ def redis_server_args(
     ]
 
 
-def cache_secret(ctx: StackContext) -> Manifest:
+def cache_secret(ctx: StackContext) -> JSON:
     """The generated Redis password, created once and never overwritten by a reconcile (the same rules as
     the database's Secret); replaced only by `webstack.dev/regenerate-credentials`. Owned by the WebStack
     whatever the deletion policy: it guards a cache, no data outlives the stack with it."""
@@ -118,7 +113,7 @@ def cache_secret(ctx: StackContext) -> Manifest:
     }
 
 
-def redis_resources(ctx: StackContext) -> Manifest:
+def redis_resources(ctx: StackContext) -> JSON:
     """The spec's resources, or a guaranteed-memory default sized from `maxmemory`."""
     cache = ctx.spec.cache
     if cache.resources is not None:
@@ -127,13 +122,13 @@ def redis_resources(ctx: StackContext) -> Manifest:
     return {"requests": {"cpu": "50m", "memory": memory}, "limits": {"memory": memory}}
 
 
-def redis_service(ctx: StackContext) -> Manifest:
+def redis_service(ctx: StackContext) -> JSON:
     """The Service behind `REDIS_URL`."""
     ports = [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis", "protocol": "TCP"}]
     return service(ctx, redis_name(ctx), labels.CACHE, ports)
 
 
-def redis_deployment(ctx: StackContext) -> Manifest:
+def redis_deployment(ctx: StackContext) -> JSON:
     """The cache."""
     cache = ctx.spec.cache
     selector = labels.selector_labels(ctx.name, labels.CACHE)
@@ -192,7 +187,7 @@ def redis_deployment(ctx: StackContext) -> Manifest:
     }
 
 
-def redis_objects(ctx: StackContext) -> list[Manifest]:
+def redis_objects(ctx: StackContext) -> list[JSON]:
     """Everything Managed Redis needs (nothing for External or Disabled)."""
     if not ctx.cache_managed:
         return []

@@ -10,8 +10,9 @@ reference on the generated Secret, `creationPolicy: Orphan` on an ExternalSecret
 import base64
 
 from webstack_operator.api.credentials_types import EXTERNAL_CREDENTIAL_KEY, MANAGED_CREDENTIAL_KEYS
-from webstack_operator.builders.common import Manifest, object_meta
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.metadata import object_meta
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
 APPLY_POLICY_ANNOTATION = "webstack.dev/apply-policy"
@@ -30,7 +31,7 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def generated_secret(ctx: StackContext) -> Manifest:
+def generated_secret(ctx: StackContext) -> JSON:
     """The generated credentials. The apply layer creates it once and never overwrites it (annotation), so
     a re-render with another password can never lock the application out of its own database."""
     if not ctx.generated_password:
@@ -51,11 +52,11 @@ def generated_secret(ctx: StackContext) -> Manifest:
     }
 
 
-def sealed_secret(ctx: StackContext) -> Manifest:
+def sealed_secret(ctx: StackContext) -> JSON:
     """The user's SealedSecret, rendered as-is; its controller creates the Secret of the same name."""
     sealed = ctx.spec.database.credentials.sealed_secret
     assert sealed is not None
-    template_meta: Manifest = {"labels": labels.standard_labels(ctx.name, labels.DATABASE)}
+    template_meta: JSON = {"labels": labels.standard_labels(ctx.name, labels.DATABASE)}
     if _retain(ctx):
         template_meta["annotations"] = {SEALED_SKIP_OWNER_ANNOTATION: "true"}
     return {
@@ -69,7 +70,7 @@ def sealed_secret(ctx: StackContext) -> Manifest:
     }
 
 
-def external_secret(ctx: StackContext) -> Manifest:
+def external_secret(ctx: StackContext) -> JSON:
     """An ExternalSecret that syncs the credentials Secret from the user's secret store."""
     external = ctx.spec.database.credentials.external_secret
     assert external is not None
@@ -101,7 +102,7 @@ def external_secret(ctx: StackContext) -> Manifest:
     }
 
 
-def credentials(ctx: StackContext) -> list[Manifest]:
+def credentials(ctx: StackContext) -> list[JSON]:
     """The object that makes the credentials Secret exist, if the stack is responsible for it."""
     creds = ctx.spec.database.credentials
     caps = ctx.settings.capabilities

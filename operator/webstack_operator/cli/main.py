@@ -12,17 +12,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from webstack_operator.api.crd import crd_yaml
 from webstack_operator.api.files import RenderError, load_documents
 from webstack_operator.api.reference import crd_reference_markdown
 from webstack_operator.api.spec import SpecError, parse_spec, validate_name
-from webstack_operator.builders import StackContext, desired_objects
+from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config import run_options as config
 from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.yamlio import dump_yaml, dump_yaml_stream
 
 OPERATOR_ALERTS_HEADER = (
@@ -43,10 +45,10 @@ def load_settings() -> OperatorSettings:
     return config.load_settings(os.environ)
 
 
-def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
+def render_file(path: str, *, namespace: str | None = None) -> list[JSON]:
     """Every object of every WebStack in a file (`-` for standard input)."""
     settings = load_settings()
-    objects: list[dict[str, Any]] = []
+    objects: list[JSON] = []
     for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}
         name = metadata.get("name")
@@ -71,7 +73,7 @@ def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, An
     return objects
 
 
-def _write_render(objects: list[dict[str, Any]], output: str, out: TextIO) -> None:
+def _write_render(objects: list[JSON], output: str, out: TextIO) -> None:
     if output == "json":
         out.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2) + "\n")
     else:

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from webstack_operator.kube.jsondata import JSON
+
 PROG = "kubectl webstack"
 DEFAULT_APPLY_MANAGER = "kubectl"
 WATCH_INTERVAL = 2.0
@@ -167,7 +169,7 @@ async def _status(
         await client.close()
 
 
-def _signature(ws: dict[str, Any], children: list[dict[str, Any]]) -> object:
+def _signature(ws: JSON, children: list[JSON]) -> object:
     """What a re-print depends on (ages alone never make one)."""
     return (
         json.dumps(ws.get("status"), sort_keys=True),
@@ -175,14 +177,14 @@ def _signature(ws: dict[str, Any], children: list[dict[str, Any]]) -> object:
     )
 
 
-async def read_stack(client: Any, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def read_stack(client: Any, namespace: str, name: str) -> tuple[JSON, list[JSON]]:
     """The WebStack and its children in its namespace (listed as the operator's watches select them), for
     the kinds the last discovery found."""
     from webstack_operator.api.group_version import API_VERSION, KIND
-    from webstack_operator.objects.labels import managed_instance_selector
     from webstack_operator.kube.apply import list_objects
     from webstack_operator.kube.client import ApiError
     from webstack_operator.objects.kinds import CHILD_KINDS
+    from webstack_operator.objects.labels import managed_instance_selector
     from webstack_operator.objects.ownership import members
     from webstack_operator.observe.cache import stack_of
 

@@ -6,8 +6,6 @@ deciding what to send is `decide.py`'s job, and remembering what was sent is the
 
 from __future__ import annotations
 
-from typing import Any
-
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
@@ -116,7 +114,7 @@ async def list_objects(
 
 
 async def write_status(
-    client: KubeClient, resource: Resource, namespace: str, name: str, status: dict[str, Any]
+    client: KubeClient, resource: Resource, namespace: str, name: str, status: JSON
 ) -> JSON:
     """Replaces status through the status subresource (a merge patch; conditions are written whole)."""
     return await client.request(

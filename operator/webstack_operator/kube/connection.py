@@ -29,10 +29,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import kopf
 import yaml
+
+from webstack_operator.kube.jsondata import JSON
 
 log = logging.getLogger("webstack.connection")
 
@@ -165,7 +166,7 @@ def login_with_kubeconfig(
     )
 
 
-def _current_user(config: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+def _current_user(config: JSON, context: JSON) -> JSON:
     name = context["context"].get("user")
     for node in config.get("users") or []:
         entry = getattr(node, "value", node)  # the merger wraps each entry in a ConfigNode

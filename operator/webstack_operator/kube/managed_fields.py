@@ -19,7 +19,7 @@ from webstack_operator.kube.jsondata import JSON
 # The field manager of every write the operator makes: how it tells its own managed fields from others'.
 FIELD_MANAGER = "webstack-operator"
 
-FieldsV1 = dict[str, Any]
+FieldsV1 = JSON
 FieldPath = tuple[str, ...]  # FieldsV1 keys from the root, e.g. ("f:spec", "f:replicas")
 
 

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from webstack_operator.api.group_version import API_VERSION, KIND
-from webstack_operator.builders import StackContext
 from webstack_operator.builders.backend import backend_name
+from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
 from webstack_operator.builders.redis import redis_name
 from webstack_operator.builders.secrets import GENERATED_ANNOTATION

@@ -4,8 +4,6 @@ plan looks at: the children, plus the credentials `Retain` keeps without an owne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from webstack_operator.kube.apply import delete_object, merge_patch
 from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.jsondata import JSON
@@ -17,7 +15,6 @@ from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.reconcile import transitions
 from webstack_operator.reconcile.decisions import Event, Tell
 from webstack_operator.telemetry import metrics
-
 
 
 def candidates(cache: ChildCache, stack: StackKey, uid: str) -> list[JSON]:

@@ -38,9 +38,8 @@ from webstack_operator.objects.stamps import (
 )
 from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.observe.dependents import DependentsCache
-from webstack_operator.observe.prerequisites import PrerequisiteCheck, ClusterObjects, check, references
-from webstack_operator.reconcile import migration_gate as migration
-from webstack_operator.reconcile import prune, transitions
+from webstack_operator.observe.prerequisites import ClusterObjects, PrerequisiteCheck, check, references
+from webstack_operator.reconcile import migration_gate, prune, transitions
 from webstack_operator.reconcile.credentials_keeper import CredentialsKeeper
 from webstack_operator.reconcile.credentials_rules import credentials_source_missing
 from webstack_operator.reconcile.decisions import (
@@ -178,7 +177,7 @@ class Reconciler:
             raise Retry(str(e), delay=e.retry_after) from e
         for event in new_warnings(previous, found.waiting_on_user(), found.database):
             await self.tell(body, event)
-        failed_migration = migration.event(previous, rendered.gate.verdict)  # migration: once per Job
+        failed_migration = migration_gate.event(previous, rendered.gate.verdict)  # migration: once per Job
         if failed_migration is not None:
             await self.tell(body, failed_migration)
         phase = await self._finish(

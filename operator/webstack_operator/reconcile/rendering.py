@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.spec import SpecError, WebStackSpec, parse_spec
-from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.context import OwnerRef, StackContext
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.cache import ChildCache, StackKey, pod_template_hashes
-from webstack_operator.reconcile import migration_gate as migration
-from webstack_operator.reconcile import transitions
+from webstack_operator.reconcile import migration_gate, transitions
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Rendered:
     spec: WebStackSpec
     ctx: StackContext
     desired: list[JSON]
-    gate: migration.Migration = field(default_factory=migration.Migration)  # migration: what waits
+    gate: migration_gate.Migration = field(default_factory=migration_gate.Migration)  # migration: what waits
     waiting_for: StackKey | None = None  # transitions: the stack whose backend hand-over goes first
 
     @property
@@ -63,6 +63,6 @@ def render(
     except (ValueError, KeyError) as e:
         raise SpecError([("spec", str(e))]) from e
     # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
-    rendered = Rendered(spec, ctx, desired, migration.gate(desired, children), waiting)
+    rendered = Rendered(spec, ctx, desired, migration_gate.gate(desired, children), waiting)
     transitions.step_aside(handovers, stack, rendered.gated, now)
     return rendered

@@ -55,7 +55,9 @@ class Observed:
     # Per component, what its pods and claims show (dependents.py): claims first, then pods, by name.
     problems: Mapping[str, Sequence[Problem]] = field(default_factory=dict)
     failed_create: FailedCreate | None = None  # the database StatefulSet's newest FailedCreate Event
-    prerequisites: PrerequisiteCheck = field(default_factory=PrerequisiteCheck)  # objects the spec names that the cluster lacks
+    prerequisites: PrerequisiteCheck = field(
+        default_factory=PrerequisiteCheck
+    )  # objects the spec names that the cluster lacks
     analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
 
 

@@ -5,60 +5,60 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Counters are given their exposed name; prometheus_client keeps `_total` as the sample suffix.
-from webstack_operator.telemetry import metric_names as n
+from webstack_operator.telemetry import metric_names
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 RECONCILES = Counter(
-    n.RECONCILE_TOTAL,
+    metric_names.RECONCILE_TOTAL,
     "Reconciles of a WebStack, by result (success, error, invalid_spec, paused).",
     ["result"],
     registry=REGISTRY,
 )
 RECONCILE_EXCEPTIONS = Counter(
-    n.RECONCILE_EXCEPTIONS_TOTAL,
+    metric_names.RECONCILE_EXCEPTIONS_TOTAL,
     "Reconciles that raised an unexpected exception (a bug, not an API error); each is also counted in "
     "webstack_reconcile_total as an error and retried with the per-stack backoff.",
     registry=REGISTRY,
 )
 RECONCILE_DURATION = Histogram(
-    n.RECONCILE_DURATION_SECONDS,
+    metric_names.RECONCILE_DURATION_SECONDS,
     "Time one reconcile took, from render to status written.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
 LAST_RECONCILE = Gauge(
-    n.LAST_RECONCILE_TIMESTAMP_SECONDS,
+    metric_names.LAST_RECONCILE_TIMESTAMP_SECONDS,
     "When this replica last finished a reconcile, whatever its result (Unix time; 0: never). The "
     "WebStackOperatorNotReconciling alert compares it with the resync period.",
     registry=REGISTRY,
 )
 STACKS = Gauge(
-    n.STACKS,
+    metric_names.STACKS,
     "Managed WebStacks by phase.",
     ["phase"],
     registry=REGISTRY,
 )
 DRIFT_CORRECTIONS = Counter(
-    n.DRIFT_CORRECTIONS_TOTAL,
+    metric_names.DRIFT_CORRECTIONS_TOTAL,
     "Children found changed or deleted by someone else and put back, by kind.",
     ["kind"],
     registry=REGISTRY,
 )
 API_ERRORS = Counter(
-    n.API_ERRORS_TOTAL,
+    metric_names.API_ERRORS_TOTAL,
     "Kubernetes API calls that failed, by HTTP status (0: no answer).",
     ["status"],
     registry=REGISTRY,
 )
 API_REQUESTS = Counter(
-    n.API_REQUESTS_TOTAL,
+    metric_names.API_REQUESTS_TOTAL,
     "Requests the operator's own client sent to the Kubernetes API (kopf's watches not included), by method.",
     ["method"],
     registry=REGISTRY,
 )
 OBJECT_WRITES = Counter(
-    n.OBJECT_WRITES_TOTAL,
+    metric_names.OBJECT_WRITES_TOTAL,
     "Children written, by action (Created, Updated, DriftCorrected, Recreated, Pruned) and kind.",
     ["action", "kind"],
     registry=REGISTRY,
@@ -66,22 +66,22 @@ OBJECT_WRITES = Counter(
 
 
 CACHED_CHILDREN = Gauge(
-    n.CACHED_CHILDREN,
+    metric_names.CACHED_CHILDREN,
     "Child objects held (slimmed) in the operator's cache.",
     registry=REGISTRY,
 )
 TRACKED_STACKS = Gauge(
-    n.CACHE_STACKS,
+    metric_names.CACHE_STACKS,
     "Stacks the cache holds entries for (existing WebStacks, and deleted ones whose children remain).",
     registry=REGISTRY,
 )
 LEADER = Gauge(
-    n.LEADER,
+    metric_names.LEADER,
     "1 while this replica holds the leader Lease (and so reconciles), else 0.",
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
-    n.QUEUE_DEPTH,
+    metric_names.QUEUE_DEPTH,
     "Stacks waiting for, or in, a reconcile.",
     registry=REGISTRY,
 )

@@ -22,8 +22,9 @@ from tests.support.rendered_stacks import SETTINGS, merge
 
 from webstack_operator.api.monitoring_types import STACK_ALERTS
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.builders import StackContext, desired_objects
+from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
+from webstack_operator.builders.stack_objects import desired_objects
 
 SAMPLE_FILES = ["webstack-minimal.yaml", "webstack-full.yaml", "webstack-demo.yaml"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.support.promtool import check_expressions
 
 from webstack_operator.builders.dashboard import build_dashboard
-from webstack_operator.telemetry import metric_names as om
+from webstack_operator.telemetry import metric_names
 
 # What Grafana substitutes before it sends a query.
 GRAFANA_VARIABLES = {"$__rate_interval": "2m", "$namespace": "team-a", "$job": "shop-backend-metrics"}
@@ -32,7 +32,7 @@ def panel_queries() -> dict[str, str]:
 
 def test_every_panel_query_parses(tmp_path: Path) -> None:
     queries = panel_queries()
-    operator_row = [q for q in queries.values() if om.OPERATOR_JOB in q]
+    operator_row = [q for q in queries.values() if metric_names.OPERATOR_JOB in q]
     assert len(operator_row) >= 4, "the operator row's panels query the operator's job"
     checked = check_expressions(tmp_path, queries)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -15,7 +15,8 @@ import yaml
 
 from kubelocal.target import KubeTarget
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.context import OwnerRef, StackContext
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.cli.main import load_settings
 from webstack_operator.config.operator_settings import Capabilities
 

@@ -20,8 +20,7 @@ import yaml
 from kubelocal.binaries import PrometheusBinaries
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK, LocalServer, http_ok
-
-JSON = dict[str, Any]
+from webstack_operator.kube.jsondata import JSON
 
 
 class PrometheusError(RuntimeError):

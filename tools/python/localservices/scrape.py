@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-JSON = dict[str, Any]
+from webstack_operator.kube.jsondata import JSON
 
 
 def label_name(name: str) -> str:

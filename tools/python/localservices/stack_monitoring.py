@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from kubelocal.target import KubeTarget
 from localservices.scrape import scrape_configs
+from webstack_operator.kube.jsondata import JSON
 
-JSON = dict[str, Any]
 OPERATOR_MONITOR = ("webstack-system", "webstack-operator")  # deploy/components/operator-monitoring
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from webstack_operator.kube import managed_fields as fields
+from webstack_operator.kube import managed_fields
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
@@ -62,8 +62,8 @@ class PlanAction(StrEnum):
 
 @dataclass(frozen=True)
 class FieldChange:
-    """One managed field: its value now and after the apply (`fields.MISSING`: absent); `taken_by`: the
-    manager that holds a field the operator owned (drift)."""
+    """One managed field: its value now and after the apply (`managed_fields.MISSING`: absent); `taken_by`:
+    the manager that holds a field the operator owned (drift)."""
 
     path: str
     before: Any
@@ -128,18 +128,23 @@ def _identity(obj: JSON) -> tuple[str, str, str, str, str]:
     return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"], component_of(obj)
 
 
-def taken_fields(live: JSON, after: JSON, manager: str = FIELD_MANAGER) -> dict[fields.FieldPath, str]:
+def taken_fields(
+    live: JSON, after: JSON, manager: str = FIELD_MANAGER
+) -> dict[managed_fields.FieldPath, str]:
     """Fields the operator would own after the apply but that another manager holds instead, now: someone
     changed what the operator set (a manager that only shares a field with the operator takes nothing)."""
-    ours_now = fields.manager_fields(live, manager)
+    ours_now = managed_fields.manager_fields(live, manager)
     if not ours_now:
         return {}  # never applied by the operator (adopted, or created once): nothing was taken from it
-    others = fields.other_managers(live, manager)
+    others = managed_fields.other_managers(live, manager)
     taken = {}
-    for path in fields.leaves(fields.manager_fields(after, manager)):
-        if fields.owns(ours_now, path) or fields.value_at(live, path) is fields.MISSING:
+    for path in managed_fields.leaves(managed_fields.manager_fields(after, manager)):
+        if (
+            managed_fields.owns(ours_now, path)
+            or managed_fields.value_at(live, path) is managed_fields.MISSING
+        ):
             continue
-        holders = [name for name, tree in others if fields.owns(tree, path)]
+        holders = [name for name, tree in others if managed_fields.owns(tree, path)]
         if holders:
             taken[path] = ", ".join(holders)
     return taken
@@ -147,30 +152,32 @@ def taken_fields(live: JSON, after: JSON, manager: str = FIELD_MANAGER) -> dict[
 
 def field_changes(
     live: JSON, after: JSON, manager: str = FIELD_MANAGER
-) -> tuple[list[FieldChange], dict[fields.FieldPath, str]]:
+) -> tuple[list[FieldChange], dict[managed_fields.FieldPath, str]]:
     """The operator's managed fields that differ between the live object and its dry-run re-apply (what it
     owns now and what it would own then), and the fields taken from it."""
-    tree = fields.merge(fields.manager_fields(live, manager), fields.manager_fields(after, manager))
+    tree = managed_fields.merge(
+        managed_fields.manager_fields(live, manager), managed_fields.manager_fields(after, manager)
+    )
     taken = taken_fields(live, after, manager)
     secret = live.get("kind") == "Secret"
     changes, seen = [], set()
-    for d in fields.diff(tree, live, after):
+    for d in managed_fields.diff(tree, live, after):
         if d.path == BOOKKEEPING:
             continue
         seen.add(d.path)
         holder = next((who for path, who in taken.items() if d.path[: len(path)] == path), "")
         before, after_value = (_hide(d.before), _hide(d.after)) if secret else (d.before, d.after)
-        changes.append(FieldChange(fields.readable(d.path), before, after_value, holder))
+        changes.append(FieldChange(managed_fields.readable(d.path), before, after_value, holder))
     for path, who in taken.items():  # taken, with the value back as the operator set it: still drift
         if path not in seen:
-            value = fields.value_at(live, path)
+            value = managed_fields.value_at(live, path)
             shown = _hide(value) if secret else value
-            changes.append(FieldChange(fields.readable(path), shown, shown, who))
+            changes.append(FieldChange(managed_fields.readable(path), shown, shown, who))
     return changes, taken
 
 
 def _hide(value: Any) -> Any:
-    return value if value is fields.MISSING else HIDDEN
+    return value if value is managed_fields.MISSING else HIDDEN
 
 
 def plan_object(
@@ -222,19 +229,19 @@ def component_rank(name: str) -> tuple[int, str]:
 
 
 # ------------------------------------------------------------------------------------- the JSON shape
-def _value(change: FieldChange) -> dict[str, Any]:
-    out: dict[str, Any] = {"path": change.path}
-    if change.before is not fields.MISSING:
+def _value(change: FieldChange) -> JSON:
+    out: JSON = {"path": change.path}
+    if change.before is not managed_fields.MISSING:
         out["before"] = change.before
-    if change.after is not fields.MISSING:
+    if change.after is not managed_fields.MISSING:
         out["after"] = change.after
     if change.taken_by:
         out["takenBy"] = change.taken_by
     return out
 
 
-def object_json(o: ObjectPlan) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def object_json(o: ObjectPlan) -> JSON:
+    out: JSON = {
         "action": o.action.value,
         "component": o.component,
         "apiVersion": o.api_version,
@@ -248,7 +255,7 @@ def object_json(o: ObjectPlan) -> dict[str, Any]:
     return out
 
 
-def plan_json(result: PlanResult) -> dict[str, Any]:
+def plan_json(result: PlanResult) -> JSON:
     """The documented `-o json` shape (formatVersion 1); keys are only ever added."""
     return {
         "formatVersion": FORMAT_VERSION,

@@ -12,7 +12,8 @@ import dataclasses
 
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.api.spec import SpecError, parse_spec
-from webstack_operator.builders import OwnerRef, StackContext, desired_objects
+from webstack_operator.builders.context import OwnerRef, StackContext
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.cli.plan.actions import (
     ObjectPlan,
     PlanAction,
@@ -30,8 +31,7 @@ from webstack_operator.objects.kinds import CHILD_KINDS, capabilities_from
 from webstack_operator.objects.ownership import Ownership, members, ownership
 from webstack_operator.objects.stamps import key_of, stamped, where
 from webstack_operator.observe.cache import pod_template_hashes, stack_of
-from webstack_operator.reconcile import migration_gate as migration
-from webstack_operator.reconcile import transitions
+from webstack_operator.reconcile import migration_gate, transitions
 from webstack_operator.reconcile.decisions import is_create_only, to_prune
 from webstack_operator.reconcile.prune import kept_credentials
 
@@ -91,7 +91,7 @@ async def plan_stack(
     except (ValueError, KeyError) as e:
         raise PlanError(f"invalid spec: {e}") from None
     planned = await asyncio.gather(*(_plan_one(client, obj, stack, uid) for obj in desired))
-    gate = migration.gate(desired, children)
+    gate = migration_gate.gate(desired, children)
     objects = [_held(o, gate) for o in planned]
     prunable = to_prune(children, desired, uid if existing else "", namespace)
     retained = [o for o in found if o not in children and kept_credentials(o, stack, uid)]  # Retain's Secret
@@ -134,7 +134,9 @@ async def _children(
 
     async def one(row_kind: str, resource: Resource, namespace: str) -> tuple[list[JSON], str]:
         try:
-            items = await list_objects(client, resource, namespace, labels.managed_instance_selector(stack[1]))
+            items = await list_objects(
+                client, resource, namespace, labels.managed_instance_selector(stack[1])
+            )
         except ApiError as e:
             if e.status == 403 and namespace != stack[0]:
                 note = f"cannot list {row_kind} in {namespace} (forbidden): deletions there not shown"
@@ -169,7 +171,7 @@ async def _plan_one(client: KubeClient, obj: JSON, stack: tuple[str, str], uid: 
     return plan_object(obj, live, after if live is not None else None, whose, stack[1])
 
 
-def _held(o: ObjectPlan, gate: migration.Migration) -> ObjectPlan:
+def _held(o: ObjectPlan, gate: migration_gate.Migration) -> ObjectPlan:
     """The migration gate holds the backend until the new image's Job completed: say so."""
     key = (o.api_version, o.kind, o.namespace, o.name)
     if key not in gate.held or o.action is PlanAction.UNCHANGED or gate.verdict is None:

@@ -18,7 +18,7 @@ from webstack_operator.cli.plan.actions import (
     StackPlan,
     ordered,
 )
-from webstack_operator.kube import managed_fields as fields
+from webstack_operator.kube import managed_fields
 
 MARKS = {
     PlanAction.CREATE: ("+", "32"),  # green
@@ -37,7 +37,7 @@ def paint(text: str, code: str, color: bool) -> str:
 
 
 def show_value(value: Any) -> str:
-    if value is fields.MISSING:
+    if value is managed_fields.MISSING:
         return "(absent)"
     text = json.dumps(value, separators=(",", ":"), sort_keys=True)
     if len(text) > SHORT_VALUE or (isinstance(value, str) and "\n" in value):
@@ -47,7 +47,7 @@ def show_value(value: Any) -> str:
 
 
 def _as_lines(value: Any) -> list[str]:
-    if value is fields.MISSING:
+    if value is managed_fields.MISSING:
         return []
     if isinstance(value, str):
         return value.splitlines()

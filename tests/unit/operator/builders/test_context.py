@@ -6,7 +6,7 @@ import pytest
 from tests.support.rendered_stacks import NO_OPTIONAL_APIS, SETTINGS, make_stack, spec_of
 
 from webstack_operator.api.spec import SpecError
-from webstack_operator.builders import StackContext
+from webstack_operator.builders.context import StackContext
 
 CANARY = {
     "delivery": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.support.rendered_stacks import SETTINGS, find, make_stack
 
-from webstack_operator.builders.common import CONFIG_CHECKSUM_ANNOTATION
+from webstack_operator.builders.checksums import CONFIG_CHECKSUM_ANNOTATION
 from webstack_operator.builders.frontend import frontend_objects, nginx_conf
 
 

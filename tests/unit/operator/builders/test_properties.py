@@ -13,7 +13,8 @@ from tests.support.rendered_stacks import OWNER, SETTINGS
 
 from webstack_operator.api.backend_types import RESERVED_BACKEND_ENV
 from webstack_operator.api.spec import WebStackSpec
-from webstack_operator.builders import APPLY_ORDER, StackContext, desired_objects
+from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.stack_objects import APPLY_ORDER, desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 
 names = st.from_regex(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", fullmatch=True)

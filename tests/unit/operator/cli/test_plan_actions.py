@@ -18,7 +18,7 @@ from webstack_operator.cli.plan.actions import (
     plan_object,
     taken_fields,
 )
-from webstack_operator.kube import managed_fields as fields
+from webstack_operator.kube import managed_fields
 from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects.ownership import Ownership
 from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
@@ -127,7 +127,9 @@ def test_a_change_under_the_same_intent_is_drift() -> None:
     del live["metadata"]["labels"]["app"]
     result = plan_object(obj, live, live_of(obj), Ownership.OURS, "shop")
     assert result.action is PlanAction.DRIFT
-    assert result.fields[0].path == "metadata.labels.app" and result.fields[0].before is fields.MISSING
+    assert (
+        result.fields[0].path == "metadata.labels.app" and result.fields[0].before is managed_fields.MISSING
+    )
 
 
 def test_shared_ownership_is_not_drift() -> None:
@@ -198,14 +200,16 @@ def test_diff_follows_maps_and_reports_a_list_item_whole() -> None:
     }
     before = {"spec": {"ports": [{"port": 80, "name": "a"}]}}
     after = {"spec": {"ports": [{"port": 80, "name": "b"}, {"port": 81}]}}
-    found = [(fields.readable(d.path), d.before, d.after) for d in fields.diff(tree, before, after)]
+    found = [
+        (managed_fields.readable(d.path), d.before, d.after) for d in managed_fields.diff(tree, before, after)
+    ]
     assert found == [
         ("spec.ports[port=80].name", "a", "b"),
-        ("spec.ports[port=81]", fields.MISSING, {"port": 81}),
+        ("spec.ports[port=81]", managed_fields.MISSING, {"port": 81}),
     ]
-    assert fields.readable(("f:spec", 'v:"x"', "i:2")) == 'spec[="x"][2]'
-    assert fields.value_at({"a": ["x", "y"]}, ("f:a", 'v:"y"')) == "y"
-    assert fields.value_at({"a": [1]}, ("f:a", "i:3")) is fields.MISSING
+    assert managed_fields.readable(("f:spec", 'v:"x"', "i:2")) == 'spec[="x"][2]'
+    assert managed_fields.value_at({"a": ["x", "y"]}, ("f:a", 'v:"y"')) == "y"
+    assert managed_fields.value_at({"a": [1]}, ("f:a", "i:3")) is managed_fields.MISSING
 
 
 def test_grouping_exit_codes_and_json() -> None:

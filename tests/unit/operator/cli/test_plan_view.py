@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webstack_operator.cli.plan.actions import FieldChange, ObjectPlan, PlanAction, PlanResult, StackPlan
 from webstack_operator.cli.plan.view import plan_text, show_value
-from webstack_operator.kube import managed_fields as fields
+from webstack_operator.kube import managed_fields
 
 
 def obj(
@@ -84,6 +84,6 @@ def test_long_values_are_summarised_with_a_few_diff_lines() -> None:
     text = plan_text(PlanResult((stack,)))
     assert "data.nginx.conf: (30 lines) -> (30 lines)" in text
     assert "    -line 3\n" in text and "    +line three\n" in text
-    assert show_value(fields.MISSING) == "(absent)"
+    assert show_value(managed_fields.MISSING) == "(absent)"
     assert show_value({"a": 1}) == '{"a":1}'
     assert show_value(list(range(40))).startswith("(")

@@ -14,7 +14,7 @@ import pytest
 from tests.support.polling import eventually
 
 from webstack_operator.config.run_options import OperatorConfig
-from webstack_operator.controller import wiring as controller_module
+from webstack_operator.controller import wiring
 from webstack_operator.controller.wiring import Controller
 from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.jsondata import JSON
@@ -67,7 +67,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         return await world.reconcile(reconciler, stack, attempt)
 
     monkeypatch.setattr(Reconciler, "reconcile", reconcile)
-    monkeypatch.setattr(controller_module, "finalize", world.finalize)
+    monkeypatch.setattr(wiring, "finalize", world.finalize)
     return world
 
 
@@ -118,7 +118,7 @@ async def test_a_reconcile_between_two_attempts_of_the_finalizer_writes_nothing(
     ctl.queue.start()
     try:
         ctl.stack_seen(webstack(), reconcile=False)
-        monkeypatch.setattr(controller_module, "finalize", failing)
+        monkeypatch.setattr(wiring, "finalize", failing)
         world.release.set()
         with pytest.raises(Retry):
             await ctl.finalize(webstack(deleting=True, rv="2"), attempt=1)

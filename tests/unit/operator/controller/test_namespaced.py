@@ -20,7 +20,8 @@ from tests.support.fake_apiserver import FakeApi, status
 from tests.support.polling import eventually
 
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.builders import StackContext, desired_objects
+from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import OperatorSettings
 from webstack_operator.config.run_options import OperatorConfig, load_settings
 from webstack_operator.controller.handlers import configure_kopf

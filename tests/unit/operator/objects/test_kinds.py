@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from webstack_operator.builders import APPLY_ORDER
+from webstack_operator.builders.stack_objects import APPLY_ORDER
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.objects.kinds import CHILD_KINDS, apply_rank, capabilities_from, child_kind
 

@@ -10,7 +10,7 @@ from tests.support.rendered_stacks import OWNER, make_stack
 from tests.unit.operator.reconcile.test_refused_generation import STACK as REFUSED
 from tests.unit.operator.reconcile.test_refused_generation import RefusingClient, _reconciler
 
-from webstack_operator.builders import desired_objects
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.config.run_options import OperatorConfig, load_settings
 from webstack_operator.controller.wiring import Controller

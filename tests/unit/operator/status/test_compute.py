@@ -372,12 +372,18 @@ def test_a_missing_prerequisite_is_named_at_once_and_comes_first_when_pods_wait_
     assert status["blocker"] == f"prerequisites: {missing.message}"
     # A missing IngressClass keeps no pod from running: it is said, but the stack's pods decide Ready.
     ingress = Problem("IngressClassNotFound", "spec.ingress.className names the IngressClass alb")
-    ready = compute_status(_spec(), replace(_all_ready(), prerequisites=PrerequisiteCheck(missing=(ingress,))), None, NOW)
+    ready = compute_status(
+        _spec(), replace(_all_ready(), prerequisites=PrerequisiteCheck(missing=(ingress,))), None, NOW
+    )
     assert ready["phase"] == "Ready" and "blocker" not in ready
     assert _cond(ready, "Prerequisites")["reason"] == "IngressClassNotFound"
     waiting = compute_status(
         _spec(),
-        replace(_all_ready(), backend=_deployment("backend", 1), prerequisites=PrerequisiteCheck(missing=(ingress,))),
+        replace(
+            _all_ready(),
+            backend=_deployment("backend", 1),
+            prerequisites=PrerequisiteCheck(missing=(ingress,)),
+        ),
         None,
         NOW,
     )

@@ -76,10 +76,14 @@ def test_reconciled_a_pause_before_a_problem() -> None:
 
 def test_prerequisites_not_looked_for_are_unknown_not_missing() -> None:
     cond = ConditionMaker.after({}, NOW, 1)
-    unchecked = prerequisites_condition(PrerequisiteCheck(found=("PriorityClass p",), unchecked=("SecretStore s",)), cond)
+    unchecked = prerequisites_condition(
+        PrerequisiteCheck(found=("PriorityClass p",), unchecked=("SecretStore s",)), cond
+    )
     assert (unchecked["status"], unchecked["reason"]) == ("Unknown", "NotChecked")
     assert unchecked["message"].startswith("found PriorityClass p; not checked")
     two = (Problem("PriorityClassNotFound", "no p"), Problem("StorageClassNotFound", "no s"))
     missing = prerequisites_condition(PrerequisiteCheck(missing=two), cond)
     assert (missing["reason"], missing["message"]) == ("PrerequisitesMissing", "no p; no s")
-    assert prerequisites_condition(PrerequisiteCheck(), cond)["message"] == "the spec names nothing to look for"
+    assert (
+        prerequisites_condition(PrerequisiteCheck(), cond)["message"] == "the spec names nothing to look for"
+    )

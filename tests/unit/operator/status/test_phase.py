@@ -69,7 +69,9 @@ def test_a_running_migration_keeps_an_available_stack_waiting() -> None:
 def test_a_missing_prerequisite_that_stops_pods_is_the_blocker() -> None:
     ingress = Problem("IngressClassNotFound", "no IngressClass alb")  # pods run without it
     priority = Problem("PriorityClassNotFound", "no PriorityClass high")
-    only_ingress = waiting_phase(Observed(generation=1, prerequisites=PrerequisiteCheck(missing=(ingress,))), WAITING, {})
+    only_ingress = waiting_phase(
+        Observed(generation=1, prerequisites=PrerequisiteCheck(missing=(ingress,))), WAITING, {}
+    )
     assert (only_ingress.reason, only_ingress.blocker) == ("ComponentsNotReady", "frontend: 0/1 available")
     both = Observed(generation=1, prerequisites=PrerequisiteCheck(missing=(ingress, priority)))
     phase = waiting_phase(both, WAITING, {})

@@ -6,8 +6,8 @@ import json
 
 from tests.support.rendered_stacks import kinds, make_stack, render
 
-from webstack_operator.builders import APPLY_ORDER
 from webstack_operator.builders.migrate import migration_job
+from webstack_operator.builders.stack_objects import APPLY_ORDER
 
 FULL = {
     "backend": {
