@@ -112,6 +112,18 @@ def test_one_json_type() -> None:
     assert [d.partition(":")[0] for d in defined] == ["kube/jsondata.py"], defined
 
 
+def test_a_json_object_is_spelled_json() -> None:
+    """Not `dict[str, Any]` beside it, nor another alias of it (`Manifest`): a reader meets one word."""
+    spelled = [
+        f"{_relative(path)}:{number}"
+        for path in _modules()
+        if _relative(path) != "kube/jsondata.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "dict[str, Any]" in line
+    ]
+    assert spelled == [], f"use JSON (kube/jsondata.py): {spelled}"
+
+
 def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
     return list(node.targets) if isinstance(node, ast.Assign) else [node.target]
 
