@@ -450,7 +450,7 @@ def relead_lines(rec: Recovery) -> list[str]:
         return []
     return [
         f"Leading again took longer than the lease duration ({TIMING.duration:.0f} s): a holder past its "
-        "renew deadline takes its own Lease back only once it has expired on its own clock (leader.py, "
+        "renew deadline takes its own Lease back only once it has expired on its own clock (kube/lease.py, "
         '`try_once`: "Our name, but past our deadline"), and that clock starts at its first read after '
         "the outage, because the last renewal it wrote before the outage is one it never read back; so it "
         "sees the Lease as just changed, although nobody has renewed it for the whole outage. Counting "

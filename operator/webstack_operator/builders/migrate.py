@@ -3,7 +3,7 @@
 A Job's pod template is immutable, so the Job is named after a hash of its spec: a new image (or any
 other change to what the pod runs with) is a new Job, and the old one is pruned as no longer desired. No
 `ttlSecondsAfterFinished`: the completed Job is the record that this template's migrations ran, which is
-what lets the operator roll the backend out (`migration.py`).
+what lets the operator roll the backend out (`reconcile/migration_gate.py`).
 
 The pod is the backend's (same image, environment, credentials, ServiceAccount and hardening) without
 ports or probes. `users-api migrate` itself waits up to DB_STARTUP_TIMEOUT_SECONDS for Postgres, and the

@@ -154,7 +154,7 @@ def redis_deployment(ctx: StackContext) -> JSON:
         ],
     }
     # Whole keys as files, readable by the pod's group only; Redis reads them once, at start (a new
-    # password restarts the pod: keeper.py).
+    # password restarts the pod: reconcile/credentials_keeper.py).
     auth_volume = {
         "name": AUTH_VOLUME,
         "secret": {

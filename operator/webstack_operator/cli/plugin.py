@@ -57,8 +57,8 @@ def run(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """`color`: the caller decides (cli.py: stdout is a terminal and NO_COLOR is unset); `environ`: the
-    operator's settings (images...) for `plan` to render with, as `render` does (cli.py reads it)."""
+    """`color`: the caller decides (main.py: stdout is a terminal and NO_COLOR is unset); `environ`: the
+    operator's settings (images...) for `plan` to render with, as `render` does (main.py reads it)."""
     from webstack_operator.kube.connection import LoginError
 
     try:

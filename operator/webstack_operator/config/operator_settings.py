@@ -1,7 +1,7 @@
 """Operator-wide settings the builders read: default images, namespaces, frontend assets, capabilities.
 
 Validated once at start and passed down (builders never read the environment or files). The frontend's
-nginx.conf template and UI assets are read once by `config.load_settings` (for `run` and `render` alike)
+nginx.conf template and UI assets are read once by `run_options.load_settings` (for `run` and `render` alike)
 from `webapp/frontend` through `webstack_contract.frontend`, and carried here as text.
 """
 

@@ -82,7 +82,7 @@ def references(spec: WebStackSpec, namespace: str, capabilities: Capabilities) -
             )
         )
     external = db.credentials.external_secret
-    if external is not None and capabilities.external_secrets:  # without the API: credentials.py says so
+    if external is not None and capabilities.external_secrets:  # no API: credentials_rules.py says so
         store = external.store_ref
         found.append(
             Reference(

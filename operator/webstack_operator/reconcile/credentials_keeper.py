@@ -5,8 +5,8 @@ Two Secrets may be generated: the database's (`<name>-postgres`) and the cache's
 first guards data; the second is recreated with a new password if it goes missing, and then Redis and the
 backend restart together so that they agree on it again.
 
-The rules are pure (`credentials.py`); this carries them out with the apply layer's requests and tells the
-user through the reconcile's Events.
+The rules are pure (`credentials_rules.py`); this carries them out with the apply layer's requests and
+tells the user through the reconcile's Events.
 """
 
 from __future__ import annotations

@@ -66,8 +66,9 @@ def plan_prune(
     owner_uid: str,
     keep: frozenset[ObjectKey],
 ) -> Prune:
-    """Splits what `decide.to_prune` would delete: data is orphaned, a credentials source is deleted without
-    the Secret it made, and the generated database credentials, never pruned, are let go and said so."""
+    """Splits what `decisions.to_prune` would delete: data is orphaned, a credentials source is deleted
+    without the Secret it made, and the generated database credentials, never pruned, are let go and said
+    so."""
     wanted = {key_of(o) for o in desired}
     plan = Prune()
     for obj in children:

@@ -1,6 +1,6 @@
 """What applying a WebStack would do to what runs: the per-object actions of `plan`, pure.
 
-The planner (planner.py) gathers, for each rendered object, the live object and the API server's answer to a
+The dry run (dry_run.py) gathers, for each rendered object, the live object and the API server's answer to a
 server-side dry-run apply of it with the operator's field manager; these functions turn that into one
 action per object. The definitions (docs/architecture.md, "Plan: what a change will do"):
 
@@ -12,7 +12,7 @@ action per object. The definitions (docs/architecture.md, "Plan: what a change w
   object was last applied from this very intent (its desired-hash annotation matches) and still would
   change. Applying restores it.
 - unchanged: none of the above. Generated credentials are never patched, so they are unchanged once made.
-- delete: a child the operator's prune would remove (`decide.to_prune`, the operator's own selection).
+- delete: a child the operator's prune would remove (`decisions.to_prune`, the operator's own selection).
 - conflict: an object holding a child's name that the stack does not own (`ownership.ownership`); the
   operator leaves it alone and reports NameConflict.
 """

@@ -58,7 +58,7 @@ def blocker(ws: JSON, children: list[JSON] | None = None) -> Blocker | None:
     status = ws.get("status") or {}
     name = ws["metadata"]["name"]
     explicit = status.get("blocker")
-    if isinstance(explicit, str) and explicit:  # `<who>: <why>`, written by the operator (status.py)
+    if isinstance(explicit, str) and explicit:  # `<who>: <why>`, written by the operator (status/compute.py)
         who, _, why = explicit.partition(": ")
         component = BLOCKER_PREFIXES.get(who, who)
         row = next((r for r in BLOCKING if r[1] == component), None)

@@ -1,4 +1,4 @@
-"""planview.py: the text people read, grouped and compact; colour only when asked."""
+"""cli/plan/view.py: the text people read, grouped and compact; colour only when asked."""
 
 from __future__ import annotations
 

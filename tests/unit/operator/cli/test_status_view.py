@@ -1,4 +1,4 @@
-"""stackstatus.py: the blocker named first, the children tree, the canary and backup lines."""
+"""cli/status/view.py: the blocker named first, the children tree, the canary and backup lines."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def test_references_follow_the_spec() -> None:
     assert _refs({"backend": FULL["backend"]}) == []
     store = {"externalSecret": {"storeRef": {"name": "vault"}, "remoteKey": "k"}}
     assert _refs({**FULL, "database": {"credentials": store}})[1] == "SecretStore vault in namespace team-a"
-    # Without External Secrets, credentials.py reports the API missing; no store is looked for.
+    # Without External Secrets, credentials_rules.py reports the API missing; no store is looked for.
     assert "ClusterSecretStore aws" not in _refs(FULL, Capabilities(external_secrets=False))
     external = {"mode": "External", "credentials": {"secretRef": {"name": "dsn"}}}
     assert _refs({**FULL, "database": external}) == ["PriorityClass webstack-high", "IngressClass alb"]

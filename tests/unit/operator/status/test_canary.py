@@ -1,6 +1,6 @@
-"""canary_status: the CanaryProgressing verdict from a Rollout and its AnalysisRuns, shaped as Argo Rollouts
-v1.10 writes them (the statuses below were seen in tests/integration/operator/test_canary_analysis.py),
-slimmed as the cache keeps them."""
+"""status/canary.py: the CanaryProgressing verdict from a Rollout and its AnalysisRuns, shaped as Argo
+Rollouts v1.10 writes them (the statuses below were seen in
+tests/integration/operator/test_canary_analysis.py), slimmed as the cache keeps them."""
 
 from __future__ import annotations
 
