@@ -22,7 +22,6 @@ from webstack_operator.builders import StackContext, desired_objects
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
 from webstack_operator.config import run_options as config
-from webstack_operator.config.operator_settings import OperatorSettings
 from webstack_operator.kube.yamlio import dump_yaml, dump_yaml_stream
 
 OPERATOR_ALERTS_HEADER = (
@@ -38,14 +37,9 @@ RENDER_NOTE = (
 )
 
 
-def load_settings() -> OperatorSettings:
-    """The operator's own settings (images, frontend assets), so `render` prints what `run` applies."""
-    return config.load_settings(os.environ)
-
-
 def render_file(path: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every object of every WebStack in a file (`-` for standard input)."""
-    settings = load_settings()
+    settings = config.load_settings(os.environ)  # what `run` reads, so `render` prints what `run` applies
     objects: list[dict[str, Any]] = []
     for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}

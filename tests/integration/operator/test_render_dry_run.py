@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ import yaml
 from kubelocal.target import KubeTarget
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders import OwnerRef, StackContext, desired_objects
-from webstack_operator.cli.main import load_settings
 from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.config.run_options import load_settings
 
 pytestmark = pytest.mark.cluster
 
@@ -43,7 +44,7 @@ def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities
     for ns in (meta["namespace"], "velero"):
         if cluster.kubectl("get", "namespace", ns, check=False).returncode != 0:
             cluster.kubectl("create", "namespace", ns)
-    settings = load_settings()
+    settings = load_settings(os.environ)
     ctx = StackContext(
         spec=parse_spec(doc),
         name=meta["name"],
