@@ -218,13 +218,26 @@ def test_read_only_root_friendly(path: Path) -> None:
     assert env(parse_dockerfile(path).final).get("PYTHONDONTWRITEBYTECODE") == "1", path.name
 
 
-def test_the_operator_image_ships_the_frontend_where_it_reads_it() -> None:
-    """The operator puts the UI in each stack's ConfigMap, read from WEBSTACK_FRONTEND_DIR."""
+def test_the_operator_image_reads_the_frontend_from_the_contract() -> None:
+    """The UI travels as package data of the contract (in the venv), not as a folder copied beside it:
+    a plain `pip install ./contract ./operator` and the image then render the same ConfigMap."""
     final = parse_dockerfile(OPERATOR).final
-    frontend_dir = env(final).get("WEBSTACK_FRONTEND_DIR")
-    assert frontend_dir, "Dockerfile.operator: WEBSTACK_FRONTEND_DIR is not set"
-    copies = [c.split() for c in final.all("COPY") if not c.startswith("--from")]
-    assert ["webapp/frontend", frontend_dir] in copies, copies
+    assert "WEBSTACK_FRONTEND_DIR" not in env(final), "the default is the contract's own files"
+    copies = [c for c in final.all("COPY") if not c.startswith("--from")]
+    assert not copies, f"Dockerfile.operator: the final stage copies from the build context: {copies}"
+
+
+COMMAND_SOURCE = re.compile(r"\((tools/python/[\w/]+\.py)\b")
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_the_header_names_where_the_tests_start_the_command(path: Path) -> None:
+    """The comment that says which harness module runs the image's command names one that does."""
+    header = path.read_text().split("\n\n", 1)[0]
+    named = COMMAND_SOURCE.search(header)
+    assert named, f"{path.name}: the header names no tools/python module that starts the command"
+    program = entrypoint(path)[0]
+    assert f'console_script("{program}")' in (ROOT / named.group(1)).read_text(), (path.name, named.group(1))
 
 
 def context_copies(path: Path, *, final_stage: bool = False) -> list[str]:
