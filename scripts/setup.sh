@@ -5,7 +5,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds)
-APT_PACKAGES=(postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates)
+# python3-venv: Debian's python3 has no ensurepip without it, so `python3 -m venv` (below, and the fresh
+# venvs of tests/integration/delivery) fails.
+APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates)
 PYTHON=${PYTHON:-python3}
 
 run_step() {
@@ -34,11 +36,20 @@ apt_step() {
 # only their own (operator or webapp) with the contract; the harness (tools/python) is for development only.
 DISTRIBUTIONS=(contract operator webapp tools/python)
 
+remove_egg_info() {
+  local d
+  for d in "${DISTRIBUTIONS[@]}"; do rm -rf "$d"/*.egg-info; done
+}
+
 python_step() {
   local stamp=.venv/.installed
   local d pyprojects=(pyproject.toml)
   for d in "${DISTRIBUTIONS[@]}"; do pyprojects+=("$d/pyproject.toml"); done
   local want; want=$(cat "${pyprojects[@]}" | sha256sum | cut -c1-16)
+  # The build leaves <package>.egg-info beside each package, on the path the editable .pth adds, where
+  # importlib.metadata would find every distribution a second time; .venv holds the metadata. Removed on
+  # every run, before the up-to-date check: a .venv installed by an older setup.sh left them behind.
+  remove_egg_info
   if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "        .venv up to date"; return
   fi
@@ -50,9 +61,7 @@ python_step() {
   local editable=()
   for d in "${DISTRIBUTIONS[@]}"; do editable+=(-e "./$d"); done
   .venv/bin/python -m pip install -q "${editable[@]}" --group dev
-  # The build leaves <package>.egg-info beside each package, on the path the editable .pth adds, where
-  # importlib.metadata would find every distribution a second time; .venv holds the metadata.
-  for d in "${DISTRIBUTIONS[@]}"; do rm -rf "$d"/*.egg-info; done
+  remove_egg_info
   echo "$want" > "$stamp"
 }
 

@@ -22,8 +22,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.dashboard import build_dashboard, dashboard_json
 from webstack_operator.builders.operator_alerts import operator_prometheus_rule
 from webstack_operator.builders.stack_objects import desired_objects
-from webstack_operator.config import run_options as config
-from webstack_operator.config.operator_settings import OperatorSettings
+from webstack_operator.config import run_options
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.kube.yamlio import dump_yaml, dump_yaml_stream
 
@@ -40,14 +39,9 @@ RENDER_NOTE = (
 )
 
 
-def load_settings() -> OperatorSettings:
-    """The operator's own settings (images, frontend assets), so `render` prints what `run` applies."""
-    return config.load_settings(os.environ)
-
-
 def render_file(path: str, *, namespace: str | None = None) -> list[JSON]:
     """Every object of every WebStack in a file (`-` for standard input)."""
-    settings = load_settings()
+    settings = run_options.load_settings(os.environ)  # as `run` reads them: `render` prints what `run` applies
     objects: list[JSON] = []
     for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}
@@ -86,14 +80,14 @@ def _run(args: argparse.Namespace) -> int:
     from webstack_operator.manager.runtime import run_operator
 
     try:
-        settings = config.load_config(
+        settings = run_options.load_config(
             os.environ,
             namespaces=args.namespace,
             liveness_port=args.liveness_port,
             metrics_port=args.metrics_port,
             verbose=args.verbose,
         )
-    except config.ConfigError as error:
+    except run_options.ConfigError as error:
         print(f"webstack-operator run: {error}", file=sys.stderr)
         return 2
     try:

@@ -2,7 +2,7 @@
 
 Validated once at start and passed down (builders never read the environment or files). The frontend's
 nginx.conf template and UI assets are read once by `run_options.load_settings` (for `run` and `render` alike)
-from `webapp/frontend` through `webstack_contract.frontend`, and carried here as text.
+from the package data of `webstack_contract.frontend`, and carried here as text.
 """
 
 from collections.abc import Mapping

@@ -134,7 +134,11 @@ def served_namespaces(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def load_settings(environ: Mapping[str, str]) -> OperatorSettings:
-    """What shapes the objects: default images and namespaces, and the UI files read once from disk."""
+    """What shapes the objects: default images and namespaces, and the UI files read once.
+
+    The one place `run`, `render` and `plan` get their settings from. The UI comes from the contract's
+    package data; WEBSTACK_FRONTEND_DIR, when set, names a folder holding other files (the same four
+    names), passed down to the contract, which reads no environment itself."""
     from webstack_contract.frontend import load_frontend_assets, nginx_conf_template
 
     defaults = OperatorSettings()

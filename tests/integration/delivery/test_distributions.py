@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,10 +97,23 @@ def probe(venv: Path, image: Image) -> dict[str, list[str]]:
     return report
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Each image's venv, installed once for the tests of this module that ask for it."""
+    venvs: dict[str, Path] = {}
+
+    def venv_of(name: str) -> Path:
+        if name not in venvs:
+            venvs[name] = install(IMAGES[name], tmp_path_factory.mktemp(name))
+        return venvs[name]
+
+    return venv_of
+
+
 @pytest.mark.parametrize("name", IMAGES)
-def test_a_fresh_venv_holds_only_what_the_image_needs(name: str, tmp_path: Path) -> None:
+def test_a_fresh_venv_holds_only_what_the_image_needs(name: str, installed: Callable[[str], Path]) -> None:
     image = IMAGES[name]
-    venv = install(image, tmp_path)
+    venv = installed(name)
     report = probe(venv, image)
     print(f"{name}: {len(report['distributions'])} distributions: {' '.join(report['distributions'])}")
     print(f"{name}: importing {image.entry} loads {len(report['modules'])} top-level modules")
@@ -114,3 +128,27 @@ def test_a_fresh_venv_holds_only_what_the_image_needs(name: str, tmp_path: Path)
         [str(venv / "bin" / image.scripts[0]), "--help"], capture_output=True, text=True, timeout=120
     )
     assert help_text.returncode == 0, help_text.stderr
+
+
+def test_the_operator_renders_from_its_wheels_alone(installed: Callable[[str], Path], tmp_path: Path) -> None:
+    """`render` reads the UI and its nginx template from the contract's package data: no work tree, no
+    WEBSTACK_* variable (an editable install used to hide that the wheel carried neither)."""
+    venv = installed("webstack-operator")
+    sample = ROOT / "deploy" / "samples" / "webstack-minimal.yaml"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WEBSTACK_")}
+    main = "import sys; from webstack_operator.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-c", main, "render", "-f", str(sample), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in json.loads(result.stdout)["items"]}
+    data = objects["ConfigMap", "shop-frontend"]["data"]
+    assert sorted(data) == ["app.js", "index.html", "nginx.conf", "styles.css"]
+    assert "proxy_pass http://shop-backend" in data["nginx.conf"]
+    assert 'id="users-table"' in data["index.html"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -17,8 +17,9 @@ from kubelocal.target import KubeTarget
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.context import OwnerRef, StackContext
 from webstack_operator.builders.stack_objects import desired_objects
-from webstack_operator.cli.main import load_settings
 from webstack_operator.config.operator_settings import Capabilities
+from webstack_operator.config.run_options import load_settings
+from webstack_operator.kube.jsondata import JSON
 
 pytestmark = pytest.mark.cluster
 
@@ -36,7 +37,7 @@ def platform_crds(cluster: KubeTarget) -> KubeTarget:
     return cluster
 
 
-def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities) -> list[dict[str, Any]]:
+def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities) -> list[JSON]:
     """The sample WebStack itself, then every object the operator would apply for it (owner references
     included; a dry run stores nothing, so a made-up uid is enough and no operator ever reconciles it)."""
     doc = yaml.safe_load(sample.read_text(encoding="utf-8"))
@@ -44,7 +45,7 @@ def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities
     for ns in (meta["namespace"], "velero"):
         if cluster.kubectl("get", "namespace", ns, check=False).returncode != 0:
             cluster.kubectl("create", "namespace", ns)
-    settings = load_settings()
+    settings = load_settings(os.environ)
     ctx = StackContext(
         spec=parse_spec(doc),
         name=meta["name"],
@@ -57,7 +58,7 @@ def _stack_objects(cluster: KubeTarget, sample: Path, capabilities: Capabilities
     return [doc, *desired_objects(ctx)]
 
 
-def _dry_run_apply(cluster: KubeTarget, objects: list[dict[str, Any]]) -> list[str]:
+def _dry_run_apply(cluster: KubeTarget, objects: list[JSON]) -> list[str]:
     result = cluster.kubectl(
         "apply",
         "--server-side",

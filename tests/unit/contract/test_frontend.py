@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import tomllib
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
+import webstack_contract
 from webstack_contract.frontend import (
-    FRONTEND_DIR,
+    ASSET_NAMES,
+    TEMPLATE_NAME,
     load_frontend_assets,
     nginx_conf_template,
     render_nginx_conf,
@@ -77,7 +82,7 @@ def test_render_rejects_unknown_tokens() -> None:
 def test_assets_are_the_three_ui_files() -> None:
     assets = load_frontend_assets()
     assert set(assets) == {"index.html", "app.js", "styles.css"}
-    assert Path(__file__).resolve().parents[3] / "webapp" / "frontend" == FRONTEND_DIR
+    assert assets == {name: files("webstack_contract.frontend").joinpath(name).read_text() for name in assets}
     html = assets["index.html"]
     for element in (
         'id="add-user-form"',
@@ -99,9 +104,39 @@ def test_assets_from_another_directory(tmp_path: Path) -> None:
     assert load_frontend_assets(tmp_path)["app.js"] == "/* app.js */"
 
 
-def test_environment_overrides_the_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_does_not_move_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a caller's argument does: the operator's configuration reads WEBSTACK_FRONTEND_DIR, passes it."""
     for name in ("index.html", "app.js", "styles.css", "nginx.conf.template"):
         (tmp_path / name).write_text(f"# {name}")
     monkeypatch.setenv("WEBSTACK_FRONTEND_DIR", str(tmp_path))
-    assert load_frontend_assets()["index.html"] == "# index.html"
-    assert nginx_conf_template() == "# nginx.conf.template"
+    assert load_frontend_assets()["index.html"] != "# index.html"
+    assert nginx_conf_template() != "# nginx.conf.template"
+    assert nginx_conf_template(tmp_path) == "# nginx.conf.template"
+
+
+CONTRACT = Path(next(iter(webstack_contract.__path__)))
+
+
+def test_no_module_of_the_contract_reads_the_environment() -> None:
+    """The operator's rule (only its CLI reads the environment) holds for what it imports from here too."""
+    readers = []
+    for path in sorted(CONTRACT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                readers.append(str(path.relative_to(CONTRACT)))
+            if isinstance(node, ast.alias) and node.name in {"environ", "getenv"}:
+                readers.append(str(path.relative_to(CONTRACT)))
+    assert sorted(set(readers)) == []
+
+
+def test_the_files_are_package_data_of_the_contract() -> None:
+    """Beside the code and declared in its pyproject, so a wheel (not only an editable install) has them."""
+    pyproject = tomllib.loads((CONTRACT.parent / "pyproject.toml").read_text())
+    setuptools = pyproject["tool"]["setuptools"]
+    assert "webstack_contract.frontend" in setuptools["packages"]
+    declared = setuptools["package-data"]["webstack_contract.frontend"]
+    assert sorted(declared) == sorted([TEMPLATE_NAME, *ASSET_NAMES])
+    data = sorted(
+        p.name for p in (CONTRACT / "frontend").iterdir() if p.suffix not in {".py", ".pyc"} and p.is_file()
+    )
+    assert data == sorted(declared)

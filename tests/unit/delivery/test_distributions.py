@@ -119,3 +119,38 @@ def test_the_root_pyproject_is_the_workspace_not_a_distribution() -> None:
     root = pyproject(".")
     assert "project" not in root and "build-system" not in root
     assert {"test", "dev"} <= set(root["dependency-groups"])  # type: ignore[arg-type]
+
+
+def dependency_group(name: str) -> set[str]:
+    """The requirements of a root dependency group (its include-group entries aside)."""
+    group = pyproject(".")["dependency-groups"][name]  # type: ignore[index]
+    return {canonicalize_name(Requirement(line).name) for line in group if isinstance(line, str)}
+
+
+def test_the_tests_declare_what_they_import() -> None:
+    """A module the tests import comes from a distribution here or the root's `test` group, never only
+    because something else happens to pull it in (as pytest brought `packaging`)."""
+    local = local_packages()
+    installed = importlib.metadata.packages_distributions()
+    available = dependency_group("test") | set(local.values())
+    for folder in DISTRIBUTIONS:
+        available |= declared(folder)
+    missing: dict[str, set[str]] = {}
+    for path in [ROOT / "conftest.py", ROOT / "tests"]:
+        files = [path] if path.is_file() else sorted(path.rglob("*.py"))
+        for file in files:
+            for node in ast.walk(ast.parse(file.read_text(), str(file))):
+                modules = []
+                if isinstance(node, ast.Import):
+                    modules = [alias.name.partition(".")[0] for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module.partition(".")[0]]
+                for module in modules:
+                    if module in sys.stdlib_module_names or module in local or module == "__future__":
+                        continue
+                    if (ROOT / module).is_dir():
+                        continue  # a folder of the work tree: tests, scripts, bench
+                    names = {canonicalize_name(n) for n in installed.get(module, [module])}
+                    if not names & available:
+                        missing.setdefault(module, set()).add(str(file.relative_to(ROOT)))
+    assert not missing, f"the tests import modules nothing declares: {missing}"

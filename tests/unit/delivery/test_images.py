@@ -6,9 +6,11 @@ No Docker engine is needed: the Dockerfiles are parsed (exec-form instructions a
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,13 +220,26 @@ def test_read_only_root_friendly(path: Path) -> None:
     assert env(parse_dockerfile(path).final).get("PYTHONDONTWRITEBYTECODE") == "1", path.name
 
 
-def test_the_operator_image_ships_the_frontend_where_it_reads_it() -> None:
-    """The operator puts the UI in each stack's ConfigMap, read from WEBSTACK_FRONTEND_DIR."""
+def test_the_operator_image_reads_the_frontend_from_the_contract() -> None:
+    """The UI travels as package data of the contract (in the venv), not as a folder copied beside it:
+    a plain `pip install ./contract ./operator` and the image then render the same ConfigMap."""
     final = parse_dockerfile(OPERATOR).final
-    frontend_dir = env(final).get("WEBSTACK_FRONTEND_DIR")
-    assert frontend_dir, "Dockerfile.operator: WEBSTACK_FRONTEND_DIR is not set"
-    copies = [c.split() for c in final.all("COPY") if not c.startswith("--from")]
-    assert ["webapp/frontend", frontend_dir] in copies, copies
+    assert "WEBSTACK_FRONTEND_DIR" not in env(final), "the default is the contract's own files"
+    copies = [c for c in final.all("COPY") if not c.startswith("--from")]
+    assert not copies, f"Dockerfile.operator: the final stage copies from the build context: {copies}"
+
+
+COMMAND_SOURCE = re.compile(r"\((tools/python/[\w/]+\.py)\b")
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_the_header_names_where_the_tests_start_the_command(path: Path) -> None:
+    """The comment that says which harness module runs the image's command names one that does."""
+    header = path.read_text().split("\n\n", 1)[0]
+    named = COMMAND_SOURCE.search(header)
+    assert named, f"{path.name}: the header names no tools/python module that starts the command"
+    program = entrypoint(path)[0]
+    assert f'console_script("{program}")' in (ROOT / named.group(1)).read_text(), (path.name, named.group(1))
 
 
 def context_copies(path: Path, *, final_stage: bool = False) -> list[str]:
@@ -272,3 +287,53 @@ def test_a_change_to_what_an_image_copies_releases_it() -> None:
         assert path.name in inputs
         for source in context_copies(path, final_stage=True):
             assert any(source == i or source.startswith(f"{i}/") for i in inputs), (path.name, source)
+
+
+def dockerignore_excludes(patterns: list[str], path: str) -> bool:
+    """Docker's rule for a context path: the last pattern matching it or a folder above it decides, and a
+    `!` pattern keeps. `**` matches any number of folders (fnmatch's `*` crosses `/` too: close enough for
+    these patterns, which name whole folders or suffixes)."""
+    parts = path.split("/")
+    excluded = False
+    for pattern in patterns:
+        keep = pattern.startswith("!")
+        glob = pattern.removeprefix("!").strip("/")
+        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        globs = {glob, glob.removeprefix("**/")} if glob.startswith("**/") else {glob}
+        if any(
+            fnmatch.fnmatchcase(c, g) or fnmatch.fnmatchcase(c, f"*/{g}") for c in candidates for g in globs
+        ):
+            excluded = not keep
+    return excluded
+
+
+def dockerignore() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_build_context_holds_what_the_images_copy_and_no_development_clutter() -> None:
+    patterns = dockerignore()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for path in DOCKERFILES:
+        for source in context_copies(path, final_stage=True):
+            files = [f for f in tracked if f == source or f.startswith(f"{source}/")]
+            assert files, (path.name, source)
+            dropped = [f for f in files if dockerignore_excludes(patterns, f)]
+            assert not dropped, f".dockerignore drops what {path.name} copies: {dropped[:5]}"
+    for clutter in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/unit/delivery/test_images.py",
+        "docs/architecture.md",
+        "tools/python/pyproject.toml",
+        "operator/webstack_operator/__pycache__/__init__.cpython-311.pyc",
+        "contract/webstack_contract.egg-info/PKG-INFO",
+        "operator/.import_linter_cache/x",
+        "webapp/.mypy_cache/3.11/x.json",
+        ".ruff_cache/CACHEDIR.TAG",
+        ".pytest_cache/README.md",
+    ):
+        assert dockerignore_excludes(patterns, clutter), f".dockerignore sends {clutter} to the build"

@@ -57,9 +57,6 @@ SAME_IDEA_FUNCTIONS = {
     # kopf: the login (kube/connection.py) and the deletion (reconcile/deletion.py) they are named after.
     "login",
     "finalize",
-    # The CLI's (cli/main.py) reads the process environment and calls config/run_options.py's; h22f is
-    # reshaping that pair in the same issue: drop this entry when the CLI's is gone.
-    "load_settings",
 }
 
 _CAP_WORDS = re.compile(r"^_?[A-Z](?=.*[a-z])[A-Za-z0-9]*$")  # a type's spelling: CapWords, not a CONSTANT

@@ -11,7 +11,7 @@ import pytest
 
 import webstack_operator
 from webstack_operator.config.operator_settings import OperatorSettings
-from webstack_operator.config.run_options import ConfigError, load_config
+from webstack_operator.config.run_options import ConfigError, load_config, load_settings
 
 PACKAGE = Path(next(iter(webstack_operator.__path__)))
 
@@ -121,3 +121,15 @@ def test_request_slots_setting() -> None:
     assert load_config({"WEBSTACK_REQUEST_SLOTS": "4"}).request_slots == 4
     with pytest.raises(ConfigError, match="WEBSTACK_REQUEST_SLOTS"):
         load_config({"WEBSTACK_REQUEST_SLOTS": "0"})
+
+
+def test_the_frontend_comes_from_the_contract_unless_the_environment_names_a_folder(tmp_path: Path) -> None:
+    """The override is read here, from the mapping the CLI passes, and handed to the contract as a path."""
+    for name in ("index.html", "app.js", "styles.css", "nginx.conf.template"):
+        (tmp_path / name).write_text(f"# {name}")
+    default = load_settings({})
+    assert "proxy_pass @BACKEND_URL@;" in default.frontend_nginx_template
+    assert set(default.frontend_assets) == {"index.html", "app.js", "styles.css"}
+    moved = load_settings({"WEBSTACK_FRONTEND_DIR": str(tmp_path)})
+    assert moved.frontend_nginx_template == "# nginx.conf.template"
+    assert moved.frontend_assets["app.js"] == "# app.js"

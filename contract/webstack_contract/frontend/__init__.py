@@ -3,41 +3,45 @@
 Pure functions on the standard library alone, in the shared contract, so the operator ships the UI without
 carrying the users API. Tokens in the template are `@NAME@`, since nginx owns `$`.
 
-The files themselves stay in `webapp/frontend` (the users API's UI). An image sets WEBSTACK_FRONTEND_DIR to
-where it copied them; without it, the default is that folder in the work tree this package is installed
-from (editable, as the development venv does).
+The files are this package's data (`nginx.conf.template`, `index.html`, `app.js`, `styles.css`, declared
+in contract/pyproject.toml), read with importlib.resources, so a plain wheel install carries them. Nothing
+here reads the environment: a caller that wants other files passes their directory (the operator's
+configuration takes it from WEBSTACK_FRONTEND_DIR).
+
+`nginx.conf.template`'s own header comment still names `users_api.frontend`, where this code lived when it
+was written. It is kept byte for byte on purpose: the rendered nginx.conf is in every stack's frontend
+ConfigMap and its checksum in the pod template, so any edit, even to a comment, rolls every frontend
+Deployment on upgrade (tests/unit/delivery/test_frontend_upgrade.py holds the render to a9fcf4e's).
 """
 
 from __future__ import annotations
 
-import os
 import re
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
-FRONTEND_DIR = Path(
-    os.environ.get("WEBSTACK_FRONTEND_DIR") or Path(__file__).resolve().parents[2] / "webapp" / "frontend"
-)
 ASSET_NAMES = ("index.html", "app.js", "styles.css")
 TEMPLATE_NAME = "nginx.conf.template"
 
 _TOKEN = re.compile(r"@[A-Z][A-Z0-9_]*@")
 
 
-def _frontend_dir() -> Path:
-    """Re-read the environment on each call, so setting it after import (tests, the operator) still works."""
-    return Path(os.environ.get("WEBSTACK_FRONTEND_DIR") or FRONTEND_DIR)
+def _read(name: str, directory: Path | None) -> str:
+    """One file, from `directory` when given, else from this package's data."""
+    if directory is not None:
+        return (directory / name).read_text(encoding="utf-8")
+    return files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
 def nginx_conf_template(directory: Path | None = None) -> str:
     """The text of `nginx.conf.template`, a complete main nginx.conf with `@NAME@` tokens."""
-    return ((directory or _frontend_dir()) / TEMPLATE_NAME).read_text(encoding="utf-8")
+    return _read(TEMPLATE_NAME, directory)
 
 
 def load_frontend_assets(directory: Path | None = None) -> dict[str, str]:
     """File name -> text of every UI asset (the keys of a ConfigMap mounted as nginx's root)."""
-    root = directory or _frontend_dir()
-    return {name: (root / name).read_text(encoding="utf-8") for name in ASSET_NAMES}
+    return {name: _read(name, directory) for name in ASSET_NAMES}
 
 
 def render_nginx_conf(template: str, *, listen_port: int, backend_url: str, static_root: str) -> str:
