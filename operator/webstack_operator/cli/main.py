@@ -41,7 +41,7 @@ RENDER_NOTE = (
 
 def render_file(path: str, *, namespace: str | None = None) -> list[JSON]:
     """Every object of every WebStack in a file (`-` for standard input)."""
-    settings = run_options.load_settings(os.environ)  # as `run` reads them: `render` prints what `run` applies
+    settings = run_options.load_settings(os.environ)  # as `run` reads them: prints what `run` applies
     objects: list[JSON] = []
     for index, doc in enumerate(load_documents(path)):
         metadata = doc.get("metadata") or {}
