@@ -11,6 +11,7 @@ from webstack_operator.config.operator_settings import Capabilities
 from webstack_operator.config.run_options import OperatorConfig, load_settings
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.objects.kinds import CHILD_KINDS
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.observe.cache import ChildCache
 from webstack_operator.reconcile.outcomes import Retry
 from webstack_operator.reconcile.reconciler import Reconciler
@@ -33,6 +34,8 @@ REFUSED_STATUS = {
 class RefusingClient:
     """An apiserver that refuses one object (the Ingress, for its annotation key), holds no child yet, and
     records every request; `failure` makes that object's answer this error instead."""
+
+    field_manager = FIELD_MANAGER
 
     def __init__(
         self, failure: ApiError | None = None, refused: tuple[str, str] = ("Ingress", "shop")
