@@ -1,7 +1,5 @@
-"""Pure builders: one WebStack (as a StackContext) in, every Kubernetes object of its stack out.
-
-`desired_objects` is the single entry point for both the operator (which applies the list) and
-`webstack-operator render` (which prints it), so what a reviewer sees offline is what gets applied.
-No builder does I/O, reads a clock, draws a random number or reads a global: the same context always
-gives the same objects in the same order.
+"""Pure builders: one WebStack (as a StackContext) in, every Kubernetes object of its stack out, the same
+objects in the same order for the same context (no I/O, no clock, no random number, no global), so what
+`webstack-operator render` prints offline is what the operator applies; they stand on `objects`, `config`,
+`api` and `telemetry`'s names, never on a client or kopf.
 """

@@ -1,1 +1,3 @@
-"""The command line: `webstack-operator` and the kubectl plugin `kubectl webstack` (plan, status)."""
+"""The command line, the top floor (it may import any other): `webstack-operator` and the kubectl plugin
+`kubectl webstack` (plan, status).
+"""

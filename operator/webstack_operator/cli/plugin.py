@@ -82,13 +82,15 @@ def run(
 def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str | None]:
     from webstack_operator.kube.client import KubeClient
     from webstack_operator.kube.connection import login_for_cli
+    from webstack_operator.objects.stamps import FIELD_MANAGER
 
     def login() -> Any:
         return login_for_cli(kubeconfig, context)
 
     info = login()
-    client = KubeClient(info, login=login)
-    client.user_agent = "kubectl-webstack"
+    # `plan` dry-runs the operator's own applies, so under the operator's field manager; its requests say
+    # they are the plugin's.
+    client = KubeClient(info, field_manager=FIELD_MANAGER, user_agent="kubectl-webstack", login=login)
     return client, info.default_namespace
 
 

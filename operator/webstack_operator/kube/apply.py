@@ -1,23 +1,23 @@
 """The only module that changes the cluster: server-side apply, create-once, delete, status, Events.
 
-Each function is one request (or two, for a create that lost a race) with the operator's field manager;
-deciding what to send is `decide.py`'s job, and remembering what was sent is the cache's.
+Each function is one request (or two, for a create that lost a race) under the client's field manager (the
+caller's identity, given to the client where it is made) unless the call names its own; deciding what to
+send and remembering what was sent are the caller's jobs.
 """
 
 from __future__ import annotations
 
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 
 
 async def server_side_apply(
-    client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool, manager: str = FIELD_MANAGER
+    client: KubeClient, resource: Resource, body: JSON, *, dry_run: bool, manager: str | None = None
 ) -> JSON:
-    """Applies with force: the operator owns the fields it sets (other managers keep theirs). `plan`
-    validates a WebStack under a manager of its own (`manager`)."""
+    """Applies with force: the caller owns the fields it sets (other managers keep theirs). `manager`: a
+    field manager other than the client's, e.g. a dry run as the user who applies the object would."""
     meta = body["metadata"]
-    params = {"fieldManager": manager, "force": "true"}
+    params = {"fieldManager": manager or client.field_manager, "force": "true"}
     if dry_run:
         params["dryRun"] = "All"
     return await client.request(
@@ -34,7 +34,10 @@ async def create_once(client: KubeClient, resource: Resource, body: JSON) -> tup
     meta = body["metadata"]
     try:
         created = await client.request(
-            "POST", resource.path(meta.get("namespace")), body=body, params={"fieldManager": FIELD_MANAGER}
+            "POST",
+            resource.path(meta.get("namespace")),
+            body=body,
+            params={"fieldManager": client.field_manager},
         )
     except ApiError as e:
         if e.status != 409:
@@ -87,16 +90,22 @@ async def get_object(client: KubeClient, resource: Resource, namespace: str, nam
 
 
 async def merge_patch(
-    client: KubeClient, resource: Resource, namespace: str, name: str, body: JSON, *, manager: str
+    client: KubeClient,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    body: JSON,
+    *,
+    manager: str | None = None,
 ) -> JSON:
     """A JSON merge patch, for the few writes that are not the desired state: a Secret's owner references,
     a restart annotation, an action annotation consumed. A `metadata.resourceVersion` in `body` makes it
-    conditional (409 when the object changed since it was read)."""
+    conditional (409 when the object changed since it was read). `manager`: None for the client's own."""
     return await client.request(
         "PATCH",
         resource.path(namespace or None, name),
         body=body,
-        params={"fieldManager": manager},
+        params={"fieldManager": manager or client.field_manager},
         content_type="application/merge-patch+json",
     )
 
@@ -137,8 +146,9 @@ async def post_event(
     count: int = 1,
     first: str | None = None,
 ) -> JSON:
-    """A core/v1 Event about a WebStack: what `kubectl describe` and `kubectl get events` show. `count`
-    occurrences since `first` (events.EventRecorder aggregates repeats into one Event)."""
+    """A core/v1 Event about `involved`: what `kubectl describe` and `kubectl get events` show. `count`
+    occurrences since `first` (events.EventRecorder aggregates repeats into one Event). The reporting
+    component is the client's field manager: the name the caller writes under."""
     meta = involved["metadata"]
     event = {
         "apiVersion": "v1",
@@ -154,8 +164,8 @@ async def post_event(
         "type": etype,
         "reason": reason,
         "message": message[:1024],
-        "source": {"component": FIELD_MANAGER},
-        "reportingComponent": FIELD_MANAGER,
+        "source": {"component": client.field_manager},
+        "reportingComponent": client.field_manager,
         "reportingInstance": instance,
         "firstTimestamp": first or now,
         "lastTimestamp": now,

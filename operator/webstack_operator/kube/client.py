@@ -1,10 +1,12 @@
 """A small async Kubernetes API client: requests, errors, watch streams, discovery.
 
-kopf's own client watches WebStacks; this one does what kopf's does not: server-side apply, label-selected
-lists and watches of the children (see watch.py), deletes with propagation, discovery. Its credentials come
-from the same `login` as kopf's (connection.py), so both authenticate alike; they are renewed shortly
-before they expire and once more when the apiserver answers 401. A 429/503 with Retry-After holds every
-request of the client until then (throttle.py); lists are read in pages.
+kopf's own client watches the operator's custom resources; this one does what kopf's does not: server-side
+apply, label-selected lists and watches (what the caller's caches of the objects it makes read), deletes with
+propagation, discovery. Its credentials come from the same `login` as kopf's (connection.py), so both
+authenticate alike; they are renewed shortly before they expire and once more when the apiserver answers 401.
+A 429/503 with Retry-After holds every request of the client until then (throttle.py); lists are read in
+pages. Its writes carry the caller's field manager and its requests the caller's user agent: the identity
+is the operator's, handed in, never this layer's.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 RETIRED_SESSION_SECONDS = 600.0
 # Requests in flight at once. Watches are not counted: each holds a connection for minutes, and a namespaced
 # operator runs one per kind and namespace (dozens), which must never leave a list or a write waiting for a
-# connection until it times out. The default; the operator's client takes WEBSTACK_REQUEST_SLOTS (config.py).
+# connection until it times out. The default; the caller may pass its own (`request_slots`).
 REQUEST_SLOTS = 32
 LIST_PAGE = 500  # items per list request (client-go's pager default)
 LIST_ATTEMPTS = 3  # a list whose continue token expired is started over at most this often in all
@@ -116,12 +118,17 @@ class KubeClient:
         self,
         info: kopf.ConnectionInfo,
         *,
+        field_manager: str,
+        user_agent: str | None = None,
         token_path: str | None = None,
         timeout: float = 30.0,
         login: Callable[[], kopf.ConnectionInfo] | None = None,
         request_slots: int | None = None,
     ) -> None:
-        """`token_path`: a bearer token file to re-read when it changes (in a pod, by default, the
+        """`field_manager`: the name the caller's writes carry (`fieldManager`), by which it tells the
+        fields it owns from others'; `user_agent`: the name its requests carry, in the API server's audit log
+        (None: the field manager). Both are the caller's identity: this layer has none of its own.
+        `token_path`: a bearer token file to re-read when it changes (in a pod, by default, the
         ServiceAccount's). `login`: how to get new credentials when these expire or are refused (without
         it, the credentials in `info` are used as they are). `request_slots`: requests in flight at once
         (None: REQUEST_SLOTS)."""
@@ -134,17 +141,32 @@ class KubeClient:
         # A 429/503 with Retry-After holds every request of this client, not only the refused one.
         self.gate = RetryAfterGate()
         self._resources: dict[tuple[str, str], Resource] = {}
-        # Which process sent a request, in the API server's audit log (runtime.py adds the identity).
-        self.user_agent = "webstack-operator"
+        self.field_manager = field_manager
+        # Which process sent a request, in the API server's audit log.
+        self.user_agent = field_manager if user_agent is None else user_agent
         # Leader election sets this: a replica that is not certain it holds the Lease sends no write.
         self.may_write: Callable[[], bool] = lambda: True
 
     @classmethod
     def connect(
-        cls, *, token_path: str | None = None, timeout: float = 30.0, request_slots: int | None = None
+        cls,
+        *,
+        field_manager: str,
+        user_agent: str | None = None,
+        token_path: str | None = None,
+        timeout: float = 30.0,
+        request_slots: int | None = None,
     ) -> KubeClient:
         """Logs in as kopf does (the same `login`): in a pod, the ServiceAccount; else, the kubeconfig."""
-        return cls(login(), token_path=token_path, login=login, timeout=timeout, request_slots=request_slots)
+        return cls(
+            login(),
+            field_manager=field_manager,
+            user_agent=user_agent,
+            token_path=token_path,
+            login=login,
+            timeout=timeout,
+            request_slots=request_slots,
+        )
 
     @property
     def server(self) -> str:

@@ -35,7 +35,7 @@ import yaml
 
 from webstack_operator.kube.jsondata import JSON
 
-log = logging.getLogger("webstack.connection")
+log = logging.getLogger(__name__)
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"  # the in-cluster name kopf's own login uses too
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -122,7 +122,7 @@ def login_with_kubeconfig(
     from kubernetes.config import ConfigException, kube_config
 
     where = f"kubeconfig {kubeconfig}"
-    with _kubeconfig_lock, tempfile.TemporaryDirectory(prefix="webstack-login-") as scratch:
+    with _kubeconfig_lock, tempfile.TemporaryDirectory(prefix="kube-login-") as scratch:
         try:
             merged = kube_config.KubeConfigMerger(kubeconfig)  # type: ignore[no-untyped-call]
             if merged.config is None:
@@ -211,7 +211,7 @@ def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
     has_certificate = info.certificate_path or info.certificate_data
     has_key = info.private_key_path or info.private_key_data
     if has_certificate and has_key:
-        with tempfile.TemporaryDirectory(prefix="webstack-tls-") as private:
+        with tempfile.TemporaryDirectory(prefix="kube-tls-") as private:
             certfile = _path_or_private_file(info.certificate_path, info.certificate_data, private, "tls.crt")
             keyfile = _path_or_private_file(info.private_key_path, info.private_key_data, private, "tls.key")
             context.load_cert_chain(certfile, keyfile)

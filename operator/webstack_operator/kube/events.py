@@ -38,7 +38,7 @@ from webstack_operator.kube.jsondata import JSON
 WINDOW_SECONDS = 60.0
 FORGET_AFTER_SECONDS = 600.0  # a key not posted for this long is dropped: memory follows what is recent
 EventKey = tuple[str, str, str, str]  # involved object's uid, type, reason, message
-# decisions.write_event's reasons (Recreated is said as DriftCorrected), prune's, and a failure reported.
+# What the caller's writes and prunes say (a re-creation is said as DriftCorrected), and a failure reported.
 REPEATING = frozenset({"Created", "Updated", "DriftCorrected", "Adopted", "Pruned", "ReconcileFailed"})
 
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.kube.jsondata import JSON
 
-log = logging.getLogger("webstack.leader")
+log = logging.getLogger(__name__)
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 

@@ -2,9 +2,9 @@
 
 Pure. The API server records, per field manager, the set of fields it owns (`metadata.managedFields`,
 format FieldsV1: a tree whose keys are `f:<field>`, `k:<list item by its keys>`, `v:<set value>` and
-`i:<index>`, and `.` for "this node itself"). `plan` compares a live object with its server-side dry-run
-re-apply only along the operator's tree, so a field another controller sets (a Deployment's revision
-annotation, an HPA's replicas) is never reported as a change.
+`i:<index>`, and `.` for "this node itself"). A caller compares a live object with its server-side
+dry-run re-apply only along its own manager's tree, so a field another controller sets (a Deployment's
+revision annotation, an HPA's replicas) is never reported as a change.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from webstack_operator.kube.jsondata import JSON
-
-# The field manager of every write the operator makes: how it tells its own managed fields from others'.
-FIELD_MANAGER = "webstack-operator"
 
 FieldsV1 = JSON
 FieldPath = tuple[str, ...]  # FieldsV1 keys from the root, e.g. ("f:spec", "f:replicas")
@@ -144,7 +141,7 @@ def _container(value: Any) -> bool:
 
 
 def readable(path: FieldPath) -> str:
-    """`spec.template.spec.containers[name=users-api].image`: a path as a person writes it."""
+    """`spec.template.spec.containers[name=app].image`: a path as a person writes it."""
     out = ""
     for key in path:
         kind, _, rest = key.partition(":")

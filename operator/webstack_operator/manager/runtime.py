@@ -25,6 +25,7 @@ from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.lease import LeaderElector, LeaseTiming
 from webstack_operator.manager.health import Health, serving
 from webstack_operator.manager.kopf_retries import quiet_kopf_retries
+from webstack_operator.objects.stamps import FIELD_MANAGER, USER_AGENT
 from webstack_operator.telemetry import metrics
 from webstack_operator.telemetry.logs import configure_logging
 
@@ -54,9 +55,12 @@ async def _serve(config: OperatorConfig) -> int:
     health = Health()
     # An exec plugin may take seconds: not on the event loop.
     client = await asyncio.to_thread(
-        KubeClient.connect, token_path=config.token_file, request_slots=config.request_slots
+        KubeClient.connect,
+        field_manager=FIELD_MANAGER,
+        user_agent=f"{USER_AGENT}/{config.identity}",
+        token_path=config.token_file,
+        request_slots=config.request_slots,
     )
-    client.user_agent = f"webstack-operator/{config.identity}"
     terminate = asyncio.Event()
     _on_signals(terminate.set)
     try:
@@ -67,9 +71,12 @@ async def _serve(config: OperatorConfig) -> int:
                 return 0
             # The election has its own connection: renewals never queue behind a burst of reconciles.
             elector_client = await asyncio.to_thread(
-                KubeClient.connect, token_path=config.token_file, timeout=LeaseTiming().retry * 2
+                KubeClient.connect,
+                field_manager=FIELD_MANAGER,
+                user_agent=f"{USER_AGENT}/{config.identity}/leader-election",
+                token_path=config.token_file,
+                timeout=LeaseTiming().retry * 2,
             )
-            elector_client.user_agent = f"webstack-operator/{config.identity}/leader-election"
             try:
                 elector = LeaderElector(
                     elector_client, config.lease_namespace, config.lease_name, config.identity

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
 
@@ -20,6 +19,13 @@ K = TypeVar("K")
 RECENT = 8  # versions remembered per object: enough to recognise a late copy
 
 DESIRED_HASH = "webstack.dev/desired-hash"
+
+# The operator's identity, handed to every client it makes (the Kubernetes layer has none of its own).
+# The field manager of every write the operator makes: how it tells its own managed fields from others'.
+# Never change it: every object's managedFields would then look taken by someone else.
+FIELD_MANAGER = "webstack-operator"
+# Which process sent a request, in the API server's audit log; `run` adds the replica's identity.
+USER_AGENT = "webstack-operator"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.kube.apply import create_once, get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects.ownership import Ownership, ownership
 from webstack_operator.objects.stamps import (
     ObjectKey,
@@ -79,7 +78,7 @@ class CredentialsKeeper:
                 meta["ownerReferences"] = refs
             patch = {"metadata": meta}
             self.cache.upsert(
-                await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER),
+                await merge_patch(self.client, resource, *where(obj), patch),
                 answer=True,
             )
             await self.announce(owner, obj, WriteOutcome.ADOPTED)
@@ -138,7 +137,7 @@ class CredentialsKeeper:
         if not meta:
             return
         patch["metadata"] = {**meta, "resourceVersion": resource_version(live)}
-        answer = await merge_patch(self.client, resource, *where(obj), patch, manager=FIELD_MANAGER)
+        answer = await merge_patch(self.client, resource, *where(obj), patch)
         self.cache.upsert(answer, answer=True)
         if rotate:
             await self._regenerated(owner, ctx, obj, created=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from webstack_operator.kube.apply import delete_object, merge_patch
 from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
 from webstack_operator.objects.ownership import controller_of, labelled_for
 from webstack_operator.objects.stamps import key_of, where
@@ -53,9 +52,7 @@ async def carry_out(
         resource = client.resource(obj["apiVersion"], obj["kind"])
         assert resource is not None, "StatefulSets and Secrets are always served"
         patch = transitions.orphan_patch(obj, uid)
-        cache.upsert(
-            await merge_patch(client, resource, *where(obj), patch, manager=FIELD_MANAGER), answer=True
-        )
+        cache.upsert(await merge_patch(client, resource, *where(obj), patch), answer=True)
     if plan.orphan:
         await tell(owner, transitions.orphan_event(stack[0], plan.orphan))
     for obj, propagation in plan.delete:

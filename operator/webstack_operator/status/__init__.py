@@ -1,7 +1,7 @@
-"""Pure status computation: what the children say, turned into a WebStack's status and conditions.
-
-`compute.compute_status` composes the parts, each a module: `observed` (what status reads), `readiness` (how
-far one workload is), `components` (the four components' conditions and blockers), `conditions` (how a
+"""Pure status computation, standing on `observe`, `builders`, `objects`, `config`, `api` and `kube`'s data
+types (no client, no I/O, no clock: the caller passes both): what the children say, turned into a WebStack's
+status and conditions by `compute.compute_status`, which composes `observed` (what status reads), `readiness`
+(how far one workload is), `components` (the four components' conditions and blockers), `conditions` (how a
 condition is stamped, and those that read one finding each), `canary` and `backups` (their verdicts and
-conditions), `phase` (`Ready`, the phase and the blocker line). No I/O and no clock: the caller passes both.
+conditions) and `phase` (`Ready`, the phase and the blocker line).
 """

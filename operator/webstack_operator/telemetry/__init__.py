@@ -1,4 +1,3 @@
-"""The operator's own telemetry: Prometheus metric names and metrics, and JSON logs.
-
-The ground floor: every other floor may count and log, so this one imports none of them.
+"""The operator's own telemetry: Prometheus metric names and metrics, and JSON logs; the ground floor, since
+every other floor may count and log, so it imports none of them (only the shared `webstack_contract`).
 """

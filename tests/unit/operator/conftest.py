@@ -9,6 +9,7 @@ import pytest
 from tests.support.fake_apiserver import FakeApi
 
 from webstack_operator.kube.client import KubeClient
+from webstack_operator.objects.stamps import FIELD_MANAGER
 
 
 @pytest.fixture
@@ -19,6 +20,6 @@ async def api() -> AsyncIterator[FakeApi]:
 
 @pytest.fixture
 async def client(api: FakeApi) -> AsyncIterator[KubeClient]:
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="token-0"))
+    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="token-0"), field_manager=FIELD_MANAGER)
     yield kube
     await kube.close()

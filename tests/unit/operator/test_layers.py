@@ -4,8 +4,10 @@
 """
 
 import configparser
+import io
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import webstack_operator
@@ -40,3 +42,26 @@ def test_the_import_contracts_are_kept() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+def _webstack_mentions(source: str) -> list[str]:
+    """Every token that names WebStack: a string (docstrings included), a comment or a name. The root
+    package's own name is where the layer lives, not what it knows: `webstack_operator.kube.client`."""
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.string == "webstack_operator":
+            continue
+        if "webstack" in token.string.lower():
+            found.append(f"{token.start[0]}: {token.line.strip()}")
+    return found
+
+
+def test_the_kubernetes_layer_never_names_webstack() -> None:
+    """The contract `kube-knows-no-webstack` forbids the imports; this forbids the words: no field manager,
+    user agent, logger or docstring of the layer names WebStack. The operator hands its identity in."""
+    mentions = {
+        str(path.relative_to(PACKAGE)): found
+        for path in sorted((PACKAGE / "kube").rglob("*.py"))
+        if (found := _webstack_mentions(path.read_text()))
+    }
+    assert mentions == {}

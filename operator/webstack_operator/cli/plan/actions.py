@@ -26,10 +26,9 @@ from typing import Any
 
 from webstack_operator.kube import managed_fields
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
 from webstack_operator.objects.ownership import ADOPT_ANNOTATION, Ownership, conflict_message
-from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
+from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
 
 FORMAT_VERSION = 1
 HIDDEN = "(hidden)"

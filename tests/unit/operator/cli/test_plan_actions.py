@@ -19,9 +19,9 @@ from webstack_operator.cli.plan.actions import (
     taken_fields,
 )
 from webstack_operator.kube import managed_fields
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.objects.ownership import Ownership
-from webstack_operator.objects.stamps import DESIRED_HASH, desired_hash
+from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
 
 OURS_TREE: dict[str, Any] = {
     "f:metadata": {"f:annotations": {f"f:{DESIRED_HASH}": {}}, "f:labels": {"f:app": {}}},

@@ -35,6 +35,7 @@ from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import CHILD_KINDS, child_kind
+from webstack_operator.objects.stamps import FIELD_MANAGER
 
 SAMPLES = Path(__file__).resolve().parents[4] / "deploy" / "samples"
 SERVED = ("team-a", "team-b")
@@ -56,7 +57,7 @@ def in_namespace(namespace: str) -> str:
 
 @pytest.fixture
 async def controller(api: FakeApi) -> AsyncIterator[Controller]:
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), field_manager=FIELD_MANAGER)
     ctl = Controller(client, NAMESPACED)
     yield ctl
     await ctl.watches.close()
@@ -100,7 +101,7 @@ def test_every_kind_living_elsewhere_is_watched_where_its_builder_puts_it() -> N
 
 
 async def test_watch_targets_are_the_served_kinds_times_the_namespaces(api: FakeApi) -> None:
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), field_manager=FIELD_MANAGER)
     try:
         await client.discover()
         targets = {(r.kind, ns) for r, ns in watch_targets(client, NAMESPACED)}

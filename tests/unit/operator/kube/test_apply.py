@@ -6,13 +6,15 @@ from typing import Any, cast
 
 import pytest
 
-from webstack_operator.kube.apply import delete_object, merge_patch
+from webstack_operator.kube.apply import create_once, delete_object, merge_patch, server_side_apply
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 
 SERVICES = Resource("", "v1", "Service", "services", namespaced=True)
 
 
 class Recorder:
+    field_manager = "the-operator"
+
     def __init__(self, fail: int | None = None) -> None:
         self.fail = fail
         self.calls: list[tuple[str, str, Any, dict[str, Any]]] = []
@@ -49,3 +51,16 @@ async def test_a_merge_patch_names_its_manager() -> None:
     assert method == "PATCH" and sent == body
     assert kw["params"] == {"fieldManager": "webstack-operator-actions"}
     assert kw["content_type"] == "application/merge-patch+json"
+
+
+async def test_writes_carry_the_clients_field_manager_unless_a_call_names_its_own() -> None:
+    """The identity is the caller's, given to the client where it is made; this layer has none."""
+    client = Recorder()
+    kube = cast(KubeClient, client)
+    body = {"metadata": {"name": "x", "namespace": "team"}}
+    await server_side_apply(kube, SERVICES, body, dry_run=False)
+    await server_side_apply(kube, SERVICES, body, dry_run=True, manager="kubectl")
+    await create_once(kube, SERVICES, body)
+    await merge_patch(kube, SERVICES, "team", "x", body)
+    managers = [kw["params"]["fieldManager"] for *_, kw in client.calls]
+    assert managers == ["the-operator", "kubectl", "the-operator", "the-operator"]

@@ -182,7 +182,7 @@ async def test_a_refused_connection_is_a_transient_status_0() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    kube = KubeClient(kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}"))
+    kube = KubeClient(kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}"), field_manager="kube-tests")
     try:
         with pytest.raises(ApiError) as caught:
             await kube.request("GET", "/api/v1")
@@ -213,7 +213,9 @@ async def test_throttling_says_when_to_retry(
     app = web.Application()
     app.router.add_get("/api/v1", answer)
     async with TestServer(app) as server:
-        kube = KubeClient(kopf.ConnectionInfo(server=str(server.make_url("")).rstrip("/")))
+        kube = KubeClient(
+            kopf.ConnectionInfo(server=str(server.make_url("")).rstrip("/")), field_manager="kube-tests"
+        )
         try:
             with pytest.raises(ApiError) as caught:
                 await kube.request("GET", "/api/v1")
@@ -243,7 +245,9 @@ async def test_the_token_is_sent_as_a_bearer_header(api: FakeApi, client: KubeCl
 
 
 async def test_without_a_token_username_and_password_are_sent(api: FakeApi) -> None:
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, username="admin", password="secret"))
+    kube = KubeClient(
+        kopf.ConnectionInfo(server=api.url, username="admin", password="secret"), field_manager="kube-tests"
+    )
     try:
         await kube.request("GET", "/api/v1")
     finally:
@@ -254,7 +258,11 @@ async def test_without_a_token_username_and_password_are_sent(api: FakeApi) -> N
 async def test_the_token_file_is_read_again_when_it_changes(api: FakeApi, tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("first\n")
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="from-login"), token_path=str(token))
+    kube = KubeClient(
+        kopf.ConnectionInfo(server=api.url, token="from-login"),
+        token_path=str(token),
+        field_manager="kube-tests",
+    )
     try:
         await kube.request("GET", "/api/v1")
         token.write_text("second\n")
@@ -373,7 +381,7 @@ async def test_a_stream_broken_mid_way_is_a_status_0_error(api: FakeApi, client:
 async def test_open_watches_never_leave_a_request_waiting_for_a_connection(api: FakeApi) -> None:
     """A namespaced operator holds one watch per kind and namespace (dozens): each holds a connection, and
     a list or write must still go out at once, not time out waiting for one of them to end."""
-    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), timeout=2)
+    kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), timeout=2, field_manager="kube-tests")
 
     async def follow() -> None:
         async for _ in kube.stream(CONFIGMAPS, {"watch": "1", "resourceVersion": "100"}):

@@ -142,7 +142,7 @@ async def clients() -> AsyncIterator[Callable[..., KubeClient]]:
     made: list[KubeClient] = []
 
     def make(info: kopf.ConnectionInfo, **kwargs: Any) -> KubeClient:
-        made.append(KubeClient(info, **kwargs))
+        made.append(KubeClient(info, **{"field_manager": "kube-tests", **kwargs}))
         return made[-1]
 
     yield make

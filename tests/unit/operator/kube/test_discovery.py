@@ -17,7 +17,7 @@ from webstack_operator.objects.kinds import settle_capabilities
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[FakeApi, KubeClient]]:
     async with FakeApi() as api:
-        kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+        kube = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), field_manager="kube-tests")
         yield api, kube
         await kube.close()
 

@@ -30,6 +30,8 @@ class Clock:
 class EventsApi:
     """Answers Event POSTs (or fails them with `fail`)."""
 
+    field_manager = "kube-tests"
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
         self.fail: int | None = None

@@ -18,7 +18,9 @@ CONFIGMAPS = "/api/v1/namespaces/team/configmaps"
 
 
 async def test_a_write_that_waited_for_a_slot_past_the_lease_is_not_sent(api: FakeApi) -> None:
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), request_slots=1)
+    client = KubeClient(
+        kopf.ConnectionInfo(server=api.url, token="t"), request_slots=1, field_manager="kube-tests"
+    )
     leading = True
     client.may_write = lambda: leading
     try:
@@ -51,7 +53,9 @@ async def test_a_write_is_fenced_again_when_sent_a_second_time_after_new_credent
         leading = False  # the Lease is lost while new credentials are fetched
         return kopf.ConnectionInfo(server=api.url, token="new")
 
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="old"), login=login)
+    client = KubeClient(
+        kopf.ConnectionInfo(server=api.url, token="old"), login=login, field_manager="kube-tests"
+    )
     client.may_write = lambda: leading
     api.answer("POST", CONFIGMAPS, 401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
     try:

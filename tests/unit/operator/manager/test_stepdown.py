@@ -26,6 +26,7 @@ from webstack_operator.kube.client import KubeClient
 from webstack_operator.kube.lease import LeaderElector
 from webstack_operator.manager import runtime
 from webstack_operator.manager.health import Health
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.telemetry import metric_names, metrics
 
 CONFIG = OperatorConfig(liveness_port=0, metrics_port=0, resync_seconds=300, discovery_seconds=0.05)
@@ -75,7 +76,7 @@ class Term:
 @pytest.fixture
 async def client() -> AsyncIterator[KubeClient]:
     async with FakeApi() as api:
-        client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+        client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), field_manager=FIELD_MANAGER)
         yield client
         await client.close()
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
-from webstack_operator.objects.stamps import DESIRED_HASH, Applied, key_of
+from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, Applied, key_of
 from webstack_operator.observe.cache import ChildCache, pod_template_hashes, slim, stack_of
 
 STACK = ("team", "shop")

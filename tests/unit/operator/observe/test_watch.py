@@ -15,6 +15,7 @@ from tests.support.polling import eventually
 from webstack_operator.kube.client import LIST_PAGE, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.observe.watch import (
     SELECTOR,
     WATCH_SECONDS,
@@ -68,7 +69,7 @@ def seen() -> Seen:
 
 @pytest.fixture
 async def watches(api: FakeApi, seen: Seen) -> AsyncIterator[ChildWatches]:
-    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"))
+    client = KubeClient(kopf.ConnectionInfo(server=api.url, token="t"), field_manager=FIELD_MANAGER)
     child_watches = ChildWatches(
         client, seen.on_event, seen.on_resync, backoff=seen.backoff, quiet_backoff=seen.quiet_backoff
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from webstack_operator.api.problem import Problem
-from webstack_operator.kube.managed_fields import FIELD_MANAGER
 from webstack_operator.objects import labels
-from webstack_operator.objects.stamps import Applied, key_of, our_fields_hash, stamped
+from webstack_operator.objects.stamps import FIELD_MANAGER, Applied, key_of, our_fields_hash, stamped
 from webstack_operator.observe.cache import ChildCache, Seen
 from webstack_operator.reconcile.decisions import (
     FAILURES_BEFORE_REPORTING,

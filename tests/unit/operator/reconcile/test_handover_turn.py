@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from tests.support.refused_stack import STACK as REFUSED
+from tests.support.refused_stack import RefusingClient, refused_reconciler
 from tests.support.rendered_stacks import OWNER, make_stack
-from tests.unit.operator.reconcile.test_refused_generation import STACK as REFUSED
-from tests.unit.operator.reconcile.test_refused_generation import RefusingClient, _reconciler
 
 from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import Capabilities
@@ -54,7 +54,7 @@ def _deployment(image: str = "ghcr.io/webstack-dev/users-api:0.1.0") -> dict[str
 async def test_a_refused_generation_lets_the_turn_go() -> None:
     """A stack mid-hand-over whose next generation the apiserver refuses prunes nothing: it must not keep
     every other stack's switch waiting."""
-    reconciler = _reconciler(RefusingClient())
+    reconciler = refused_reconciler(RefusingClient())
     reconciler.handovers = HandOverSlot(holder=REFUSED, since=0.0)
     assert await reconciler.reconcile(REFUSED) == "Failed"
     assert reconciler.handovers.holder is None

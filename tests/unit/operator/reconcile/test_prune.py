@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from webstack_operator.kube.client import KubeClient, Resource
 from webstack_operator.objects import labels
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.observe.cache import ChildCache
 from webstack_operator.reconcile import prune
 from webstack_operator.reconcile.decisions import Event
@@ -23,6 +24,8 @@ RESOURCES = {
 
 
 class RecordingClient:
+    field_manager = FIELD_MANAGER
+
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, Any, Any]] = []
 

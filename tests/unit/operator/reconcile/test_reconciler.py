@@ -11,7 +11,7 @@ from webstack_operator.config.operator_settings import OperatorSettings
 from webstack_operator.config.run_options import OperatorConfig
 from webstack_operator.kube.client import KubeClient, Resource
 from webstack_operator.objects import labels
-from webstack_operator.objects.stamps import Applied, key_of, stamped
+from webstack_operator.objects.stamps import FIELD_MANAGER, Applied, key_of, stamped
 from webstack_operator.observe.cache import ChildCache
 from webstack_operator.reconcile.decisions import to_write
 from webstack_operator.reconcile.reconciler import Reconciler
@@ -46,6 +46,8 @@ def _service(uid: str, rv: str) -> dict[str, Any]:
 
 class RacingClient:
     """Answers an apply with a new object, and lets the 'watch' report it before the answer arrives."""
+
+    field_manager = FIELD_MANAGER
 
     def __init__(self, cache: ChildCache) -> None:
         self.cache = cache
@@ -103,6 +105,8 @@ async def test_a_finished_reconcile_stamps_its_time(monkeypatch: pytest.MonkeyPa
 
 class AnsweringClient:
     """Answers an apply with the applied body as the apiserver would store it, at the next version."""
+
+    field_manager = FIELD_MANAGER
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []

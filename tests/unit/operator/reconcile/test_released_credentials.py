@@ -10,6 +10,7 @@ from webstack_operator.config.run_options import OperatorConfig, load_settings
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import CHILD_KINDS
+from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.observe.cache import ChildCache
 from webstack_operator.reconcile.reconciler import Reconciler
 from webstack_operator.reconcile.transitions import ORPHANED_FROM
@@ -41,6 +42,8 @@ def _secret(**meta: Any) -> dict[str, Any]:
 
 class Client:
     """Answers every write with what it was sent (a merge patch merged into the Secret it knows)."""
+
+    field_manager = FIELD_MANAGER
 
     def __init__(self, secret: dict[str, Any]) -> None:
         self.secret = secret
