@@ -19,7 +19,6 @@ from webstack_operator.cli.plan.actions import (
     taken_fields,
 )
 from webstack_operator.kube import managed_fields
-from webstack_operator.objects.stamps import FIELD_MANAGER
 from webstack_operator.objects.ownership import Ownership
 from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
 
