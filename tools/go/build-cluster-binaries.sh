@@ -12,7 +12,9 @@ step() { printf '==> %s\n' "$*"; }
 
 build_kubernetes() {
   local out="$cache/kubernetes-$KUBERNETES_VERSION"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # kubelet and kube-proxy: the lab's real node (tools/python/kubelocal/realnode), the same version as the
+  # control plane; one `go build` shares the packages they have in common with it.
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   local missing=0
   for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
   if [ "$missing" = 0 ]; then step "kubernetes $KUBERNETES_VERSION: cached in $out"; return; fi
@@ -120,6 +122,47 @@ build_prometheus() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# The real node's runtime: containerd v2 and its runc shim (Debian's runc runs the containers). Without
+# btrfs (no headers needed, CGO off) — the node uses the overlayfs snapshotter.
+build_containerd() {
+  local out="$cache/containerd-$CONTAINERD_VERSION"
+  if [ -x "$out/containerd" ] && [ -x "$out/containerd-shim-runc-v2" ] && [ -x "$out/ctr" ]; then
+    step "containerd $CONTAINERD_VERSION: cached in $out"; return
+  fi
+  step "containerd $CONTAINERD_VERSION: building containerd containerd-shim-runc-v2 ctr"
+  mkdir -p "$out.tmp"
+  (cd "$here/containerd" && go build -trimpath -tags no_btrfs \
+    -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" -o "$out.tmp/" \
+    $(printf 'github.com/containerd/containerd/v2/cmd/%s ' containerd containerd-shim-runc-v2 ctr))
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+# Cluster DNS for the real node: CoreDNS with the plugins a cluster DNS uses (tools/go/coredns/main.go).
+# The main package is ours, so the cache also records its sources' checksum, as for cyclonus.
+build_coredns() {
+  local out="$cache/coredns-$COREDNS_VERSION"
+  local sum; sum=$(cat "$here/coredns/main.go" "$here/coredns/go.mod" "$here/coredns/go.sum" | sha256sum | cut -c1-16)
+  if [ -x "$out/coredns" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
+    step "coredns $COREDNS_VERSION: cached in $out"; return
+  fi
+  step "coredns $COREDNS_VERSION: building"
+  mkdir -p "$out.tmp"
+  (cd "$here/coredns" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/coredns" .)
+  echo "$sum" > "$out.tmp/.source-sum"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+# PVCs on the real node bind to directories: Rancher's local-path provisioner, run beside the control plane.
+build_local_path_provisioner() {
+  local out="$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION"
+  if [ -x "$out/local-path-provisioner" ]; then step "local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION: cached in $out"; return; fi
+  step "local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION: building"
+  mkdir -p "$out.tmp"
+  (cd "$here/local-path-provisioner" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/local-path-provisioner" \
+    github.com/rancher/local-path-provisioner)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -137,4 +180,7 @@ timed "$cache/kubernetes-$KUBERNETES_VERSION" build_kubernetes
 timed "$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION" build_rollouts
 timed "$cache/cyclonus-$CYCLONUS_VERSION" build_cyclonus
 timed "$cache/prometheus-$PROMETHEUS_VERSION" build_prometheus
+timed "$cache/containerd-$CONTAINERD_VERSION" build_containerd
+timed "$cache/coredns-$COREDNS_VERSION" build_coredns
+timed "$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" build_local_path_provisioner
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

@@ -12,7 +12,7 @@ gomod=$(go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | python
   echo "go 1.26.0"
   echo
   echo "tool ("
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "	k8s.io/kubernetes/cmd/$cmd"; done
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do echo "	k8s.io/kubernetes/cmd/$cmd"; done
   echo ")"
   echo
   echo "require k8s.io/kubernetes ${KUBERNETES_VERSION}"

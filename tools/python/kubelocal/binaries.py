@@ -114,3 +114,55 @@ class PrometheusBinaries:
                 "Prometheus is not built: " + ", ".join(missing) + " (run `make cluster-binaries`)"
             )
         return found
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    """The real node's programs (tools/go/build-cluster-binaries.sh) and Debian's runc and CNI plugins."""
+
+    kubelet: Path
+    kube_proxy: Path
+    containerd: Path
+    ctr: Path
+    coredns: Path
+    local_path_provisioner: Path
+    runc: Path
+    cni_bridge: Path
+
+    @classmethod
+    def locate(cls) -> NodeBinaries:
+        v = read_versions()
+        root = cache_dir()
+        k8s = root / f"kubernetes-{v['KUBERNETES_VERSION']}"
+        containerd = root / f"containerd-{v['CONTAINERD_VERSION']}"
+        found = cls(
+            kubelet=k8s / "kubelet",
+            kube_proxy=k8s / "kube-proxy",
+            containerd=containerd / "containerd",
+            ctr=containerd / "ctr",
+            coredns=root / f"coredns-{v['COREDNS_VERSION']}" / "coredns",
+            local_path_provisioner=root
+            / f"local-path-provisioner-{v['LOCAL_PATH_PROVISIONER_VERSION']}"
+            / "local-path-provisioner",
+            runc=Path("/usr/sbin/runc"),
+            cni_bridge=Path("/usr/lib/cni/bridge"),
+        )
+        missing = [str(p) for p in found.paths() if not p.exists()]
+        if missing:
+            raise BinariesMissing(
+                "real-node binaries are missing: " + ", ".join(missing) + " (run `bash scripts/setup.sh`)"
+            )
+        return found
+
+    def paths(self) -> list[Path]:
+        return [
+            self.kubelet,
+            self.kube_proxy,
+            self.containerd,
+            self.containerd.with_name("containerd-shim-runc-v2"),
+            self.ctr,
+            self.coredns,
+            self.local_path_provisioner,
+            self.runc,
+            self.cni_bridge,
+        ]

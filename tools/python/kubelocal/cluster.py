@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kubelocal import leaks, pki
-from kubelocal.binaries import Binaries
+from kubelocal.binaries import Binaries, cache_dir
 from kubelocal.process import Supervised, wait_for
+from kubelocal.realnode import layout as realnode_layout
+from kubelocal.realnode import preflight as realnode_preflight
+from kubelocal.realnode.node import RealNode
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 SERVICE_CIDR = "10.96.0.0/16"
@@ -71,6 +74,12 @@ class LocalCluster:
     admin_token: str = ""
     server_url: str = ""
     startup_seconds: float = 0.0
+    # A real node beside the kwok ones (kubelocal.realnode): None asks `realnode.wanted()` (the machine and
+    # WEBSTACK_REAL_NODE decide); what happened is in `real_node` or, when it did not start, in
+    # `real_node_reason` (one line).
+    with_real_node: bool | None = False
+    real_node: RealNode | None = None
+    real_node_reason: str = ""
     _owns_workdir: bool = False
 
     # ------------------------------------------------------------------ paths
@@ -118,6 +127,7 @@ class LocalCluster:
             self._start_kwok()
             self._create_nodes()
             self._wait_nodes_ready()
+            self._start_real_node()
             self._wait(
                 "default ServiceAccount",
                 lambda: (
@@ -134,6 +144,9 @@ class LocalCluster:
     def stop(self) -> None:
         """Stops every component by its own pid, newest first; removes the temp dir it created. First the
         passwords its Secrets hold are noted for the run's log search (kubelocal.leaks)."""
+        if self.real_node is not None:
+            self.real_node.stop()
+            self.real_node = None
         apiserver = self.components.get("kube-apiserver")
         if apiserver is not None and apiserver.alive() and self.kubeconfig_path.exists():
             leaks.harvest(self.kubeconfig_path)
@@ -277,6 +290,7 @@ class LocalCluster:
         port = free_port()
         self.server_url = f"https://127.0.0.1:{port}"
         p = self._dir / "pki"
+        kubelet_client = pki.issue_client_certificate(p, "kube-apiserver-kubelet-client", ["system:masters"])
         comp = self._add(
             "kube-apiserver",
             [
@@ -298,6 +312,10 @@ class LocalCluster:
                 f"--service-account-signing-key-file={p / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
+                # logs, exec and port-forward reach a real node's kubelet with this identity, at its node IP.
+                f"--kubelet-client-certificate={kubelet_client[0]}",
+                f"--kubelet-client-key={kubelet_client[1]}",
+                "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
                 # The endpoint reconciler refuses a loopback advertise address (as envtest found too); the
                 # `kubernetes` Service's endpoints are not used by anything on this host.
@@ -360,7 +378,7 @@ class LocalCluster:
             [
                 str(self.binaries.kwok),
                 f"--kubeconfig={self.kubeconfig_path}",
-                f"--config={self.binaries.kwok_stages}",
+                f"--config={self._kwok_stages()}",
                 f"--config={EXTRA_KWOK_STAGES}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
@@ -380,6 +398,53 @@ class LocalCluster:
         self._wait("kwok /healthz", healthy, comp)
         # kwok creates a StorageClass in none of its binary modes; the volume stages provision every class.
         self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(_storage_class()))
+
+    def _kwok_stages(self) -> Path:
+        """The cached stages, except that kwok leaves PVCs of the real node's storage class alone (the
+        local-path provisioner binds those to directories)."""
+        real = realnode_layout.STORAGE_CLASS
+        text = self.binaries.kwok_stages.read_text().replace(
+            "has(self.spec.storageClassName)",
+            f"has(self.spec.storageClassName) && self.spec.storageClassName != '{real}'",
+        )
+        path = self._dir / "kwok-stages.yaml"
+        path.write_text(text)
+        return path
+
+    def _start_real_node(self) -> None:
+        """The real node where the machine allows it; otherwise one line says why and kwok goes on alone
+        (or, with WEBSTACK_REAL_NODE=1, the start fails)."""
+        if self.with_real_node is False:
+            self.real_node_reason = "not asked for"
+            return
+        reason = realnode_preflight.unavailable()
+        if reason is None:
+            node = self._real_node()
+            try:
+                node.start()
+                self.real_node = node
+                return
+            except realnode_preflight.NODE_FAILURES as e:
+                reason = f"it did not start: {str(e).splitlines()[0]}"
+        if realnode_preflight.required():
+            raise ClusterError(f"a real node is required ({realnode_preflight.ENV}=1) but {reason}")
+        self.real_node_reason = reason
+
+    def _real_node(self) -> RealNode:
+        images, pause, helper = realnode_preflight.node_images()
+        return RealNode(
+            root=self._dir / "real-node",
+            images_root=cache_dir() / "real-node" / "containerd",
+            pki_dir=self._dir / "pki",
+            server_url=self.server_url,
+            cluster_cidr=POD_CIDR,
+            kubectl=self.kubectl,
+            components=self.components,
+            logs_dir=self.logs_dir,
+            images=images,
+            pause_image=pause,
+            helper_image=helper,
+        )
 
     def _create_nodes(self) -> None:
         items = [_node(f"kwok-node-{i}") for i in range(self.nodes)]

@@ -1,0 +1,306 @@
+"""Starts and stops the real node's components in order: containerd, the lab images, the kubelet, then
+kube-proxy, CoreDNS and the local-path provisioner; a stop also puts the machine back (`host`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubelocal import pki
+from kubelocal.binaries import NodeBinaries
+from kubelocal.process import Supervised, wait_for
+from kubelocal.realnode import host, objects
+from kubelocal.realnode.layout import (
+    LAB_PREFIX,
+    LABEL,
+    NODE_IP,
+    NODE_NAME,
+    PROVISIONER_NAMESPACE,
+    NodeLayout,
+    as_text,
+    cni_config,
+    containerd_config,
+    corefile,
+    kube_proxy_config,
+    kubeconfig,
+    kubelet_config,
+    resolv_conf,
+)
+from kubelocal.wait import eventually
+
+START_TIMEOUT = 120.0
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass(frozen=True)
+class ImageArchive:
+    """A lab image to load into the node's containerd before any pod asks for it."""
+
+    reference: str
+    archive: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def upstream_resolvers(resolv: Path = Path("/etc/resolv.conf")) -> tuple[str, ...]:
+    """The machine's resolvers, minus loopback ones (a pod's loopback is its own)."""
+    found = []
+    for line in resolv.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith("127."):
+            found.append(parts[1])
+    return tuple(found)
+
+
+@dataclass
+class RealNode:
+    """One real node; `components` is the cluster's, so its processes show in its logs and pid lists."""
+
+    root: Path
+    # containerd's root (its image store), kept between runs; one node at a time uses it (host.claim).
+    images_root: Path
+    pki_dir: Path
+    server_url: str
+    cluster_cidr: str
+    kubectl: Kubectl
+    components: dict[str, Supervised]
+    logs_dir: Path
+    images: Sequence[ImageArchive]
+    pause_image: str
+    helper_image: str
+    binaries: NodeBinaries = field(default_factory=NodeBinaries.locate)
+    timings: dict[str, float] = field(default_factory=dict)
+    _claim: host.Claim | None = None
+    _layout: NodeLayout | None = None
+
+    @property
+    def layout(self) -> NodeLayout:
+        assert self._layout is not None, "real node not started"
+        return self._layout
+
+    def start(self) -> None:
+        self._layout = NodeLayout(
+            root=self.root,
+            images_root=self.images_root,
+            pause_image=self.pause_image,
+            helper_image=self.helper_image,
+            upstream_dns=upstream_resolvers(),
+            kubelet_port=free_port(),
+            kubelet_healthz_port=free_port(),
+            proxy_healthz_port=free_port(),
+            proxy_metrics_port=free_port(),
+            dns_health_port=free_port(),
+            dns_ready_port=free_port(),
+        )
+        self._claim = host.claim(self.layout)
+        try:
+            for step in (
+                self._start_containerd,
+                self._load_images,
+                self._start_kubelet,
+                self._start_services,
+            ):
+                t0 = time.monotonic()
+                step()
+                self.timings[step.__name__.strip("_")] = time.monotonic() - t0
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Components newest first, then every container, mount and cgroup they left; then the lock."""
+        if self._layout is None:
+            return
+        for name in ("local-path-provisioner", "coredns", "kube-proxy", "kubelet"):
+            if name in self.components:
+                self.components[name].stop(timeout=10)
+        if (self.root / "kube-proxy.json").exists():
+            host.run(str(self.binaries.kube_proxy), "--cleanup", f"--config={self.root / 'kube-proxy.json'}")
+        host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent)
+        if "containerd" in self.components:
+            self.components["containerd"].stop(timeout=10)
+        host.clean_leftovers(self.root, self.layout.cgroup_parent)
+        host.remove_node_address()
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
+
+    # ------------------------------------------------------------------ steps
+    def _add(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Supervised:
+        comp = Supervised(name, argv, self.logs_dir / f"{name}.log", env=env)
+        self.components[name] = comp
+        return comp.start()
+
+    def _client(self, name: str, user: str, groups: Sequence[str] = ()) -> Path:
+        cert, key = pki.issue_client_certificate(self.pki_dir, user, groups)
+        path = self.root / f"{name}.kubeconfig"
+        path.write_text(as_text(kubeconfig(self.server_url, self.pki_dir / "ca.crt", cert, key, user)))
+        path.chmod(0o600)
+        return path
+
+    def _start_containerd(self) -> None:
+        layout = self.layout
+        for d in (layout.kubelet_dir, layout.volumes_dir, layout.cni_conf_dir, layout.images_root):
+            d.mkdir(parents=True, exist_ok=True)
+        host.add_node_address()
+        host.make_cgroups(layout.cgroup_parent)
+        (layout.cni_conf_dir / "10-webstack-lab.conflist").write_text(as_text(cni_config()))
+        config = self.root / "containerd.toml"
+        config.write_text(containerd_config(layout, str(self.binaries.runc)))
+        # The shim is found on PATH, beside containerd.
+        path = f"{self.binaries.containerd.parent}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+        comp = self._add(
+            "containerd", [str(self.binaries.containerd), f"--config={config}"], {**os.environ, "PATH": path}
+        )
+        wait_for(comp, lambda: self._ctr("version").returncode == 0, timeout=START_TIMEOUT, what="containerd")
+
+    def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(self.binaries.ctr),
+                f"--address={self.layout.containerd_socket}",
+                "--namespace=k8s.io",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def _load_images(self) -> None:
+        """Every lab image into containerd's k8s.io namespace before any pod asks (the sandbox image is
+        pinned; pods use imagePullPolicy Never or IfNotPresent): nothing is ever pulled.
+
+        containerd's image store outlives the cluster (`NodeLayout.images_root`): an image is imported
+        only when its archive (named by its inputs' hash) differs from the one loaded last time, which
+        saves most of a minute per start; what a previous run left in that store is removed first.
+        """
+        for kind in ("containers", "sandboxes"):
+            stale = self._ctr(kind, "list", "--quiet").stdout.split()
+            if stale:
+                self._ctr(kind, "remove", *stale)
+        record = self.layout.images_root / "loaded.json"
+        try:
+            loaded: dict[str, str] = json.loads(record.read_text())
+        except (OSError, ValueError):
+            loaded = {}
+        present = set(self._ctr("images", "list", "--quiet").stdout.split())
+        for image in self.images:
+            if loaded.get(image.reference) == image.archive.name and image.reference in present:
+                continue
+            result = self._ctr("images", "import", str(image.archive))
+            if result.returncode != 0:
+                raise RuntimeError(
+                    f"importing {image.reference} from {image.archive}: {result.stderr.strip()}"
+                )
+            loaded[image.reference] = image.archive.name
+            record.write_text(json.dumps(loaded, indent=1, sort_keys=True))
+        present = set(self._ctr("images", "list", "--quiet").stdout.split())
+        missing = [i.reference for i in self.images if i.reference not in present]
+        if missing:
+            raise RuntimeError(f"containerd lacks {', '.join(missing)} after import")
+        wanted = {i.reference for i in self.images}
+        retired = [ref for ref in present if ref.startswith(LAB_PREFIX) and ref not in wanted]
+        if retired:
+            self._ctr("images", "remove", *retired)
+
+    def _start_kubelet(self) -> None:
+        layout = self.layout
+        kubeconfig_path = self._client("kubelet", f"system:node:{NODE_NAME}", ["system:nodes"])
+        (self.root / "resolv.conf").write_text(resolv_conf(layout))
+        config = self.root / "kubelet.json"
+        config.write_text(as_text(kubelet_config(layout, self.pki_dir / "ca.crt")))
+        comp = self._add(
+            "kubelet",
+            [
+                str(self.binaries.kubelet),
+                f"--config={config}",
+                f"--kubeconfig={kubeconfig_path}",
+                f"--root-dir={layout.kubelet_dir}",
+                f"--cert-dir={self.root / 'kubelet-pki'}",
+                f"--hostname-override={NODE_NAME}",
+                f"--node-ip={NODE_IP}",
+                f"--node-labels={LABEL}=true",
+                "--v=1",
+            ],
+        )
+        wait_for(comp, self._node_ready, timeout=START_TIMEOUT, what=f"node {NODE_NAME} Ready")
+
+    def _node_ready(self) -> bool:
+        out = self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False)
+        if out.returncode != 0:
+            return False
+        conditions = json.loads(out.stdout).get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def _start_services(self) -> None:
+        """kube-proxy (ClusterIPs), CoreDNS (names) and the provisioner (PVCs), with their objects."""
+        layout = self.layout
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [*objects.cluster_dns(), *objects.storage(layout)],
+        }
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=kubelocal", "-f", "-", input=json.dumps(manifest)
+        )
+        proxy_config = self.root / "kube-proxy.json"
+        proxy_kubeconfig = self._client("kube-proxy", "system:kube-proxy")
+        proxy_config.write_text(as_text(kube_proxy_config(layout, proxy_kubeconfig, self.cluster_cidr)))
+        proxy = self._add("kube-proxy", [str(self.binaries.kube_proxy), f"--config={proxy_config}", "--v=1"])
+        corefile_path = self.root / "Corefile"
+        corefile_path.write_text(corefile(layout, self._client("coredns", objects.COREDNS_USER)))
+        dns = self._add("coredns", [str(self.binaries.coredns), "-conf", str(corefile_path)])
+        config, helper = objects.provisioner_files(layout, self.root)
+        provisioner_kubeconfig = self._client("local-path-provisioner", objects.PROVISIONER_USER)
+        self._add(
+            "local-path-provisioner",
+            [
+                str(self.binaries.local_path_provisioner),
+                "start",
+                f"--kubeconfig={provisioner_kubeconfig}",
+                f"--config={config}",
+                f"--helper-pod-file={helper}",
+                f"--provisioner-name={objects.PROVISIONER_NAME}",
+                f"--namespace={PROVISIONER_NAMESPACE}",
+                f"--helper-image={layout.helper_image}",
+                f"--configmap-name={objects.PROVISIONER_CONFIGMAP}",
+                f"--service-account-name={objects.PROVISIONER_SERVICE_ACCOUNT}",
+            ],
+        )
+        wait_for(
+            proxy,
+            lambda: _http_ok(f"http://127.0.0.1:{layout.proxy_healthz_port}/healthz"),
+            timeout=START_TIMEOUT,
+            what="kube-proxy /healthz",
+        )
+        wait_for(
+            dns,
+            lambda: _http_ok(f"http://127.0.0.1:{layout.dns_ready_port}/ready"),
+            timeout=START_TIMEOUT,
+            what="CoreDNS /ready",
+        )
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback health endpoints
+            return bool(resp.status == 200)
+    except (OSError, ssl.SSLError):
+        return False
+
+
+__all__ = ["ImageArchive", "RealNode", "eventually"]

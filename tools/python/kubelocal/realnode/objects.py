@@ -1,0 +1,166 @@
+"""The cluster objects the real node's host components need: cluster DNS's Service, the storage class and
+the local-path provisioner's settings, and least-privilege RBAC for both (no I/O).
+
+CoreDNS and the provisioner run as host processes beside the control plane, each with a client
+certificate of its own, bound here to the ClusterRoles their upstream manifests give them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kubelocal.realnode.layout import (
+    CLUSTER_DNS_IP,
+    JSON,
+    NODE_IP,
+    PROVISIONER_NAMESPACE,
+    STORAGE_CLASS,
+    NodeLayout,
+)
+
+COREDNS_USER = "system:webstack-lab:coredns"
+PROVISIONER_USER = "system:webstack-lab:local-path-provisioner"
+PROVISIONER_NAME = "rancher.io/local-path"
+PROVISIONER_CONFIGMAP = "local-path-config"
+PROVISIONER_SERVICE_ACCOUNT = "local-path-provisioner"
+_MANAGER = "kubelocal.webstack.dev"
+_ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def _cluster_role(name: str, rules: list[JSON], user: str) -> list[JSON]:
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        },
+    ]
+
+
+def cluster_dns() -> list[JSON]:
+    """kube-system/kube-dns at the address the kubelet gives pods, its endpoint the node address where
+    CoreDNS listens: kube-proxy carries pods' queries there, as it would to a CoreDNS pod."""
+    ports = [("dns", "UDP"), ("dns-tcp", "TCP")]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+        "spec": {
+            "clusterIP": CLUSTER_DNS_IP,
+            "ports": [{"name": n, "port": 53, "targetPort": 53, "protocol": p} for n, p in ports],
+        },
+    }
+    endpoints = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kube-dns-host",
+            "namespace": "kube-system",
+            "labels": {
+                "kubernetes.io/service-name": "kube-dns",
+                "endpointslice.kubernetes.io/managed-by": _MANAGER,
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+        "ports": [{"name": n, "port": 53, "protocol": p} for n, p in ports],
+    }
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": ["endpoints", "services", "pods", "namespaces"],
+            "verbs": ["list", "watch"],
+        },
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+    ]
+    return [service, endpoints, *_cluster_role("webstack-lab:coredns", rules, COREDNS_USER)]
+
+
+_SETUP = '#!/bin/sh\nset -eu\nmkdir -m 0777 -p "$VOL_DIR"\n'
+_TEARDOWN = '#!/bin/sh\nset -eu\nrm -rf "$VOL_DIR"\n'
+
+
+def _helper_pod(image: str) -> JSON:
+    """The pod that makes and removes a volume's directory on the node (the provisioner adds its node,
+    tolerations, volumes and command)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "helper-pod"},
+        "spec": {"containers": [{"name": "helper-pod", "image": image, "imagePullPolicy": "Never"}]},
+    }
+
+
+def storage(layout: NodeLayout) -> list[JSON]:
+    """The `local-path` StorageClass and the provisioner's namespace, ServiceAccount (its helper pods run
+    as it), settings and RBAC. WaitForFirstConsumer: the directory is made on the node the pod lands on."""
+    config = {
+        "nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [str(layout.volumes_dir)]}]
+    }
+    ns = PROVISIONER_NAMESPACE
+    rules = [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["persistentvolumeclaims", "configmaps", "pods", "pods/log"],
+            "verbs": _ALL,
+        },
+        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": _ALL},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]},
+    ]
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": PROVISIONER_SERVICE_ACCOUNT, "namespace": ns},
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": PROVISIONER_CONFIGMAP, "namespace": ns},
+            "data": {
+                "config.json": json.dumps(config),
+                "setup": _SETUP,
+                "teardown": _TEARDOWN,
+                "helperPod.yaml": json.dumps(_helper_pod(layout.helper_image)),
+            },
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS},
+            "provisioner": PROVISIONER_NAME,
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+        *_cluster_role("webstack-lab:local-path-provisioner", rules, PROVISIONER_USER),
+    ]
+
+
+def provisioner_files(layout: NodeLayout, directory: Path) -> tuple[Path, Path]:
+    """The provisioner reads its settings and helper pod from files at start (and then the ConfigMap)."""
+    config = directory / "local-path-config.json"
+    helper = directory / "local-path-helper-pod.json"
+    config.write_text(
+        json.dumps(
+            {
+                "nodePathMap": [
+                    {"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [str(layout.volumes_dir)]}
+                ]
+            }
+        )
+    )
+    helper.write_text(json.dumps(_helper_pod(layout.helper_image)))
+    return config, helper

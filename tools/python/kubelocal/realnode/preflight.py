@@ -1,0 +1,79 @@
+"""Whether this machine can run the real node, in one line when it cannot, and the node as configured.
+
+`WEBSTACK_REAL_NODE=0` opts out; `=1` makes its absence an error (CI, where it must be there); unset, the
+harness starts it where the machine allows (root, the binaries and lab images built) and says why not
+otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from kubelocal.binaries import BinariesMissing, NodeBinaries, cache_dir
+from kubelocal.realnode.host import NodeBusy
+from kubelocal.realnode.node import ImageArchive
+from kubelocal.wait import GiveUp, Timeout
+
+ENV = "WEBSTACK_REAL_NODE"
+# What a failed start raises: the harness reports it in one line and goes on with kwok.
+NODE_FAILURES = (
+    NodeBusy,
+    BinariesMissing,
+    Timeout,
+    GiveUp,
+    RuntimeError,
+    OSError,
+    subprocess.SubprocessError,
+)
+
+
+def required() -> bool:
+    return os.environ.get(ENV) == "1"
+
+
+def unavailable() -> str | None:
+    """Why the real node cannot start here, or None when it can."""
+    if os.environ.get(ENV) == "0":
+        return f"off ({ENV}=0)"
+    if os.geteuid() != 0:
+        return f"it needs root (running as uid {os.geteuid()}): containers, mounts, the node address"
+    try:
+        NodeBinaries.locate()
+    except BinariesMissing as e:
+        return str(e)
+    try:
+        lab_images()
+    except LookupError as e:
+        return str(e)
+    return None
+
+
+def lab_images() -> list[ImageArchive]:
+    """The lab images `make images` built (their index in the cache); LookupError when there are none."""
+    index = cache_dir() / "images" / "index.json"
+    try:
+        entries = json.loads(index.read_text())["images"]
+    except (OSError, ValueError, KeyError):
+        raise LookupError(f"the lab images are not built ({index} is missing: run `make images`)") from None
+    found = [ImageArchive(e["reference"], Path(e["archive"])) for e in entries]
+    missing = [str(i.archive) for i in found if not i.archive.exists()]
+    if missing:
+        raise LookupError(f"lab image archives are missing: {', '.join(missing)} (run `make images`)")
+    return found
+
+
+def _by_name(images: list[ImageArchive], repository: str) -> str:
+    for image in images:
+        if image.reference.rsplit(":", 1)[0] == repository:
+            return image.reference
+    raise LookupError(f"no lab image {repository} (run `make images`)")
+
+
+def node_images() -> tuple[list[ImageArchive], str, str]:
+    """Every lab image, the pause image and the provisioner's helper image (it needs a shell, mkdir and rm:
+    the lab's Python base has them)."""
+    images = lab_images()
+    return images, _by_name(images, "webstack.lab/pause"), _by_name(images, "webstack.lab/python")
