@@ -19,6 +19,8 @@ from pathlib import Path
 
 from kubelocal.binaries import BinariesMissing
 from kubelocal.cluster import ClusterError, LocalCluster
+from kubelocal.realnode.layout import LABEL as REAL_NODE_LABEL
+from kubelocal.realnode.layout import NODE_NAME as REAL_NODE_NAME
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 
@@ -45,7 +47,7 @@ def serve(state: Path, nodes: int) -> int:
         signal.signal(sig, lambda *_: stop.set())
     (state / "supervisor.pid").write_text(str(os.getpid()))
     shutil.rmtree(state / "cluster", ignore_errors=True)  # every `up` is a fresh cluster
-    cluster = LocalCluster(nodes=nodes, workdir=state / "cluster")
+    cluster = LocalCluster(nodes=nodes, workdir=state / "cluster", with_real_node=None)
     try:
         cluster.start()
         info = {
@@ -54,6 +56,8 @@ def serve(state: Path, nodes: int) -> int:
             "startup_seconds": round(cluster.startup_seconds, 1),
             "pids": cluster.pids(),
             "logs": str(cluster.logs_dir),
+            "real_node": REAL_NODE_NAME if cluster.real_node else None,
+            "real_node_reason": cluster.real_node_reason,
         }
         (state / "ready.json").write_text(json.dumps(info))
         while not stop.wait(1.0):
@@ -97,13 +101,19 @@ def up(state: Path, nodes: int) -> int:
         return (state / "ready.json").exists()
 
     try:
-        eventually(ready, timeout=180, interval=0.2, what="the control plane")
+        # The first start on a machine also loads the lab images into the real node's containerd (~1 min).
+        eventually(ready, timeout=360, interval=0.2, what="the control plane")
     except (GiveUp, Timeout) as e:
         proc.terminate()
         print(e, file=sys.stderr)
         return 1
     info = json.loads((state / "ready.json").read_text())
     print(f"local control plane ready in {info['startup_seconds']}s (logs: {info['logs']})")
+    if info.get("real_node"):
+        tolerate = f"{REAL_NODE_LABEL}=true"
+        print(f"real node {info['real_node']} Ready: pods that tolerate {tolerate} run in containers")
+    else:
+        print(f"no real node: {info.get('real_node_reason')}; kwok nodes only")
     print(f"export KUBECONFIG={info['kubeconfig']}")
     return 0
 

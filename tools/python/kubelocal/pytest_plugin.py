@@ -6,12 +6,15 @@ component's log is attached to the report.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 
 import pytest
 
 from kubelocal.cluster import LocalCluster
 from kubelocal.process import pid_alive
+from kubelocal.realnode.layout import NODE_NAME as REAL_NODE_NAME
+from kubelocal.realnode.preflight import ENV as REAL_NODE_ENV
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
@@ -25,11 +28,16 @@ def cluster() -> Iterator[KubeTarget]:
         yield external
         external.close()
         return
-    local = LocalCluster(nodes=2)
+    local = LocalCluster(nodes=2, with_real_node=None)
     local.start()
     _LOCAL.append(local)
     version = local.binaries.kubernetes_version
     print(f"\n[kubelocal] control plane ready in {local.startup_seconds:.1f}s ({version})")
+    if local.real_node is not None:
+        timings = ", ".join(f"{k} {v:.1f}s" for k, v in local.real_node.timings.items())
+        print(f"[kubelocal] real node {REAL_NODE_NAME} Ready ({timings})")
+    else:
+        print(f"[kubelocal] no real node: {local.real_node_reason}; kwok nodes only")
     target = KubeTarget(local.kubeconfig_path, local=local)
     try:
         yield target
@@ -45,6 +53,19 @@ def cluster() -> Iterator[KubeTarget]:
             interval=0.1,
             what="no control-plane process left behind",
         )
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster: KubeTarget) -> str:
+    """The name of a node running real containers. Without one the test is skipped with the harness's
+    one-line reason, unless WEBSTACK_REAL_NODE=1 (CI), where its absence is a failure."""
+    name = cluster.real_node()
+    if name is None:
+        reason = f"no real node: {cluster.real_node_absence()}"
+        if os.environ.get(REAL_NODE_ENV) == "1":
+            pytest.fail(f"{reason} ({REAL_NODE_ENV}=1)")
+        pytest.skip(reason)
+    return name
 
 
 @pytest.hookimpl(wrapper=True)

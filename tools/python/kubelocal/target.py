@@ -15,9 +15,13 @@ from pathlib import Path
 
 from kubelocal.binaries import Binaries, BinariesMissing, cache_dir
 from kubelocal.cluster import ClusterError, LocalCluster, run_kubectl
+from kubelocal.realnode.layout import LABEL, TOLERATION
 from kubelocal.wait import eventually
 
 THIRDPARTY_DIR_NAME = "thirdparty-crds"
+REAL_NODE_LABEL = LABEL
+# What a pod spec needs to land on the real node (it is tainted: nothing else lands there).
+REAL_NODE_PLACEMENT = {"nodeSelector": {LABEL: "true"}, "tolerations": [TOLERATION]}
 # The optional APIs the operator uses (Argo CD's CRDs are fetched too, for the install tests only).
 OPERATOR_CRD_PROJECTS = (
     "argo-rollouts",
@@ -67,6 +71,19 @@ class KubeTarget:
         return self.kubectl(
             "apply", "--server-side", "--force-conflicts", *extra, "-f", "-", input=json.dumps(manifest)
         )
+
+    def real_node(self) -> str | None:
+        """The name of a node that runs real containers (labelled `webstack.dev/real-node=true`: the
+        lab's, or any a kind/EKS user labels so), or None. `REAL_NODE_PLACEMENT` puts a pod there."""
+        out = self.kubectl("get", "nodes", "-l", f"{REAL_NODE_LABEL}=true", "-o", "name", check=False).stdout
+        names = [line.split("/", 1)[1] for line in out.split() if "/" in line]
+        return names[0] if names else None
+
+    def real_node_absence(self) -> str:
+        """Why this cluster has no real node, in one line."""
+        if self.local is not None and self.local.real_node_reason:
+            return self.local.real_node_reason
+        return f"no node is labelled {REAL_NODE_LABEL}=true"
 
     def mint_kubeconfig(self, namespace: str, service_account: str, duration: str = "24h") -> Path:
         """A kubeconfig for a ServiceAccount from a TokenRequest: RBAC applies for real."""
