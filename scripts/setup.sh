@@ -7,7 +7,10 @@ cd "$root"
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds)
 # python3-venv: Debian's python3 has no ensurepip without it, so `python3 -m venv` (below, and the fresh
 # venvs of tests/integration/delivery) fails.
-APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates)
+# runc, containernetworking-plugins (bridge, host-local, loopback) and iptables (kube-proxy): the lab's real
+# node (tools/python/kubelocal/realnode); containerd, the kubelet and the rest are built from Go modules.
+APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates
+  runc containernetworking-plugins iptables)
 PYTHON=${PYTHON:-python3}
 
 run_step() {

@@ -34,7 +34,6 @@ from kubelocal.realnode.layout import (
     kubelet_config,
     resolv_conf,
 )
-from kubelocal.wait import eventually
 
 START_TIMEOUT = 120.0
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -264,7 +263,10 @@ class RealNode:
         corefile_path = self.root / "Corefile"
         corefile_path.write_text(corefile(layout, self._client("coredns", objects.COREDNS_USER)))
         dns = self._add("coredns", [str(self.binaries.coredns), "-conf", str(corefile_path)])
-        config, helper = objects.provisioner_files(layout, self.root)
+        # Read at start (then the ConfigMap): the settings and the helper pod, as files.
+        config, helper = self.root / "local-path-config.json", self.root / "local-path-helper-pod.json"
+        config.write_text(as_text(objects.provisioner_config(layout)))
+        helper.write_text(as_text(objects.helper_pod(layout.helper_image)))
         provisioner_kubeconfig = self._client("local-path-provisioner", objects.PROVISIONER_USER)
         self._add(
             "local-path-provisioner",
@@ -301,6 +303,3 @@ def _http_ok(url: str) -> bool:
             return bool(resp.status == 200)
     except (OSError, ssl.SSLError):
         return False
-
-
-__all__ = ["ImageArchive", "RealNode", "eventually"]

@@ -8,7 +8,6 @@ certificate of its own, bound here to the ClusterRoles their upstream manifests 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from kubelocal.realnode.layout import (
     CLUSTER_DNS_IP,
@@ -89,7 +88,7 @@ _SETUP = '#!/bin/sh\nset -eu\nmkdir -m 0777 -p "$VOL_DIR"\n'
 _TEARDOWN = '#!/bin/sh\nset -eu\nrm -rf "$VOL_DIR"\n'
 
 
-def _helper_pod(image: str) -> JSON:
+def helper_pod(image: str) -> JSON:
     """The pod that makes and removes a volume's directory on the node (the provisioner adds its node,
     tolerations, volumes and command)."""
     return {
@@ -100,12 +99,16 @@ def _helper_pod(image: str) -> JSON:
     }
 
 
+def provisioner_config(layout: NodeLayout) -> JSON:
+    """Every node keeps its volumes in one directory under the node's root (removed with the cluster)."""
+    return {
+        "nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [str(layout.volumes_dir)]}]
+    }
+
+
 def storage(layout: NodeLayout) -> list[JSON]:
     """The `local-path` StorageClass and the provisioner's namespace, ServiceAccount (its helper pods run
     as it), settings and RBAC. WaitForFirstConsumer: the directory is made on the node the pod lands on."""
-    config = {
-        "nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [str(layout.volumes_dir)]}]
-    }
     ns = PROVISIONER_NAMESPACE
     rules = [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
@@ -131,10 +134,10 @@ def storage(layout: NodeLayout) -> list[JSON]:
             "kind": "ConfigMap",
             "metadata": {"name": PROVISIONER_CONFIGMAP, "namespace": ns},
             "data": {
-                "config.json": json.dumps(config),
+                "config.json": json.dumps(provisioner_config(layout)),
                 "setup": _SETUP,
                 "teardown": _TEARDOWN,
-                "helperPod.yaml": json.dumps(_helper_pod(layout.helper_image)),
+                "helperPod.yaml": json.dumps(helper_pod(layout.helper_image)),
             },
         },
         {
@@ -147,20 +150,3 @@ def storage(layout: NodeLayout) -> list[JSON]:
         },
         *_cluster_role("webstack-lab:local-path-provisioner", rules, PROVISIONER_USER),
     ]
-
-
-def provisioner_files(layout: NodeLayout, directory: Path) -> tuple[Path, Path]:
-    """The provisioner reads its settings and helper pod from files at start (and then the ConfigMap)."""
-    config = directory / "local-path-config.json"
-    helper = directory / "local-path-helper-pod.json"
-    config.write_text(
-        json.dumps(
-            {
-                "nodePathMap": [
-                    {"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [str(layout.volumes_dir)]}
-                ]
-            }
-        )
-    )
-    helper.write_text(json.dumps(_helper_pod(layout.helper_image)))
-    return config, helper
