@@ -15,6 +15,10 @@ SECURITY_MIRROR=${WEBSTACK_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-
 # pip inside a build reaches PyPI through this machine's network: its CA bundle and pip config, read-only.
 CA_BUNDLE=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
 LABEL_PREFIX=webstack.lab
+# No manuals, documentation (but each package's copyright) or translations in an image, as the slim images.
+DPKG_EXCLUDES=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright')
 
 labimages() { PYTHONPATH="$root/tools/python" python3 -m labimages "$@"; }
 say() { printf '==> %-16s %s\n' "$1" "$2"; }
@@ -48,8 +52,9 @@ build_rootfs() {
   [ -x "$dir/customize.sh" ] && hooks+=(--customize-hook="sh $dir/customize.sh \"\$1\"")
   hooks+=(--customize-hook="chroot \"\$1\" dpkg-query -W > $work/packages.txt")
   mapfile -t sources < <(debian_sources "$SUITE")
-  mmdebstrap --quiet --variant=minbase --include="${PACKAGES// /,}" "${hooks[@]}" \
-    "$SUITE" "$work/rootfs.tar" "${sources[@]}"
+  # shellcheck disable=SC2086 # MMDEBSTRAP_OPTIONS: words, as the recipe gives them.
+  mmdebstrap --quiet --variant=minbase --include="${PACKAGES// /,}" "${DPKG_EXCLUDES[@]}" \
+    ${MMDEBSTRAP_OPTIONS:-} "${hooks[@]}" "$SUITE" "$work/rootfs.tar" "${sources[@]}"
   main=$(package_version "$work/packages.txt" "$MAIN_PACKAGE")
   [ -z "${PYTHON_PACKAGE:-}" ] || python=$(upstream_version "$(package_version "$work/packages.txt" "$PYTHON_PACKAGE")")
   common_labels "$name" "$key" "Debian $SUITE minbase made with mmdebstrap" "$python"
@@ -93,6 +98,7 @@ configure() {
 # A project Dockerfile, unchanged, with its first FROM replaced by the lab base.
 build_dockerfile() {
   local name=$1 key=$2 base_ref python mounts=()
+  # shellcheck disable=SC1090,SC2153 # BASE comes from the recipe sourced by build_image.
   base_ref=$(. "$here/$BASE/recipe.env" && echo "$REF")
   python=$(upstream_version "$(package_version "$cache/$BASE.packages" python3.11)")
   mounts+=(-v "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
@@ -104,7 +110,8 @@ build_dockerfile() {
 }
 
 build_image() (
-  local name=$1 key archive t0 made
+  local name=$1 key archive t0 made previous
+  # shellcheck disable=SC1090 # the recipe: KIND, REF, SUITE, PACKAGES... (tools/images/*/recipe.env)
   . "$here/$name/recipe.env"
   key=$(labimages key "$name")
   archive=$cache/$name-${key:0:16}.tar
@@ -116,6 +123,7 @@ build_image() (
     say "$name" "cached: $REF (inputs ${key:0:16} unchanged), loaded into buildah storage from $archive"; return
   fi
   say "$name" "building $REF (inputs ${key:0:16})"
+  previous=$(buildah inspect --type image --format '{{.FromImageID}}' "$REF" 2>/dev/null || true)
   t0=$EPOCHREALTIME
   work=$(mktemp -d "${TMPDIR:-/tmp}/labimage-$name.XXXXXX")
   trap 'rm -rf "$work"' EXIT
@@ -125,7 +133,9 @@ build_image() (
   buildah push --quiet "$REF" "docker-archive:$archive.tmp:$REF" >/dev/null
   mv "$archive.tmp" "$archive"
   find "$cache" -maxdepth 1 -name "$name-*.tar" ! -path "$archive" -delete
-  labimages record "$name" --reference "$REF" --archive "$archive" --base "${made%|*}" \
+  # The image this one replaces, now untagged: removed, unless another image still names it.
+  [ -z "$previous" ] || buildah rmi "$previous" >/dev/null 2>&1 || true
+  labimages record "$name" --reference "$REF" --key "$key" --archive "$archive" --base "${made%|*}" \
     --python "${made##*|}" --seconds "$(elapsed "$t0")"
   say "$name" "built $REF in $(elapsed "$t0")s: $archive"
 )

@@ -13,6 +13,8 @@ chroot "$root" find / -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -exec chown
 # Listen on every address, as the official image's sample configuration (initdb copies it into PGDATA).
 sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$root"/usr/share/postgresql/17/postgresql.conf.sample
 grep -q "^listen_addresses = '\*'" "$root"/usr/share/postgresql/17/postgresql.conf.sample
+# mmdebstrap leaves /run as the build left it (MMDEBSTRAP_OPTIONS): only the socket directory stays.
+find "$root"/run -mindepth 1 -maxdepth 1 ! -name postgresql -exec rm -rf {} +
 # The socket directory (the pod mounts an emptyDir over it) and the data directory, as upstream makes them.
 mkdir -p "$root"/run/postgresql "$root"/var/lib/postgresql/data "$root"/docker-entrypoint-initdb.d
 chown 70:70 "$root"/run/postgresql "$root"/var/lib/postgresql/data

@@ -50,10 +50,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         "${psql[@]}" --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db" ;' >&2
     fi
     for f in /docker-entrypoint-initdb.d/*; do
+        # shellcheck disable=SC1090 # the image user's init scripts, sourced as upstream sources them.
         case "$f" in
             *.sh) log "running $f"; . "$f" ;;
             *.sql) log "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" >&2 ;;
-            *) [ -e "$f" ] && log "ignoring $f" ;;
+            *) if [ -e "$f" ]; then log "ignoring $f"; fi ;;
         esac
     done
     unset PGPASSWORD

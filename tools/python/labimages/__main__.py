@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from labimages.archive import uncompressed_size
-from labimages.index import LabImage, images_dir, lab_images, read_index, write_index
+from labimages.index import LabImage, images_dir, read_index, write_index
 from labimages.inputs import input_hash, recipe_names
 
 
@@ -17,7 +17,7 @@ def _record(args: argparse.Namespace) -> None:
         name=args.name,
         reference=args.reference,
         archive=args.archive,
-        input_hash=input_hash(args.name),
+        input_hash=args.key,  # computed before the build: a file edited during it makes the entry stale
         size_bytes=uncompressed_size(args.archive),
         build_seconds=round(args.seconds, 1),
         base=args.base,
@@ -32,6 +32,20 @@ def _fresh(name: str) -> bool:
     return image is not None and image.input_hash == input_hash(name) and image.archive.is_file()
 
 
+def _show() -> None:
+    """One line per recipe: its image, size and build time, and whether it is up to date."""
+    index = read_index()
+    for name in recipe_names():
+        image = index.get(name)
+        if image is None:
+            print(f"{name:10} not built")
+            continue
+        state = "up to date" if _fresh(name) else "stale: run make images"
+        size = f"{image.size_bytes / 1e6:.1f} MB"
+        print(f"{name:10} {image.reference:48} {size:>9} {image.build_seconds:6.1f}s  {state}")
+    print(f"index: {images_dir() / 'index.json'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labimages")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     record = commands.add_parser("record")
     record.add_argument("name")
     record.add_argument("--reference", required=True)
+    record.add_argument("--key", required=True)
     record.add_argument("--archive", required=True, type=Path)
     record.add_argument("--seconds", required=True, type=float)
     record.add_argument("--base", required=True)
@@ -56,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "record":
         _record(args)
     else:
-        for image in lab_images():
-            print(f"{image.reference:48} {image.size_bytes / 1e6:8.1f} MB  {image.archive}")
-        print(f"index: {images_dir() / 'index.json'}")
+        _show()
     return 0
 
 
