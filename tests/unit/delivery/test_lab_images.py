@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -124,3 +125,25 @@ def test_an_archive_size_is_its_layers_and_its_names_and_config_are_read(tmp_pat
     assert uncompressed_size(path) == 500
     assert references(path) == ["webstack.lab/x:1"]
     assert config(path) == image_config
+
+
+def test_the_setup_images_step_says_in_one_line_why_it_cannot_build_without_root(tmp_path: Path) -> None:
+    """Not root: one line, success, nothing run (the real node, which alone needs the images, needs root)."""
+    tree = tmp_path / "tree"
+    (tree / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "setup.sh", tree / "scripts" / "setup.sh")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "id").write_text("#!/bin/sh\necho 1000\n")
+    (fake / "id").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(tree / "scripts" / "setup.sh"), "images"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    skipped = [line for line in result.stdout.splitlines() if "needs root" in line]
+    assert len(skipped) == 1, result.stdout
