@@ -97,15 +97,20 @@ configure() {
 
 # A project Dockerfile, unchanged, with its first FROM replaced by the lab base.
 build_dockerfile() {
-  local name=$1 key=$2 base_ref python mounts=()
+  local name=$1 key=$2 base_ref python mounts=() before c
   # shellcheck disable=SC1090,SC2153 # BASE comes from the recipe sourced by build_image.
   base_ref=$(. "$here/$BASE/recipe.env" && echo "$REF")
   python=$(upstream_version "$(package_version "$cache/$BASE.packages" python3.11)")
   mounts+=(-v "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
   [ ! -f /etc/pip.conf ] || mounts+=(-v /etc/pip.conf:/etc/pip.conf:ro)
   common_labels "$name" "$key" "$base_ref (Debian bookworm minbase made with mmdebstrap)" "$python"
+  before=$(buildah containers -q --filter "ancestor=$base_ref")
   buildah build --quiet --isolation chroot --from "$base_ref" -f "$root/$DOCKERFILE" "${mounts[@]}" \
     "${labels[@]}" -t "$REF" "$root" >/dev/null
+  # buildah 1.28 leaves the working container of the replaced base stage behind: remove the ones this made.
+  for c in $(buildah containers -q --filter "ancestor=$base_ref"); do
+    grep -qx "$c" <<<"$before" || buildah rm "$c" >/dev/null
+  done
   echo "$base_ref (Debian bookworm minbase made with mmdebstrap)|$python"
 }
 
