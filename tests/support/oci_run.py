@@ -60,6 +60,13 @@ class Container:
         command = ["runc", "exec", *extra, self.name, *argv]
         return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
+    def start(self, log: Path, *argv: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a second process in the container, as a sidecar sharing its namespaces; output to `log`.
+        It ends with the container (the container's init is killed on exit)."""
+        extra = [f"--env={key}={value}" for key, value in (env or {}).items()]
+        with log.open("w") as out:
+            return subprocess.Popen(["runc", "exec", *extra, self.name, *argv], stdout=out, stderr=out)
+
 
 def _spec(
     bundle: Path,

@@ -107,10 +107,15 @@ def test_project_images_keep_their_dockerfile_and_state_the_lab_python(
     assert "mmdebstrap" in labels[f"{LABEL}/base"]
 
 
+POSTGRES_RECIPES = {"17": "postgres", "15": "postgres15"}
+
+
+@pytest.mark.parametrize("major", sorted(POSTGRES_RECIPES))
 def test_the_postgres_stand_in_has_the_alpine_images_user_paths_and_tools(
-    images: dict[str, LabImage],
+    images: dict[str, LabImage], major: str
 ) -> None:
-    reference = images["postgres"].reference
+    reference = images[POSTGRES_RECIPES[major]].reference
+    assert reference == f"{LABEL}/postgres:{major}-alpine"
     config = image_config(reference)
     assert config["User"] == f"{postgres.POSTGRES_UID}:{postgres.POSTGRES_GID}"
     with mounted_image(reference) as rootfs:
@@ -120,7 +125,7 @@ def test_the_postgres_stand_in_has_the_alpine_images_user_paths_and_tools(
         assert socket_dir.stat().st_uid == postgres.POSTGRES_UID
         for program in ("postgres", "initdb", "pg_isready", "pg_dump", "psql", "docker-entrypoint.sh", "sh"):
             assert _on_path(rootfs, _env(config), program) is not None, program
-        assert "postgresql-17" in _labels(reference)[f"{LABEL}/debian-package"]
+        assert f"postgresql-{major} {major}." in _labels(reference)[f"{LABEL}/debian-package"]
 
 
 def test_the_base_is_the_shell_image_helper_pods_need(images: dict[str, LabImage]) -> None:
@@ -146,21 +151,37 @@ def test_redis_nginx_and_pause_stand_ins_have_the_official_users_and_commands(
         assert (rootfs / "etc/nginx/mime.types").is_file()
 
 
-@pytest.fixture
-def postgres_rootfs(images: dict[str, LabImage]) -> Iterator[Path]:
-    with mounted_image(images["postgres"].reference) as rootfs:
-        yield rootfs
+@pytest.fixture(params=sorted(POSTGRES_RECIPES))
+def postgres_image(request: pytest.FixtureRequest, images: dict[str, LabImage]) -> Iterator[tuple[str, Path]]:
+    """Each Postgres stand-in's reference and mounted root filesystem."""
+    reference = images[POSTGRES_RECIPES[request.param]].reference
+    with mounted_image(reference) as rootfs:
+        yield reference, rootfs
 
 
-def test_the_postgres_entrypoint_initialises_an_empty_volume_as_the_builder_renders_it(
-    postgres_rootfs: Path, images: dict[str, LabImage], tmp_path: Path
+def _credentials(folder: Path, username: str, password: str) -> Path:
+    """The credentials Secret's volume as the kubelet makes it: whole keys as files, 0440, group 70."""
+    folder.mkdir()
+    os.chown(folder, 0, postgres.POSTGRES_GID)
+    folder.chmod(0o750)
+    for key, value in (("username", username), ("password", password)):
+        (folder / key).write_text(value)
+        os.chown(folder / key, 0, postgres.POSTGRES_GID)
+        (folder / key).chmod(0o440)
+    return folder
+
+
+def test_the_postgres_entrypoint_initialises_an_empty_volume_and_the_sidecar_syncs_the_password(
+    postgres_image: tuple[str, Path], tmp_path: Path
 ) -> None:
-    """initdb with the builder's arguments, the database created, scram for TCP, trust on the socket."""
+    """initdb with the builder's arguments, the database created, scram for TCP, trust on the socket: the
+    credentials-sync sidecar's script, run in the same image, then sets a new password over the socket."""
+    reference, rootfs = postgres_image
     volume = tmp_path / "volume"
     volume.mkdir()
     os.chown(volume, postgres.POSTGRES_UID, postgres.POSTGRES_GID)
-    config = image_config(images["postgres"].reference)
-    env = [e for e in _env(config) if not e.startswith("PGDATA=")]
+    credentials = _credentials(tmp_path / "credentials", "shop", "rotated-password-2")
+    env = [e for e in _env(image_config(reference)) if not e.startswith("PGDATA=")]
     env += [
         "POSTGRES_USER=shop",
         "POSTGRES_PASSWORD=lab-password-1",
@@ -171,14 +192,9 @@ def test_the_postgres_entrypoint_initialises_an_empty_volume_as_the_builder_rend
     ]
     argv = ["docker-entrypoint.sh", "postgres", "-c", f"password_encryption={postgres.PASSWORD_ENCRYPTION}"]
     tmpfs = (postgres.SOCKET_DIR, "/tmp", "/dev/shm")
+    binds = {postgres.DATA_MOUNT: volume, postgres.CREDENTIALS_MOUNT: credentials}
     with run_container(
-        postgres_rootfs,
-        tmp_path / "bundle",
-        user=(70, 70),
-        argv=argv,
-        env=env,
-        tmpfs=tmpfs,
-        binds={postgres.DATA_MOUNT: volume},
+        rootfs, tmp_path / "bundle", user=(70, 70), argv=argv, env=env, tmpfs=tmpfs, binds=binds
     ) as container:
         probe = ["/bin/sh", "-c", postgres._PG_ISREADY]
         eventually(
@@ -189,24 +205,42 @@ def test_the_postgres_entrypoint_initialises_an_empty_volume_as_the_builder_rend
             "psql", "--no-psqlrc", "-tA", "--username=shop", "--dbname=postgres", "-c", query
         )
         assert found.stdout.strip() == "shopdb", found
-        scram = container.exec(
-            "psql",
-            "-tA",
-            "--username=shop",
-            "--host=127.0.0.1",
-            "--dbname=shopdb",
-            "-c",
-            "SELECT 1",
-            env={"PGPASSWORD": "lab-password-1"},
+
+        def tcp_login(password: str) -> str:
+            login = [
+                "psql",
+                "-tA",
+                "--username=shop",
+                "--host=127.0.0.1",
+                "--dbname=shopdb",
+                "-c",
+                "SELECT 1",
+            ]
+            return container.exec(*login, env={"PGPASSWORD": password}).stdout.strip()
+
+        assert tcp_login("lab-password-1") == "1"
+        sync_env = {
+            "CREDENTIALS_DIR": postgres.CREDENTIALS_MOUNT,
+            "SYNC_INTERVAL_SECONDS": "1",
+            "PGHOST": postgres.SOCKET_DIR,
+            "PGPORT": str(postgres.POSTGRES_PORT),
+            "PGCONNECT_TIMEOUT": "5",
+        }
+        sync_log = tmp_path / "credentials-sync.log"
+        sidecar = container.start(sync_log, "/bin/sh", "-c", postgres.CREDENTIALS_SYNC_SCRIPT, env=sync_env)
+        eventually(
+            lambda: tcp_login("rotated-password-2"),
+            until=lambda out: out == "1",
+            timeout=30,
+            what=f"the rotated password accepted ({sync_log})",
         )
-        assert scram.stdout.strip() == "1", scram
+        assert tcp_login("lab-password-1") != "1"
+    sidecar.wait(timeout=30)
+    assert "password of role shop synced" in sync_log.read_text()
     hba = (volume / "pgdata" / "pg_hba.conf").read_text()
     assert "host all all all scram-sha-256" in hba
-    assert any(
-        line.split()[:1] == ["local"] and line.split()[-1] == "trust"
-        for line in hba.splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+    rules = [line.split() for line in hba.splitlines() if line.strip() and not line.startswith("#")]
+    assert ["local", "all", "all", "trust"] in rules
 
 
 def test_the_nginx_stand_in_loads_the_operators_rendered_config_on_a_read_only_root(

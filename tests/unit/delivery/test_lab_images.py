@@ -15,6 +15,7 @@ from labimages import LabImagesError, input_hash, lab_images, read_recipe
 from labimages.archive import config, references, uncompressed_size
 from labimages.index import LabImage, read_index, write_index
 from labimages.inputs import ROOT, recipe_names
+from webstack_operator.config.operator_settings import OperatorSettings
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -40,9 +41,13 @@ def test_every_recipe_names_a_lab_image_and_bases_come_first() -> None:
             assert names.index(recipe["BASE"]) < names.index(name)
 
 
-def test_the_postgres_stand_in_keeps_the_name_the_operator_computes() -> None:
+@pytest.mark.parametrize(("recipe", "major"), [("postgres", "17"), ("postgres15", "15")])
+def test_the_postgres_stand_ins_keep_the_name_the_operator_computes(recipe: str, major: str) -> None:
     """The operator asks for `<WEBSTACK_POSTGRES_REPOSITORY>:<major>-alpine` (config/operator_settings.py)."""
-    assert read_recipe("postgres")["REF"] == "webstack.lab/postgres:17-alpine"
+    settings = OperatorSettings(postgres_repository="webstack.lab/postgres")
+    assert read_recipe(recipe)["REF"] == settings.postgres_image(major)
+    assert read_recipe(recipe)["PACKAGES"] == f"postgresql-{major}"
+    assert f"/usr/lib/postgresql/{major}/bin:" in read_recipe(recipe)["IMAGE_ENV"]
 
 
 def test_a_changed_input_changes_the_key_and_an_unrelated_file_does_not(tmp_path: Path) -> None:
