@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KUBELOCAL := $(PY) -m kubelocal
 
-.PHONY: help setup demo test test-unit lint bench cluster-binaries thirdparty-crds cluster-up cluster-down crd docs clean
+.PHONY: help setup demo test test-unit lint bench cluster-binaries thirdparty-crds images cluster-up cluster-down crd docs clean
 
 help:
 	@echo "make demo    - the whole system on this machine (control plane, operator, users API, UI)"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint    - ruff, mypy --strict, import-linter (the floors), hadolint, actionlint"
 	@echo "make bench   - benchmarks (users API against the seed's Express stack under wrk, operator, failover)"
 	@echo "make cluster-up / cluster-down - the local control plane by hand"
+	@echo "make images  - the lab images (Debian base, users API, operator, Postgres/Redis/nginx/pause stand-ins)"
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +44,9 @@ cluster-binaries:
 
 thirdparty-crds:
 	@bash tools/go/fetch-thirdparty-crds.sh
+
+images:
+	@bash scripts/setup.sh images
 
 cluster-up: setup
 	@$(KUBELOCAL) up

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, step by step, each with its time. Idempotent: a second run only checks.
-#   scripts/setup.sh [apt] [python] [cluster] [crds]   (no argument: all steps)
+#   scripts/setup.sh [apt] [python] [linters] [cluster] [crds] [images]   (no argument: all steps)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds)
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds images)
 # python3-venv: Debian's python3 has no ensurepip without it, so `python3 -m venv` (below, and the fresh
 # venvs of tests/integration/delivery) fails.
-# runc, containernetworking-plugins (bridge, host-local, loopback) and iptables (kube-proxy): the lab's real
-# node (tools/python/kubelocal/realnode); containerd, the kubelet and the rest are built from Go modules.
+# The lab's real node (tools/python/kubelocal/realnode): runc, containernetworking-plugins (bridge, host-local,
+# loopback) and iptables (kube-proxy); containerd, the kubelet and the rest are built from Go modules.
+# The lab images (tools/images/build.sh): buildah, mmdebstrap, runc, debian-archive-keyring; iproute2: the
+# lab image tests bring a container's loopback up (tests/support/oci_run.py).
 APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates
-  runc containernetworking-plugins iptables)
+  runc containernetworking-plugins iptables buildah mmdebstrap debian-archive-keyring iproute2)
 PYTHON=${PYTHON:-python3}
 
 run_step() {
@@ -79,6 +81,14 @@ linters_step() {
   ln -sf "$bin" .venv/bin/actionlint
 }
 
+# The lab images (docs/lab-images.md): built as root with mmdebstrap and buildah, each cached by a hash of
+# its inputs under $WEBSTACK_CACHE/images; an image whose inputs did not change is not rebuilt. Where the
+# machine cannot build them (not root), say so in one line and go on: only the real node needs them.
+images_step() {
+  if [ "$(id -u)" != 0 ]; then echo "        skipped: building the lab images needs root (mmdebstrap, buildah)"; return; fi
+  tools/images/build.sh
+}
+
 for s in "${steps[@]}"; do
   case "$s" in
     apt) run_step "Debian packages" apt_step ;;
@@ -86,6 +96,7 @@ for s in "${steps[@]}"; do
     linters) run_step "linters (actionlint)" linters_step ;;
     cluster) run_step "control-plane binaries" tools/go/build-cluster-binaries.sh ;;
     crds) run_step "third-party CRDs" tools/go/fetch-thirdparty-crds.sh ;;
+    images) run_step "lab images" images_step ;;
     *) echo "unknown step: $s" >&2; exit 2 ;;
   esac
 done

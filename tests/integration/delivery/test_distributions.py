@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-HARNESS = {"kubelocal", "localservices", "faultproxy", "webstack-harness"}
+HARNESS = {"kubelocal", "localservices", "faultproxy", "labimages", "webstack-harness"}
 
 
 @dataclass(frozen=True)
