@@ -34,17 +34,10 @@ from kubelocal.realnode.layout import (
     kubelet_config,
     resolv_conf,
 )
+from labimages import LabImage
 
 START_TIMEOUT = 120.0
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@dataclass(frozen=True)
-class ImageArchive:
-    """A lab image to load into the node's containerd before any pod asks for it."""
-
-    reference: str
-    archive: Path
 
 
 def free_port() -> int:
@@ -76,7 +69,7 @@ class RealNode:
     kubectl: Kubectl
     components: dict[str, Supervised]
     logs_dir: Path
-    images: Sequence[ImageArchive]
+    images: Sequence[LabImage]
     pause_image: str
     helper_image: str
     binaries: NodeBinaries = field(default_factory=NodeBinaries.locate)

@@ -7,15 +7,13 @@ otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from pathlib import Path
 
-from kubelocal.binaries import BinariesMissing, NodeBinaries, cache_dir
+from kubelocal.binaries import BinariesMissing, NodeBinaries
 from kubelocal.realnode.host import NodeBusy
-from kubelocal.realnode.node import ImageArchive
 from kubelocal.wait import GiveUp, Timeout
+from labimages import LabImage, LabImagesError, lab_images
 
 ENV = "WEBSTACK_REAL_NODE"
 # What a failed start raises: the harness reports it in one line and goes on with kwok.
@@ -46,33 +44,19 @@ def unavailable() -> str | None:
         return str(e)
     try:
         lab_images()
-    except LookupError as e:
+    except LabImagesError as e:
         return str(e)
     return None
 
 
-def lab_images() -> list[ImageArchive]:
-    """The lab images `make images` built (their index in the cache); LookupError when there are none."""
-    index = cache_dir() / "images" / "index.json"
-    try:
-        entries = json.loads(index.read_text())["images"]
-    except (OSError, ValueError, KeyError):
-        raise LookupError(f"the lab images are not built ({index} is missing: run `make images`)") from None
-    found = [ImageArchive(e["reference"], Path(e["archive"])) for e in entries]
-    missing = [str(i.archive) for i in found if not i.archive.exists()]
-    if missing:
-        raise LookupError(f"lab image archives are missing: {', '.join(missing)} (run `make images`)")
-    return found
-
-
-def _by_name(images: list[ImageArchive], repository: str) -> str:
+def _by_name(images: list[LabImage], repository: str) -> str:
     for image in images:
         if image.reference.rsplit(":", 1)[0] == repository:
             return image.reference
-    raise LookupError(f"no lab image {repository} (run `make images`)")
+    raise LabImagesError(f"no lab image {repository} (run `make images`)")
 
 
-def node_images() -> tuple[list[ImageArchive], str, str]:
+def node_images() -> tuple[list[LabImage], str, str]:
     """Every lab image, the pause image and the provisioner's helper image (it needs a shell, mkdir and rm:
     the lab's Python base has them)."""
     images = lab_images()
