@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,10 +56,23 @@ def _psql(stack: RealStack, pod: str, sql: str) -> str:
     return result.stdout.strip()
 
 
-def _tcp_login(stack: RealStack, pod: str, password: str) -> Any:
-    # The password goes through stdin, never a command line.
-    script = 'PGPASSWORD="$(cat)" psql -h 127.0.0.1 -U webstack -d webstack -tAc "SELECT current_user"'
-    return stack.exec(pod, "postgres", "/bin/sh", "-c", script, input=password)
+def _tcp_login(stack: RealStack, pod: dict[str, Any], password: str) -> Any:
+    """A login over the pod network (the pod's own IP: not loopback, so pg_hba's line for every other host,
+    the one the backend's connections meet). The password goes through stdin, never a command line."""
+    host = pod["status"]["podIP"]
+    script = f'PGPASSWORD="$(cat)" psql -h {host} -U webstack -d webstack -tAc "SELECT current_user"'
+    return stack.exec(pod["metadata"]["name"], "postgres", "/bin/sh", "-c", script, input=password)
+
+
+def _redis_over_service(address: tuple[str, int], *commands: str) -> list[str]:
+    """Inline commands to Redis from the host, through its Service's ClusterIP; one reply line each."""
+    with socket.create_connection(address, timeout=5) as conn, conn.makefile("rwb") as stream:
+        replies = []
+        for command in commands:
+            stream.write(command.encode() + b"\r\n")
+            stream.flush()
+            replies.append(stream.readline().decode().strip())
+        return replies
 
 
 def test_rendered_pod_templates_pass_pod_security_restricted(stack: RealStack) -> None:
@@ -87,10 +101,9 @@ def test_postgres_and_credentials_sync_ready_storing_scram(stack: RealStack, rea
 
 def test_postgres_tcp_login_takes_the_password_and_refuses_another(stack: RealStack) -> None:
     [pod] = ready_pods(stack, "database", 1)
-    name = pod["metadata"]["name"]
-    good = _tcp_login(stack, name, stack.secret_value(stack.child("postgres"), "password"))
+    good = _tcp_login(stack, pod, stack.secret_value(stack.child("postgres"), "password"))
     assert good.returncode == 0 and good.stdout.strip() == "webstack", good.stderr
-    bad = _tcp_login(stack, name, "not-the-password-0123456789")
+    bad = _tcp_login(stack, pod, "not-the-password-0123456789")
     assert bad.returncode != 0
     assert "password authentication failed" in bad.stderr, bad.stderr
 
@@ -106,8 +119,14 @@ def test_redis_requires_the_password_of_its_file_in_protected_mode(stack: RealSt
     assert stack.exec(name, "redis", "/bin/sh", "-c", with_file.format("ping")).stdout.strip() == "PONG"
     config = stack.exec(name, "redis", "/bin/sh", "-c", with_file.format("config get protected-mode")).stdout
     assert config.split() == ["protected-mode", "yes"]
-    mounted = stack.exec(name, "redis", "cat", "/etc/redis/auth/password").stdout
-    assert mounted == stack.secret_value(stack.child("redis"), "password")
+    password = stack.secret_value(stack.child("redis"), "password")
+    assert stack.exec(name, "redis", "cat", "/etc/redis/auth/password").stdout == password
+    # From outside the pod, through the Service: nothing without AUTH, then the password of the file.
+    service = stack.get("service", stack.child("redis"))["spec"]
+    address = (service["clusterIP"], service["ports"][0]["port"])
+    [refused] = _redis_over_service(address, "PING")
+    assert refused.startswith("-NOAUTH"), refused
+    assert _redis_over_service(address, f"AUTH {password}", "PING") == ["+OK", "+PONG"]
 
 
 def test_migration_job_completes_on_the_real_node(stack: RealStack, real_node: str) -> None:
