@@ -168,6 +168,8 @@ def test_frontend_serves_the_ui_and_proxies_users_to_the_backend(
         assert created.status_code == 201, created.text
         read = client.get(f"/api/users/{created.json()['id']}")
         assert read.status_code == 200 and read.json()["email"] == email
+        # Through the cache: BYPASS would mean the backend could not use Redis (users_api.cache).
+        assert read.headers["X-Cache"] in ("MISS", "HIT"), read.headers
 
 
 def test_service_dns_name_resolves_and_routes_from_inside_a_pod(stack: RealStack) -> None:
