@@ -78,6 +78,13 @@ def _redis_over_service(address: tuple[str, int], *commands: str) -> list[str]:
 def test_rendered_pod_templates_pass_pod_security_restricted(stack: RealStack) -> None:
     # The namespace enforces and warns `restricted`: a template that broke it is named on apply.
     assert "PodSecurity" not in stack.apply_warnings, stack.apply_warnings
+    # And it enforces: a pod without the hardening is refused (the stack's pods were admitted on merit).
+    plain = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain"}}
+    plain["spec"] = {"containers": [{"name": "main", "image": "webstack.lab/pause:0.1.7"}]}
+    refused = stack.cluster.kubectl(
+        "-n", stack.namespace, "create", "--dry-run=server", "-f", "-", input=json.dumps(plain), check=False
+    )
+    assert refused.returncode != 0 and 'violates PodSecurity "restricted' in refused.stderr, refused.stderr
 
 
 def test_postgres_and_credentials_sync_ready_storing_scram(stack: RealStack, real_node: str) -> None:
