@@ -72,6 +72,8 @@ _REMOVE_DUMP = f"rm -f {DUMP_FILE} {DUMP_FILE}.tmp"
 # (`:'pw'`). The session first turns off every setting that would log the statement's text (also on error),
 # and pins scram-sha-256 so a cluster configured for md5 cannot downgrade the stored verifier. Failures are
 # logged and retried on the next tick; the loop never exits on its own (no crash loop), only on SIGTERM.
+# pg_isready names the role too: its default, the OS user (`postgres` for uid 70), is no role of this
+# cluster, and the server would log `FATAL: role "postgres" does not exist` at every sync.
 CREDENTIALS_SYNC_SCRIPT = r"""set -u
 dir="${CREDENTIALS_DIR:?CREDENTIALS_DIR must name the directory of the mounted credentials Secret}"
 interval="${SYNC_INTERVAL_SECONDS:-10}"
@@ -84,7 +86,7 @@ while :; do
         echo "credentials-sync: cannot read $dir; retrying in ${interval}s" >&2
     elif [ "$seen" = "$applied" ]; then
         :
-    elif ! pg_isready --quiet; then
+    elif ! pg_isready --quiet --username="$(cat "$dir/username")" --dbname=postgres; then
         echo "credentials-sync: waiting for the server on ${PGHOST:-the default socket}"
     else
         role="$(cat "$dir/username")"

@@ -402,11 +402,7 @@ class LocalCluster:
     def _kwok_stages(self) -> Path:
         """The cached stages, except that kwok leaves PVCs of the real node's storage class alone (the
         local-path provisioner binds those to directories)."""
-        real = realnode_layout.STORAGE_CLASS
-        text = self.binaries.kwok_stages.read_text().replace(
-            "has(self.spec.storageClassName)",
-            f"has(self.spec.storageClassName) && self.spec.storageClassName != '{real}'",
-        )
+        text = realnode_layout.kwok_stages_leaving_local_path(self.binaries.kwok_stages.read_text())
         path = self._dir / "kwok-stages.yaml"
         path.write_text(text)
         return path

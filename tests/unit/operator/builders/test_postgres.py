@@ -155,3 +155,10 @@ def test_credentials_sync_script_keeps_the_password_off_command_lines() -> None:
     assert "PASSWORD :'pw'" in CREDENTIALS_SYNC_SCRIPT
     assert "SET password_encryption = 'scram-sha-256';" in CREDENTIALS_SYNC_SCRIPT
     assert " -c " not in CREDENTIALS_SYNC_SCRIPT.replace("/bin/sh -c", "")
+
+
+def test_credentials_sync_probes_the_server_as_the_role_it_syncs() -> None:
+    # Without a username pg_isready names the OS user (`postgres` for uid 70), a role initdb never made:
+    # the server logs a FATAL "role does not exist" at every sync (seen on the real node).
+    probes = [line for line in CREDENTIALS_SYNC_SCRIPT.splitlines() if "pg_isready" in line]
+    assert probes and all('--username="$(cat "$dir/username")"' in line for line in probes), probes

@@ -233,5 +233,20 @@ def resolv_conf(layout: NodeLayout) -> str:
     return "".join(f"nameserver {ip}\n" for ip in layout.upstream_dns)
 
 
+# kwok's storage stages (pv-bind, pv-delete, pvc-delete, pvc-provision) select on this expression.
+KWOK_STORAGE_SELECTOR = "has(self.spec.storageClassName)"
+
+
+def kwok_stages_leaving_local_path(stages: str) -> str:
+    """kwok's stages, except that its storage stages leave the real node's storage class alone (the
+    local-path provisioner binds those claims to directories). A kwok whose stages no longer select on
+    the expression is refused: kwok and the provisioner would both bind the same claims."""
+    if KWOK_STORAGE_SELECTOR not in stages:
+        raise ValueError(f"kwok's stages no longer select on {KWOK_STORAGE_SELECTOR!r}: update the patch")
+    return stages.replace(
+        KWOK_STORAGE_SELECTOR, f"{KWOK_STORAGE_SELECTOR} && self.spec.storageClassName != '{STORAGE_CLASS}'"
+    )
+
+
 def as_text(obj: JSON) -> str:
     return json.dumps(obj, indent=2) + "\n"
