@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -152,6 +153,22 @@ class RealStack:
     def get(self, *what: str) -> JSON:
         result: JSON = json.loads(self.kubectl("get", *what, "-o", "json"))
         return result
+
+    def keep_logs(self) -> None:
+        """Every container's log (previous runs too) for the run's search for leaked passwords, before the
+        namespace goes and the kubelet removes them."""
+        with tempfile.TemporaryDirectory() as scratch:
+            for pod in self.get("pods")["items"]:
+                spec = pod["spec"]
+                for container in spec.get("initContainers", []) + spec["containers"]:
+                    name = f"{pod['metadata']['name']}-{container['name']}"
+                    for previous in ("--previous=false", "--previous=true"):
+                        out = self.kubectl(
+                            "logs", pod["metadata"]["name"], "-c", container["name"], previous, check=False
+                        )
+                        path = Path(scratch) / f"{name}{previous[-5:]}.log"
+                        path.write_text(out)
+                        leaks.keep_log(path, f"realnode-{self.namespace}-{path.stem}")
 
 
 def deploy(cluster: KubeTarget, namespace: str) -> RealStack:

@@ -30,6 +30,7 @@ from kubelocal.wait import GiveUp, Timeout, eventually
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
+KWOK_POD_CIDR = "10.244.0.1/17"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 START_TIMEOUT = 90.0
 # kwok stages of our own, beside the cached kustomize set (a Job pod that fails, for the migration tests).
@@ -382,7 +383,8 @@ class LocalCluster:
                 f"--config={EXTRA_KWOK_STAGES}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                f"--cidr={POD_CIDR.replace('0.0/16', '0.1/16')}",
+                # The lower half of the pod range: the real node's pods live in the upper (10.244.250.0/24).
+                f"--cidr={KWOK_POD_CIDR}",
                 "--node-ip=127.0.0.1",
                 # The heartbeat stage renews node status only every ~10 minutes and relies on a Lease for
                 # liveness; without this flag there is no Lease and nodes flap NotReady (and pods with them).

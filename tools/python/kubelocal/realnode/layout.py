@@ -57,6 +57,11 @@ class NodeLayout:
         return self.root / "kubelet"
 
     @property
+    def pod_logs_dir(self) -> Path:
+        """Containers' logs (the kubelet's default, /var/log/pods, would outlive the cluster)."""
+        return self.root / "pod-logs"
+
+    @property
     def volumes_dir(self) -> Path:
         """Where the local-path provisioner makes each PVC's directory."""
         return self.root / "volumes"
@@ -172,6 +177,7 @@ def kubelet_config(layout: NodeLayout, client_ca: Path) -> JSON:
         "clusterDNS": [CLUSTER_DNS_IP],
         "clusterDomain": CLUSTER_DOMAIN,
         "resolvConf": str(layout.root / "resolv.conf"),
+        "podLogsRootDirectory": str(layout.pod_logs_dir),
         "registerWithTaints": [TAINT],
         "maxPods": 60,
         "serializeImagePulls": False,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubelocal import pki
+from kubelocal import leaks, pki
 from kubelocal.binaries import NodeBinaries
 from kubelocal.process import Supervised, wait_for
 from kubelocal.realnode import host, objects
@@ -121,13 +121,29 @@ class RealNode:
         if (self.root / "kube-proxy.json").exists():
             host.run(str(self.binaries.kube_proxy), "--cleanup", f"--config={self.root / 'kube-proxy.json'}")
         host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent)
-        if "containerd" in self.components:
+        self._keep_pod_logs()
+        if "containerd" in self.components and self.components["containerd"].alive():
+            self._forget_containers()
             self.components["containerd"].stop(timeout=10)
         host.clean_leftovers(self.root, self.layout.cgroup_parent)
         host.remove_node_address()
         if self._claim is not None:
             self._claim.release()
             self._claim = None
+
+    def _keep_pod_logs(self) -> None:
+        """Every container log still on the node, for the run's search for leaked passwords."""
+        logs = self.layout.pod_logs_dir
+        for path in sorted(logs.rglob("*.log")) if logs.is_dir() else []:
+            leaks.keep_log(path, "pod-" + "-".join(path.relative_to(logs).parts))
+
+    def _forget_containers(self) -> None:
+        """Containers and sandboxes leave containerd's metadata with the cluster: its image store is kept
+        between runs (`images_root`), their records would not be."""
+        for kind in ("containers", "sandboxes"):
+            records = self._ctr(kind, "list", "--quiet").stdout.split()
+            if records:
+                self._ctr(kind, "remove", *(["--force"] if kind == "sandboxes" else []), *records)
 
     # ------------------------------------------------------------------ steps
     def _add(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Supervised:
@@ -180,10 +196,7 @@ class RealNode:
         only when its archive (named by its inputs' hash) differs from the one loaded last time, which
         saves most of a minute per start; what a previous run left in that store is removed first.
         """
-        for kind in ("containers", "sandboxes"):
-            stale = self._ctr(kind, "list", "--quiet").stdout.split()
-            if stale:
-                self._ctr(kind, "remove", *stale)
+        self._forget_containers()  # what a crashed run left
         record = self.layout.images_root / "loaded.json"
         try:
             loaded: dict[str, str] = json.loads(record.read_text())
