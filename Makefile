@@ -53,6 +53,7 @@ cluster-up: setup
 
 cluster-down:
 	@$(KUBELOCAL) down
+	@$(KUBELOCAL) clean-real-node
 
 crd:
 	@bash scripts/setup.sh python

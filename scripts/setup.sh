@@ -19,7 +19,8 @@ run_step() {
   local name=$1; shift
   local t0=$SECONDS
   printf '[setup] %-34s ...\n' "$name"
-  "$@"
+  # Explicit: where a caller tests run_step's status (`run_step ... || rc=$?`), bash ignores `set -e`.
+  "$@" || { local rc=$?; printf '[setup] %-34s failed (exit %s)\n' "$name" "$rc"; return "$rc"; }
   printf '[setup] %-34s done in %ss\n' "$name" $((SECONDS - t0))
 }
 
@@ -90,20 +91,28 @@ images_step() {
 }
 
 # When both are asked for, the lab images (mostly downloads and unpacking) build while the Go builds (all
-# CPU) run: on a fresh machine that hides most of the images' minutes. Their output follows the Go step's.
-images_log=""
-case " ${steps[*]} " in *" cluster "*" images "*)
+# CPU) run: on a fresh machine that hides most of the images' minutes. The images start with the Go step,
+# after the Debian packages they need; their output follows the Go step's, and a failure of either fails
+# setup (and stops the other).
+images_beside_go=0
+case " ${steps[*]} " in *" cluster "*) case " ${steps[*]} " in *" images "*) images_beside_go=1 ;; esac ;; esac
+images_log="" images_pid=""
+
+start_images() {
   images_log=$(mktemp)
-  (run_step "lab images (beside the Go builds)" images_step > "$images_log" 2>&1; echo $? >> "$images_log.rc") &
+  (rc=0; run_step "lab images (beside the Go builds)" images_step || rc=$?; echo "$rc" > "$images_log.rc") \
+    > "$images_log" 2>&1 &
   images_pid=$!
-esac
+  trap 'kill "$images_pid" 2>/dev/null || true; rm -f "$images_log" "$images_log.rc"' EXIT
+}
 
 finish_images() {
   wait "$images_pid" || true
+  trap - EXIT
   cat "$images_log"
-  local rc; rc=$(cat "$images_log.rc" 2>/dev/null || echo 1)
+  local rc; rc=$(cat "$images_log.rc" 2>/dev/null || echo "no exit status")
   rm -f "$images_log" "$images_log.rc"
-  [ "$rc" = 0 ] || { echo "[setup] lab images failed (exit $rc)" >&2; exit "$rc"; }
+  [ "$rc" = 0 ] || { echo "[setup] lab images failed ($rc)" >&2; exit 1; }
 }
 
 for s in "${steps[@]}"; do
@@ -111,9 +120,11 @@ for s in "${steps[@]}"; do
     apt) run_step "Debian packages" apt_step ;;
     python) run_step "Python environment (.venv)" python_step ;;
     linters) run_step "linters (actionlint)" linters_step ;;
-    cluster) run_step "control-plane binaries" tools/go/build-cluster-binaries.sh ;;
+    cluster)
+      [ "$images_beside_go" = 0 ] || start_images
+      run_step "control-plane binaries" tools/go/build-cluster-binaries.sh ;;
     crds) run_step "third-party CRDs" tools/go/fetch-thirdparty-crds.sh ;;
-    images) if [ -n "$images_log" ]; then finish_images; else run_step "lab images" images_step; fi ;;
+    images) if [ -n "$images_pid" ]; then finish_images; else run_step "lab images" images_step; fi ;;
     *) echo "unknown step: $s" >&2; exit 2 ;;
   esac
 done

@@ -32,10 +32,15 @@ USERS_API_UID = "10001"
 def stack(cluster: KubeTarget, real_node: str) -> Iterator[RealStack]:
     if cluster.local is None:
         pytest.skip("the lab's proof: its images index and the host's routes to ClusterIPs and node paths")
-    deployed = deploy(cluster, f"realnode-{uuid.uuid4().hex[:6]}")
-    yield deployed
-    deployed.keep_logs()
-    cluster.kubectl("delete", "namespace", deployed.namespace, "--wait=false", check=False)
+    namespace = f"realnode-{uuid.uuid4().hex[:6]}"
+    try:
+        deployed = deploy(cluster, namespace)
+        try:
+            yield deployed
+        finally:
+            deployed.keep_logs()
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 @pytest.fixture(scope="module")

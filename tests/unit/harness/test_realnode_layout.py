@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kubelocal.cluster import POD_CIDR
-from kubelocal.realnode import layout
+from kubelocal.realnode import layout, objects
 from kubelocal.target import REAL_NODE_PLACEMENT
 
 RUNC = "/usr/sbin/runc"
@@ -143,3 +143,17 @@ def test_kwok_stages_that_changed_their_selector_are_refused() -> None:
         layout.kwok_stages_leaving_local_path(
             KWOK_PVC_PROVISION.replace("has(self.spec.storageClassName)", "true")
         )
+
+
+def test_the_provisioner_writes_pods_only_in_its_own_namespace(node: layout.NodeLayout) -> None:
+    """Across the cluster it reads, and writes only volumes and events (upstream's manifest): a certificate
+    that could create pods anywhere would be a cluster admin in all but name."""
+    manifests = objects.storage(node)
+    writes = {"create", "update", "patch", "delete"}
+    [cluster_role] = [m for m in manifests if m["kind"] == "ClusterRole"]
+    for rule in cluster_role["rules"]:
+        if writes & set(rule["verbs"]):
+            assert set(rule["resources"]) <= {"persistentvolumes", "events"}, rule
+    [role] = [m for m in manifests if m["kind"] == "Role"]
+    assert role["metadata"]["namespace"] == "local-path-storage"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": objects._ALL}]

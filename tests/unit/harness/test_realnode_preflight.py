@@ -4,6 +4,7 @@ WEBSTACK_REAL_NODE=1 that is an error. One machine holds one real node: the lock
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from pathlib import Path
 
@@ -25,6 +26,9 @@ _NO_BINARIES = Binaries(
     kwok=Path("/nonexistent/kwok"),
     kwok_stages=Path("/nonexistent/stages.yaml"),
 )
+
+
+_KUBE_PROXY = Path("/nonexistent/kube-proxy")
 
 
 def _layout(root: Path) -> NodeLayout:
@@ -87,13 +91,34 @@ def test_wanted_but_unavailable_goes_on_with_the_reason(
 
 def test_a_second_claim_is_refused_naming_the_holder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(host, "RUN_DIR", tmp_path / "run")
-    first = host.claim(_layout(tmp_path / "a"))
+    first = host.claim(_layout(tmp_path / "a"), "10.244.0.0/16", _KUBE_PROXY)
     with pytest.raises(
         host.NodeBusy, match=rf"held by another cluster on this machine \(pid {os.getpid()}, "
     ):
-        host.claim(_layout(tmp_path / "b"))
+        host.claim(_layout(tmp_path / "b"), "10.244.0.0/16", _KUBE_PROXY)
     first.release()
-    host.claim(_layout(tmp_path / "c")).release()
+    host.claim(_layout(tmp_path / "c"), "10.244.0.0/16", _KUBE_PROXY).release()
+
+
+def test_the_claim_records_the_kernel_settings_before_the_node_changes_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What the kubelet and the bridge change machine-wide is saved first, so a stop (or the clean-up after
+    a crash) can put it back."""
+    monkeypatch.setattr(host, "RUN_DIR", tmp_path / "run")
+    claim = host.claim(_layout(tmp_path / "a"), "10.244.0.0/16", _KUBE_PROXY)
+    try:
+        recorded = json.loads((tmp_path / "run" / "state.json").read_text())
+        assert recorded["sysctls"] == {
+            name: (Path("/proc/sys") / name).read_text().strip() for name in host.SYSCTLS
+        }
+        assert {"kernel/panic_on_oops", "vm/overcommit_memory", "net/ipv4/ip_forward"} <= set(
+            recorded["sysctls"]
+        )
+        assert recorded["pod_cidr"] == "10.244.0.0/16" and recorded["root"] == str(tmp_path / "a")
+    finally:
+        claim.release()
+    assert not (tmp_path / "run" / "state.json").exists()
 
 
 def test_kwok_never_hands_out_the_real_node_pod_addresses() -> None:

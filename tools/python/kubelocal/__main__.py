@@ -1,4 +1,5 @@
-"""`python -m kubelocal up|down|status|serve`: the local control plane by hand (make cluster-up/down).
+"""`python -m kubelocal up|down|status|serve|clean-real-node`: the local control plane by hand (make
+cluster-up/down).
 
 `up` starts a supervisor in the background that owns every component; `down` stops it, and with it, by
 their own pids, every process it started.
@@ -19,8 +20,10 @@ from pathlib import Path
 
 from kubelocal.binaries import BinariesMissing
 from kubelocal.cluster import ClusterError, LocalCluster
+from kubelocal.realnode import host
 from kubelocal.realnode.layout import LABEL as REAL_NODE_LABEL
 from kubelocal.realnode.layout import NODE_NAME as REAL_NODE_NAME
+from kubelocal.realnode.preflight import RealNodeRequired
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 
@@ -66,7 +69,7 @@ def serve(state: Path, nodes: int) -> int:
                 print(f"component(s) exited: {', '.join(dead)}\n{cluster.tail_logs()}", file=sys.stderr)
                 return 1
         return 0
-    except (ClusterError, BinariesMissing) as e:
+    except (ClusterError, BinariesMissing, RealNodeRequired) as e:
         (state / "failed").write_text(str(e))
         print(e, file=sys.stderr)
         return 1
@@ -137,7 +140,7 @@ def down(state: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="kubelocal")
-    parser.add_argument("command", choices=["up", "down", "status", "serve"])
+    parser.add_argument("command", choices=["up", "down", "status", "serve", "clean-real-node"])
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     parser.add_argument("--nodes", type=int, default=2)
     args = parser.parse_args()
@@ -148,6 +151,10 @@ def main() -> int:
         return up(state, args.nodes)
     if args.command == "down":
         return down(state)
+    if args.command == "clean-real-node":
+        # After a crash: what a real node whose harness died left (containers, mounts, chains, settings).
+        print(f"real node: {host.clean_after_crash()}")
+        return 0
     print("running" if _supervisor_pid(state) else "not running")
     return 0
 

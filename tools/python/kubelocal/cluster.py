@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelocal import leaks, pki
-from kubelocal.binaries import Binaries, cache_dir
+from kubelocal.binaries import Binaries
 from kubelocal.process import Supervised, wait_for
 from kubelocal.realnode import layout as realnode_layout
 from kubelocal.realnode import preflight as realnode_preflight
@@ -75,9 +75,9 @@ class LocalCluster:
     admin_token: str = ""
     server_url: str = ""
     startup_seconds: float = 0.0
-    # A real node beside the kwok ones (kubelocal.realnode): None asks `realnode.wanted()` (the machine and
-    # WEBSTACK_REAL_NODE decide); what happened is in `real_node` or, when it did not start, in
-    # `real_node_reason` (one line).
+    # A real node beside the kwok ones (kubelocal.realnode): None starts it where the machine allows
+    # (`realnode.preflight`; WEBSTACK_REAL_NODE decides too); what happened is in `real_node` or, when it
+    # did not start, in `real_node_reason` (one line).
     with_real_node: bool | None = False
     real_node: RealNode | None = None
     real_node_reason: str = ""
@@ -145,9 +145,14 @@ class LocalCluster:
     def stop(self) -> None:
         """Stops every component by its own pid, newest first; removes the temp dir it created. First the
         passwords its Secrets hold are noted for the run's log search (kubelocal.leaks)."""
-        if self.real_node is not None:
-            self.real_node.stop()
-            self.real_node = None
+        node, self.real_node = self.real_node, None
+        try:
+            if node is not None:
+                node.stop()
+        finally:
+            self._stop_control_plane()
+
+    def _stop_control_plane(self) -> None:
         apiserver = self.components.get("kube-apiserver")
         if apiserver is not None and apiserver.alive() and self.kubeconfig_path.exists():
             leaks.harvest(self.kubeconfig_path)
@@ -291,7 +296,8 @@ class LocalCluster:
         port = free_port()
         self.server_url = f"https://127.0.0.1:{port}"
         p = self._dir / "pki"
-        kubelet_client = pki.issue_client_certificate(p, "kube-apiserver-kubelet-client", ["system:masters"])
+        # Bound to system:kubelet-api-admin where a real node runs (realnode.objects.kubelet_api_access).
+        kubelet_client = pki.issue_client_certificate(p, "kube-apiserver-kubelet-client")
         comp = self._add(
             "kube-apiserver",
             [
@@ -410,38 +416,16 @@ class LocalCluster:
         return path
 
     def _start_real_node(self) -> None:
-        """The real node where the machine allows it; otherwise one line says why and kwok goes on alone
-        (or, with WEBSTACK_REAL_NODE=1, the start fails)."""
-        if self.with_real_node is False:
-            self.real_node_reason = "not asked for"
-            return
-        reason = realnode_preflight.unavailable()
-        if reason is None:
-            node = self._real_node()
-            try:
-                node.start()
-                self.real_node = node
-                return
-            except realnode_preflight.NODE_FAILURES as e:
-                reason = f"it did not start: {str(e).splitlines()[0]}"
-        if realnode_preflight.required():
-            raise ClusterError(f"a real node is required ({realnode_preflight.ENV}=1) but {reason}")
-        self.real_node_reason = reason
-
-    def _real_node(self) -> RealNode:
-        images, pause, helper = realnode_preflight.node_images()
-        return RealNode(
+        """The real node where the machine allows it (kubelocal.realnode.preflight)."""
+        self.real_node, self.real_node_reason = realnode_preflight.start_node(
+            wanted=self.with_real_node,
             root=self._dir / "real-node",
-            images_root=cache_dir() / "real-node" / "containerd",
             pki_dir=self._dir / "pki",
             server_url=self.server_url,
             cluster_cidr=POD_CIDR,
             kubectl=self.kubectl,
             components=self.components,
             logs_dir=self.logs_dir,
-            images=images,
-            pause_image=pause,
-            helper_image=helper,
         )
 
     def _create_nodes(self) -> None:

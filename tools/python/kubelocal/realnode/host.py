@@ -1,10 +1,11 @@
-"""What the real node changes on the machine beyond its processes, and how a stop (or the next start,
-after a crash) puts it back: the node address on `lo`, the lock, container shims, mounts, pod cgroups,
-the bridge and kube-proxy's iptables chains.
+"""What the real node changes on the machine beyond its processes, and how a stop (or the next start, or
+`python -m kubelocal clean-real-node`, after a crash) puts it back: the node address and a route on `lo`,
+kernel settings, the lock, container shims, mounts, pod cgroups, the bridge and the iptables chains.
 
 One real node per machine: the node address, the bridge and kube-proxy's chains are machine-wide. The
-lock (flock, released by the kernel when its holder dies) says who has it; the state file beside it names
-the last holder's directory, so a start after a crash cleans what that run left.
+lock (flock, released by the kernel when its holder dies) says who has it; the state file beside it records
+what the holder changed (its directory, its cgroups, the kernel settings as they were before it), so
+whoever cleans after a crash puts back exactly that.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import json
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -23,17 +25,46 @@ from kubelocal.realnode.layout import BRIDGE, NODE_IP, NodeLayout
 
 RUN_DIR = Path(os.environ.get("WEBSTACK_REAL_NODE_RUN_DIR", "/run/webstack-real-node"))
 CGROUP_V1 = Path("/sys/fs/cgroup")
+# Kernel settings the node changes: forwarding for the bridge, and those the kubelet sets at start
+# (`setupKernelTunables`: it panics on oops, overcommits memory...), machine-wide. Saved before, put back
+# after.
+SYSCTLS = (
+    "net/ipv4/ip_forward",
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
+_PROC_SYS = Path("/proc/sys")
 
 
 class NodeBusy(RuntimeError):
     """Another cluster on this machine holds the real node."""
 
 
+class CleanupFailed(RuntimeError):
+    """Some cleanup steps failed; every other step still ran."""
+
+
+@dataclass
+class HostState:
+    """What a real node changed on the machine, recorded before it changes it."""
+
+    root: str
+    cgroup_parent: str
+    pod_cidr: str
+    kube_proxy: str
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Claim:
-    """The machine-wide lock, held for the node's life."""
+    """The machine-wide lock, held for the node's life, and the state it records."""
 
     handle: IO[str]
+    state: HostState
 
     def release(self) -> None:
         (RUN_DIR / "state.json").unlink(missing_ok=True)
@@ -41,37 +72,90 @@ class Claim:
         self.handle.close()
 
 
-def claim(layout: NodeLayout) -> Claim:
-    """Takes the lock or says who holds it; cleans what a crashed holder left before taking over."""
+def _lock(holder: str) -> IO[str]:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     handle = (RUN_DIR / "lock").open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "another process"
+        found = handle.read().strip() or "another process"
         handle.close()
-        raise NodeBusy(f"the real node is held by another cluster on this machine ({holder})") from None
+        raise NodeBusy(f"the real node is held by another cluster on this machine ({found})") from None
     handle.truncate(0)
-    handle.write(f"pid {os.getpid()}, {layout.root}")
+    handle.write(holder)
     handle.flush()
-    state = RUN_DIR / "state.json"
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        previous = json.loads(state.read_text())
-        clean_leftovers(Path(previous["root"]), previous["cgroup_parent"])
-    state.write_text(json.dumps({"root": str(layout.root), "cgroup_parent": layout.cgroup_parent}))
-    return Claim(handle)
+    return handle
+
+
+def _previous() -> HostState | None:
+    try:
+        return HostState(**json.loads((RUN_DIR / "state.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def claim(layout: NodeLayout, pod_cidr: str, kube_proxy: Path) -> Claim:
+    """Takes the lock or says who holds it; puts back what a crashed holder left before taking over, then
+    records the machine's settings as they are."""
+    handle = _lock(f"pid {os.getpid()}, {layout.root}")
+    try:
+        previous = _previous()
+        if previous is not None:
+            clean(previous)
+        state = HostState(str(layout.root), layout.cgroup_parent, pod_cidr, str(kube_proxy), read_sysctls())
+        (RUN_DIR / "state.json").write_text(json.dumps(asdict(state)))
+    except BaseException:
+        handle.close()
+        raise
+    return Claim(handle, state)
+
+
+def clean_after_crash() -> str:
+    """What a crashed real node left, put back, when no live cluster holds the node; says what it did."""
+    try:
+        handle = _lock(f"pid {os.getpid()}, cleaning")
+    except NodeBusy as e:
+        return f"nothing done: {e}"
+    try:
+        previous = _previous()
+        if previous is None:
+            return "nothing to clean"
+        clean(previous)
+        (RUN_DIR / "state.json").unlink(missing_ok=True)
+        return f"cleaned what the real node under {previous.root} left"
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def run(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """A host command (ip, iptables, umount); most callers accept failure: the thing may be gone already."""
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=60)
 
 
-def add_node_address() -> None:
-    """The node IP as a /32 on `lo` (this kernel has no dummy driver), and forwarding for the bridge."""
+def read_sysctls() -> dict[str, str]:
+    values = {}
+    for name in SYSCTLS:
+        with contextlib.suppress(OSError):
+            values[name] = (_PROC_SYS / name).read_text().strip()
+    return values
+
+
+def _restore_sysctls(values: dict[str, str]) -> None:
+    for name, value in values.items():
+        if name in SYSCTLS:
+            (_PROC_SYS / name).write_text(value + "\n")
+
+
+def prepare_network(pod_cidr: str) -> None:
+    """The node IP as a /32 on `lo` (this kernel has no dummy driver), forwarding for the bridge, and the
+    pod range unreachable but for the bridge's /24: kwok's pods have addresses but no host, and a ClusterIP
+    kube-proxy translates to one must fail here, not leave the machine by the default route."""
     if NODE_IP not in run("ip", "-4", "-o", "addr", "show", "dev", "lo").stdout:
         run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo", check=True)
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+    run("ip", "route", "replace", "unreachable", pod_cidr)
+    (_PROC_SYS / "net/ipv4/ip_forward").write_text("1\n")
 
 
 def shim_pids(socket: Path) -> list[int]:
@@ -136,15 +220,6 @@ def unmount_under(root: Path) -> None:
         run("umount", "-l", target)
 
 
-def clean_leftovers(root: Path, cgroup_parent: str) -> None:
-    """Whatever a node rooted at `root` left running or mounted; safe when it left nothing."""
-    kill_containers(root / "containerd.sock", cgroup_parent)
-    unmount_under(root)
-    _remove_cgroups(cgroup_parent)
-    run("ip", "link", "delete", BRIDGE)
-    remove_kubelet_chains()
-
-
 # The kubelet's own chains (it drops non-loopback traffic to 127/8 and keeps canaries); kube-proxy's are
 # removed by `kube-proxy --cleanup`.
 _KUBELET_CHAINS = {
@@ -155,14 +230,38 @@ _KUBELET_CHAINS = {
 
 
 def remove_kubelet_chains() -> None:
+    """Every jump to KUBE-FIREWALL (a crash and a restart can leave two), then the chains."""
     for tool in ("iptables", "ip6tables"):
+        for hook in ("INPUT", "OUTPUT"):
+            for _ in range(10):
+                if run(tool, "-t", "filter", "-D", hook, "-j", "KUBE-FIREWALL").returncode != 0:
+                    break
         for table, chains in _KUBELET_CHAINS.items():
-            for hook in ("INPUT", "OUTPUT"):
-                run(tool, "-t", table, "-D", hook, "-j", "KUBE-FIREWALL")
             for chain in chains:
                 run(tool, "-t", table, "-F", chain)
                 run(tool, "-t", table, "-X", chain)
 
 
-def remove_node_address() -> None:
-    run("ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo")
+def clean(state: HostState) -> None:
+    """Whatever the node `state` describes left running, mounted or changed; safe when it left nothing.
+    Every step runs whatever an earlier one did; the failures are raised together at the end."""
+    root = Path(state.root)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("kill containers", lambda: kill_containers(root / "containerd.sock", state.cgroup_parent)),
+        ("unmount", lambda: unmount_under(root)),
+        ("remove cgroups", lambda: _remove_cgroups(state.cgroup_parent)),
+        ("kube-proxy --cleanup", lambda: run(state.kube_proxy, "--cleanup", "--proxy-mode=iptables")),
+        ("remove the kubelet's chains", remove_kubelet_chains),
+        ("delete the bridge", lambda: run("ip", "link", "delete", BRIDGE)),
+        ("delete the pod route", lambda: run("ip", "route", "del", "unreachable", state.pod_cidr)),
+        ("remove the node address", lambda: run("ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo")),
+        ("restore kernel settings", lambda: _restore_sysctls(state.sysctls)),
+    ]
+    failed = []
+    for name, step in steps:
+        try:
+            step()
+        except (OSError, subprocess.SubprocessError) as e:
+            failed.append(f"{name}: {e}")
+    if failed:
+        raise CleanupFailed("; ".join(failed))

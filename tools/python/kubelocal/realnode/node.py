@@ -96,7 +96,7 @@ class RealNode:
             dns_health_port=free_port(),
             dns_ready_port=free_port(),
         )
-        self._claim = host.claim(self.layout)
+        self._claim = host.claim(self.layout, self.cluster_cidr, self.binaries.kube_proxy)
         try:
             for step in (
                 self._start_containerd,
@@ -107,29 +107,42 @@ class RealNode:
                 t0 = time.monotonic()
                 step()
                 self.timings[step.__name__.strip("_")] = time.monotonic() - t0
-        except BaseException:
-            self.stop()
+        except BaseException as e:
+            try:
+                self.stop()
+            except Exception as cleanup:
+                e.add_note(f"and the cleanup after it failed: {cleanup}")
             raise
 
     def stop(self) -> None:
-        """Components newest first, then every container, mount and cgroup they left; then the lock."""
-        if self._layout is None:
+        """Components newest first, then every container, mount, cgroup, chain and setting they left; then
+        the lock. Each step runs whatever an earlier one did; the first failure is raised at the end."""
+        if self._layout is None or self._claim is None:
             return
+        claim, self._claim = self._claim, None
+        errors: list[BaseException] = []
+
+        def attempt(step: Callable[[], object]) -> None:
+            try:
+                step()
+            except Exception as e:
+                errors.append(e)
+
         for name in ("local-path-provisioner", "coredns", "kube-proxy", "kubelet"):
             if name in self.components:
-                self.components[name].stop(timeout=10)
-        if (self.root / "kube-proxy.json").exists():
-            host.run(str(self.binaries.kube_proxy), "--cleanup", f"--config={self.root / 'kube-proxy.json'}")
-        host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent)
-        self._keep_pod_logs()
-        if "containerd" in self.components and self.components["containerd"].alive():
-            self._forget_containers()
-            self.components["containerd"].stop(timeout=10)
-        host.clean_leftovers(self.root, self.layout.cgroup_parent)
-        host.remove_node_address()
-        if self._claim is not None:
-            self._claim.release()
-            self._claim = None
+                attempt(lambda name=name: self.components[name].stop(timeout=10))  # type: ignore[misc]
+        attempt(lambda: host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent))
+        attempt(self._keep_pod_logs)
+        containerd = self.components.get("containerd")
+        if containerd is not None and containerd.alive():
+            attempt(self._forget_containers)
+            attempt(lambda: containerd.stop(timeout=10))
+        try:
+            attempt(lambda: host.clean(claim.state))
+        finally:
+            claim.release()
+        if errors:
+            raise errors[0]
 
     def _keep_pod_logs(self) -> None:
         """Every container log still on the node, for the run's search for leaked passwords."""
@@ -162,7 +175,7 @@ class RealNode:
         layout = self.layout
         for d in (layout.kubelet_dir, layout.volumes_dir, layout.cni_conf_dir, layout.images_root):
             d.mkdir(parents=True, exist_ok=True)
-        host.add_node_address()
+        host.prepare_network(self.cluster_cidr)
         host.make_cgroups(layout.cgroup_parent)
         (layout.cni_conf_dir / "10-webstack-lab.conflist").write_text(as_text(cni_config()))
         config = self.root / "containerd.toml"
@@ -257,7 +270,7 @@ class RealNode:
         manifest = {
             "apiVersion": "v1",
             "kind": "List",
-            "items": [*objects.cluster_dns(), *objects.storage(layout)],
+            "items": [*objects.cluster_dns(), *objects.storage(layout), *objects.kubelet_api_access()],
         }
         self.kubectl(
             "apply", "--server-side", "--field-manager=kubelocal", "-f", "-", input=json.dumps(manifest)

@@ -21,10 +21,16 @@ from kubelocal.realnode.layout import (
 COREDNS_USER = "system:webstack-lab:coredns"
 PROVISIONER_USER = "system:webstack-lab:local-path-provisioner"
 PROVISIONER_NAME = "rancher.io/local-path"
+APISERVER_KUBELET_USER = "kube-apiserver-kubelet-client"
 PROVISIONER_CONFIGMAP = "local-path-config"
 PROVISIONER_SERVICE_ACCOUNT = "local-path-provisioner"
 _MANAGER = "kubelocal.webstack.dev"
 _ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def _user(name: str) -> JSON:
+    """A client certificate's user (its CN) as an RBAC subject."""
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}
 
 
 def _cluster_role(name: str, rules: list[JSON], user: str) -> list[JSON]:
@@ -40,7 +46,7 @@ def _cluster_role(name: str, rules: list[JSON], user: str) -> list[JSON]:
             "kind": "ClusterRoleBinding",
             "metadata": {"name": name},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+            "subjects": [_user(user)],
         },
     ]
 
@@ -110,17 +116,33 @@ def storage(layout: NodeLayout) -> list[JSON]:
     """The `local-path` StorageClass and the provisioner's namespace, ServiceAccount (its helper pods run
     as it), settings and RBAC. WaitForFirstConsumer: the directory is made on the node the pod lands on."""
     ns = PROVISIONER_NAMESPACE
+    read = ["get", "list", "watch"]
+    # As upstream's manifest (v0.0.30): read across the cluster, write only volumes and events; its
+    # helper pods are written in its own namespace alone (the Role below).
     rules = [
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
         {
             "apiGroups": [""],
-            "resources": ["persistentvolumeclaims", "configmaps", "pods", "pods/log"],
-            "verbs": _ALL,
+            "resources": ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"],
+            "verbs": read,
         },
         {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": _ALL},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": read},
     ]
+    helper_pods = "webstack-lab:local-path-provisioner-helper-pods"
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": helper_pods, "namespace": ns},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": _ALL}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": helper_pods, "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": helper_pods},
+        "subjects": [_user(PROVISIONER_USER)],
+    }
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
         {
@@ -149,4 +171,24 @@ def storage(layout: NodeLayout) -> list[JSON]:
             "volumeBindingMode": "WaitForFirstConsumer",
         },
         *_cluster_role("webstack-lab:local-path-provisioner", rules, PROVISIONER_USER),
+        role,
+        binding,
+    ]
+
+
+def kubelet_api_access() -> list[JSON]:
+    """The apiserver reaches kubelets (logs, exec, port-forward) as this user, with the built-in role made
+    for it rather than as a cluster admin."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "webstack-lab:apiserver-kubelet-client"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "system:kubelet-api-admin",
+            },
+            "subjects": [_user(APISERVER_KUBELET_USER)],
+        }
     ]
