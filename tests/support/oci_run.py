@@ -97,6 +97,21 @@ def _spec(
     (bundle / "config.json").write_text(json.dumps(spec))
 
 
+def _bundle(
+    bundle: Path,
+    rootfs: Path,
+    user: tuple[int, int],
+    argv: Sequence[str],
+    env: Sequence[str],
+    tmpfs: Sequence[str],
+    binds: Mapping[str, Path] | None,
+) -> str:
+    """Writes the bundle's config.json; returns a fresh container name."""
+    bundle.mkdir(parents=True, exist_ok=True)
+    _spec(bundle, rootfs, user, argv, env, tmpfs, binds or {})
+    return f"webstack-lab-test-{uuid.uuid4().hex[:8]}"
+
+
 @contextmanager
 def run_container(
     rootfs: Path,
@@ -109,9 +124,7 @@ def run_container(
     binds: Mapping[str, Path] | None = None,
 ) -> Iterator[Container]:
     """The container running `argv` in the foreground of runc; killed and deleted on exit."""
-    bundle.mkdir(parents=True, exist_ok=True)
-    _spec(bundle, rootfs, user, argv, env, tmpfs, binds or {})
-    container = Container(f"webstack-lab-test-{uuid.uuid4().hex[:8]}", bundle / "output.log")
+    container = Container(_bundle(bundle, rootfs, user, argv, env, tmpfs, binds), bundle / "output.log")
     with container.log.open("w") as log:
         runc = subprocess.Popen(
             ["runc", "run", "--bundle", str(bundle), container.name], stdout=log, stderr=log
@@ -135,9 +148,7 @@ def run_once(
     binds: Mapping[str, Path] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `argv` to completion in a hardened container and return its exit status and output."""
-    bundle.mkdir(parents=True, exist_ok=True)
-    _spec(bundle, rootfs, user, argv, env, tmpfs, binds or {})
-    name = f"webstack-lab-test-{uuid.uuid4().hex[:8]}"
+    name = _bundle(bundle, rootfs, user, argv, env, tmpfs, binds)
     try:
         return subprocess.run(
             ["runc", "run", "--bundle", str(bundle), name], capture_output=True, text=True, timeout=60

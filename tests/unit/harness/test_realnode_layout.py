@@ -11,13 +11,13 @@ from typing import Any, cast
 
 import pytest
 import yaml
+from tests.support.realnode_layouts import PAUSE, example_layout
 
 from kubelocal.cluster import POD_CIDR
 from kubelocal.realnode import layout, objects
 from kubelocal.target import REAL_NODE_PLACEMENT
 
 RUNC = "/usr/sbin/runc"
-PAUSE = "webstack.lab/pause:0.1.7"
 # kwok v0.8.0's pvc-provision stage selector, as its stages.yaml has it.
 KWOK_PVC_PROVISION = """apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -40,19 +40,7 @@ spec:
 
 @pytest.fixture
 def node(tmp_path: Path) -> layout.NodeLayout:
-    return layout.NodeLayout(
-        root=tmp_path / "real-node",
-        images_root=tmp_path / "containerd",
-        pause_image=PAUSE,
-        helper_image="webstack.lab/python:3.11-bookworm",
-        upstream_dns=("192.0.2.53",),
-        kubelet_port=10250,
-        kubelet_healthz_port=10248,
-        proxy_healthz_port=10256,
-        proxy_metrics_port=10249,
-        dns_health_port=8080,
-        dns_ready_port=8181,
-    )
+    return example_layout(tmp_path)
 
 
 def test_kubelet_accepts_cgroup_v1_with_cgroupfs(node: layout.NodeLayout, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.support.realnode_layouts import example_layout
 
 from kubelocal.binaries import Binaries
 from kubelocal.cluster import KWOK_POD_CIDR, LocalCluster
@@ -32,19 +33,7 @@ _KUBE_PROXY = Path("/nonexistent/kube-proxy")
 
 
 def _layout(root: Path) -> NodeLayout:
-    return NodeLayout(
-        root=root,
-        images_root=root / "images",
-        pause_image="webstack.lab/pause:0",
-        helper_image="webstack.lab/python:0",
-        upstream_dns=("192.0.2.53",),
-        kubelet_port=1,
-        kubelet_healthz_port=2,
-        proxy_healthz_port=3,
-        proxy_metrics_port=4,
-        dns_health_port=5,
-        dns_ready_port=6,
-    )
+    return example_layout(root)
 
 
 def test_opting_out_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +104,9 @@ def test_the_claim_records_the_kernel_settings_before_the_node_changes_them(
         assert {"kernel/panic_on_oops", "vm/overcommit_memory", "net/ipv4/ip_forward"} <= set(
             recorded["sysctls"]
         )
-        assert recorded["pod_cidr"] == "10.244.0.0/16" and recorded["root"] == str(tmp_path / "a")
+        assert recorded["pod_cidr"] == "10.244.0.0/16" and recorded["root"] == str(
+            tmp_path / "a" / "real-node"
+        )
     finally:
         claim.release()
     assert not (tmp_path / "run" / "state.json").exists()
