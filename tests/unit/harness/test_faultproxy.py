@@ -23,7 +23,7 @@ from faultproxy import FaultProxy, Faults, Reset, Stall, Unreachable, identity_o
 from faultproxy.faults import Match
 from faultproxy.tls import ServingFiles, issue
 from faultproxy.wire import WatchCut
-from kubelocal.cluster import free_port
+from kubelocal.process import free_port
 from kubelocal.wait import eventually, eventually_async
 
 TOKEN = "s3cr3t-token-0123456789abcdef"

@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ from typing import Any
 
 from kubelocal import leaks, pki
 from kubelocal.binaries import Binaries
-from kubelocal.process import Supervised, wait_for
+from kubelocal.process import Supervised, free_port, wait_for
 from kubelocal.realnode import layout as realnode_layout
 from kubelocal.realnode import preflight as realnode_preflight
 from kubelocal.realnode.node import RealNode
@@ -39,12 +38,6 @@ EXTRA_KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 
 class ClusterError(RuntimeError):
     """A component failed to start or become ready; the message carries the tail of its log."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_kubectl(

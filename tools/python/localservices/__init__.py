@@ -8,8 +8,7 @@ Postgres and nginx refuse to run (or to run sensibly) as root, so when we are ro
 and `nobody` users, which is also closer to production, where nothing runs as root.
 """
 
-from kubelocal.cluster import free_port
-from kubelocal.process import wait_for
+from kubelocal.process import free_port, wait_for
 from localservices.nginx import NginxServer
 from localservices.operator import OperatorProcess, operator_command
 from localservices.postgres import PostgresServer

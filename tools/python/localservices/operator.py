@@ -10,8 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from kubelocal.cluster import free_port
-from kubelocal.process import Supervised, wait_for
+from kubelocal.process import Supervised, free_port, wait_for
 from localservices.server import LOOPBACK, console_script
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from kubelocal.cluster import free_port
-from kubelocal.process import Credentials, Supervised, credentials, wait_for
+from kubelocal.process import Credentials, Supervised, credentials, free_port, wait_for
 
 LOOPBACK = "127.0.0.1"
 

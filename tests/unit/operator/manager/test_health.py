@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from kubelocal.cluster import free_port
+from kubelocal.process import free_port
 from webstack_operator.manager.health import Health, serving
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import ssl
 import subprocess
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from kubelocal import leaks, pki
 from kubelocal.binaries import NodeBinaries
-from kubelocal.process import Supervised, wait_for
+from kubelocal.process import Supervised, free_port, wait_for
 from kubelocal.realnode import host, objects
 from kubelocal.realnode.layout import (
     LAB_PREFIX,
@@ -38,12 +37,6 @@ from labimages import LabImage
 
 START_TIMEOUT = 120.0
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def upstream_resolvers(resolv: Path = Path("/etc/resolv.conf")) -> tuple[str, ...]:
