@@ -10,6 +10,11 @@ a Kubernetes Event: one more write per retry to a server that asked for fewer.
 This filter makes those lines DEBUG: on the `kopf.objects` logger itself (before kopf's poster sees them,
 so no Event), and on the output handler (for kopf's module loggers, which propagate there). They show only
 with `--verbose`. The attempt that gives up ("failed; escalating") stays an ERROR: that one is a failure.
+
+One retry is not routine: kopf retries a 403 too (an apiserver upgrading may refuse for a moment), with the
+same backoffs, 54 s in all before it escalates. A 403 is nearly always RBAC that lacks a grant, so its first
+attempt stays visible, as a WARNING carrying the apiserver's words ("cannot list resource ..."): the user
+reads the mistake in a second, not a minute later; its later attempts are routine again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import logging
 # The wording of kopf's retry line (kopf/_cogs/clients/api.py); a test checks kopf still says it.
 RETRY_PREFIX = "Request attempt "
 RETRY_MARK = "failed; will retry"
+FIRST_ATTEMPT = "#1/"
+FORBIDDEN = "APIForbiddenError("  # kopf's repr of a 403 (kopf/_cogs/clients/errors.py)
 OBJECT_LOGGER = "kopf.objects"  # where kopf's Event poster hangs
 
 
@@ -32,6 +39,9 @@ class KopfRetryFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not is_kopf_retry(record):
             return True
+        if is_first_forbidden(record):
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+            return True
         record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
         return self.verbose
 
@@ -40,6 +50,12 @@ def is_kopf_retry(record: logging.LogRecord) -> bool:
     if not record.name.startswith("kopf") or not isinstance(record.msg, str):
         return False
     return record.msg.startswith(RETRY_PREFIX) and RETRY_MARK in record.msg
+
+
+def is_first_forbidden(record: logging.LogRecord) -> bool:
+    """The first attempt of a request the apiserver refused with 403 (a kopf retry line, checked first)."""
+    message = str(record.msg)
+    return message.startswith(RETRY_PREFIX + FIRST_ATTEMPT) and FORBIDDEN in message
 
 
 def quiet_kopf_retries(handlers: list[logging.Handler], *, verbose: bool) -> KopfRetryFilter:

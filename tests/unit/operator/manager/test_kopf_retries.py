@@ -76,3 +76,27 @@ def test_other_lines_pass_untouched() -> None:
         record = logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, None)
         assert KopfRetryFilter(verbose=False).filter(record)
         assert record.levelno == logging.ERROR
+
+
+FORBIDDEN_FIRST = (
+    "Request attempt #1/9 failed; will retry: GET https://k/apis/webstack.dev/v1alpha1/webstacks -> "
+    'APIForbiddenError(\'webstacks.webstack.dev is forbidden: User "system:serviceaccount:w:op" cannot list '
+    'resource "webstacks" in API group "webstack.dev" at the cluster scope\', status=403)'
+)
+FORBIDDEN_LATER = FORBIDDEN_FIRST.replace("#1/9", "#2/9")
+
+
+@pytest.mark.parametrize("logger", ["kopf.objects", "kopf._cogs.clients.watching"])
+def test_the_first_refusal_of_rbac_is_a_warning_at_once_its_retries_are_not(
+    output: tuple[Collect, Collect], logger: str
+) -> None:
+    """kopf retries a 403 for 54 s before it escalates; the first attempt names the missing grant now."""
+    out, _ = output
+    retries = quiet_kopf_retries([out], verbose=False)
+    try:
+        for message in (FORBIDDEN_FIRST, FORBIDDEN_LATER, RETRY):
+            logging.getLogger(logger).error(message)
+    finally:
+        logging.getLogger("kopf.objects").removeFilter(retries)
+    assert [(r.getMessage(), r.levelno) for r in out.records] == [(FORBIDDEN_FIRST, logging.WARNING)]
+    assert 'cannot list resource "webstacks"' in out.records[0].getMessage()
