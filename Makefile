@@ -21,7 +21,7 @@ demo: setup
 	@$(PY) scripts/demo.py
 
 test: setup
-	$(VENV)/bin/pytest
+	@bash scripts/test.sh
 
 test-unit:
 	@bash scripts/setup.sh python

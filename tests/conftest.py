@@ -5,6 +5,10 @@ ones stay healthy for everyone else.
 
 The session records every password it generates or reads from a cluster and keeps every log its processes
 write (kubelocal.leaks, in WEBSTACK_LEAK_DIR); the last test, tests/zz_final, searches them all.
+
+`make test` (scripts/test.sh) runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): the
+tests of one file stay on one worker, so a module's fixtures start once; the real-node suites share one
+worker, which alone starts the machine's single real node. The final search then runs alone, after them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from localservices import PostgresServer, PrometheusServer, RedisServer, UsersAp
 from localservices.passwords import webstack_passwords
 
 FINAL_SCAN = "tests/zz_final/"
+REAL_NODE_SUITES = "tests/integration/realnode/"
 _CREATED_LEAK_DIR: list[str] = []
 
 
@@ -43,9 +48,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _CREATED_LEAK_DIR.clear()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The search of every log runs after every other test, whatever the collection order."""
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The search of every log runs after every other test, whatever the collection order; each test is
+    grouped with its file's (and the real-node suites with each other) for parallel workers."""
     items.sort(key=lambda item: item.nodeid.startswith(FINAL_SCAN))
+    if os.environ.get("PYTEST_XDIST_WORKER") and any(i.nodeid.startswith(FINAL_SCAN) for i in items):
+        raise pytest.UsageError(
+            f"{FINAL_SCAN} searches the logs of every other test: run it after the parallel run "
+            f"(scripts/test.sh), not on a worker (--ignore={FINAL_SCAN})"
+        )
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        group = REAL_NODE_SUITES if file.startswith(REAL_NODE_SUITES) else file
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def test_a_cluster_that_did_not_ask_for_one_never_fails_for_its_absence(
     """A harness test's private LocalCluster under CI's WEBSTACK_REAL_NODE=1 must not demand a real node."""
     monkeypatch.setenv(preflight.ENV, "1")
     cluster = LocalCluster(nodes=1, workdir=tmp_path, binaries=_NO_BINARIES)
-    cluster._start_real_node()
+    cluster.start_real_node(cluster.with_real_node)
     assert cluster.real_node is None and cluster.real_node_reason == "not asked for"
 
 
@@ -65,7 +65,7 @@ def test_required_and_unavailable_is_an_error(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(preflight, "unavailable", lambda: "it needs root (running as uid 1000)")
     cluster = LocalCluster(nodes=1, workdir=tmp_path, binaries=_NO_BINARIES, with_real_node=None)
     with pytest.raises(Exception, match=r"real node is required \(WEBSTACK_REAL_NODE=1\) but it needs root"):
-        cluster._start_real_node()
+        cluster.start_real_node()
 
 
 def test_wanted_but_unavailable_goes_on_with_the_reason(
@@ -74,7 +74,7 @@ def test_wanted_but_unavailable_goes_on_with_the_reason(
     monkeypatch.delenv(preflight.ENV, raising=False)
     monkeypatch.setattr(preflight, "unavailable", lambda: "the lab images are not built")
     cluster = LocalCluster(nodes=1, workdir=tmp_path, binaries=_NO_BINARIES, with_real_node=None)
-    cluster._start_real_node()
+    cluster.start_real_node()
     assert cluster.real_node is None and cluster.real_node_reason == "the lab images are not built"
 
 

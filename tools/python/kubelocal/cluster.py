@@ -121,7 +121,7 @@ class LocalCluster:
             self._start_kwok()
             self._create_nodes()
             self._wait_nodes_ready()
-            self._start_real_node()
+            self.start_real_node(self.with_real_node)
             self._wait(
                 "default ServiceAccount",
                 lambda: (
@@ -408,18 +408,22 @@ class LocalCluster:
         path.write_text(text)
         return path
 
-    def _start_real_node(self) -> None:
-        """The real node where the machine allows it (kubelocal.realnode.preflight)."""
-        self.real_node, self.real_node_reason = realnode_preflight.start_node(
-            wanted=self.with_real_node,
-            root=self._dir / "real-node",
-            pki_dir=self._dir / "pki",
-            server_url=self.server_url,
-            cluster_cidr=POD_CIDR,
-            kubectl=self.kubectl,
-            components=self.components,
-            logs_dir=self.logs_dir,
-        )
+    def start_real_node(self, wanted: bool | None = None) -> RealNode | None:
+        """The real node where the machine allows it (kubelocal.realnode.preflight), beside a running
+        control plane. A test session starts it only when a test asks for one: of the parallel workers'
+        clusters, only that one holds the machine's single real node."""
+        if self.real_node is None:
+            self.real_node, self.real_node_reason = realnode_preflight.start_node(
+                wanted=wanted,
+                root=self._dir / "real-node",
+                pki_dir=self._dir / "pki",
+                server_url=self.server_url,
+                cluster_cidr=POD_CIDR,
+                kubectl=self.kubectl,
+                components=self.components,
+                logs_dir=self.logs_dir,
+            )
+        return self.real_node
 
     def _create_nodes(self) -> None:
         items = [_node(f"kwok-node-{i}") for i in range(self.nodes)]

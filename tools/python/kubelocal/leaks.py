@@ -29,6 +29,9 @@ from pathlib import Path
 LEAK_DIR_VARIABLE = "WEBSTACK_LEAK_DIR"
 PASSWORDS_FILE = "passwords"
 LOGS_DIR = "logs"
+# The temporary directories of the earlier pytest runs the final search covers (scripts/test.sh gives the
+# parallel run `--basetemp` here: a demo's log, a browser's, any file a test wrote).
+RUNS_DIR = "pytest-runs"
 MIN_LENGTH = 12  # shorter values ("webstack", a port) would match everywhere and prove nothing
 
 # Every character a generated password (secrets.token_urlsafe) or a base64 form of one is made of: an

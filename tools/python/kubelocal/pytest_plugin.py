@@ -1,5 +1,9 @@
 """pytest fixtures for a Kubernetes API: one local control plane per session (or an existing cluster).
 
+Under pytest-xdist each worker is a session with its own control plane; the machine's one real node is
+started by the `real_node` fixture, in the worker whose tests ask for it (tests/conftest.py keeps them on
+one worker).
+
 Loaded with `-p kubelocal.pytest_plugin`. On a failing test that used the cluster, the tail of every
 component's log is attached to the report.
 """
@@ -28,16 +32,11 @@ def cluster() -> Iterator[KubeTarget]:
         yield external
         external.close()
         return
-    local = LocalCluster(nodes=2, with_real_node=None)
+    local = LocalCluster(nodes=2)
     local.start()
     _LOCAL.append(local)
     version = local.binaries.kubernetes_version
     print(f"\n[kubelocal] control plane ready in {local.startup_seconds:.1f}s ({version})")
-    if local.real_node is not None:
-        timings = ", ".join(f"{k} {v:.1f}s" for k, v in local.real_node.timings.items())
-        print(f"[kubelocal] real node {REAL_NODE_NAME} Ready ({timings})")
-    else:
-        print(f"[kubelocal] no real node: {local.real_node_reason}; kwok nodes only")
     target = KubeTarget(local.kubeconfig_path, local=local)
     try:
         yield target
@@ -58,7 +57,16 @@ def cluster() -> Iterator[KubeTarget]:
 @pytest.fixture(scope="session")
 def real_node(cluster: KubeTarget) -> str:
     """The name of a node running real containers. Without one the test is skipped with the harness's
-    one-line reason, unless WEBSTACK_REAL_NODE=1 (CI), where its absence is a failure."""
+    one-line reason, unless WEBSTACK_REAL_NODE=1 (CI), where its absence is a failure. On the session's
+    own control plane the node is started here, at the first test that asks."""
+    local = cluster.local
+    if local is not None and local.real_node is None:
+        node = local.start_real_node()
+        if node is not None:
+            timings = ", ".join(f"{k} {v:.1f}s" for k, v in node.timings.items())
+            print(f"\n[kubelocal] real node {REAL_NODE_NAME} Ready ({timings})")
+        else:
+            print(f"\n[kubelocal] no real node: {local.real_node_reason}; kwok nodes only")
     name = cluster.real_node()
     if name is None:
         reason = f"no real node: {cluster.real_node_absence()}"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every suite on parallel workers, then the search of every log they wrote.
+#
+# Most of the suite waits on a control plane, an operator's backoff or a pod (one worker keeps 2 cores
+# about 30% busy), so two workers (pytest-xdist) nearly halve the wall time. Each worker is a pytest
+# session with its own local control plane; tests/conftest.py keeps each file's tests on one worker, and
+# the real-node suites together (the machine has one real node). tests/zz_final must see every other
+# test's logs, so it runs alone afterwards, on the same WEBSTACK_LEAK_DIR and the workers' temp dirs.
+# WEBSTACK_TEST_WORKERS=1 runs it all in one process (the final search last), as plain `pytest` does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workers=${WEBSTACK_TEST_WORKERS:-2}
+final=tests/zz_final
+
+if [ "$workers" -le 1 ]; then exec .venv/bin/pytest "$@"; fi
+
+leak_dir=$(mktemp -d -t webstack-leaks-XXXXXX)
+trap 'rm -rf "$leak_dir"' EXIT
+export WEBSTACK_LEAK_DIR=$leak_dir
+runs=$leak_dir/pytest-runs  # kubelocal.leaks.RUNS_DIR
+rc=0
+.venv/bin/pytest -n "$workers" --dist loadgroup --basetemp "$runs/parallel" --ignore "$final" "$@" || rc=$?
+if [ ! -d "$runs/parallel" ]; then echo "[test] the parallel run left no temp dir to search" >&2; exit 1; fi
+.venv/bin/pytest "$final" || rc=$?
+exit "$rc"
