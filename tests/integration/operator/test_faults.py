@@ -25,6 +25,7 @@ from tests.support.operator import OperatorProcess, condition, events, get_json,
 from faultproxy import FaultProxy
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
+from webstack_operator.observe.watch import retry_delay
 
 pytestmark = pytest.mark.cluster
 
@@ -327,6 +328,19 @@ def test_a_stack_deleted_while_its_schedule_is_being_applied_leaves_no_schedule(
     assert schedules() == [], "an orphan Schedule backs up a deleted stack"
 
 
+def dead_watch_outage(stale_after: float, margin: float = 3.0) -> float:
+    """How long to break a watch: it must fail for over `stale_after` s (then /healthz says 503) and stay
+    stale a while (2 * `margin` s at least: /healthz is polled each second), and the outage ends `margin` s
+    before one of the watch's retries falls due (1, 3, 7, 15, 31, 61 s after its first failure, from
+    `retry_delay`), so that retry finds it working: /healthz is 200 again `margin` s after the outage, not up
+    to a whole backoff (30 s) later."""
+    due, failures = 0.0, 0
+    while due < stale_after + 2 * margin:
+        failures += 1
+        due += retry_delay(failures)
+    return due - margin
+
+
 def test_healthz_is_unhealthy_while_a_child_watch_stays_dead(proxied: Proxied) -> None:
     import urllib.error
     import urllib.request
@@ -341,7 +355,8 @@ def test_healthz_is_unhealthy_while_a_child_watch_stays_dead(proxied: Proxied) -
             return e.code, json.loads(e.read())
 
     assert health()[0] == 200
-    proxied.proxy.reset(method="GET", path=r"^/api/v1/configmaps$", for_seconds=RESYNC_SECONDS + 15)
+    outage = dead_watch_outage(RESYNC_SECONDS)
+    proxied.proxy.reset(method="GET", path=r"^/api/v1/configmaps$", for_seconds=outage)
     proxied.proxy.unreachable(0.3)  # cut the open watch; its reconnects now fail
     _, body = eventually(
         health, until=lambda h: h[0] == 503, timeout=RESYNC_SECONDS + 12, interval=1, what="/healthz 503"
