@@ -26,9 +26,9 @@ from typing import Any
 
 from kubelocal import leaks
 from kubelocal.realnode.layout import TOLERATION
-from kubelocal.realnode.preflight import lab_images
 from kubelocal.target import REAL_NODE_LABEL, KubeTarget
 from kubelocal.wait import eventually
+from labimages import reference_of
 from webstack_operator.api.files import load_documents
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.context import StackContext
@@ -51,23 +51,15 @@ _WORKLOADS = ("Deployment", "StatefulSet", "Job")
 JSON = dict[str, Any]
 
 
-def lab_reference(repository: str) -> str:
-    """The lab image of that repository, as `make images` indexed it."""
-    for image in lab_images():
-        if image.reference.rsplit(":", 1)[0] == repository:
-            return image.reference
-    raise LookupError(f"no lab image {repository} in the images index (run `make images`)")
-
-
 def lab_settings_env() -> dict[str, str]:
     """The operator's settings variables that point its defaults at the lab images."""
-    postgres = lab_reference("webstack.lab/postgres")
+    postgres = reference_of("webstack.lab/postgres")
     repository, tag = postgres.rsplit(":", 1)
     # The operator names `<repository>:<major>-alpine`; the lab's stand-in carries that tag.
     assert tag == f"{POSTGRES_VERSION}-alpine", f"the lab postgres image is {postgres}"
     return {
         "WEBSTACK_POSTGRES_REPOSITORY": repository,
-        "WEBSTACK_REDIS_IMAGE": lab_reference("webstack.lab/redis"),
+        "WEBSTACK_REDIS_IMAGE": reference_of("webstack.lab/redis"),
     }
 
 
@@ -76,8 +68,8 @@ def lab_sample(namespace: str) -> JSON:
     [doc] = load_documents(str(SAMPLE))  # as `webstack-operator render -f` reads it
     doc["metadata"]["namespace"] = namespace
     spec = doc["spec"]
-    spec["backend"]["image"] = lab_reference("webstack.lab/users-api")
-    spec["frontend"]["image"] = lab_reference("webstack.lab/nginx-unprivileged")
+    spec["backend"]["image"] = reference_of("webstack.lab/users-api")
+    spec["frontend"]["image"] = reference_of("webstack.lab/nginx-unprivileged")
     spec["database"]["version"] = POSTGRES_VERSION
     spec["database"]["storage"]["storageClassName"] = STORAGE_CLASS
     return doc

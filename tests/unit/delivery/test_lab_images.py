@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labimages import LabImagesError, input_hash, lab_images, read_recipe
+from labimages import LabImagesError, input_hash, lab_images, read_recipe, reference_of
 from labimages.archive import config, references, uncompressed_size
 from labimages.index import LabImage, read_index, write_index
 from labimages.inputs import ROOT, recipe_names
@@ -152,3 +152,17 @@ def test_the_setup_images_step_says_in_one_line_why_it_cannot_build_without_root
     assert result.returncode == 0, result.stderr
     skipped = [line for line in result.stdout.splitlines() if "needs root" in line]
     assert len(skipped) == 1, result.stdout
+
+
+def test_reference_of_finds_a_repository_whatever_its_tag_and_names_make_images_otherwise(
+    tmp_path: Path,
+) -> None:
+    images = [
+        LabImage(
+            "pg", "webstack.lab/postgres:17-alpine", tmp_path / "pg.tar", "k", 1, 1.0, "Debian trixie", None
+        ),
+        LabImage("pgx", "webstack.lab/postgres-x:1", tmp_path / "x.tar", "k", 1, 1.0, "Debian trixie", None),
+    ]
+    assert reference_of("webstack.lab/postgres", images) == "webstack.lab/postgres:17-alpine"
+    with pytest.raises(LabImagesError, match=r"no lab image webstack.lab/redis: .*make images"):
+        reference_of("webstack.lab/redis", images)

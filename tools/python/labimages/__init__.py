@@ -4,7 +4,7 @@
 says, naming `make images`, when the cache is missing or older than the recipes.
 """
 
-from labimages.index import LabImage, LabImagesError, lab_images
+from labimages.index import LabImage, LabImagesError, lab_images, reference_of
 from labimages.inputs import input_hash, read_recipe
 
-__all__ = ["LabImage", "LabImagesError", "input_hash", "lab_images", "read_recipe"]
+__all__ = ["LabImage", "LabImagesError", "input_hash", "lab_images", "read_recipe", "reference_of"]

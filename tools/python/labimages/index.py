@@ -93,3 +93,12 @@ def lab_images(*, root: Path = ROOT, directory: Path | None = None) -> list[LabI
     if problems:
         raise LabImagesError(f"lab images not up to date ({'; '.join(problems)}): {_REMEDY}")
     return images
+
+
+def reference_of(repository: str, images: list[LabImage] | None = None) -> str:
+    """The lab image of that repository (`webstack.lab/postgres` → its `repository:tag`), from `images` or
+    the index: the tag is the recipe's, so callers name the repository only."""
+    for image in lab_images() if images is None else images:
+        if image.reference.rsplit(":", 1)[0] == repository:
+            return image.reference
+    raise LabImagesError(f"no lab image {repository}: {_REMEDY}")

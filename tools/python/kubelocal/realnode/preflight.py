@@ -16,7 +16,7 @@ from kubelocal.process import Supervised
 from kubelocal.realnode.host import NodeBusy
 from kubelocal.realnode.node import Kubectl, RealNode
 from kubelocal.wait import GiveUp, Timeout
-from labimages import LabImage, LabImagesError, lab_images
+from labimages import LabImage, LabImagesError, lab_images, reference_of
 
 ENV = "WEBSTACK_REAL_NODE"
 
@@ -58,18 +58,11 @@ def unavailable() -> str | None:
     return None
 
 
-def _by_name(images: list[LabImage], repository: str) -> str:
-    for image in images:
-        if image.reference.rsplit(":", 1)[0] == repository:
-            return image.reference
-    raise LabImagesError(f"no lab image {repository} (run `make images`)")
-
-
 def node_images() -> tuple[list[LabImage], str, str]:
     """Every lab image, the pause image and the provisioner's helper image (it needs a shell, mkdir and rm:
     the lab's Python base has them)."""
     images = lab_images()
-    return images, _by_name(images, "webstack.lab/pause"), _by_name(images, "webstack.lab/python")
+    return images, reference_of("webstack.lab/pause", images), reference_of("webstack.lab/python", images)
 
 
 def start_node(
