@@ -18,6 +18,7 @@ leak_dir=$(mktemp -d -t webstack-leaks-XXXXXX)
 trap 'rm -rf "$leak_dir"' EXIT
 export WEBSTACK_LEAK_DIR=$leak_dir
 runs=$leak_dir/pytest-runs  # kubelocal.leaks.RUNS_DIR
+mkdir "$runs"
 rc=0
 .venv/bin/pytest -n "$workers" --dist loadgroup --basetemp "$runs/parallel" --ignore "$final" "$@" || rc=$?
 if [ ! -d "$runs/parallel" ]; then echo "[test] the parallel run left no temp dir to search" >&2; exit 1; fi
