@@ -20,7 +20,7 @@ export WEBSTACK_LEAK_DIR=$leak_dir
 runs=$leak_dir/pytest-runs  # kubelocal.leaks.RUNS_DIR
 mkdir "$runs"
 rc=0
-.venv/bin/pytest -n "$workers" --dist loadgroup --basetemp "$runs/parallel" --ignore "$final" "$@" || rc=$?
+.venv/bin/pytest -n "$workers" --dist loadfile --basetemp "$runs/parallel" --ignore "$final" "$@" || rc=$?
 if [ ! -d "$runs/parallel" ]; then echo "[test] the parallel run left no temp dir to search" >&2; exit 1; fi
 .venv/bin/pytest "$final" || rc=$?
 exit "$rc"

@@ -6,7 +6,7 @@ ones stay healthy for everyone else.
 The session records every password it generates or reads from a cluster and keeps every log its processes
 write (kubelocal.leaks, in WEBSTACK_LEAK_DIR); the last test, tests/zz_final, searches them all.
 
-`make test` (scripts/test.sh) runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): the
+`make test` (scripts/test.sh) runs the suite on parallel workers (pytest-xdist, `--dist loadfile`): the
 tests of one file stay on one worker, so a module's fixtures start once; the real-node suites share one
 worker, which alone starts the machine's single real node. The final search then runs alone, after them.
 """
@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from tests.support.users_api import api_env, empty_users_table
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
 
 from kubelocal import leaks
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
@@ -48,20 +50,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _CREATED_LEAK_DIR.clear()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The search of every log runs after every other test, whatever the collection order; each test is
-    grouped with its file's (and the real-node suites with each other) for parallel workers."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The search of every log runs after every other test, whatever the collection order."""
     items.sort(key=lambda item: item.nodeid.startswith(FINAL_SCAN))
     if os.environ.get("PYTEST_XDIST_WORKER") and any(i.nodeid.startswith(FINAL_SCAN) for i in items):
         raise pytest.UsageError(
             f"{FINAL_SCAN} searches the logs of every other test: run it after the parallel run "
             f"(scripts/test.sh), not on a worker (--ignore={FINAL_SCAN})"
         )
-    for item in items:
-        file = item.nodeid.split("::", 1)[0]
-        group = REAL_NODE_SUITES if file.startswith(REAL_NODE_SUITES) else file
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+class _FilesWithRealNodeSuitesTogether(LoadFileScheduling):
+    """`--dist loadfile` (a file's tests on one worker, so a module's fixtures start once), except that
+    every real-node suite goes to the same worker: the machine has one real node."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return REAL_NODE_SUITES if nodeid.startswith(REAL_NODE_SUITES) else super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
+    # Not xdist_group marks with --dist loadgroup: xdist 3.8 tags a grouped test through a node attribute
+    # pytest 9.2 no longer reads, so the groups were silently ignored.
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return _FilesWithRealNodeSuitesTogether(config, log)
 
 
 @pytest.fixture(scope="session")
