@@ -6,10 +6,14 @@
 # session with its own local control plane; tests/conftest.py keeps each file's tests on one worker, and
 # the real-node suites together (the machine has one real node). tests/zz_final must see every other
 # test's logs, so it runs alone afterwards, on the same WEBSTACK_LEAK_DIR and the workers' temp dirs.
-# WEBSTACK_TEST_WORKERS=1 runs it all in one process (the final search last), as plain `pytest` does.
+# WEBSTACK_TEST_WORKERS=1 runs it all in one process (the final search last), as plain `pytest` does; that
+# is the default against an existing cluster (WEBSTACK_KUBECONFIG, kubelocal.target), which workers would
+# share: the suites assume a cluster of their own (CRDs, cluster roles, the operator's lease).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-workers=${WEBSTACK_TEST_WORKERS:-2}
+workers=2
+if [ -n "${WEBSTACK_KUBECONFIG:-}" ] || [ "${WEBSTACK_USE_KUBECONFIG:-}" = 1 ]; then workers=1; fi
+workers=${WEBSTACK_TEST_WORKERS:-$workers}
 final=tests/zz_final
 
 if [ "$workers" -le 1 ]; then exec .venv/bin/pytest "$@"; fi

@@ -3,6 +3,7 @@ the process that started it."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelocal.process import Supervised, credentials, pid_alive, wait_for
+from kubelocal.process import Supervised, _before_exec, credentials, pid_alive, wait_for
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 TOOLS = Path(__file__).resolve().parents[3] / "tools" / "python"
@@ -132,3 +133,20 @@ def test_only_root_switches_users() -> None:
         assert credentials("nobody")["user"] != 0
     else:
         assert credentials("nobody") == {}
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_a_child_is_bound_to_its_parent_before_exec_or_ends(ours: bool) -> None:
+    """PDEATHSIG is set in the child before exec, not only by setpriv once it runs: a parent killed in
+    between would otherwise leave it running. A child whose parent is already gone ends at once."""
+    pid = os.fork()
+    if pid == 0:  # the child: report the PDEATHSIG it holds through its exit status
+        try:
+            _before_exec(os.getppid() if ours else 1)
+            held = ctypes.c_int()
+            ctypes.CDLL(None).prctl(2, ctypes.byref(held))  # PR_GET_PDEATHSIG
+            os._exit(100 + held.value)
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == (100 + signal.SIGTERM if ours else 1)

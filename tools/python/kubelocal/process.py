@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import functools
 import os
 import pwd
 import shutil
@@ -26,11 +28,22 @@ from kubelocal.wait import GiveUp, Timeout, eventually
 _LIVE: dict[int, Supervised] = {}
 
 
-def _default_stop_signals() -> None:
-    """In the child, before exec: a harness run as a background job (`cmd &` in a script) has SIGINT and
-    SIGQUIT ignored, and exec keeps an ignored signal ignored, so a child would shrug off its stop signal."""
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: a forked child should do as little as it can
+_PR_SET_PDEATHSIG = 1
+
+
+def _before_exec(parent: int) -> None:
+    """In the child, before exec (after the switch of user, which would clear it): PDEATHSIG at once, then
+    whether the parent is still there. setpriv sets it too, but only once it runs: a parent killed in
+    between (a busy machine makes that window tens of ms) would leave the child running forever.
+
+    Also: a harness run as a background job (`cmd &` in a script) has SIGINT and SIGQUIT ignored, and exec
+    keeps an ignored signal ignored, so a child would shrug off its stop signal."""
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def pdeathsig_prefix() -> list[str]:
@@ -124,7 +137,7 @@ class Supervised:
                 env=dict(self.env) if self.env is not None else None,
                 cwd=self.cwd,
                 start_new_session=True,  # a Ctrl-C reaches only us, and we stop children in order
-                preexec_fn=_default_stop_signals,
+                preexec_fn=functools.partial(_before_exec, os.getpid()),
                 **credentials(self.run_as),
             )
         _LIVE[id(self)] = self
