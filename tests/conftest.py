@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import httpx
 import pytest
 from tests.support.users_api import api_env, empty_users_table
 from xdist.remote import Producer
 from xdist.scheduler import LoadFileScheduling
+from xdist.workermanage import WorkerController
 
 from kubelocal import leaks
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
@@ -53,7 +55,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The search of every log runs after every other test, whatever the collection order."""
     items.sort(key=lambda item: item.nodeid.startswith(FINAL_SCAN))
-    if os.environ.get("PYTEST_XDIST_WORKER") and any(i.nodeid.startswith(FINAL_SCAN) for i in items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if any(i.nodeid.startswith(FINAL_SCAN) for i in items):
         raise pytest.UsageError(
             f"{FINAL_SCAN} searches the logs of every other test: run it after the parallel run "
             f"(scripts/test.sh), not on a worker (--ignore={FINAL_SCAN})"
@@ -66,6 +70,17 @@ class _FilesWithRealNodeSuitesTogether(LoadFileScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return REAL_NODE_SUITES if nodeid.startswith(REAL_NODE_SUITES) else super()._split_scope(nodeid)
+
+    def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
+        """Refuses tests that share a node id (schemathesis names each operation's test after the function):
+        this scheduling keys tests by node id, so it would run one of them and drop the rest unsaid."""
+        shared = sorted(nodeid for nodeid, n in Counter(collection).items() if n > 1)
+        if shared:
+            raise pytest.UsageError(
+                f"tests sharing a node id, of which a parallel run would run one: {shared}; run their "
+                "files in the serial part of scripts/test.sh (--ignore them in the parallel run)"
+            )
+        super().add_node_collection(node, collection)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
