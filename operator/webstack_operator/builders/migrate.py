@@ -15,6 +15,7 @@ from webstack_operator.builders.backend import users_api_container, users_api_po
 from webstack_operator.builders.checksums import checksum
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.metadata import bounded_name, object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
@@ -40,7 +41,10 @@ def migration_pod_template(ctx: StackContext) -> JSON:
             "labels": labels.standard_labels(ctx.name, COMPONENT),
             "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER},
         },
-        "spec": users_api_pod_spec(ctx, container, restartPolicy="Never"),
+        # The backend's placement: where the backend may run, its migration may too.
+        "spec": users_api_pod_spec(
+            ctx, container, restartPolicy="Never", **scheduling(ctx, COMPONENT, ctx.spec.backend.placement)
+        ),
     }
 
 
