@@ -9,6 +9,7 @@ from typing import Any
 from tests.support.placement_cases import SPOT_TOLERATION, ZONE, spread
 from tests.support.rendered_stacks import make_stack, render
 
+from kubelocal.target import REAL_NODE_PLACEMENT
 from webstack_operator.builders.availability import topology_spread
 from webstack_operator.builders.placement import scheduling
 from webstack_operator.objects import labels
@@ -123,3 +124,10 @@ def test_scheduling_is_only_the_placement_fields() -> None:
         "nodeSelector": {"pool": "general"},
         "tolerations": [SPOT_TOLERATION],
     }
+
+
+def test_the_labs_real_node_placement_is_a_stack_placement() -> None:
+    """The lab puts a stack on its tainted real node with `spec.placement` alone."""
+    for where, pod in pod_specs(render(placement=REAL_NODE_PLACEMENT, **FULL)).items():
+        assert pod["nodeSelector"] == REAL_NODE_PLACEMENT["nodeSelector"], where
+        assert pod["tolerations"] == REAL_NODE_PLACEMENT["tolerations"], where

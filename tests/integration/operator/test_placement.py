@@ -1,0 +1,117 @@
+"""Placement on a real kube-apiserver and scheduler: bad placements refused with the models' words, the EKS
+sample accepted, and a stack's placement on its live children and where the scheduler put their pods."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from tests.support.fixtures import apply_webstack
+from tests.support.operator import SAMPLES, OperatorProcess, dry_run_apply, get_json, webstack_doc
+from tests.support.placement_cases import IMAGE, INVALID, INVALID_BY_SCHEMA, SPOT_TOLERATION, spread
+
+from kubelocal.target import KubeTarget
+from kubelocal.wait import eventually
+from webstack_operator.api.spec import WebStackSpec
+
+pytestmark = pytest.mark.cluster
+
+EKS_SAMPLE = SAMPLES / "webstack-eks-placement.yaml"
+
+
+@pytest.fixture(scope="module")
+def dry_run_namespace(platform: KubeTarget) -> Iterator[str]:
+    name = f"placement-{uuid.uuid4().hex[:8]}"
+    platform.kubectl("create", "namespace", name)
+    yield name
+    platform.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+CASES = INVALID + INVALID_BY_SCHEMA
+
+
+@pytest.mark.parametrize(("spec", "path", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_apiserver_refuses_bad_placement_naming_the_field(
+    platform: KubeTarget, dry_run_namespace: str, spec: dict[str, Any], path: str, message: str
+) -> None:
+    code, err = dry_run_apply(platform, webstack_doc(dry_run_namespace, spec))
+    assert code != 0, "the apiserver accepted a bad placement"
+    assert path in err and message in err, err
+
+
+def test_the_eks_sample_is_accepted_and_defaulted_like_the_models(
+    platform: KubeTarget, dry_run_namespace: str
+) -> None:
+    doc = yaml.safe_load(EKS_SAMPLE.read_text(encoding="utf-8"))
+    doc["metadata"]["namespace"] = dry_run_namespace
+    result = platform.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(doc))
+    stored = json.loads(result.stdout)["spec"]
+    assert stored == WebStackSpec.model_validate(doc["spec"]).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    assert stored["database"]["placement"]["tolerations"] == []  # kept: it clears the default
+
+
+def _kwok_nodes(cluster: KubeTarget) -> list[str]:
+    nodes = get_json(cluster, "nodes", "-l", "type=kwok")["items"]
+    return sorted(n["metadata"]["name"] for n in nodes)
+
+
+def _template_spec(cluster: KubeTarget, ns: str, kind: str, name: str) -> dict[str, Any]:
+    obj = eventually(
+        lambda: get_json(cluster, kind, "-n", ns, "--ignore-not-found").get("items", []),
+        until=lambda items: any(i["metadata"]["name"] == name for i in items),
+        timeout=60,
+        what=f"{kind} {ns}/{name} rendered by the operator",
+    )
+    [found] = [i for i in obj if i["metadata"]["name"] == name]
+    return dict(found["spec"]["template"]["spec"])
+
+
+def _nodes_of(cluster: KubeTarget, ns: str, component: str, count: int) -> list[str]:
+    """The nodes the scheduler bound `count` pods of `component` to, once it has."""
+    selector = f"app.kubernetes.io/component={component}"
+    pods = eventually(
+        lambda: get_json(cluster, "pods", "-n", ns, "-l", selector)["items"],
+        until=lambda items: len([p for p in items if p["spec"].get("nodeName")]) >= count,
+        timeout=90,
+        what=f"{count} {component} pod(s) in {ns} bound to a node",
+    )
+    return [p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName")]
+
+
+def test_a_stacks_placement_is_on_its_live_children_and_the_scheduler_follows_it(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = _kwok_nodes(platform)
+    assert len(nodes) >= 2, nodes
+    database_node = nodes[-1]
+    spec = {
+        "placement": {"nodeSelector": {"type": "kwok"}, "tolerations": [SPOT_TOLERATION]},
+        "backend": {
+            "image": IMAGE,
+            "replicas": 2,
+            # Every kwok node is in a zone of its own: two pods, two zones, two nodes.
+            "placement": {"topologySpreadConstraints": [spread()]},
+        },
+        "database": {"placement": {"nodeSelector": {"kubernetes.io/hostname": database_node}}},
+    }
+    apply_webstack(platform, namespace, "placed", spec)
+
+    backend = _template_spec(platform, namespace, "deployments", "placed-backend")
+    assert backend["nodeSelector"] == {"type": "kwok"}
+    assert backend["tolerations"] == [SPOT_TOLERATION]
+    [zone_spread] = backend["topologySpreadConstraints"]
+    assert zone_spread["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "backend"
+
+    database = _template_spec(platform, namespace, "statefulsets", "placed-postgres")
+    assert database["nodeSelector"] == {"kubernetes.io/hostname": database_node}  # its own, over the default
+    assert database["tolerations"] == [SPOT_TOLERATION]  # not set on the database: the default's
+
+    assert _nodes_of(platform, namespace, "database", 1) == [database_node]
+    backend_nodes = _nodes_of(platform, namespace, "backend", 2)
+    assert len(set(backend_nodes)) == 2, backend_nodes
