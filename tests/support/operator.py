@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "get_json",
     "install_webstack_crd",
     "operator_command",
+    "scratch_namespace",
     "wait_phase",
     "webstack_doc",
 ]
@@ -36,6 +38,17 @@ __all__ = [
 def install_webstack_crd(cluster: KubeTarget) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
     cluster.wait_established(["webstacks.webstack.dev"])
+
+
+@contextmanager
+def scratch_namespace(cluster: KubeTarget, prefix: str) -> Iterator[str]:
+    """A namespace of a fresh name for the block, deleted (without waiting) after it."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def webstack_doc(namespace: str, spec: dict[str, Any], name: str = "shop") -> dict[str, Any]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.operator import dry_run_apply, webstack_doc
+from tests.support.operator import dry_run_apply, scratch_namespace, webstack_doc
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -63,10 +62,8 @@ def crd_cluster(cluster: KubeTarget) -> KubeTarget:
 
 @pytest.fixture(scope="module")
 def namespace(crd_cluster: KubeTarget) -> Iterator[str]:
-    name = f"crd-{uuid.uuid4().hex[:8]}"
-    crd_cluster.kubectl("create", "namespace", name)
-    yield name
-    crd_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(crd_cluster, "crd") as name:
+        yield name
 
 
 def _spec(**sections: Any) -> dict[str, Any]:

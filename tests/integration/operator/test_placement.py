@@ -4,14 +4,20 @@ sample accepted, and a stack's placement on its live children and where the sche
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 from tests.support.fixtures import apply_webstack
-from tests.support.operator import SAMPLES, OperatorProcess, dry_run_apply, get_json, webstack_doc
+from tests.support.operator import (
+    SAMPLES,
+    OperatorProcess,
+    dry_run_apply,
+    get_json,
+    scratch_namespace,
+    webstack_doc,
+)
 from tests.support.placement_cases import IMAGE, INVALID, INVALID_BY_SCHEMA, SPOT_TOLERATION, spread
 
 from kubelocal.target import KubeTarget
@@ -25,10 +31,8 @@ EKS_SAMPLE = SAMPLES / "webstack-eks-placement.yaml"
 
 @pytest.fixture(scope="module")
 def dry_run_namespace(platform: KubeTarget) -> Iterator[str]:
-    name = f"placement-{uuid.uuid4().hex[:8]}"
-    platform.kubectl("create", "namespace", name)
-    yield name
-    platform.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(platform, "placement") as name:
+        yield name
 
 
 CASES = INVALID + INVALID_BY_SCHEMA
