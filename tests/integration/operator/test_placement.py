@@ -119,3 +119,23 @@ def test_a_stacks_placement_is_on_its_live_children_and_the_scheduler_follows_it
     assert _nodes_of(platform, namespace, "database", 1) == [database_node]
     backend_nodes = _nodes_of(platform, namespace, "backend", 2)
     assert len(set(backend_nodes)) == 2, backend_nodes
+
+
+def test_a_placement_no_node_satisfies_is_the_stacks_blocker(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    """What a user sees when the node group a placement names is not there: the pod and the scheduler's
+    words, on the WebStack itself."""
+    spec = {
+        "backend": {"image": IMAGE},
+        "database": {"placement": {"nodeSelector": {"eks.amazonaws.com/capacityType": "ON_DEMAND"}}},
+    }
+    apply_webstack(platform, namespace, "unplaced", spec)
+    ws = eventually(
+        lambda: get_json(platform, "webstack", "unplaced", "-n", namespace),
+        until=lambda obj: "cannot be scheduled" in str((obj.get("status") or {}).get("blocker", "")),
+        timeout=90,
+        what="the WebStack's blocker to name the unschedulable Postgres pod",
+    )
+    blocker = ws["status"]["blocker"]
+    assert "unplaced-postgres-0" in blocker and "node affinity/selector" in blocker, blocker
