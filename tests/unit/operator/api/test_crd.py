@@ -177,6 +177,10 @@ def _apply_defaults(schema: dict[str, Any], value: Any) -> Any:
             },
             "database": {"credentials": {"externalSecret": {"storeRef": {"name": "s"}, "remoteKey": "k"}}},
         },
+        {
+            "backend": {"image": "api:1.0", "placement": {"tolerations": [{"key": "spot", "value": "true"}]}},
+            "placement": {"tolerations": [{"operator": "Exists"}], "nodeSelector": {}},
+        },
     ],
 )
 def test_apiserver_defaults_equal_model_defaults(spec: dict[str, Any]) -> None:
