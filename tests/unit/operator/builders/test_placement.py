@@ -4,14 +4,18 @@ a spread without labelSelector counting the component's own pods, and nothing at
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from tests.support.placement_cases import SPOT_TOLERATION, ZONE, spread
+from tests.support.realnode_stack import lab_sample
 from tests.support.rendered_stacks import make_stack, render
 
-from kubelocal.target import REAL_NODE_PLACEMENT
+from kubelocal.target import REAL_NODE_LABEL
+from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.availability import topology_spread
 from webstack_operator.builders.placement import scheduling
+from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.objects import labels
 
 # Every section that runs pods, and the component label its pods carry.
@@ -115,7 +119,7 @@ def test_nothing_set_renders_nothing_but_the_built_in_spread() -> None:
 
 
 def test_empty_placements_render_byte_for_byte_as_none() -> None:
-    empty = {section: {"placement": {}} for section in SECTIONS}
+    empty: dict[str, Any] = {section: {"placement": {}} for section in SECTIONS}
     assert json.dumps(render(placement={}, **empty, **FULL)) == json.dumps(render(**FULL))
 
 
@@ -128,7 +132,14 @@ def test_scheduling_is_only_the_placement_fields() -> None:
 
 
 def test_the_labs_real_node_placement_is_a_stack_placement() -> None:
-    """The lab puts a stack on its tainted real node with `spec.placement` alone."""
-    for where, pod in pod_specs(render(placement=REAL_NODE_PLACEMENT, **FULL)).items():
-        assert pod["nodeSelector"] == REAL_NODE_PLACEMENT["nodeSelector"], where
-        assert pod["tolerations"] == REAL_NODE_PLACEMENT["tolerations"], where
+    """The lab puts its stack on the tainted real node with `spec.placement` alone: the document it applies
+    (tests/support/realnode_stack.py) renders the node's selector and toleration into every pod template."""
+    doc = lab_sample("realnode-unit", reference=lambda repository: f"{repository}:unit")
+    ctx = replace(make_stack(), spec=parse_spec(doc), name=doc["metadata"]["name"], namespace="realnode-unit")
+    pods = pod_specs(desired_objects(ctx))
+    assert {where.split("/")[0] for where in pods} == {"Deployment", "StatefulSet", "Job"}
+    for where, pod in pods.items():
+        assert pod["nodeSelector"] == {REAL_NODE_LABEL: "true"}, where
+        assert pod["tolerations"] == [
+            {"key": REAL_NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+        ], where
