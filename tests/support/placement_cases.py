@@ -12,6 +12,7 @@ from webstack_operator.api.cache_types import CACHE_PLACEMENT_ONLY_MANAGED
 from webstack_operator.api.database_types import DATABASE_PLACEMENT_ONLY_MANAGED
 from webstack_operator.api.field_types import LABEL_KEY_MESSAGE, ONE_LABEL_KEY_MESSAGE
 from webstack_operator.api.placement_types import (
+    MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
     MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE,
     REQUIREMENT_VALUES,
     SELECTOR_NEEDS_A_TERM,
@@ -89,6 +90,43 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         REQUIREMENT_VALUES,
     ),
     (
+        "match-label-keys-in-match-labels",
+        with_placement(
+            "backend",
+            {
+                "topologySpreadConstraints": [
+                    spread(labelSelector={"matchLabels": {"tier": "api"}}, matchLabelKeys=["tier"])
+                ]
+            },
+        ),
+        "spec.backend.placement.topologySpreadConstraints[0].matchLabelKeys",
+        MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
+    ),
+    (
+        "match-label-keys-in-match-expressions",
+        with_placement(
+            "spec",
+            {
+                "topologySpreadConstraints": [
+                    spread(
+                        labelSelector={"matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+                        matchLabelKeys=["pod-template-hash", "tier"],
+                    )
+                ]
+            },
+        ),
+        "spec.placement.topologySpreadConstraints[0].matchLabelKeys",
+        MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
+    ),
+    (
+        "match-label-keys-in-the-filled-selector",
+        with_placement(
+            "frontend", {"topologySpreadConstraints": [spread(matchLabelKeys=["app.kubernetes.io/instance"])]}
+        ),
+        "spec.frontend.placement.topologySpreadConstraints[0].matchLabelKeys",
+        MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
+    ),
+    (
         "node-selector-key",
         with_placement("spec", {"nodeSelector": {"node group": "apps"}}),
         "spec.placement.nodeSelector",
@@ -98,6 +136,12 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "topology-key",
         with_placement("backend", {"topologySpreadConstraints": [spread(topologyKey="zone!")]}),
         "spec.backend.placement.topologySpreadConstraints[0].topologyKey",
+        ONE_LABEL_KEY_MESSAGE,
+    ),
+    (
+        "match-label-keys-are-label-keys",
+        with_placement("backend", {"topologySpreadConstraints": [spread(matchLabelKeys=["pod template"])]}),
+        "spec.backend.placement.topologySpreadConstraints[0].matchLabelKeys[0]",
         ONE_LABEL_KEY_MESSAGE,
     ),
     (
@@ -140,10 +184,37 @@ INVALID_BY_SCHEMA: list[tuple[str, dict[str, Any], str, str]] = [
         "duplicate entries for key",
     ),
     (
+        "node-taints-policy-enum",
+        with_placement("backend", {"topologySpreadConstraints": [spread(nodeTaintsPolicy="Always")]}),
+        "spec.backend.placement.topologySpreadConstraints[0].nodeTaintsPolicy",
+        'supported values: "Honor", "Ignore"',
+    ),
+    (
         "node-selector-value",
         with_placement("spec", {"nodeSelector": {"eks.amazonaws.com/nodegroup": "apps group"}}),
         "spec.placement.nodeSelector.eks.amazonaws.com/nodegroup",
         "should match",
+    ),
+]
+
+# Kubernetes-valid placements the models and the CRD must accept as they are (id, placement).
+VALID: list[tuple[str, dict[str, Any]]] = [
+    (
+        "spread-only-the-current-revision",
+        {"topologySpreadConstraints": [spread(matchLabelKeys=["pod-template-hash"])]},
+    ),
+    (
+        "spread-with-node-policies",
+        {
+            "topologySpreadConstraints": [
+                spread(
+                    labelSelector={"matchLabels": {"app.kubernetes.io/part-of": "webstack"}},
+                    matchLabelKeys=["rollouts-pod-template-hash"],
+                    nodeAffinityPolicy="Ignore",
+                    nodeTaintsPolicy="Honor",
+                )
+            ]
+        },
     ),
 ]
 

@@ -134,6 +134,23 @@ class LabelSelector(ApiModel):
 
 
 MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE = "minDomains applies only to whenUnsatisfiable DoNotSchedule"
+# The keys of the selector the operator fills in when labelSelector is left out (objects/labels.py's
+# selector_labels; a unit test holds them equal: the api floor may not import objects).
+FILLED_SELECTOR_KEYS = (
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+)
+MATCH_LABEL_KEYS_OUTSIDE_SELECTOR = (
+    "a key in matchLabelKeys may not also be a key of the labelSelector (its matchLabels or "
+    "matchExpressions; without labelSelector, of the selector the operator fills in: "
+    f"{', '.join(FILLED_SELECTOR_KEYS)}): Kubernetes refuses such a pod"
+)
+_CEL_FILLED_KEYS = "[" + ", ".join(f"'{k}'" for k in FILLED_SELECTOR_KEYS) + "]"
+_CEL_KEY_IN_SELECTOR = (
+    "((has(self.labelSelector.matchLabels) && k in self.labelSelector.matchLabels) || "
+    "(has(self.labelSelector.matchExpressions) && self.labelSelector.matchExpressions.exists(e, e.key == k)))"
+)
 
 
 class TopologySpreadConstraint(ApiModel):
@@ -145,7 +162,13 @@ class TopologySpreadConstraint(ApiModel):
                 "!has(self.minDomains) || self.whenUnsatisfiable == 'DoNotSchedule'",
                 MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE,
                 field_path=".minDomains",
-            )
+            ),
+            cel(
+                "!has(self.matchLabelKeys) || self.matchLabelKeys.all(k, has(self.labelSelector) ? "
+                f"!{_CEL_KEY_IN_SELECTOR} : !(k in {_CEL_FILLED_KEYS}))",
+                MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
+                field_path=".matchLabelKeys",
+            ),
         )
     )
 
@@ -165,11 +188,39 @@ class TopologySpreadConstraint(ApiModel):
         ge=1,
         description="With DoNotSchedule: fewer eligible domains than this count as empty ones.",
     )
+    match_label_keys: list[LabelKey] | None = Field(
+        default=None,
+        max_length=8,
+        description="Pod label keys whose values, taken from each new pod, narrow the pods counted to "
+        "those with the same values: `pod-template-hash` counts only a Deployment's current revision "
+        "(an Argo Rollouts canary's pods carry `rollouts-pod-template-hash` instead). Not a key of "
+        "`labelSelector`.",
+    )
+    node_affinity_policy: Literal["Honor", "Ignore"] | None = Field(
+        default=None,
+        description="`Honor` (Kubernetes' default): only nodes the pods' nodeSelector admits count as "
+        "domains. `Ignore`: every node does.",
+    )
+    node_taints_policy: Literal["Honor", "Ignore"] | None = Field(
+        default=None,
+        description="`Honor`: nodes with taints the pods do not tolerate are left out of the domains. "
+        "`Ignore` (Kubernetes' default): they count.",
+    )
 
     @model_validator(mode="after")
     def _min_domains_blocks(self) -> "TopologySpreadConstraint":
         if self.min_domains is not None and self.when_unsatisfiable != "DoNotSchedule":
             raise ValueError(MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE)
+        return self
+
+    @model_validator(mode="after")
+    def _match_label_keys_outside_selector(self) -> "TopologySpreadConstraint":
+        selector = self.label_selector
+        taken = set(FILLED_SELECTOR_KEYS)
+        if selector is not None:
+            taken = set(selector.match_labels or {}) | {e.key for e in selector.match_expressions or ()}
+        if taken & set(self.match_label_keys or ()):
+            raise ValueError(MATCH_LABEL_KEYS_OUTSIDE_SELECTOR)
         return self
 
 

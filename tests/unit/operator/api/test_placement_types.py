@@ -5,11 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.placement_cases import INVALID, INVALID_BY_SCHEMA, SPOT_TOLERATION, spread, with_placement
+from tests.support.placement_cases import (
+    INVALID,
+    INVALID_BY_SCHEMA,
+    SPOT_TOLERATION,
+    VALID,
+    spread,
+    with_placement,
+)
 
 from webstack_operator.api.crd import crd_manifest
-from webstack_operator.api.placement_types import SPREAD_KEYS_UNIQUE, Placement, effective_placement
+from webstack_operator.api.placement_types import (
+    FILLED_SELECTOR_KEYS,
+    SPREAD_KEYS_UNIQUE,
+    Placement,
+    effective_placement,
+)
 from webstack_operator.api.spec import SpecError, parse_spec
+from webstack_operator.objects import labels
 
 
 def _problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,6 +81,17 @@ def test_kubernetes_shaped_placement_parses() -> None:
         # The apiserver's default, as in a pod spec.
         "tolerations": [{**t, "operator": t.get("operator", "Equal")} for t in placement["tolerations"]],
     }
+
+
+@pytest.mark.parametrize("placement", [c[1] for c in VALID], ids=[c[0] for c in VALID])
+def test_kubernetes_valid_placements_parse_and_keep_every_field(placement: dict[str, Any]) -> None:
+    spec = parse_spec({"spec": with_placement("spec", placement)})
+    assert spec.placement is not None
+    assert spec.placement.model_dump(mode="json", by_alias=True, exclude_none=True) == placement
+
+
+def test_the_selector_keys_a_spread_is_filled_with_are_the_operators() -> None:
+    assert set(FILLED_SELECTOR_KEYS) == set(labels.selector_labels("shop", labels.BACKEND))
 
 
 def _placement(**fields: Any) -> Placement:
