@@ -56,6 +56,12 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         TOLERATION_WITHOUT_KEY_NEEDS_EXISTS,
     ),
     (
+        "empty-key-needs-exists",
+        with_placement("cache", {"tolerations": [{"key": "", "operator": "", "effect": "NoSchedule"}]}),
+        "spec.cache.placement.tolerations[0]",
+        TOLERATION_WITHOUT_KEY_NEEDS_EXISTS,
+    ),
+    (
         "toleration-seconds-only-no-execute",
         with_placement("frontend", {"tolerations": [{**SPOT_TOLERATION, "tolerationSeconds": 300}]}),
         "spec.frontend.placement.tolerations[0].tolerationSeconds",
@@ -216,6 +222,9 @@ VALID: list[tuple[str, dict[str, Any]]] = [
             ]
         },
     ),
+    # An empty key with Exists tolerates every taint; an empty operator is Kubernetes' Equal.
+    ("toleration-empty-key-exists", {"tolerations": [{"key": "", "operator": "Exists"}]}),
+    ("toleration-empty-operator", {"tolerations": [{**SPOT_TOLERATION, "operator": ""}]}),
 ]
 
 # The EKS placement docs/placement.md shows: spot for the stateless pods, on-demand for the database.

@@ -124,6 +124,23 @@ LabelKey = Annotated[
     ),
     AfterValidator(_check_label_key),
 ]
+
+
+def _check_toleration_key(value: str) -> str:
+    return value if value == "" else _check_label_key(value)
+
+
+# A toleration's key: a label key, or empty as Kubernetes allows it (with operator Exists: every taint).
+TolerationKey = Annotated[
+    str,
+    Field(
+        max_length=317,
+        json_schema_extra=cel_rules(
+            cel(f"self == '' || self.matches('{_CEL_LABEL_KEY}')", ONE_LABEL_KEY_MESSAGE)
+        ),
+    ),
+    AfterValidator(_check_toleration_key),
+]
 _LABEL_KEYS_RULE = cel_rules(
     cel(f"self.all(k, size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}'))", LABEL_KEY_MESSAGE)
 )

@@ -10,14 +10,14 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from webstack_operator.api.cel import cel, cel_rules
-from webstack_operator.api.field_types import LabelKey, LabelMap, LabelValue
+from webstack_operator.api.field_types import LabelKey, LabelMap, LabelValue, TolerationKey
 from webstack_operator.api.model_base import ApiModel
 
 TOLERATION_EXISTS_HAS_NO_VALUE = (
     "operator Exists matches every value of the key: leave value out, or use operator Equal"
 )
 TOLERATION_WITHOUT_KEY_NEEDS_EXISTS = (
-    "a toleration without key must have operator Exists (it then tolerates every taint)"
+    "a toleration with no key or an empty one must have operator Exists (it then tolerates every taint)"
 )
 TOLERATION_SECONDS_ONLY_NO_EXECUTE = (
     "tolerationSeconds applies only to effect NoExecute: it is how long the pod stays on a node after a "
@@ -35,7 +35,10 @@ class Toleration(ApiModel):
                 TOLERATION_EXISTS_HAS_NO_VALUE,
                 field_path=".value",
             ),
-            cel("has(self.key) || self.operator == 'Exists'", TOLERATION_WITHOUT_KEY_NEEDS_EXISTS),
+            cel(
+                "(has(self.key) && self.key != '') || self.operator == 'Exists'",
+                TOLERATION_WITHOUT_KEY_NEEDS_EXISTS,
+            ),
             cel(
                 "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
                 TOLERATION_SECONDS_ONLY_NO_EXECUTE,
@@ -44,11 +47,13 @@ class Toleration(ApiModel):
         )
     )
 
-    key: LabelKey | None = Field(
-        default=None, description="The taint's key; omitted (with operator Exists), every taint."
+    key: TolerationKey | None = Field(
+        default=None, description="The taint's key; omitted or empty (with operator Exists), every taint."
     )
-    operator: Literal["Exists", "Equal"] = Field(
-        default="Equal", description="`Equal`: the taint's value is `value`. `Exists`: any value."
+    operator: Literal["Exists", "Equal", ""] = Field(
+        default="Equal",
+        description="`Equal` (or empty, as Kubernetes reads it): the taint's value is `value`. `Exists`: any "
+        "value.",
     )
     value: LabelValue | None = Field(default=None, description="The taint's value (operator Equal).")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = Field(
@@ -64,7 +69,7 @@ class Toleration(ApiModel):
     def _consistent(self) -> "Toleration":
         if self.operator == "Exists" and self.value:
             raise ValueError(TOLERATION_EXISTS_HAS_NO_VALUE)
-        if self.key is None and self.operator != "Exists":
+        if not self.key and self.operator != "Exists":
             raise ValueError(TOLERATION_WITHOUT_KEY_NEEDS_EXISTS)
         if self.toleration_seconds is not None and self.effect != "NoExecute":
             raise ValueError(TOLERATION_SECONDS_ONLY_NO_EXECUTE)
