@@ -13,7 +13,6 @@ from tests.support.rendered_stacks import make_stack, render
 
 from kubelocal.target import REAL_NODE_LABEL
 from webstack_operator.api.spec import parse_spec
-from webstack_operator.builders.availability import topology_spread
 from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.objects import labels
@@ -111,9 +110,29 @@ def test_nothing_set_renders_nothing_but_the_built_in_spread() -> None:
     pods = by_component(render(**FULL))
     for component, pod in pods.items():
         assert not {"nodeSelector", "tolerations", "affinity"} & pod.keys(), component
-    stack = make_stack()
-    assert pods["backend"]["topologySpreadConstraints"] == topology_spread(stack, labels.BACKEND)
-    assert pods["frontend"]["topologySpreadConstraints"] == topology_spread(stack, labels.FRONTEND)
+    for component in ("backend", "frontend"):
+        # Written out: the spread every stack without placement has had, zones then nodes, a preference.
+        selector = {
+            "matchLabels": {
+                "app.kubernetes.io/part-of": "webstack",
+                "app.kubernetes.io/instance": "shop",
+                "app.kubernetes.io/component": component,
+            }
+        }
+        assert pods[component]["topologySpreadConstraints"] == [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": selector,
+            },
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": selector,
+            },
+        ], component
     for component in ("migrate", "database", "cache"):
         assert "topologySpreadConstraints" not in pods[component], component
 
