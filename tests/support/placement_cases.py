@@ -10,7 +10,7 @@ from typing import Any
 
 from webstack_operator.api.cache_types import CACHE_PLACEMENT_ONLY_MANAGED
 from webstack_operator.api.database_types import DATABASE_PLACEMENT_ONLY_MANAGED
-from webstack_operator.api.field_types import LABEL_KEY_MESSAGE, ONE_LABEL_KEY_MESSAGE
+from webstack_operator.api.field_types import ONE_LABEL_KEY_MESSAGE, SELECTOR_KEY_MESSAGE
 from webstack_operator.api.placement_types import (
     MATCH_LABEL_KEYS_OUTSIDE_SELECTOR,
     MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE,
@@ -24,6 +24,9 @@ from webstack_operator.api.placement_types import (
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 ZONE = "topology.kubernetes.io/zone"
 SPOT_TOLERATION = {"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+# A node selector key that is no label key: both the models and the apiserver (its messageExpression) say
+# it, quoted, before SELECTOR_KEY_MESSAGE.
+BAD_SELECTOR_KEY = "node group"
 
 
 def spread(**fields: Any) -> dict[str, Any]:
@@ -134,9 +137,9 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "node-selector-key",
-        with_placement("spec", {"nodeSelector": {"node group": "apps"}}),
+        with_placement("spec", {"nodeSelector": {BAD_SELECTOR_KEY: "apps"}}),
         "spec.placement.nodeSelector",
-        LABEL_KEY_MESSAGE,
+        SELECTOR_KEY_MESSAGE,
     ),
     (
         "topology-key",
@@ -187,7 +190,8 @@ INVALID_BY_SCHEMA: list[tuple[str, dict[str, Any], str, str]] = [
         "spread-keys-unique",
         with_placement("frontend", {"topologySpreadConstraints": [spread(), spread(maxSkew=2)]}),
         "spec.frontend.placement.topologySpreadConstraints",
-        "duplicate entries for key",
+        # What server-side apply says; the models say it too (placement_types.duplicate_spread).
+        f'duplicate entries for key [topologyKey="{ZONE}",whenUnsatisfiable="DoNotSchedule"]',
     ),
     (
         "node-taints-policy-enum",

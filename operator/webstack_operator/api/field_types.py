@@ -149,10 +149,37 @@ Labels = Annotated[
     Field(min_length=1, max_length=8, json_schema_extra=_LABEL_KEYS_RULE),
     AfterValidator(_check_label_keys),
 ]
+# A placement's keys (nodeSelector, a spread's matchLabels): its own words, naming the bad key (the
+# messageExpression: `filter` on a map lists its keys) as the models do.
+SELECTOR_KEY_MESSAGE = (
+    "is not a label key: nodeSelector and matchLabels keys are an optional DNS subdomain and '/', then at "
+    "most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit, e.g. "
+    "eks.amazonaws.com/nodegroup or karpenter.sh/capacity-type"
+)
+_CEL_IS_LABEL_KEY = f"size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}')"
+_CEL_FIRST_BAD_KEY = f"self.filter(k, !({_CEL_IS_LABEL_KEY}))[0]"
+
+
+def _check_selector_keys(value: dict[str, str]) -> dict[str, str]:
+    bad = [key for key in value if not _is_label_key(key)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} {SELECTOR_KEY_MESSAGE}")
+    return value
+
+
 # Labels as a node selector or a pod selector takes them. Empty is allowed: a component's `nodeSelector: {}`
 # clears the stack-wide default (api/placement_types.py).
 LabelMap = Annotated[
     dict[str, LabelValue],
-    Field(max_length=16, json_schema_extra=_LABEL_KEYS_RULE),
-    AfterValidator(_check_label_keys),
+    Field(
+        max_length=16,
+        json_schema_extra=cel_rules(
+            cel(
+                f"self.all(k, {_CEL_IS_LABEL_KEY})",
+                f"a key {SELECTOR_KEY_MESSAGE}",
+                message_expression=f'"\'" + {_CEL_FIRST_BAD_KEY} + "\' {SELECTOR_KEY_MESSAGE}"',
+            )
+        ),
+    ),
+    AfterValidator(_check_selector_keys),
 ]

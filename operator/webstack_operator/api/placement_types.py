@@ -232,6 +232,13 @@ class TopologySpreadConstraint(ApiModel):
 SPREAD_KEYS_UNIQUE = "topologySpreadConstraints may hold one constraint per topologyKey and whenUnsatisfiable"
 
 
+def duplicate_spread(topology_key: str, when_unsatisfiable: str) -> str:
+    """The apiserver's words for a second constraint with the same list-map keys (server-side apply's
+    structured-merge-diff: `duplicate entries for key [k="v",...]`, keys sorted), then ours."""
+    entry = f'[topologyKey="{topology_key}",whenUnsatisfiable="{when_unsatisfiable}"]'
+    return f"duplicate entries for key {entry}: {SPREAD_KEYS_UNIQUE}"
+
+
 class Placement(ApiModel):
     """Where pods run. On `spec` it is every workload's default; on a component, each field it sets
     replaces that field of the default whole (a list or map is not merged entry by entry), and a field it
@@ -259,9 +266,11 @@ class Placement(ApiModel):
 
     @model_validator(mode="after")
     def _spread_keys_unique(self) -> "Placement":
-        keys = [(c.topology_key, c.when_unsatisfiable) for c in self.topology_spread_constraints or ()]
-        if len(keys) != len(set(keys)):
-            raise ValueError(SPREAD_KEYS_UNIQUE)
+        seen: set[tuple[str, str]] = set()
+        for c in self.topology_spread_constraints or ():
+            if (c.topology_key, c.when_unsatisfiable) in seen:
+                raise ValueError(duplicate_spread(c.topology_key, c.when_unsatisfiable))
+            seen.add((c.topology_key, c.when_unsatisfiable))
         return self
 
     def over(self, default: "Placement | None") -> "Placement":

@@ -18,10 +18,21 @@ from tests.support.operator import (
     scratch_namespace,
     webstack_doc,
 )
-from tests.support.placement_cases import IMAGE, INVALID, INVALID_BY_SCHEMA, SPOT_TOLERATION, spread
+from tests.support.placement_cases import (
+    BAD_SELECTOR_KEY,
+    IMAGE,
+    INVALID,
+    INVALID_BY_SCHEMA,
+    SPOT_TOLERATION,
+    VALID,
+    spread,
+    with_placement,
+)
+from tests.support.rendered_stacks import render
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
+from webstack_operator.api.field_types import SELECTOR_KEY_MESSAGE
 from webstack_operator.api.spec import WebStackSpec
 
 pytestmark = pytest.mark.cluster
@@ -45,6 +56,30 @@ def test_the_apiserver_refuses_bad_placement_naming_the_field(
     code, err = dry_run_apply(platform, webstack_doc(dry_run_namespace, spec))
     assert code != 0, "the apiserver accepted a bad placement"
     assert path in err and message in err, err
+
+
+def test_the_apiserver_names_a_bad_node_selector_key(platform: KubeTarget, dry_run_namespace: str) -> None:
+    spec = with_placement("spec", {"nodeSelector": {BAD_SELECTOR_KEY: "apps"}})
+    code, err = dry_run_apply(platform, webstack_doc(dry_run_namespace, spec))
+    assert code != 0 and f"'{BAD_SELECTOR_KEY}' {SELECTOR_KEY_MESSAGE}" in err, err
+
+
+@pytest.mark.parametrize("placement", [c[1] for c in VALID], ids=[c[0] for c in VALID])
+def test_kubernetes_valid_placements_are_accepted_and_so_are_the_pods_they_render(
+    platform: KubeTarget, dry_run_namespace: str, placement: dict[str, Any]
+) -> None:
+    doc = webstack_doc(dry_run_namespace, with_placement("spec", placement))
+    result = platform.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(doc))
+    assert json.loads(result.stdout)["spec"]["placement"] == placement
+    # Kubernetes' own pod validation (matchLabelKeys against the filled-in selector, an empty operator).
+    [backend] = [
+        o
+        for o in render(placement=placement)
+        if o["kind"] == "Deployment" and "backend" in o["metadata"]["name"]
+    ]
+    backend["metadata"] = {"name": backend["metadata"]["name"], "namespace": dry_run_namespace}
+    code, err = dry_run_apply(platform, backend)
+    assert code == 0, err
 
 
 def test_the_eks_sample_is_accepted_and_defaulted_like_the_models(
@@ -139,3 +174,38 @@ def test_a_placement_no_node_satisfies_is_the_stacks_blocker(
     )
     blocker = ws["status"]["blocker"]
     assert "unplaced-postgres-0" in blocker and "node affinity/selector" in blocker, blocker
+
+
+def test_a_placement_change_keeps_the_migration_job_as_it_was(
+    platform: KubeTarget, operator: OperatorProcess, namespace: str
+) -> None:
+    """A Job's pod template is immutable: the operator neither patches the Job (the apiserver would refuse)
+    nor replaces it (that would re-run, or interrupt, the migration); the backend takes the new placement."""
+    apply_webstack(platform, namespace, "moved", {"backend": {"image": IMAGE}})
+    [job] = eventually(
+        lambda: get_json(platform, "jobs", "-n", namespace)["items"],
+        until=lambda items: len(items) == 1,
+        timeout=60,
+        what=f"the migration Job in {namespace}",
+    )
+    placement = {"nodeSelector": {"type": "kwok"}, "tolerations": [SPOT_TOLERATION]}
+    apply_webstack(platform, namespace, "moved", {"backend": {"image": IMAGE, "placement": placement}})
+    _ = eventually(
+        lambda: _template_spec(platform, namespace, "deployments", "moved-backend"),
+        until=lambda pod: pod.get("nodeSelector") == {"type": "kwok"},
+        timeout=60,
+        what="the backend Deployment with the new placement",
+    )
+    ws = eventually(
+        lambda: get_json(platform, "webstack", "moved", "-n", namespace),
+        until=lambda obj: (
+            (obj.get("status") or {}).get("observedGeneration") == obj["metadata"]["generation"]
+        ),
+        timeout=60,
+        what="the WebStack's status to observe the placement change",
+    )
+    reconciled = {c["type"]: c for c in ws["status"].get("conditions", [])}.get("Reconciled", {})
+    assert reconciled.get("status") == "True", reconciled
+    [after] = get_json(platform, "jobs", "-n", namespace)["items"]
+    assert after["metadata"]["uid"] == job["metadata"]["uid"]
+    assert "nodeSelector" not in after["spec"]["template"]["spec"]

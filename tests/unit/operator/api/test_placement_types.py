@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from tests.support.placement_cases import (
+    BAD_SELECTOR_KEY,
     INVALID,
     INVALID_BY_SCHEMA,
     SPOT_TOLERATION,
@@ -15,6 +16,7 @@ from tests.support.placement_cases import (
 )
 
 from webstack_operator.api.crd import crd_manifest
+from webstack_operator.api.field_types import SELECTOR_KEY_MESSAGE
 from webstack_operator.api.placement_types import (
     FILLED_SELECTOR_KEYS,
     SPREAD_KEYS_UNIQUE,
@@ -47,13 +49,22 @@ def test_invalid_placement_by_schema_is_refused_offline_too(spec: dict[str, Any]
     assert any(path.startswith(where) for where, _ in _problems(spec))
 
 
-def test_duplicate_spread_keys_say_so() -> None:
-    spec = with_placement("spec", {"topologySpreadConstraints": [spread(), spread(maxSkew=3)]})
-    assert ("spec.placement", SPREAD_KEYS_UNIQUE) in _problems(spec)
+def test_duplicate_spread_keys_say_what_the_apiserver_says_and_why() -> None:
+    [(_, spec, _, apiserver_says)] = [c for c in INVALID_BY_SCHEMA if c[0] == "spread-keys-unique"]
+    [(where, said)] = _problems(spec)
+    assert where == "spec.frontend.placement"
+    assert said.startswith(apiserver_says) and said.endswith(SPREAD_KEYS_UNIQUE), said
+
+
+def test_a_bad_node_selector_key_is_named() -> None:
+    spec = with_placement("spec", {"nodeSelector": {"pool": "a", BAD_SELECTOR_KEY: "apps"}})
+    assert _problems(spec) == [
+        ("spec.placement.nodeSelector", f"{BAD_SELECTOR_KEY!r} {SELECTOR_KEY_MESSAGE}")
+    ]
 
 
 def test_kubernetes_shaped_placement_parses() -> None:
-    placement = {
+    placement: dict[str, Any] = {
         "nodeSelector": {"eks.amazonaws.com/nodegroup": "apps", "kubernetes.io/arch": "arm64"},
         "tolerations": [
             SPOT_TOLERATION,
@@ -130,4 +141,6 @@ def test_every_placement_carries_every_rule_in_the_crd(section: str) -> None:
     owner = spec if section == "spec" else spec["properties"][section]
     # The rules inside a placement; "only mode Managed" sits on the database and cache themselves.
     inside = {message for _, _, path, message in INVALID if not path.endswith(".placement")}
-    assert inside <= _messages(owner["properties"]["placement"])
+    rules = _messages(owner["properties"]["placement"])
+    # A rule naming the bad value says the case's words after it ("a key ..." when it cannot).
+    assert {m for m in inside if not any(m in rule for rule in rules)} == set()
