@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd
+from tests.support.operator import ROOT, OperatorProcess, install_webstack_crd, webstack_doc
 
 from kubelocal import leaks
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
@@ -50,13 +50,7 @@ def namespace(platform: KubeTarget) -> Iterator[str]:
 
 
 def apply_webstack(cluster: KubeTarget, namespace: str, name: str, spec: dict[str, object]) -> None:
-    doc = {
-        "apiVersion": "webstack.dev/v1alpha1",
-        "kind": "WebStack",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-    apply_doc(cluster, doc)
+    apply_doc(cluster, webstack_doc(namespace, spec, name))
 
 
 def apply_doc(cluster: KubeTarget, doc: dict[str, Any]) -> None:

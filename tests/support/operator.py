@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,17 +24,57 @@ __all__ = [
     "OperatorProcess",
     "bare_cluster",
     "condition",
+    "dry_run_apply",
     "events",
     "get_json",
     "install_webstack_crd",
     "operator_command",
+    "scratch_namespace",
     "wait_phase",
+    "webstack_doc",
 ]
 
 
 def install_webstack_crd(cluster: KubeTarget) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
     cluster.wait_established(["webstacks.webstack.dev"])
+
+
+@contextmanager
+def scratch_namespace(cluster: KubeTarget, prefix: str) -> Iterator[str]:
+    """A namespace of a fresh name for the block, deleted (without waiting) after it."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def webstack_doc(namespace: str, spec: dict[str, Any], name: str = "shop") -> dict[str, Any]:
+    """A WebStack object as a user writes it."""
+    return {
+        "apiVersion": "webstack.dev/v1alpha1",
+        "kind": "WebStack",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def dry_run_apply(cluster: KubeTarget, obj: dict[str, Any]) -> tuple[int, str]:
+    """Server-side apply with server-side dry-run: every admission step runs, nothing is stored. Returns
+    kubectl's exit code and what it said on stderr (the apiserver's refusal)."""
+    result = cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--field-manager=test",
+        "-f",
+        "-",
+        input=json.dumps(obj),
+        check=False,
+    )
+    return result.returncode, result.stderr
 
 
 def get_json(cluster: KubeTarget, *args: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ What differs from `webstack-operator render -f deploy/samples/webstack-demo.yaml
   (WEBSTACK_POSTGRES_REPOSITORY, WEBSTACK_REDIS_IMAGE) and the spec's `backend.image` and `frontend.image`;
 - `database.version: "17"` (the lab's Postgres stand-in: Debian has no Postgres 16) and
   `database.storage.storageClassName: local-path` (the real node's provisioner);
-- placement: every pod template gets the real node's nodeSelector and toleration (a spec field for it is
-  the next issue's);
+- `spec.placement`: the real node's nodeSelector and toleration (kubelocal.target.REAL_NODE_PLACEMENT),
+  so every pod lands there through the operator's own rendering, as a user's placement would;
 - the generated passwords are random, as the reconcile makes them (`secrets.token_urlsafe(24)`), not
   render's fixed placeholders; no owner reference (render sets none: no WebStack object exists);
 - capabilities: what the cluster serves, discovered as the operator does (`capabilities_from`).
@@ -16,17 +16,18 @@ What differs from `webstack-operator render -f deploy/samples/webstack-demo.yaml
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
 
 from kubelocal import leaks
-from kubelocal.realnode.layout import TOLERATION
-from kubelocal.target import REAL_NODE_LABEL, KubeTarget
+from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
 from kubelocal.wait import eventually
 from labimages import reference_of
 from webstack_operator.api.files import load_documents
@@ -46,7 +47,6 @@ RESTRICTED = {
     "pod-security.kubernetes.io/enforce-version": "latest",
     "pod-security.kubernetes.io/warn": "restricted",
 }
-_WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 JSON = dict[str, Any]
 
@@ -63,15 +63,17 @@ def lab_settings_env() -> dict[str, str]:
     }
 
 
-def lab_sample(namespace: str) -> JSON:
-    """The demo sample with the lab's images, Postgres version and storage class (module docstring)."""
+def lab_sample(namespace: str, reference: Callable[[str], str] = reference_of) -> JSON:
+    """The demo sample with the lab's images, Postgres version, storage class and placement on the real
+    node (module docstring). `reference` names a repository's lab image (a unit test passes its own)."""
     [doc] = load_documents(str(SAMPLE))  # as `webstack-operator render -f` reads it
     doc["metadata"]["namespace"] = namespace
     spec = doc["spec"]
-    spec["backend"]["image"] = reference_of("webstack.lab/users-api")
-    spec["frontend"]["image"] = reference_of("webstack.lab/nginx-unprivileged")
+    spec["backend"]["image"] = reference("webstack.lab/users-api")
+    spec["frontend"]["image"] = reference("webstack.lab/nginx-unprivileged")
     spec["database"]["version"] = POSTGRES_VERSION
     spec["database"]["storage"]["storageClassName"] = STORAGE_CLASS
+    spec["placement"] = copy.deepcopy(REAL_NODE_PLACEMENT)
     return doc
 
 
@@ -82,19 +84,9 @@ def served_kinds(cluster: KubeTarget) -> set[tuple[str, str]]:
     return {(cols[-3], cols[-1]) for cols in (line.split() for line in out.splitlines()) if len(cols) >= 4}
 
 
-def place_on_real_node(obj: JSON) -> JSON:
-    """The object with its pod template asking for the real node (kubelocal.target.REAL_NODE_PLACEMENT;
-    nothing else changes)."""
-    if obj["kind"] in _WORKLOADS:
-        pod = obj["spec"]["template"]["spec"]
-        pod["nodeSelector"] = {**pod.get("nodeSelector", {}), REAL_NODE_LABEL: "true"}
-        pod["tolerations"] = [*pod.get("tolerations", []), TOLERATION]
-    return obj
-
-
 def render_for_real_node(doc: JSON, served: set[tuple[str, str]]) -> list[JSON]:
     """The operator's render path (settings from its variables, parse_spec, desired_objects), with the
-    passwords generated as its reconcile generates them, then placement added."""
+    passwords generated as its reconcile generates them; the placement is the document's own."""
     settings = run_options.load_settings(lab_settings_env())
     ctx = StackContext(
         spec=parse_spec(doc),
@@ -106,7 +98,7 @@ def render_for_real_node(doc: JSON, served: set[tuple[str, str]]) -> list[JSON]:
     )
     leaks.note_secret(ctx.generated_password)
     leaks.note_secret(ctx.generated_cache_password)
-    return [place_on_real_node(obj) for obj in desired_objects(ctx)]
+    return desired_objects(ctx)
 
 
 @dataclass(frozen=True)

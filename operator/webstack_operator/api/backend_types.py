@@ -12,6 +12,7 @@ from webstack_operator.api.field_types import Image
 from webstack_operator.api.model_base import ApiModel, optional_section
 from webstack_operator.api.object_references import ConfigMapKeySelector, SecretKeySelector
 from webstack_operator.api.patterns import ENV_NAME_PATTERN, IAM_ROLE_ARN_PATTERN
+from webstack_operator.api.placement_types import Placement
 
 # Environment variables the operator sets on the backend from other fields; user env may not shadow them.
 RESERVED_BACKEND_ENV = (
@@ -148,6 +149,11 @@ class BackendSpec(ApiModel):
         description="IAM role for the backend's ServiceAccount (EKS IRSA).",
     )
     delivery: Delivery = optional_section(Delivery, "How new versions are rolled out.")
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the backend's pods and its migration Job's pod run; each field set here "
+        "replaces that field of `spec.placement`.",
+    )
 
     @model_validator(mode="after")
     def _env_not_reserved(self) -> "BackendSpec":

@@ -12,11 +12,15 @@ from webstack_operator.api.field_types import Cidr, Image
 from webstack_operator.api.model_base import ApiModel
 from webstack_operator.api.object_references import LocalObjectReference, SecretKeySelector
 from webstack_operator.api.patterns import REDIS_MEMORY_PATTERN, REDIS_URL_PATTERN
+from webstack_operator.api.placement_types import Placement
 
 EXTERNAL_CACHE_ONE_SOURCE = "mode External needs exactly one of url or secretRef"
 CACHE_SOURCE_ONLY_EXTERNAL = "url, secretRef and passwordSecretRef apply only to mode External"
 CACHE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
 CACHE_PORT_FROM_URL = "with url the port is the url's (default 6379); set port only with secretRef"
+CACHE_PLACEMENT_ONLY_MANAGED = (
+    "placement applies only to mode Managed: an External or Disabled cache runs no pod here"
+)
 
 
 class CacheSpec(ApiModel):
@@ -38,6 +42,11 @@ class CacheSpec(ApiModel):
                 CACHE_ADDRESS_ONLY_EXTERNAL,
             ),
             cel("!has(self.url) || !has(self.port)", CACHE_PORT_FROM_URL, field_path=".port"),
+            cel(
+                "self.mode == 'Managed' || !has(self.placement)",
+                CACHE_PLACEMENT_ONLY_MANAGED,
+                field_path=".placement",
+            ),
         )
     )
 
@@ -90,6 +99,11 @@ class CacheSpec(ApiModel):
         description="Networks the External Redis lives in (e.g. the ElastiCache subnets' CIDRs); egress "
         "to it is allowed only there. Default: any address, on its port only.",
     )
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the Redis pod runs (Managed); each field set here replaces that field of "
+        "`spec.placement`.",
+    )
 
     @property
     def external_port(self) -> int:
@@ -113,4 +127,6 @@ class CacheSpec(ApiModel):
             raise ValueError(CACHE_ADDRESS_ONLY_EXTERNAL)
         if has_url and self.port is not None:
             raise ValueError(CACHE_PORT_FROM_URL)
+        if self.mode != "Managed" and self.placement is not None:
+            raise ValueError(CACHE_PLACEMENT_ONLY_MANAGED)
         return self

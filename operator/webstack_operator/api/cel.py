@@ -10,10 +10,18 @@ from webstack_operator.kube.jsondata import JSON
 
 
 def cel(
-    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
+    rule: str,
+    message: str,
+    *,
+    field_path: str | None = None,
+    reason: str | None = None,
+    message_expression: str | None = None,
 ) -> dict[str, str]:
-    """One `x-kubernetes-validations` entry."""
+    """One `x-kubernetes-validations` entry. `message_expression` (CEL) may name the bad value; the
+    apiserver falls back to `message` if it fails."""
     entry = {"rule": rule, "message": message}
+    if message_expression is not None:
+        entry["messageExpression"] = message_expression
     if field_path is not None:
         entry["fieldPath"] = field_path
     if reason is not None:

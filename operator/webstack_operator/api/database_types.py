@@ -15,6 +15,7 @@ from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT, DEFAULT_POSTGR
 from webstack_operator.api.field_types import Cidr, Image, Quantity
 from webstack_operator.api.model_base import ApiModel, optional_section
 from webstack_operator.api.patterns import DNS_SUBDOMAIN_PATTERN
+from webstack_operator.api.placement_types import Placement
 
 STORAGE_CLASS_IMMUTABLE = "storageClassName is immutable: a volume cannot move to another storage class"
 STORAGE_SIZE_IMMUTABLE = (
@@ -52,6 +53,9 @@ EXTERNAL_DATABASE_NEEDS_CREDENTIALS = (
 SEALED_KEYS_MANAGED = "credentials.sealedSecret.encryptedData needs keys username, password and database"
 SEALED_KEYS_EXTERNAL = "credentials.sealedSecret.encryptedData needs key uri for mode External"
 DATABASE_ADDRESS_ONLY_EXTERNAL = "port and cidrs apply only to mode External"
+DATABASE_PLACEMENT_ONLY_MANAGED = (
+    "placement applies only to mode Managed: an External database runs no pod here"
+)
 # A transition rule (CEL only, it needs the old object): the edit that stops the Managed database would
 # otherwise be the one that deletes its volume. Under Retain the operator keeps the StatefulSet, its claim and
 # the credentials as orphans (docs/architecture.md, Transitions).
@@ -90,6 +94,11 @@ class DatabaseSpec(ApiModel):
             cel(
                 "self.mode == 'External' || (!has(self.port) && !has(self.cidrs))",
                 DATABASE_ADDRESS_ONLY_EXTERNAL,
+            ),
+            cel(
+                "self.mode == 'Managed' || !has(self.placement)",
+                DATABASE_PLACEMENT_ONLY_MANAGED,
+                field_path=".placement",
             ),
             cel(
                 "oldSelf.mode != 'Managed' || self.mode != 'External' || self.deletionPolicy != 'Delete'",
@@ -138,6 +147,11 @@ class DatabaseSpec(ApiModel):
         description="Networks the External server lives in (e.g. the RDS subnets' CIDRs); egress to it is "
         "allowed only there. Default: any address, on `port` only.",
     )
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the Postgres pod runs (Managed); each field set here replaces that field of "
+        "`spec.placement`. Its volume binds it to a zone once created (EBS), so change zones with care.",
+    )
 
     @model_validator(mode="after")
     def _credentials_fit_mode(self) -> "DatabaseSpec":
@@ -152,4 +166,6 @@ class DatabaseSpec(ApiModel):
                 raise ValueError(SEALED_KEYS_EXTERNAL)
         if self.mode != "External" and (self.port is not None or self.cidrs is not None):
             raise ValueError(DATABASE_ADDRESS_ONLY_EXTERNAL)
+        if self.mode != "Managed" and self.placement is not None:
+            raise ValueError(DATABASE_PLACEMENT_ONLY_MANAGED)
         return self

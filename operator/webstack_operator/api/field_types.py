@@ -1,4 +1,4 @@
-"""Field types shared by the spec's sections: images, quantities, DNS names, CIDRs and labels."""
+"""Field types shared by the spec's sections: images, quantities, DNS names, CIDRs, labels and label keys."""
 
 import ipaddress
 import re
@@ -87,26 +87,99 @@ Cidr = Annotated[
     AfterValidator(_check_cidr),
 ]
 
-# Label keys and values as a NetworkPolicy selector takes them (`prefix/name: value`).
+# Label keys and values as selectors take them (`prefix/name: value`): NetworkPolicy peers, node selectors.
 _CEL_LABEL_KEY = LABEL_KEY_PATTERN.replace("\\", "\\\\")  # a CEL string literal escapes backslashes
 LABEL_KEY_MESSAGE = "every key must be a label key such as k8s-app or kubernetes.io/metadata.name"
+ONE_LABEL_KEY_MESSAGE = (
+    "must be a label key such as topology.kubernetes.io/zone or karpenter.sh/capacity-type: an optional "
+    "DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', beginning and ending with a "
+    "letter or digit"
+)
+
+
+def _is_label_key(key: str) -> bool:
+    return len(key) <= 317 and re.match(LABEL_KEY_PATTERN, key) is not None
 
 
 def _check_label_keys(value: dict[str, str]) -> dict[str, str]:
-    bad = [key for key in value if len(key) > 317 or not re.match(LABEL_KEY_PATTERN, key)]
+    bad = [key for key in value if not _is_label_key(key)]
     if bad:
         raise ValueError(f"{LABEL_KEY_MESSAGE} (got {', '.join(map(repr, bad))})")
     return value
 
 
-Labels = Annotated[
-    dict[str, Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]],
+def _check_label_key(value: str) -> str:
+    if not _is_label_key(value):
+        raise ValueError(f"{value!r} {ONE_LABEL_KEY_MESSAGE}")
+    return value
+
+
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+LabelKey = Annotated[
+    str,
     Field(
         min_length=1,
-        max_length=8,
+        max_length=317,
+        json_schema_extra=cel_rules(cel(f"self.matches('{_CEL_LABEL_KEY}')", ONE_LABEL_KEY_MESSAGE)),
+    ),
+    AfterValidator(_check_label_key),
+]
+
+
+def _check_toleration_key(value: str) -> str:
+    return value if value == "" else _check_label_key(value)
+
+
+# A toleration's key: a label key, or empty as Kubernetes allows it (with operator Exists: every taint).
+TolerationKey = Annotated[
+    str,
+    Field(
+        max_length=317,
         json_schema_extra=cel_rules(
-            cel(f"self.all(k, size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}'))", LABEL_KEY_MESSAGE)
+            cel(f"self == '' || self.matches('{_CEL_LABEL_KEY}')", ONE_LABEL_KEY_MESSAGE)
         ),
     ),
+    AfterValidator(_check_toleration_key),
+]
+_LABEL_KEYS_RULE = cel_rules(
+    cel(f"self.all(k, size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}'))", LABEL_KEY_MESSAGE)
+)
+Labels = Annotated[
+    dict[str, LabelValue],
+    Field(min_length=1, max_length=8, json_schema_extra=_LABEL_KEYS_RULE),
     AfterValidator(_check_label_keys),
+]
+# A placement's keys (nodeSelector, a spread's matchLabels): its own words, naming the bad key (the
+# messageExpression: `filter` on a map lists its keys) as the models do.
+SELECTOR_KEY_MESSAGE = (
+    "is not a label key: nodeSelector and matchLabels keys are an optional DNS subdomain and '/', then at "
+    "most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit, e.g. "
+    "eks.amazonaws.com/nodegroup or karpenter.sh/capacity-type"
+)
+_CEL_IS_LABEL_KEY = f"size(k) <= 317 && k.matches('{_CEL_LABEL_KEY}')"
+_CEL_FIRST_BAD_KEY = f"self.filter(k, !({_CEL_IS_LABEL_KEY}))[0]"
+
+
+def _check_selector_keys(value: dict[str, str]) -> dict[str, str]:
+    bad = [key for key in value if not _is_label_key(key)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} {SELECTOR_KEY_MESSAGE}")
+    return value
+
+
+# Labels as a node selector or a pod selector takes them. Empty is allowed: a component's `nodeSelector: {}`
+# clears the stack-wide default (api/placement_types.py).
+LabelMap = Annotated[
+    dict[str, LabelValue],
+    Field(
+        max_length=16,
+        json_schema_extra=cel_rules(
+            cel(
+                f"self.all(k, {_CEL_IS_LABEL_KEY})",
+                f"a key {SELECTOR_KEY_MESSAGE}",
+                message_expression=f'"\'" + {_CEL_FIRST_BAD_KEY} + "\' {SELECTOR_KEY_MESSAGE}"',
+            )
+        ),
+    ),
+    AfterValidator(_check_selector_keys),
 ]

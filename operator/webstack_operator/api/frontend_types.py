@@ -6,6 +6,7 @@ from webstack_operator.api.compute_resources import Resources
 from webstack_operator.api.defaults import DEFAULT_FRONTEND_RESOURCES
 from webstack_operator.api.field_types import Image
 from webstack_operator.api.model_base import ApiModel
+from webstack_operator.api.placement_types import Placement
 
 
 class FrontendSpec(ApiModel):
@@ -18,4 +19,9 @@ class FrontendSpec(ApiModel):
     replicas: int = Field(default=2, ge=1, le=100, description="Pod count.")
     resources: Resources = Field(
         default=DEFAULT_FRONTEND_RESOURCES, description="Compute resources of nginx."
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the frontend's pods run; each field set here replaces that field of "
+        "`spec.placement`.",
     )

@@ -105,10 +105,43 @@ def _anchor(path: str) -> str:
     return "".join(c for c in path.lower() if c.isalnum() or c in "-_")
 
 
-def _section(path: str, schema: JSON, out: list[str]) -> None:
+def _default(prop: JSON, nested: bool) -> str:
+    if "default" not in prop:
+        return ""
+    if nested and prop["default"] == _field_defaults(prop):
+        return "each field's default"
+    return f"`{_cell(json.dumps(prop['default']))}`"
+
+
+def _description(name: str, prop: JSON, required: set[str]) -> str:
+    return _cell(prop.get("description", "")) + (" **Required.**" if name in required else "")
+
+
+def _validation(prop: JSON, nested: bool) -> str:
+    # An object's own rules are listed in its section; a scalar's or a list's, here.
+    own_rules = [] if nested and prop.get("type") != "array" else prop.get("x-kubernetes-validations", [])
+    rules = [f"CEL: {_cell(r['message'])}" for r in own_rules]
+    if prop.get("x-kubernetes-list-type") == "map":
+        rules.append(f"unique by `{', '.join(prop['x-kubernetes-list-map-keys'])}`")
+    return "; ".join(filter(None, [_constraints(prop), *rules]))
+
+
+def _fields_key(schema: JSON) -> str:
+    """What makes two objects the same type in the reference: their schema, without their description."""
+    return json.dumps({k: v for k, v in schema.items() if k != "description"}, sort_keys=True)
+
+
+def _section(path: str, schema: JSON, out: list[str], documented: dict[str, str]) -> None:
+    """The table of the object at `path`, then its nested objects' sections. `documented` maps the objects
+    written so far to their paths: a type used in several places (a placement) gets one table, and a
+    pointer to it everywhere else."""
+    out.append(f"\n## `{path}`\n\n{_cell(schema.get('description', ''))}")
+    first = documented.setdefault(_fields_key(schema), path)
+    if first != path:
+        out.append(f"\nThe same fields as [`{first}`](#{_anchor(first)}).")
+        return
     properties: JSON = schema.get("properties", {})
     required = set(schema.get("required", []))
-    out.append(f"\n## `{path}`\n\n{_cell(schema.get('description', ''))}")
     rules = schema.get("x-kubernetes-validations", [])
     if rules:
         out.append("")
@@ -120,22 +153,12 @@ def _section(path: str, schema: JSON, out: list[str]) -> None:
         nested = "properties" in target
         child_path = f"{path}.{name}" + ("[]" if prop.get("type") == "array" else "")
         label = f"[`{name}`](#{_anchor(child_path)})" if nested else f"`{name}`"
-        default = f"`{_cell(json.dumps(prop['default']))}`" if "default" in prop else ""
-        if nested and "default" in prop and prop["default"] == _field_defaults(prop):
-            default = "each field's default"
-        description = _cell(prop.get("description", "")) + (" **Required.**" if name in required else "")
-        validation = _constraints(prop)
-        # An object's own rules are listed in its section; a scalar's or a list's, here.
-        own_rules = [] if nested and prop.get("type") != "array" else prop.get("x-kubernetes-validations", [])
-        prop_rules = [f"CEL: {_cell(r['message'])}" for r in own_rules]
-        if prop.get("x-kubernetes-list-type") == "map":
-            prop_rules.append(f"unique by `{', '.join(prop['x-kubernetes-list-map-keys'])}`")
-        validation = "; ".join(filter(None, [validation, *prop_rules]))
-        out.append(f"| {label} | {_type(prop)} | {default} | {description} | {validation} |")
+        cells = [label, _type(prop), _default(prop, nested), _description(name, prop, required)]
+        out.append("| " + " | ".join([*cells, _validation(prop, nested)]) + " |")
         if nested:
             children.append((child_path, target))
     for child_path, child in children:
-        _section(child_path, child, out)
+        _section(child_path, child, out, documented)
 
 
 def crd_reference_markdown() -> str:
@@ -144,6 +167,7 @@ def crd_reference_markdown() -> str:
     out = [HEADER.rstrip("\n")]
     for rule in root.get("x-kubernetes-validations", []):
         out.append(f"\n- **CEL** on `metadata.name`: {_cell(rule['message'])}")
+    documented: dict[str, str] = {}
     for name in ("spec", "status"):
-        _section(name, root["properties"][name], out)
+        _section(name, root["properties"][name], out, documented)
     return "\n".join(out).rstrip("\n") + "\n"

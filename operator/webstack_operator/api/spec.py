@@ -20,6 +20,7 @@ from webstack_operator.api.ingress_types import IngressSpec
 from webstack_operator.api.model_base import ApiModel, optional_section
 from webstack_operator.api.monitoring_types import MonitoringSpec
 from webstack_operator.api.object_references import LocalObjectReference
+from webstack_operator.api.placement_types import Placement
 from webstack_operator.api.security_types import SecuritySpec
 
 # A WebStack's name prefixes every child's name. The longest children are the Service
@@ -54,6 +55,11 @@ class WebStackSpec(ApiModel):
     )
 
     paused: bool = Field(default=False, description="Stop reconciling; every object stays as it is.")
+    placement: Placement | None = Field(
+        default=None,
+        description="Where every pod of the stack runs (node selector, tolerations, topology spread), "
+        "unless a component's own `placement` sets that field (docs/placement.md).",
+    )
     backend: BackendSpec = Field(description="The users API.")
     frontend: FrontendSpec = optional_section(FrontendSpec, "The static UI and `/api` proxy.")
     database: DatabaseSpec = optional_section(DatabaseSpec, "PostgreSQL.")

@@ -14,6 +14,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
 from webstack_operator.builders.probes import http_probe
 from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
@@ -161,7 +162,14 @@ def backend_pod_template(ctx: StackContext) -> JSON:
             "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER},
         },
         "spec": users_api_pod_spec(
-            ctx, container, topologySpreadConstraints=topology_spread(ctx, labels.BACKEND)
+            ctx,
+            container,
+            **scheduling(
+                ctx,
+                labels.BACKEND,
+                ctx.spec.backend.placement,
+                built_in_spread=topology_spread(ctx, labels.BACKEND),
+            ),
         ),
     }
 

@@ -14,6 +14,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.probes import http_probe
 from webstack_operator.builders.services import service
 from webstack_operator.kube.jsondata import JSON
@@ -122,7 +123,12 @@ def frontend_deployment(ctx: StackContext, config_map: JSON) -> JSON:
                     gid=NGINX_GID,
                     containers=[nginx_container(ctx)],
                     volumes=_volumes(ctx, config_map),
-                    extra={"topologySpreadConstraints": topology_spread(ctx, labels.FRONTEND)},
+                    extra=scheduling(
+                        ctx,
+                        labels.FRONTEND,
+                        frontend.placement,
+                        built_in_spread=topology_spread(ctx, labels.FRONTEND),
+                    ),
                 ),
             },
         },

@@ -1,7 +1,10 @@
 """The migration Job: `users-api migrate` in the backend's image, run before that image rolls out.
 
 A Job's pod template is immutable, so the Job is named after a hash of its spec: a new image (or any
-other change to what the pod runs with) is a new Job, and the old one is pruned as no longer desired. No
+other change to what the pod runs with) is a new Job, and the old one is pruned as no longer desired.
+Where the pod runs is left out of the hash: a placement edit never re-runs (or, by pruning a running Job,
+interrupts) a migration, and a Job already created keeps its placement (the operator never patches a Job:
+objects/kinds.py). No
 `ttlSecondsAfterFinished`: the completed Job is the record that this template's migrations ran, which is
 what lets the operator roll the backend out (`reconcile/migration_gate.py`).
 
@@ -15,6 +18,7 @@ from webstack_operator.builders.backend import users_api_container, users_api_po
 from webstack_operator.builders.checksums import checksum
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.metadata import bounded_name, object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 
@@ -30,6 +34,8 @@ PERMANENT_EXIT_CODES = [1, 2]
 BACKOFF_LIMIT = 4
 # However long a migration takes, it ends: a lock that never comes leaves the running version serving.
 ACTIVE_DEADLINE_SECONDS = 1800
+# Pod spec fields a placement writes (builders/placement.py), none of them in the Job's name.
+PLACEMENT_FIELDS = frozenset({"nodeSelector", "tolerations", "topologySpreadConstraints"})
 
 
 def migration_pod_template(ctx: StackContext) -> JSON:
@@ -40,13 +46,23 @@ def migration_pod_template(ctx: StackContext) -> JSON:
             "labels": labels.standard_labels(ctx.name, COMPONENT),
             "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER},
         },
-        "spec": users_api_pod_spec(ctx, container, restartPolicy="Never"),
+        "spec": users_api_pod_spec(ctx, container, restartPolicy="Never", **_placement(ctx)),
     }
 
 
+def _placement(ctx: StackContext) -> JSON:
+    """The backend's nodeSelector and tolerations: where the backend may run, its migration may too. Not
+    its spread: one pod of a Job has nothing to spread from, and `DoNotSchedule` with `minDomains` could
+    only hold it Pending."""
+    placed = scheduling(ctx, COMPONENT, ctx.spec.backend.placement)
+    return {field: placed[field] for field in ("nodeSelector", "tolerations") if field in placed}
+
+
 def migration_job_name(ctx: StackContext, spec: JSON) -> str:
-    """`<stack>-migrate-<hash of the Job's spec>`, bounded for the job-name label."""
-    return bounded_name(f"{ctx.child('migrate')}-{checksum(spec)[:10]}", MAX_NAME)
+    """`<stack>-migrate-<hash of the Job's spec without placement>`, bounded for the job-name label."""
+    pod = {k: v for k, v in spec["template"]["spec"].items() if k not in PLACEMENT_FIELDS}
+    unplaced = {**spec, "template": {**spec["template"], "spec": pod}}
+    return bounded_name(f"{ctx.child('migrate')}-{checksum(unplaced)[:10]}", MAX_NAME)
 
 
 def migration_job(ctx: StackContext) -> JSON:

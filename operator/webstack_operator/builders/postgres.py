@@ -29,6 +29,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.probes import exec_probe
 from webstack_operator.builders.services import service
 from webstack_operator.kube.jsondata import JSON
@@ -282,6 +283,7 @@ def postgres_statefulset(ctx: StackContext) -> JSON:
                         empty_dir("shm", "256Mi", memory=True),
                         _credentials_volume(ctx),
                     ],
+                    extra=scheduling(ctx, labels.DATABASE, db.placement),
                 ),
             },
             "volumeClaimTemplates": [_data_claim(ctx)],

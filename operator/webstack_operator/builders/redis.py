@@ -21,6 +21,7 @@ from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.hardening import TMP_VOLUME, container_security_context, empty_dir, pod_spec
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
+from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.probes import exec_probe
 from webstack_operator.builders.secrets import APPLY_POLICY_ANNOTATION, CREATE_ONLY, GENERATED_ANNOTATION
 from webstack_operator.builders.services import service
@@ -181,6 +182,7 @@ def redis_deployment(ctx: StackContext) -> JSON:
                     gid=REDIS_GID,
                     containers=[container],
                     volumes=[empty_dir("data", "64Mi"), empty_dir(TMP_VOLUME, "16Mi"), auth_volume],
+                    extra=scheduling(ctx, labels.CACHE, ctx.spec.cache.placement),
                 ),
             },
         },

@@ -21,12 +21,16 @@ class ChildKind:
     deleting the stack must delete them itself. `rendered=False` marks kinds another controller makes from
     a child and labels like it (Velero's Backups, from the Schedule; Argo Rollouts' AnalysisRuns, from
     the Rollout): watched so status can read them, never applied, pruned or deleted by the operator.
+    `create_only` marks generated credentials: created once, never patched, never pruned. `write_once`
+    marks kinds the apiserver will not let us patch where it matters (a Job's pod template is immutable):
+    created when missing, never patched while ours, pruned like any child once no longer desired.
     """
 
     api_version: str
     kind: str
     capability: str | None = None
     create_only: bool = False
+    write_once: bool = False
     elsewhere: bool = False
     rendered: bool = True
 
@@ -53,7 +57,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("v1", "Service"),
     ChildKind("apps/v1", "StatefulSet"),
     ChildKind("argoproj.io/v1alpha1", "AnalysisTemplate", capability="argo_rollouts"),
-    ChildKind("batch/v1", "Job"),
+    ChildKind("batch/v1", "Job", write_once=True),
     ChildKind("apps/v1", "Deployment"),
     ChildKind("argoproj.io/v1alpha1", "Rollout", capability="argo_rollouts"),
     ChildKind("argoproj.io/v1alpha1", "AnalysisRun", capability="argo_rollouts", rendered=False),

@@ -13,7 +13,7 @@ from enum import StrEnum
 from webstack_operator.api.problem import Problem
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects.kinds import child_kind
-from webstack_operator.objects.ownership import belongs_to
+from webstack_operator.objects.ownership import Ownership, belongs_to
 from webstack_operator.objects.stamps import DESIRED_HASH, Applied, key_of, stamped
 from webstack_operator.observe.cache import ChildCache, Seen, StackKey
 
@@ -46,6 +46,14 @@ def is_create_only(obj: JSON) -> bool:
     """Generated credentials: created once, never patched, never pruned (a password never rotates)."""
     row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
     return row is not None and row.create_only
+
+
+def kept_as_created(obj: JSON, whose: Ownership | None) -> bool:
+    """A Job of ours is never patched: its pod template is immutable, so the apiserver would refuse a new
+    placement (422). What it runs is in its name (builders/migrate.py): a new run is a new Job, and the old
+    one is pruned. A leftover or annotated Job is still written once, to take it over."""
+    row = child_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    return row is not None and row.write_once and whose is Ownership.OURS
 
 
 def unchanged_since(applied: Applied | None, seen: Seen | None, h: str) -> bool:

@@ -51,6 +51,7 @@ from webstack_operator.reconcile.decisions import (
     failure_to_report,
     invalid_spec_status,
     is_create_only,
+    kept_as_created,
     new_warnings,
     prerequisite_warnings,
     refused,
@@ -209,6 +210,8 @@ class Reconciler:
             live = seen.obj if seen else await get_object(self.client, resource, *where(obj))
             whose = None if live is None else ownership(live, stack, uid)
             if live is not None and not found.allows(obj["kind"], live, whose):
+                continue
+            if kept_as_created(obj, whose):
                 continue
             adopting = whose in ADOPTING and not is_create_only(obj)
             if adopting and not await self._adoptable(obj, resource, found):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.operator import dry_run_apply, scratch_namespace, webstack_doc
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -62,19 +62,8 @@ def crd_cluster(cluster: KubeTarget) -> KubeTarget:
 
 @pytest.fixture(scope="module")
 def namespace(crd_cluster: KubeTarget) -> Iterator[str]:
-    name = f"crd-{uuid.uuid4().hex[:8]}"
-    crd_cluster.kubectl("create", "namespace", name)
-    yield name
-    crd_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def _webstack(namespace: str, spec: dict[str, Any], name: str = "shop") -> dict[str, Any]:
-    return {
-        "apiVersion": "webstack.dev/v1alpha1",
-        "kind": "WebStack",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    with scratch_namespace(crd_cluster, "crd") as name:
+        yield name
 
 
 def _spec(**sections: Any) -> dict[str, Any]:
@@ -82,20 +71,6 @@ def _spec(**sections: Any) -> dict[str, Any]:
     for key, value in sections.items():
         spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
     return spec
-
-
-def _dry_run(cluster: KubeTarget, obj: dict[str, Any]) -> tuple[int, str]:
-    result = cluster.kubectl(
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        "--field-manager=test",
-        "-f",
-        "-",
-        input=json.dumps(obj),
-        check=False,
-    )
-    return result.returncode, result.stderr
 
 
 CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
@@ -323,7 +298,7 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
 def test_cel_rule_rejects(
     crd_cluster: KubeTarget, namespace: str, spec: dict[str, Any], path: str, message: str
 ) -> None:
-    code, err = _dry_run(crd_cluster, _webstack(namespace, spec))
+    code, err = dry_run_apply(crd_cluster, webstack_doc(namespace, spec))
     assert code != 0, "the apiserver accepted a bad WebStack"
     assert message in err, err
     assert path in err, err
@@ -469,14 +444,14 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
 def test_schema_rejects(
     crd_cluster: KubeTarget, namespace: str, spec: dict[str, Any], path: str, message: str
 ) -> None:
-    code, err = _dry_run(crd_cluster, _webstack(namespace, spec))
+    code, err = dry_run_apply(crd_cluster, webstack_doc(namespace, spec))
     assert code != 0, "the apiserver accepted a bad WebStack"
     assert path in err and message in err, err
 
 
 @pytest.mark.parametrize("name", ["a" * 41, "shop.v2", "9shop"])
 def test_name_rule_rejects(crd_cluster: KubeTarget, namespace: str, name: str) -> None:
-    code, err = _dry_run(crd_cluster, _webstack(namespace, _spec(), name=name))
+    code, err = dry_run_apply(crd_cluster, webstack_doc(namespace, _spec(), name=name))
     assert code != 0
     assert NAME_MESSAGE in err, err
 
@@ -486,7 +461,7 @@ def test_valid_sample_is_accepted_and_defaulted_like_the_models(
 ) -> None:
     spec = _spec()
     result = crd_cluster.kubectl(
-        "create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(_webstack(namespace, spec))
+        "create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(webstack_doc(namespace, spec))
     )
     stored = json.loads(result.stdout)["spec"]
     assert stored == WebStackSpec.model_validate(spec).model_dump(
@@ -495,7 +470,7 @@ def test_valid_sample_is_accepted_and_defaulted_like_the_models(
 
 
 def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
-    original = _webstack(
+    original = webstack_doc(
         namespace,
         _spec(paused=True, database={"storage": {"size": "10Gi", "storageClassName": "gp3"}}),
         name="immutable",
@@ -506,20 +481,20 @@ def test_storage_is_immutable(crd_cluster: KubeTarget, namespace: str) -> None:
     try:
         other_class = copy.deepcopy(original)
         other_class["spec"]["database"]["storage"]["storageClassName"] = "gp2"
-        code, err = _dry_run(crd_cluster, other_class)
+        code, err = dry_run_apply(crd_cluster, other_class)
         assert code != 0 and STORAGE_CLASS_IMMUTABLE in err, err
         assert "spec.database.storage.storageClassName" in err, err
         no_class = copy.deepcopy(original)
         del no_class["spec"]["database"]["storage"]["storageClassName"]
-        code, err = _dry_run(crd_cluster, no_class)
+        code, err = dry_run_apply(crd_cluster, no_class)
         assert code != 0 and STORAGE_CLASS_IMMUTABLE in err, err
         bigger = copy.deepcopy(original)
         bigger["spec"]["database"]["storage"]["size"] = "20Gi"
-        code, err = _dry_run(crd_cluster, bigger)
+        code, err = dry_run_apply(crd_cluster, bigger)
         assert code != 0 and STORAGE_SIZE_IMMUTABLE in err, err
         same = copy.deepcopy(original)
         same["spec"]["backend"]["replicas"] = 3
-        code, err = _dry_run(crd_cluster, same)
+        code, err = dry_run_apply(crd_cluster, same)
         assert code == 0, err
     finally:
         crd_cluster.kubectl("delete", "webstack", "immutable", "-n", namespace, "--wait=false", check=False)
@@ -540,7 +515,7 @@ def test_explain_and_printer_columns(crd_cluster: KubeTarget, namespace: str) ->
         "--field-manager=test",
         "-f",
         "-",
-        input=json.dumps(_webstack(namespace, _spec(paused=True), name="columns")),
+        input=json.dumps(webstack_doc(namespace, _spec(paused=True), name="columns")),
     )
     header = crd_cluster.kubectl("get", "ws", "-n", namespace).stdout.splitlines()[0].split()
     # "BACKEND IMAGE" and "LAST BACKUP" are one column each; BLOCKER shows with -o wide.

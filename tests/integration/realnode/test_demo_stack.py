@@ -4,8 +4,9 @@ API and the frontend, reached through ClusterIP Services and cluster DNS, the da
 
 The stack is rendered by the operator's own code with only the lab's deviations, listed in
 tests/support/realnode_stack.py: lab images through the operator's settings and the spec's image fields,
-`database.version: "17"`, `database.storage.storageClassName: local-path`, the real node's nodeSelector and
-toleration on every pod template, random generated passwords as the reconcile makes them.
+`database.version: "17"`, `database.storage.storageClassName: local-path`, `spec.placement` asking for the
+real node (its nodeSelector and toleration, rendered into every pod template by the operator), random
+generated passwords as the reconcile makes them.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from webstack_operator.objects.ownership import Ownership, members, ownership
 from webstack_operator.objects.stamps import key_of, stamped, where
 from webstack_operator.observe.cache import pod_template_hashes, stack_of
 from webstack_operator.reconcile import migration_gate, transitions
-from webstack_operator.reconcile.decisions import is_create_only, to_prune
+from webstack_operator.reconcile.decisions import is_create_only, kept_as_created, to_prune
 from webstack_operator.reconcile.prune import kept_credentials
 
 PLACEHOLDER_PASSWORD = "plan-placeholder-password-never-stored"
@@ -164,7 +164,8 @@ async def _plan_one(client: KubeClient, obj: JSON, stack: tuple[str, str], uid: 
         live = await get_object(client, resource, *where(obj))
         whose = None if live is None else ownership(live, stack, uid)
         after = None
-        if live is None or (whose not in (Ownership.CONFLICT, Ownership.DOOMED) and not is_create_only(obj)):
+        left_alone = whose in (Ownership.CONFLICT, Ownership.DOOMED) or is_create_only(obj)
+        if live is None or not (left_alone or kept_as_created(obj, whose)):
             after = await server_side_apply(client, resource, stamped(obj)[0], dry_run=True)
     except ApiError as e:
         raise PlanError(f"{obj['kind']} {obj['metadata']['name']}: {_refusal(e)}") from None

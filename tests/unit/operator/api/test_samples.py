@@ -64,3 +64,19 @@ def test_demo() -> None:
     assert spec.ingress.host == "demo.webstack.local"
     assert spec.monitoring.enabled
     assert spec.backend.delivery.strategy in ("RollingUpdate", "Canary")
+
+
+def test_eks_placement_puts_stateless_pods_on_spot_and_postgres_on_demand() -> None:
+    pods = {
+        o["metadata"]["labels"]["app.kubernetes.io/component"]: o["spec"]["template"]["spec"]
+        for o in render_file(str(SAMPLES / "webstack-eks-placement.yaml"))
+        if "template" in o.get("spec", {}) and "containers" in o["spec"]["template"].get("spec", {})
+    }
+    assert set(pods) == {"backend", "migrate", "frontend", "database", "cache"}
+    for component in ("backend", "migrate", "frontend", "cache"):
+        assert pods[component]["nodeSelector"] == {"eks.amazonaws.com/capacityType": "SPOT"}, component
+        assert [t["key"] for t in pods[component]["tolerations"]] == ["spot"], component
+    assert pods["database"]["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}
+    assert "tolerations" not in pods["database"]
+    zones = [c["topologyKey"] for c in pods["backend"]["topologySpreadConstraints"]]
+    assert zones == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.support import hardening_policy as policy
+from tests.support.placement_cases import SPOT_TOLERATION, spread
 from tests.support.rendered_stacks import NO_OPTIONAL_APIS, make_stack, render
 
+from webstack_operator.api.files import load_documents
+from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.backend import backend_workload
+from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.migrate import migration_job
+from webstack_operator.config import run_options
 from webstack_operator.reconcile.decisions import prunable
 
 EXTERNAL = {"database": {"mode": "External", "credentials": {"secretRef": {"name": "rds"}}}}
+
+
+MINIMAL = Path(__file__).parents[4] / "deploy" / "samples" / "webstack-minimal.yaml"
+PLACEMENT = {
+    "nodeSelector": {"eks.amazonaws.com/capacityType": "SPOT"},
+    "tolerations": [SPOT_TOLERATION],
+    "topologySpreadConstraints": [spread(minDomains=3)],
+}
 
 
 def _job(**sections: Any) -> dict[str, Any]:
@@ -80,6 +94,35 @@ def test_name_follows_the_spec_so_a_new_image_is_a_new_job() -> None:
     assert name != _job(**EXTERNAL)["metadata"]["name"]
     # Scaling the backend changes nothing the migration runs with.
     assert name == _job(backend={"replicas": 5})["metadata"]["name"]
+
+
+def test_placement_never_renames_the_job_so_it_never_reruns_or_interrupts_a_migration() -> None:
+    name = _job()["metadata"]["name"]
+    assert name == _job(backend={"placement": PLACEMENT})["metadata"]["name"]
+    assert name == _job(placement=PLACEMENT)["metadata"]["name"]
+    assert name == _job(placement=PLACEMENT, backend={"placement": {"tolerations": []}})["metadata"]["name"]
+
+
+def test_the_minimal_samples_job_name_is_pinned() -> None:
+    """The name every existing stack's Job has: a change to the hash re-runs every stack's migration when
+    the operator is upgraded. Change it only on purpose, and say so in the release notes."""
+    [doc] = load_documents(str(MINIMAL))
+    ctx = StackContext(
+        spec=parse_spec(doc),
+        name=doc["metadata"]["name"],
+        namespace=doc["metadata"]["namespace"],
+        settings=run_options.load_settings({}),
+        generated_password="p" * 32,
+        generated_cache_password="c" * 32,
+    )
+    assert migration_job(ctx)["metadata"]["name"] == "shop-migrate-72a91b453d"
+
+
+def test_the_pod_takes_the_backends_node_selector_and_tolerations_but_not_its_spread() -> None:
+    pod = _pod(_job(backend={"placement": PLACEMENT}))
+    assert pod["nodeSelector"] == PLACEMENT["nodeSelector"]
+    assert pod["tolerations"] == [SPOT_TOLERATION]
+    assert "topologySpreadConstraints" not in pod  # one pod: minDomains could only hold it Pending
 
 
 def test_long_stack_names_stay_within_the_job_name_label() -> None:

@@ -75,6 +75,40 @@ def backends(draw: st.DrawFn, monitoring: bool) -> dict[str, Any]:
     return backend
 
 
+# Placements as a user writes them: each field absent, empty (clearing the default) or set.
+placements = st.fixed_dictionaries(
+    {},
+    optional={
+        "nodeSelector": st.sampled_from([{}, {"eks.amazonaws.com/capacityType": "SPOT"}]),
+        "tolerations": st.sampled_from(
+            [[], [{"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]]
+        ),
+        "topologySpreadConstraints": st.sampled_from(
+            [
+                [],
+                [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "DoNotSchedule",
+                    }
+                ],
+            ]
+        ),
+    },
+)
+
+
+def _place(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """A placement, maybe, on the stack and on each section that runs pods."""
+    if draw(st.booleans()):
+        spec["placement"] = draw(placements)
+    for section in ("backend", "frontend", "database", "cache"):
+        runs_pods = spec[section].get("mode", "Managed") == "Managed"
+        if runs_pods and draw(st.booleans()):
+            spec[section]["placement"] = draw(placements)
+
+
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     monitoring = draw(st.booleans())
@@ -129,6 +163,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             "host": "shop.example.com",
             "className": draw(st.sampled_from(["alb", "nginx"])),
         }
+    _place(draw, spec)
     return spec
 
 
@@ -213,3 +248,15 @@ def test_backend_env_is_unique_and_references_known_secrets(ctx: StackContext) -
     assert len(names_) == len(set(names_))
     assert ("DATABASE_URL" in names_) == (ctx.spec.database.mode == "External")
     assert ("REDIS_URL" in names_) == (ctx.spec.cache.mode != "Disabled")
+
+
+@PROPERTY_SETTINGS
+@given(stacks())
+def test_every_spread_counts_the_pods_it_is_on(ctx: StackContext) -> None:
+    """A spread the operator writes (built in, or a user's without labelSelector) selects its own pods: a
+    selector matching none of them would spread nothing."""
+    for obj in desired_objects(ctx):
+        template = obj.get("spec", {}).get("template", {})
+        pod_labels = template.get("metadata", {}).get("labels", {})
+        for constraint in template.get("spec", {}).get("topologySpreadConstraints", []):
+            assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items(), obj["kind"]

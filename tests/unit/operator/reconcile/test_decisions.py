@@ -6,6 +6,7 @@ from typing import Any
 
 from webstack_operator.api.problem import Problem
 from webstack_operator.objects import labels
+from webstack_operator.objects.ownership import Ownership
 from webstack_operator.objects.stamps import FIELD_MANAGER, Applied, key_of, our_fields_hash, stamped
 from webstack_operator.observe.cache import ChildCache, Seen
 from webstack_operator.reconcile.decisions import (
@@ -16,6 +17,7 @@ from webstack_operator.reconcile.decisions import (
     classify,
     failure_to_report,
     invalid_spec_status,
+    kept_as_created,
     prerequisite_warnings,
     prunable,
     refused,
@@ -106,6 +108,17 @@ def test_prune_touches_only_what_this_stack_controls() -> None:
     assert not prunable(secret, "stack-uid", "team")  # generated credentials are never pruned
     unknown = _obj("Pod", "p", owner="stack-uid")
     assert not prunable(unknown, "stack-uid", "team")  # not a kind the operator renders
+
+
+def test_a_job_of_ours_is_never_patched_but_still_pruned() -> None:
+    """A Job's pod template is immutable: a patch of one (a new placement) would be refused."""
+    job = _obj("Job", "shop-migrate-1", "batch/v1", owner="stack-uid")
+    assert kept_as_created(job, Ownership.OURS)
+    assert not kept_as_created(job, None)  # missing: created
+    assert not kept_as_created(job, Ownership.LEFTOVER)  # written once, to take it over
+    assert not kept_as_created(_obj("Deployment", "shop-backend", "apps/v1"), Ownership.OURS)
+    assert prunable(job, "stack-uid", "team")
+    assert to_prune([job], [], "stack-uid", "team") == [job]
 
 
 def test_to_prune_keeps_what_is_desired() -> None:
