@@ -57,7 +57,9 @@ def _true_condition(job: JSON, ctype: str) -> JSON | None:
     return None
 
 
-def _verdict(name: str, job: JSON | None, image: str | None, running: str | None) -> MigrationVerdict:
+def _verdict(
+    name: str, job: JSON | None, image: str | None, running: str | None, holds: bool
+) -> MigrationVerdict:
     if job is not None and _true_condition(job, "Complete") is not None:
         return MigrationVerdict(
             True, "Succeeded", f"Job {name} completed: the schema is ready for {image}", name
@@ -75,9 +77,9 @@ def _verdict(name: str, job: JSON | None, image: str | None, running: str | None
             name,
         )
     started = "is migrating" if job is not None else "is being created to migrate"
-    return MigrationVerdict(
-        None, "Running", f"Job {name} {started} the schema for {image}; the backend rolls out after it", name
-    )
+    # The backend waits only for a new image; a Job re-run for the same image (deleted by hand) does not.
+    after = "the backend rolls out after it" if holds else f"the backend runs {running} meanwhile"
+    return MigrationVerdict(None, "Running", f"Job {name} {started} the schema for {image}; {after}", name)
 
 
 def gate(desired: list[JSON], children: list[JSON]) -> Migration:
@@ -113,8 +115,9 @@ def gate(desired: list[JSON], children: list[JSON]) -> Migration:
         )
     image = _image(backend)
     running_image = _image(running[0]) if running else None
-    verdict = _verdict(job["metadata"]["name"], live.get(key_of(job)), image, running_image)
-    if backend is None or verdict.ok or (running and running_image == image):
+    holds = backend is not None and not (running and running_image == image)
+    verdict = _verdict(job["metadata"]["name"], live.get(key_of(job)), image, running_image, holds)
+    if backend is None or verdict.ok or not holds:
         return Migration(verdict=verdict)
     held = frozenset({key_of(backend), *(key_of(c) for c in running)})
     return Migration(held=held, verdict=verdict)

@@ -74,6 +74,10 @@ def test_the_running_image_is_never_held() -> None:
     result = gate(objects, [running_backend(NEW), job_with(objects)])
     assert result.held == frozenset()
     assert result.verdict is not None and result.verdict.ok is None
+    # ... and the condition says so, not that the backend waits for the Job.
+    assert result.verdict.message.endswith(f"the backend runs {NEW} meanwhile"), result.verdict.message
+    held = gate(objects, [running_backend(OLD), job_with(objects)])
+    assert held.verdict is not None and held.verdict.message.endswith("the backend rolls out after it")
 
 
 def test_a_failed_migration_holds_the_backend_and_says_what_to_do() -> None:
