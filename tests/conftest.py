@@ -8,7 +8,8 @@ write (kubelocal.leaks, in WEBSTACK_LEAK_DIR); the last test, tests/zz_final, se
 
 `make test` (scripts/test.sh) runs the suite on parallel workers (pytest-xdist, `--dist loadfile`): the
 tests of one file stay on one worker, so a module's fixtures start once; the real-node suites share one
-worker, which alone starts the machine's single real node. The final search then runs alone, after them.
+worker, which alone starts the machine's single real node. Then a serial part: the files whose tests share
+a node id (which xdist cannot tell apart) and, last, the final search over every worker's logs.
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from tests.support.scheduling import FilesWithRealNodeSuitesTogether
 from tests.support.users_api import api_env, empty_users_table
 from xdist.remote import Producer
 from xdist.scheduler import LoadFileScheduling
-from xdist.workermanage import WorkerController
 
 from kubelocal import leaks
 from localservices import PostgresServer, PrometheusServer, RedisServer, UsersApiServer
 from localservices.passwords import webstack_passwords
 
 FINAL_SCAN = "tests/zz_final/"
-REAL_NODE_SUITES = "tests/integration/realnode/"
 _CREATED_LEAK_DIR: list[str] = []
 
 
@@ -64,31 +63,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
-class _FilesWithRealNodeSuitesTogether(LoadFileScheduling):
-    """`--dist loadfile` (a file's tests on one worker, so a module's fixtures start once), except that
-    every real-node suite goes to the same worker: the machine has one real node."""
-
-    def _split_scope(self, nodeid: str) -> str:
-        return REAL_NODE_SUITES if nodeid.startswith(REAL_NODE_SUITES) else super()._split_scope(nodeid)
-
-    def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
-        """Refuses tests that share a node id (schemathesis names each operation's test after the function):
-        this scheduling keys tests by node id, so it would run one of them and drop the rest unsaid."""
-        shared = sorted(nodeid for nodeid, n in Counter(collection).items() if n > 1)
-        if shared:
-            raise pytest.UsageError(
-                f"tests sharing a node id, of which a parallel run would run one: {shared}; run their "
-                "files in the serial part of scripts/test.sh (--ignore them in the parallel run)"
-            )
-        super().add_node_collection(node, collection)
-
-
+@pytest.hookimpl(optionalhook=True)  # `-p no:xdist` still runs the suite in one process
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
     # Not xdist_group marks with --dist loadgroup: xdist 3.8 tags a grouped test through a node attribute
     # pytest 9.2 no longer reads, so the groups were silently ignored.
     if config.getvalue("dist") != "loadfile":
         return None
-    return _FilesWithRealNodeSuitesTogether(config, log)
+    return FilesWithRealNodeSuitesTogether(config, log)
 
 
 @pytest.fixture(scope="session")

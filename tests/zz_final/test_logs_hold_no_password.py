@@ -6,7 +6,7 @@ operator generated into a WebStack Secret, read back from each cluster before a 
 cluster goes (and here, from the clusters still running). Logs: every supervised process's (control plane,
 operators, Postgres, Redis, users API, nginx; kept by kubelocal.leaks when each stopped, copied here for
 those still running), and every file in pytest's temporary directories (the demo's log among them): this
-session's and, after a parallel run (scripts/test.sh), the workers' (in WEBSTACK_LEAK_DIR/pytest-runs).
+session's and, after a parallel run (scripts/test.sh), the workers' (WEBSTACK_EARLIER_RUNS).
 
 So that the search never passes for want of material, it first runs Redis and the users API with a
 password, exercises the cache, and then requires that password and that log among what it searched.
@@ -39,7 +39,9 @@ async def test_no_log_of_the_run_holds_a_generated_password(
     leaks.harvest_live()
     keep_live_logs()
     secrets = leaks.noted_secrets()
-    files = leaks.files_under(root / leaks.LOGS_DIR, root / leaks.RUNS_DIR, tmp_path_factory.getbasetemp())
+    earlier = leaks.earlier_runs()
+    assert all(run.is_dir() and any(run.iterdir()) for run in earlier), earlier  # the workers' files exist
+    files = leaks.files_under(root / leaks.LOGS_DIR, *earlier, tmp_path_factory.getbasetemp())
     assert {own_password, postgres.password} <= secrets
     assert not api_log.exists()  # its temp dir is gone: only the kept copy can be searched
     kept = leaks.kept_copy(root, api_log, "users-api")

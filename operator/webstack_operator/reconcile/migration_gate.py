@@ -78,7 +78,13 @@ def _verdict(
         )
     started = "is migrating" if job is not None else "is being created to migrate"
     # The backend waits only for a new image; a Job re-run for the same image (deleted by hand) does not.
-    after = "the backend rolls out after it" if holds else f"the backend runs {running} meanwhile"
+    after = (
+        "the backend rolls out after it"
+        if holds
+        else f"the backend runs {running} meanwhile"
+        if running
+        else "no backend is asked for"
+    )
     return MigrationVerdict(None, "Running", f"Job {name} {started} the schema for {image}; {after}", name)
 
 

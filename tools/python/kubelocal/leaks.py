@@ -29,9 +29,9 @@ from pathlib import Path
 LEAK_DIR_VARIABLE = "WEBSTACK_LEAK_DIR"
 PASSWORDS_FILE = "passwords"
 LOGS_DIR = "logs"
-# The temporary directories of the earlier pytest runs the final search covers (scripts/test.sh gives the
-# parallel run `--basetemp` here: a demo's log, a browser's, any file a test wrote).
-RUNS_DIR = "pytest-runs"
+# The temporary directories of earlier pytest runs the final search covers too (scripts/test.sh names its
+# parallel part's `--basetemp`: a demo's log, a browser's, any file a test wrote), os.pathsep-separated.
+EARLIER_RUNS_VARIABLE = "WEBSTACK_EARLIER_RUNS"
 MIN_LENGTH = 12  # shorter values ("webstack", a port) would match everywhere and prove nothing
 
 # Every character a generated password (secrets.token_urlsafe) or a base64 form of one is made of: an
@@ -60,6 +60,11 @@ def note_secret(value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a") as out:
         out.write(value + "\n")
+
+
+def earlier_runs() -> list[Path]:
+    """The temp dirs of the earlier pytest runs whose files the final search must read as well."""
+    return [Path(p) for p in os.environ.get(EARLIER_RUNS_VARIABLE, "").split(os.pathsep) if p]
 
 
 def noted_secrets(root: Path | None = None) -> set[str]:

@@ -28,7 +28,10 @@ from kubelocal.wait import GiveUp, Timeout, eventually
 _LIVE: dict[int, Supervised] = {}
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: a forked child should do as little as it can
+# Resolved here, in the parent: a forked child should do as little as it can before exec (no dlsym).
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong)
+_PRCTL.restype = ctypes.c_int
 _PR_SET_PDEATHSIG = 1
 
 
@@ -41,9 +44,9 @@ def _before_exec(parent: int) -> None:
     keeps an ignored signal ignored, so a child would shrug off its stop signal."""
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
-        os._exit(1)
+        os._exit(1)  # nobody is left to read a message: the parent that would is gone
 
 
 def pdeathsig_prefix() -> list[str]:

@@ -238,15 +238,20 @@ async def test_the_server_is_verified_against_the_given_ca_only(
     assert seen.requests == []
 
 
-def test_inline_material_leaves_no_file_behind(ca: Pki, tmp_path: Path) -> None:
+def test_inline_material_leaves_no_file_behind(
+    ca: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cert, key = ca.client("dave")
     url = "https://127.0.0.1:6443"
     cluster = {"certificate-authority-data": b64(ca.ca)}
     user = {"client-certificate-data": b64(cert), "client-key-data": b64(key)}
-    before = set(Path(tempfile.gettempdir()).glob("webstack-*"))
+    # A temp dir of its own: the machine's /tmp also holds whatever other test processes make meanwhile.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     info = login_from(kubeconfig(tmp_path / "config", url, cluster=cluster, user=user), tmp_path)()
     ssl_context(info)
-    assert set(Path(tempfile.gettempdir()).glob("webstack-*")) == before
+    assert list(private.iterdir()) == []
 
 
 def test_pem_or_base64_data_make_the_same_context(ca: Pki) -> None:

@@ -1,0 +1,31 @@
+"""The parallel run's scheduler (tests/conftest.py's `pytest_xdist_make_scheduler`, scripts/test.sh)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import pytest
+from xdist.scheduler import LoadFileScheduling
+from xdist.workermanage import WorkerController
+
+REAL_NODE_SUITES = "tests/integration/realnode/"
+
+
+class FilesWithRealNodeSuitesTogether(LoadFileScheduling):
+    """`--dist loadfile` (a file's tests on one worker, so a module's fixtures start once), except that
+    every real-node suite goes to the same worker: the machine has one real node."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return REAL_NODE_SUITES if nodeid.startswith(REAL_NODE_SUITES) else super()._split_scope(nodeid)
+
+    def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
+        """Refuses tests that share a node id (schemathesis names each operation's test after the function):
+        this scheduling keys tests by node id, so it would run one of them and drop the rest unsaid."""
+        shared = sorted(nodeid for nodeid, n in Counter(collection).items() if n > 1)
+        if shared:
+            raise pytest.UsageError(
+                f"tests sharing a node id, of which a parallel run would run one: {shared}; run their "
+                "files in the serial part of scripts/test.sh (--ignore them in the parallel run)"
+            )
+        super().add_node_collection(node, collection)
