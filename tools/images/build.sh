@@ -24,7 +24,12 @@ labimages() { PYTHONPATH="$root/tools/python" python3 -m labimages "$@"; }
 say() { printf '==> %-16s %s\n' "$1" "$2"; }
 
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-in_storage() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+# buildah's storage is the machine's, shared by every checkout: an image of that name may be another
+# checkout's build, so what counts is the input hash it was labelled with.
+in_storage() {
+  [ "$(buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL_PREFIX/input-hash\"}}" \
+    "$1" 2>/dev/null)" = "$2" ]
+}
 
 # The release, its updates and its security fixes, as a Debian machine's sources.
 debian_sources() {
@@ -120,7 +125,7 @@ build_image() (
   . "$here/$name/recipe.env"
   key=$(labimages key "$name")
   archive=$cache/$name-${key:0:16}.tar
-  if labimages fresh "$name" && in_storage "$REF"; then
+  if labimages fresh "$name" && in_storage "$REF" "$key"; then
     say "$name" "cached: $REF (inputs ${key:0:16} unchanged, $archive)"; return
   fi
   if labimages fresh "$name"; then
