@@ -27,7 +27,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.dashboard import panel_queries, rate_interval, seconds
 
 from kubelocal import leaks
-from kubelocal.process import pdeathsig_prefix, pid_alive
+from kubelocal.process import dies_with_us, pdeathsig_prefix, pid_alive
 from kubelocal.target import KubeTarget
 from kubelocal.wait import GiveUp, eventually
 from localservices import PrometheusClient, stack_monitoring
@@ -55,6 +55,7 @@ def _start_demo(tmp_path: Path, exit_after: int) -> tuple[subprocess.Popen[str],
             env=env,
             text=True,
             start_new_session=True,
+            preexec_fn=dies_with_us(),
         )
     return proc, log
 

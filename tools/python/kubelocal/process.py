@@ -49,6 +49,12 @@ def _before_exec(parent: int) -> None:
         os._exit(1)  # nobody is left to read a message: the parent that would is gone
 
 
+def dies_with_us() -> Callable[[], None]:
+    """A `preexec_fn` for any child this process starts: bound to it (PDEATHSIG) before exec, see
+    `_before_exec`; with `pdeathsig_prefix`, which keeps it bound across a switch of user done by setpriv."""
+    return functools.partial(_before_exec, os.getpid())
+
+
 def pdeathsig_prefix() -> list[str]:
     """setpriv (util-linux, on every Debian) execs the command in place (same pid) with PDEATHSIG set."""
     setpriv = shutil.which("setpriv")
@@ -140,7 +146,7 @@ class Supervised:
                 env=dict(self.env) if self.env is not None else None,
                 cwd=self.cwd,
                 start_new_session=True,  # a Ctrl-C reaches only us, and we stop children in order
-                preexec_fn=functools.partial(_before_exec, os.getpid()),
+                preexec_fn=dies_with_us(),
                 **credentials(self.run_as),
             )
         _LIVE[id(self)] = self
