@@ -12,7 +12,8 @@ steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds i
 # The lab images (tools/images/build.sh): buildah, mmdebstrap, runc, debian-archive-keyring; iproute2: the
 # lab image tests bring a container's loopback up (tests/support/oci_run.py).
 APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates
-  runc containernetworking-plugins iptables buildah mmdebstrap debian-archive-keyring iproute2)
+  runc containernetworking-plugins iptables buildah mmdebstrap debian-archive-keyring iproute2
+  socat)
 PYTHON=${PYTHON:-python3}
 
 run_step() {

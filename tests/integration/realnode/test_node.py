@@ -1,5 +1,5 @@
 """The real node beside the kwok nodes: Ready on containerd, labelled and tainted, so only pods that ask
-for it land there."""
+for it land there; its pods reach the API as in any cluster, on their ServiceAccount's token."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from kubelocal.realnode.layout import LABEL, TAINT
-from kubelocal.target import KubeTarget
+from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
 from kubelocal.wait import eventually
+from labimages import reference_of
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +88,63 @@ def test_pod_asking_for_the_real_node_without_the_toleration_stays_unscheduled(
     # The one node with the label is refused for its taint (the kwok nodes lack the label).
     assert "1 node(s) had untolerated taint" in condition["message"], condition
     assert not _get(cluster, namespace, "pod", "untolerated")["spec"].get("nodeName")
+
+
+# The in-cluster client's path: the mounted token and CA, the Service's name through cluster DNS, a POST
+# every authenticated user may make. It prints the review, never the token.
+_WHO_AM_I = """
+import json, ssl, urllib.request
+sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+context = ssl.create_default_context(cafile=f"{sa}/ca.crt")
+request = urllib.request.Request(
+    "https://kubernetes.default.svc/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    data=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode(),
+    headers={"Authorization": "Bearer " + open(f"{sa}/token").read(), "Content-Type": "application/json"},
+    method="POST",
+)
+print(urllib.request.urlopen(request, context=context, timeout=20).read().decode())
+"""
+
+
+def test_pod_reaches_the_api_on_its_service_account_token(
+    cluster: KubeTarget, namespace: str, real_node: str
+) -> None:
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "api-client"}}
+    cluster.apply(account, "-n", namespace)
+    restricted = {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "readOnlyRootFilesystem": True,
+    }
+    container = {
+        "name": "main",
+        "image": reference_of("webstack.lab/python"),
+        "imagePullPolicy": "Never",
+        "command": ["python3", "-c", _WHO_AM_I],
+        "securityContext": restricted,
+    }
+    pod = _pod("who-am-i", **REAL_NODE_PLACEMENT)
+    pod["spec"].update(
+        containers=[container],
+        restartPolicy="Never",
+        serviceAccountName="api-client",
+        automountServiceAccountToken=True,
+    )
+    cluster.apply(pod, "-n", namespace)
+    done = eventually(
+        lambda: _get(cluster, namespace, "pod", "who-am-i"),
+        until=lambda p: p.get("status", {}).get("phase") in ("Succeeded", "Failed"),
+        timeout=120,
+        interval=1,
+        what="pod who-am-i finished",
+    )
+    log = cluster.kubectl("-n", namespace, "logs", "who-am-i").stdout
+    assert done["spec"]["nodeName"] == real_node
+    assert done["status"]["phase"] == "Succeeded", log
+    user = json.loads(log)["status"]["userInfo"]
+    assert user["username"] == f"system:serviceaccount:{namespace}:api-client"
+    # A bound token: the apiserver knows which pod presents it (what the audit log attributes writes by).
+    assert user["extra"]["authentication.kubernetes.io/pod-name"] == ["who-am-i"]

@@ -145,3 +145,15 @@ def test_the_provisioner_writes_pods_only_in_its_own_namespace(node: layout.Node
     [role] = [m for m in manifests if m["kind"] == "Role"]
     assert role["metadata"]["namespace"] == "local-path-storage"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": objects._ALL}]
+
+
+def test_pods_reach_the_api_through_the_kubernetes_service_at_the_node_relay() -> None:
+    endpoints = objects.apiserver_endpoints()
+    assert endpoints["metadata"]["namespace"] == "default"
+    # kube-proxy pairs a slice with its Service by this label and the ports by name (the Service's `https`).
+    assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
+    assert endpoints["ports"] == [{"name": "https", "port": layout.APISERVER_PORT_ON_NODE, "protocol": "TCP"}]
+    assert endpoints["endpoints"] == [{"addresses": [layout.NODE_IP], "conditions": {"ready": True}}]
+    # Not the endpoint slice controller's: it would otherwise remove a slice of a selectorless Service.
+    managed_by = endpoints["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+    assert managed_by != "endpointslice-controller.k8s.io"

@@ -118,7 +118,7 @@ class PrometheusBinaries:
 
 @dataclass(frozen=True)
 class NodeBinaries:
-    """The real node's programs (tools/go/build-cluster-binaries.sh) and Debian's runc and CNI plugins."""
+    """The real node's programs (tools/go/build-cluster-binaries.sh) and Debian's runc, CNI plugins, socat."""
 
     kubelet: Path
     kube_proxy: Path
@@ -128,6 +128,7 @@ class NodeBinaries:
     local_path_provisioner: Path
     runc: Path
     cni_bridge: Path
+    socat: Path
 
     @classmethod
     def locate(cls) -> NodeBinaries:
@@ -146,6 +147,7 @@ class NodeBinaries:
             / "local-path-provisioner",
             runc=Path("/usr/sbin/runc"),
             cni_bridge=Path("/usr/lib/cni/bridge"),
+            socat=Path("/usr/bin/socat"),
         )
         missing = [str(p) for p in found.paths() if not p.exists()]
         if missing:
@@ -165,4 +167,5 @@ class NodeBinaries:
             self.local_path_provisioner,
             self.runc,
             self.cni_bridge,
+            self.socat,
         ]

@@ -19,6 +19,9 @@ BRIDGE = "webstack0"
 CNI_NETWORK = "webstack-lab"
 CLUSTER_DOMAIN = "cluster.local"
 CLUSTER_DNS_IP = "10.96.0.10"
+# Where pods reach the apiserver: the `kubernetes` Service's endpoint, a relay on the node address to the
+# loopback apiserver. 6443 as kubeadm's apiservers use (what an egress NetworkPolicy for the API allows).
+APISERVER_PORT_ON_NODE = 6443
 # Only pods that ask for the real node land there; every kwok-only test keeps running on kwok.
 LABEL = "webstack.dev/real-node"
 TAINT = {"key": LABEL, "value": "true", "effect": "NoSchedule"}

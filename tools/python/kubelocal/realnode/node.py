@@ -1,13 +1,16 @@
 """Starts and stops the real node's components in order: containerd, the lab images, the kubelet, then
-kube-proxy, CoreDNS and the local-path provisioner; a stop also puts the machine back (`host`)."""
+the API relay, kube-proxy, CoreDNS and the local-path provisioner; a stop also puts the machine back
+(`host`)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from kubelocal.binaries import NodeBinaries
 from kubelocal.process import Supervised, free_port, wait_for
 from kubelocal.realnode import host, objects
 from kubelocal.realnode.layout import (
+    APISERVER_PORT_ON_NODE,
     LAB_PREFIX,
     LABEL,
     NODE_IP,
@@ -121,7 +125,7 @@ class RealNode:
             except Exception as e:
                 errors.append(e)
 
-        for name in ("local-path-provisioner", "coredns", "kube-proxy", "kubelet"):
+        for name in ("local-path-provisioner", "coredns", "kube-proxy", "apiserver-relay", "kubelet"):
             if name in self.components:
                 attempt(lambda name=name: self.components[name].stop(timeout=10))  # type: ignore[misc]
         attempt(lambda: host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent))
@@ -257,13 +261,38 @@ class RealNode:
         conditions = json.loads(out.stdout).get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
+    def _start_api_relay(self) -> None:
+        """Pods' way to the apiserver, which listens on loopback only: socat on the node address, one
+        forked relay per connection, TLS passing through untouched (the serving certificate names
+        kubernetes.default.svc and the Service IP, so pods verify it as on any cluster)."""
+        apiserver = urllib.parse.urlsplit(self.server_url)
+        listen = f"TCP-LISTEN:{APISERVER_PORT_ON_NODE},bind={NODE_IP},reuseaddr,fork"
+        relay = self._add(
+            "apiserver-relay",
+            [str(self.binaries.socat), listen, f"TCP:{apiserver.hostname}:{apiserver.port}"],
+        )
+        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
+        wait_for(
+            relay,
+            lambda: _tls_handshake((NODE_IP, APISERVER_PORT_ON_NODE), context, "kubernetes.default.svc"),
+            timeout=START_TIMEOUT,
+            what=f"the apiserver through {NODE_IP}:{APISERVER_PORT_ON_NODE}",
+        )
+
     def _start_services(self) -> None:
-        """kube-proxy (ClusterIPs), CoreDNS (names) and the provisioner (PVCs), with their objects."""
+        """The API relay, kube-proxy (ClusterIPs), CoreDNS (names) and the provisioner (PVCs), with their
+        objects."""
         layout = self.layout
+        self._start_api_relay()
         manifest = {
             "apiVersion": "v1",
             "kind": "List",
-            "items": [*objects.cluster_dns(), *objects.storage(layout), *objects.kubelet_api_access()],
+            "items": [
+                objects.apiserver_endpoints(),
+                *objects.cluster_dns(),
+                *objects.storage(layout),
+                *objects.kubelet_api_access(),
+            ],
         }
         self.kubectl(
             "apply", "--server-side", "--field-manager=kubelocal", "-f", "-", input=json.dumps(manifest)
@@ -307,6 +336,18 @@ class RealNode:
             timeout=START_TIMEOUT,
             what="CoreDNS /ready",
         )
+
+
+def _tls_handshake(address: tuple[str, int], context: ssl.SSLContext, server_name: str) -> bool:
+    """A completed handshake checks the path and the certificate's name as a pod would see them."""
+    try:
+        with (
+            socket.create_connection(address, timeout=2) as raw,
+            context.wrap_socket(raw, server_hostname=server_name),
+        ):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
 
 
 def _http_ok(url: str) -> bool:

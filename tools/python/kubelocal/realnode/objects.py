@@ -1,5 +1,5 @@
-"""The cluster objects the real node's host components need: cluster DNS's Service, the storage class and
-the local-path provisioner's settings, and least-privilege RBAC for both (no I/O).
+"""The cluster objects the real node's host components need: cluster DNS's Service, the API's endpoint for
+pods, the storage class and the local-path provisioner's settings, and least-privilege RBAC (no I/O).
 
 CoreDNS and the provisioner run as host processes beside the control plane, each with a client
 certificate of its own, bound here to the ClusterRoles their upstream manifests give them.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from kubelocal.realnode.layout import (
+    APISERVER_PORT_ON_NODE,
     CLUSTER_DNS_IP,
     JSON,
     NODE_IP,
@@ -88,6 +89,28 @@ def cluster_dns() -> list[JSON]:
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
     ]
     return [service, endpoints, *_cluster_role("webstack-lab:coredns", rules, COREDNS_USER)]
+
+
+def apiserver_endpoints() -> JSON:
+    """default/kubernetes's endpoint: the relay on the node address that carries pods' API connections to the
+    loopback apiserver. The apiserver's own endpoint reconciler is off (it refuses a loopback advertise
+    address) and the Service has no selector, so nothing else writes this slice. The port keeps the
+    Service's port name, `https`, which is how kube-proxy pairs them."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes-host",
+            "namespace": "default",
+            "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": _MANAGER,
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": APISERVER_PORT_ON_NODE, "protocol": "TCP"}],
+    }
 
 
 _SETUP = '#!/bin/sh\nset -eu\nmkdir -m 0777 -p "$VOL_DIR"\n'
