@@ -140,6 +140,9 @@ async def _run_kopf(
             clusterwide=not config.namespaces,
             namespaces=list(config.namespaces),
             standalone=True,  # leadership is the Lease, not kopf's peering
+            # Given, not detected: kopf's detection asks the passwd file for the user's name, and the
+            # image's uid (65532, or any uid a platform assigns) has no entry there.
+            identity=config.identity,
             stop_flag=stop,
             ready_flag=ready,
             memo=memo,
