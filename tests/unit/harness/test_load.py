@@ -147,7 +147,8 @@ def test_a_write_that_timed_out_is_not_acknowledged_though_the_server_stored_it(
 ) -> None:
     url, stand_in = served
     stand_in.hang_next_create.set()
-    with Load(url, clients=2, rate=20, duration=60, timeout=0.5, mix=Mix(create=1, get=1, list=0)) as load:
+    # A timeout no healthy local answer comes near on a busy machine: the only failure is the hung write.
+    with Load(url, clients=2, rate=20, duration=60, timeout=2.0, mix=Mix(create=1, get=1, list=0)) as load:
         eventually(
             lambda: [r for r in load.records() if r.error],
             until=bool,
