@@ -51,15 +51,16 @@ RESTRICTED = {
 JSON = dict[str, Any]
 
 
-def lab_settings_env() -> dict[str, str]:
-    """The operator's settings variables that point its defaults at the lab images."""
-    postgres = reference_of("webstack.lab/postgres")
+def lab_settings_env(reference: Callable[[str], str] = reference_of) -> dict[str, str]:
+    """The operator's settings variables that point its defaults at the lab images (deploy/overlays/lab sets
+    the same in the operator's Deployment). `reference` names a repository's lab image."""
+    postgres = reference("webstack.lab/postgres")
     repository, tag = postgres.rsplit(":", 1)
     # The operator names `<repository>:<major>-alpine`; the lab's stand-in carries that tag.
     assert tag == f"{POSTGRES_VERSION}-alpine", f"the lab postgres image is {postgres}"
     return {
         "WEBSTACK_POSTGRES_REPOSITORY": repository,
-        "WEBSTACK_REDIS_IMAGE": reference_of("webstack.lab/redis"),
+        "WEBSTACK_REDIS_IMAGE": reference("webstack.lab/redis"),
     }
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.support.oci_run import image_config, mounted_image, run_container, run_once
 
 from kubelocal.wait import eventually
-from labimages import LabImage, lab_images
+from labimages import LabImage, lab_images, read_recipe
 from labimages.archive import references
 from webstack_contract.frontend import nginx_conf_template, render_nginx_conf
 from webstack_operator.builders import frontend, postgres, redis
@@ -81,6 +81,8 @@ def _passwd_ids(rootfs: Path, name: str) -> tuple[int, int]:
 def test_every_image_has_a_lab_name_labels_and_an_importable_archive(images: dict[str, LabImage]) -> None:
     for image in images.values():
         assert image.reference.startswith(f"{LABEL}/"), image.reference
+        # The recipe's REF: what deploy/overlays/lab and the unit tests derive from the recipes.
+        assert image.reference == read_recipe(image.name)["REF"]
         assert references(image.archive) == [image.reference]
         labels = _labels(image.reference)
         assert labels[f"{LABEL}/lab-image"] == "true"

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[3]
 BASE = "deploy/operator"
 OVERLAYS = ["deploy/overlays/dev", "deploy/overlays/prod"]
+# dev for the lab's real node: its image is a patch, not `images:` (tests/unit/delivery/test_lab_overlay.py).
+LAB = "deploy/overlays/lab"
 STACKS = ["deploy/overlays/dev/stack", "deploy/overlays/prod/stack"]
 ARGOCD = "deploy/argocd"
 CRD_NAME = "webstacks.webstack.dev"
@@ -79,7 +81,7 @@ def installed_base(platform: KubeTarget) -> KubeTarget:
     return platform
 
 
-@pytest.mark.parametrize("path", [BASE, *OVERLAYS, *STACKS, ARGOCD])
+@pytest.mark.parametrize("path", [BASE, *OVERLAYS, LAB, *STACKS, ARGOCD])
 def test_every_kustomization_builds(cluster: KubeTarget, path: str) -> None:
     objects = build(cluster, path)
     assert objects, path
@@ -189,6 +191,29 @@ def test_the_lease_role_allows_the_election_and_nothing_more(installed_base: Kub
 @pytest.mark.parametrize("path", OVERLAYS)
 def test_overlays_apply_by_server_side_apply(installed_base: KubeTarget, path: str) -> None:
     server_side_apply(installed_base, path, "--dry-run=server", "--force-conflicts")
+
+
+def test_the_lab_overlay_applies_and_its_pod_passes_restricted_pod_security(
+    installed_base: KubeTarget,
+) -> None:
+    """The lab changes the image, the placement and the env, none of them security; the namespace's
+    admission agrees. It is enforced on Pods, not on a Deployment, so the lab's pod template is dry-run as
+    a Pod (test_a_non_compliant_pod_would_be_refused shows such a dry run is refused when it should be)."""
+    server_side_apply(installed_base, LAB, "--dry-run=server", "--force-conflicts")
+    template = find(build(installed_base, LAB), "Deployment", "webstack-operator")["spec"]["template"]
+    assert template["spec"]["tolerations"], "not the lab's pod template"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "lab-operator", "namespace": OPERATOR_NAMESPACE, **template["metadata"]},
+        "spec": template["spec"],
+    }
+    result = installed_base.kubectl(
+        "apply", "--server-side", "--dry-run=server", "-f", "-", input=json.dumps(pod), check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pod/lab-operator serverside-applied (server dry run)" in result.stdout
+    assert "PodSecurity" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("path", STACKS)
