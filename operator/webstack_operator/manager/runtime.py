@@ -130,6 +130,7 @@ async def _run_kopf(
     """kopf until `stop` is set. A signal sets both flags: kopf stops through its stop flag (through its
     own signal handling it would wait 5 s for that flag's waiter), and the election releases the lease."""
     import kopf
+    from kopf._core.engines import peering  # its identity type, which kopf does not export
 
     import webstack_operator.controller.handlers  # noqa: F401  (registers the handlers)
 
@@ -142,7 +143,7 @@ async def _run_kopf(
             standalone=True,  # leadership is the Lease, not kopf's peering
             # Given, not detected: kopf's detection asks the passwd file for the user's name, and the
             # image's uid (65532, or any uid a platform assigns) has no entry there.
-            identity=config.identity,
+            identity=peering.Identity(config.identity),
             stop_flag=stop,
             ready_flag=ready,
             memo=memo,

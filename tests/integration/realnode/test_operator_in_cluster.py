@@ -140,7 +140,8 @@ def test_demo_sample_runs_on_real_pods_served_through_the_frontend(
     # The canary goes through the Argo Rollouts controller; monitoring and backup objects are there.
     assert get_json(cluster, "rollout", f"{name}-backend", "-n", namespace)["status"]["phase"] == "Healthy"
     selector = f"app.kubernetes.io/instance={name}"
-    for kind, where in (("servicemonitors", namespace), ("prometheusrules", namespace), ("schedules", "velero")):
+    extras = (("servicemonitors", namespace), ("prometheusrules", namespace), ("schedules", "velero"))
+    for kind, where in extras:
         assert get_json(cluster, kind, "-n", where, "-l", selector)["items"], kind
     assert ws["status"]["phase"] == "Ready"
     service = get_json(cluster, "service", f"{name}-frontend", "-n", namespace)["spec"]
