@@ -86,9 +86,12 @@ class Term:
 
 def events(path: Path) -> Iterator[dict[str, Any]]:
     """Every event of the log and its rotated backup, oldest first. A last line still being written
-    (no newline yet) is left for the next read."""
+    (no newline yet) is left for the next read, and a backup removed by the next rotation is skipped."""
     for file in log_files(path):
-        lines = file.read_text().splitlines(keepends=True)
+        try:
+            lines = file.read_text().splitlines(keepends=True)
+        except FileNotFoundError:
+            continue
         for line in lines:
             if line.endswith("\n") and line.strip():
                 yield json.loads(line)
