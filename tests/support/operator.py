@@ -1,26 +1,49 @@
-"""Helpers for operator tests: CRD install, WebStack status polling, Events."""
+"""Helpers for operator tests: CRD install, WebStack status polling, Events, and the views of an operator
+replica that leader-election tests read (a process here, a pod in a cluster)."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from kubelocal.audit_log import OPERATOR_NAMESPACE
 from kubelocal.cluster import LocalCluster
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
-from localservices import OperatorProcess, operator_command
+from localservices import OperatorProcess, operator_command, parse_metric
+from webstack_operator.kube.lease import LeaseTiming
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"
 SAMPLES = ROOT / "deploy" / "samples"
 
+TIMING = LeaseTiming()
+# A standby sees the leader's last renewal up to one retry period late, then takes over at its first look
+# (one every retry period) after the lease duration has passed on its own clock: at most duration + 2 retry
+# periods after that renewal (19 s), and one second for request times on a loaded 2-core machine.
+TAKEOVER_WITHIN = TIMING.duration + 2 * TIMING.retry + 1.0
+RELEASED_TAKEOVER_WITHIN = 5.0  # one standby look (2 s) plus a request on a busy machine
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+# deploy/operator/deployment.yaml: the pods' label, and the ports its args give /healthz and /metrics.
+OPERATOR_POD_LABEL = "app.kubernetes.io/name=webstack-operator"
+LIVENESS_PORT, METRICS_PORT = 8080, 8081
+
 __all__ = [
     "CRD_DIR",
+    "RELEASED_TAKEOVER_WITHIN",
     "SAMPLES",
+    "TAKEOVER_WITHIN",
+    "WRITES",
+    "OperatorPod",
     "OperatorProcess",
     "bare_cluster",
     "condition",
@@ -29,7 +52,11 @@ __all__ = [
     "get_json",
     "install_webstack_crd",
     "operator_command",
+    "operator_pods",
+    "read_health",
     "scratch_namespace",
+    "serving_pods",
+    "tag_lab_image",
     "wait_phase",
     "webstack_doc",
 ]
@@ -146,3 +173,77 @@ def bare_cluster(workdir: Path) -> Iterator[tuple[KubeTarget, LocalCluster, Oper
         finally:
             proc.stop()
             cluster.close()
+
+
+def read_health(url: str) -> dict[str, Any]:
+    """An operator's /healthz body: `status` and `role` (leader, standby), whatever the status code."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return dict(json.load(r))
+    except urllib.error.HTTPError as e:  # 503: unhealthy, with the same body
+        return dict(json.load(e))
+
+
+@dataclass(frozen=True)
+class OperatorPod:
+    """One operator pod of the Deployment, read over its pod IP as the kubelet's probes and a Prometheus
+    would (the host routes the real node's pod range); `template_hash` tells its ReplicaSet, so a roll's
+    old pods from its new ones. Its Lease identity starts with its name (HOSTNAME in a pod)."""
+
+    name: str
+    ip: str
+    template_hash: str
+
+    def health(self) -> dict[str, Any]:
+        return read_health(f"http://{self.ip}:{LIVENESS_PORT}/healthz")
+
+    def role(self) -> str:
+        return str(self.health()["role"])
+
+    def metric(self, name: str, **labels: str) -> float:
+        with urllib.request.urlopen(f"http://{self.ip}:{METRICS_PORT}/metrics", timeout=5) as r:
+            return parse_metric(r.read().decode(), name, **labels)
+
+    def leads(self) -> bool:
+        return self.metric("webstack_leader") == 1
+
+    def writes(self) -> dict[str, float]:
+        """Its own client's writes by method; kopf's are not counted (the audit log has them)."""
+        return {m: self.metric("webstack_api_requests_total", method=m) for m in WRITES}
+
+    def holds(self, lease: dict[str, Any]) -> bool:
+        return str(lease["spec"].get("holderIdentity") or "").startswith(f"{self.name}_")
+
+
+def operator_pods(cluster: KubeTarget, namespace: str = OPERATOR_NAMESPACE) -> list[OperatorPod]:
+    """The operator Deployment's pods that serve now (`serving_pods`)."""
+    return serving_pods(get_json(cluster, "pods", "-n", namespace, "-l", OPERATOR_POD_LABEL)["items"])
+
+
+def serving_pods(pods: list[dict[str, Any]]) -> list[OperatorPod]:
+    """Of these pods, the Ready ones with an IP that are not terminating, oldest first: a pod being
+    deleted may still answer, but its Deployment no longer counts it."""
+
+    def serving(pod: dict[str, Any]) -> bool:
+        status = pod.get("status") or {}
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+        return ready and bool(status.get("podIP")) and not pod["metadata"].get("deletionTimestamp")
+
+    return [
+        OperatorPod(
+            name=pod["metadata"]["name"],
+            ip=pod["status"]["podIP"],
+            template_hash=(pod["metadata"].get("labels") or {}).get("pod-template-hash", ""),
+        )
+        for pod in sorted(pods, key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"]))
+        if serving(pod)
+    ]
+
+
+def tag_lab_image(cluster: KubeTarget, source: str, target: str) -> None:
+    """Another tag of an image on the lab's real node (kubelocal.realnode.RealNode.tag_image), for a roll
+    to a new tag; skips on any other cluster, where the tag is pushed or `kind load`ed instead."""
+    node = cluster.local.real_node if cluster.local is not None else None
+    if node is None:
+        pytest.skip("tagging an image needs the lab's real node (its containerd); none in this session")
+    node.tag_image(source, target)

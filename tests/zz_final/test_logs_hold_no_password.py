@@ -4,9 +4,10 @@ generated.
 Passwords: the local Postgres and Redis servers' (generated when each starts), and every password the
 operator generated into a WebStack Secret, read back from each cluster before a test's namespace or the
 cluster goes (and here, from the clusters still running). Logs: every supervised process's (control plane,
-operators, Postgres, Redis, users API, nginx; kept by kubelocal.leaks when each stopped, copied here for
-those still running), and every file in pytest's temporary directories (the demo's log among them): this
-session's and, after a parallel run (scripts/test.sh), the workers' (WEBSTACK_EARLIER_RUNS).
+operators, Postgres, Redis, users API, nginx; the apiserver's audit log too; kept by kubelocal.leaks when
+each stopped, copied here for those still running), and every file in pytest's temporary directories (the
+demo's log among them): this session's and, after a parallel run (scripts/test.sh), the workers'
+(WEBSTACK_EARLIER_RUNS).
 
 So that the search never passes for want of material, it first runs Redis and the users API with a
 password, exercises the cache, and then requires that password and that log among what it searched.

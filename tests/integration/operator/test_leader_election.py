@@ -15,12 +15,9 @@ Lease names. The shared operator is stopped for this module: it would reconcile 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,26 +26,26 @@ from typing import Any
 
 import pytest
 from tests.support.fixtures import apply_webstack
-from tests.support.operator import OperatorProcess, get_json, wait_phase
+from tests.support.operator import (
+    RELEASED_TAKEOVER_WITHIN,
+    TAKEOVER_WITHIN,
+    WRITES,
+    OperatorProcess,
+    get_json,
+    read_health,
+    wait_phase,
+)
 
 from kubelocal.process import wait_for
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK
-from webstack_operator.kube.lease import LeaseTiming
 
 pytestmark = pytest.mark.cluster
 
 IMAGE = "ghcr.io/webstack-dev/users-api:0.1.0"
 MINIMAL: dict[str, Any] = {"backend": {"image": IMAGE}}
 LEASE = "webstack-operator"
-TIMING = LeaseTiming()
-# A standby sees the leader's last renewal up to one retry period late, then takes over at its first look
-# (one every retry period) after the lease duration has passed on its own clock: at most duration + 2 retry
-# periods after that renewal (19 s), and one second for request times on a loaded 2-core machine.
-RELEASED_TAKEOVER_WITHIN = 5.0  # one standby look (2 s) plus a request on a busy machine
-TAKEOVER_WITHIN = TIMING.duration + 2 * TIMING.retry + 1.0
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 STACKS = 5
 
 
@@ -68,12 +65,7 @@ class Replica(OperatorProcess):
         return True  # start() returns at once: a pair is started together, then awaited (below)
 
     def health(self) -> dict[str, Any]:
-        url = f"http://{LOOPBACK}:{self.liveness_port}/healthz"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return dict(json.load(r))
-        except urllib.error.HTTPError as e:  # 503: unhealthy, with the same body
-            return dict(json.load(e))
+        return read_health(f"http://{LOOPBACK}:{self.liveness_port}/healthz")
 
     def answers(self) -> bool:
         return self.health()["status"] == "ok"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelocal.process import Supervised, _before_exec, credentials, pid_alive, wait_for
+from kubelocal import leaks
+from kubelocal.process import Supervised, _before_exec, credentials, keep_live_logs, pid_alive, wait_for
 from kubelocal.wait import GiveUp, Timeout, eventually
 
 TOOLS = Path(__file__).resolve().parents[3] / "tools" / "python"
@@ -150,3 +151,28 @@ def test_a_child_is_bound_to_its_parent_before_exec_or_ends(ours: bool) -> None:
             os._exit(99)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == (100 + signal.SIGTERM if ours else 1)
+
+
+def test_the_files_a_process_writes_besides_its_log_are_kept_for_the_leak_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the apiserver's audit log is: while it runs (the final search) and when it stops, with a file
+    that only appeared meanwhile (a rotated backup)."""
+    monkeypatch.setenv(leaks.LEAK_DIR_VARIABLE, str(tmp_path / "run"))
+    audit = tmp_path / "audit.log"
+    audit.write_text("first\n")
+    writer = Supervised(
+        "writer",
+        ["sleep", "60"],
+        tmp_path / "writer.log",
+        also_logs=lambda: sorted(tmp_path.glob("audit*.log")),
+    ).start()
+    keep_live_logs()
+    assert leaks.kept_copy(tmp_path / "run", audit, "audit").read_text() == "first\n"
+    backup = tmp_path / "audit-1.log"
+    backup.write_text("rotated\n")
+    audit.write_text("second\n")
+    writer.stop()
+    assert leaks.kept_copy(tmp_path / "run", audit, "audit").read_text() == "second\n"
+    assert leaks.kept_copy(tmp_path / "run", backup, "audit-1").read_text() == "rotated\n"
+    assert leaks.kept_copy(tmp_path / "run", writer.log_path, "writer").exists()

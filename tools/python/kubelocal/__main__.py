@@ -59,6 +59,7 @@ def serve(state: Path, nodes: int) -> int:
             "startup_seconds": round(cluster.startup_seconds, 1),
             "pids": cluster.pids(),
             "logs": str(cluster.logs_dir),
+            "audit_log": str(cluster.audit_log_path),
             "real_node": REAL_NODE_NAME if cluster.real_node else None,
             "real_node_reason": cluster.real_node_reason,
         }

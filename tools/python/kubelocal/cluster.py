@@ -13,12 +13,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubelocal import leaks, pki
+from kubelocal import audit_log, leaks, pki
 from kubelocal.binaries import Binaries
 from kubelocal.process import Supervised, free_port, wait_for
 from kubelocal.realnode import layout as realnode_layout
@@ -88,6 +88,11 @@ class LocalCluster:
     @property
     def logs_dir(self) -> Path:
         return self._dir / "logs"
+
+    @property
+    def audit_log_path(self) -> Path:
+        """The apiserver's audit log (JSON lines): the operator account's writes (kubelocal.audit_log)."""
+        return self.logs_dir / audit_log.LOG_NAME
 
     @property
     def _dir(self) -> Path:
@@ -230,8 +235,8 @@ class LocalCluster:
         path.write_text(json.dumps(config, indent=2))
         path.chmod(0o600)
 
-    def _add(self, name: str, argv: list[str]) -> Supervised:
-        comp = Supervised(name, argv, self.logs_dir / f"{name}.log")
+    def _add(self, name: str, argv: list[str], also_logs: Callable[[], Iterable[Path]] = tuple) -> Supervised:
+        comp = Supervised(name, argv, self.logs_dir / f"{name}.log", also_logs=also_logs)
         self.components[name] = comp
         return comp.start()
 
@@ -291,6 +296,8 @@ class LocalCluster:
         p = self._dir / "pki"
         # Bound to system:kubelet-api-admin where a real node runs (realnode.objects.kubelet_api_access).
         kubelet_client = pki.issue_client_certificate(p, "kube-apiserver-kubelet-client")
+        audit_policy = self._dir / audit_log.POLICY_NAME
+        audit_policy.write_text(json.dumps(audit_log.policy(), indent=2))
         comp = self._add(
             "kube-apiserver",
             [
@@ -320,8 +327,10 @@ class LocalCluster:
                 # The endpoint reconciler refuses a loopback advertise address (as envtest found too); the
                 # `kubernetes` Service's endpoints are not used by anything on this host.
                 "--endpoint-reconciler-type=none",
+                *audit_log.apiserver_flags(audit_policy, self.audit_log_path),
                 "--v=1",
             ],
+            also_logs=lambda: audit_log.log_files(self.audit_log_path),
         )
         self._wait_apiserver_ready(comp)
 

@@ -3,8 +3,9 @@
 A run (a pytest session, the demo) names a directory in `WEBSTACK_LEAK_DIR`. Then:
 - every password the harness generates, or reads back from a cluster's Secrets, is noted in
   `<dir>/passwords` (mode 0600, one per line; the only file there that is never scanned);
-- every supervised process's log is copied to `<dir>/logs/` when the process stops (its temp dir goes soon
-  after), and `keep_live_logs()` copies those still running.
+- every supervised process's log, and the files it writes besides (the apiserver's audit log), is copied to
+  `<dir>/logs/` when the process stops (its temp dir goes soon after), and `keep_live_logs()` copies those
+  still running.
 `find_leaks()` searches files for every noted password, as written and base64-encoded (a Secret's `data` is
 base64, and a password inside a longer value, such as `requirepass <password>`, encodes at one of three
 alignments). Findings name the file and the form, never the password. Without the variable nothing is

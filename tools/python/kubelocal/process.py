@@ -18,7 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Self, TypedDict
 
@@ -119,6 +119,7 @@ class Supervised:
         run_as: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
         grace: float = 15.0,
+        also_logs: Callable[[], Iterable[Path]] = tuple,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -128,6 +129,9 @@ class Supervised:
         self.run_as = run_as
         self.stop_signal = stop_signal
         self.grace = grace  # seconds between stop_signal and SIGKILL
+        # Files it writes besides its output (the apiserver's audit log), kept for the run's search for
+        # leaked passwords as its log is; a callable, as a rotated file's name is known only once it exists.
+        self.also_logs = also_logs
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -175,7 +179,13 @@ class Supervised:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-        leaks.keep_log(self.log_path, self.name)  # before whoever owns its directory removes it
+        self.keep_logs()  # before whoever owns its directory removes them
+
+    def keep_logs(self) -> None:
+        """Copies its log and its other files for the run's search for leaked passwords (kubelocal.leaks)."""
+        leaks.keep_log(self.log_path, self.name)
+        for path in self.also_logs():
+            leaks.keep_log(path, path.stem)
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -190,7 +200,7 @@ class Supervised:
 def keep_live_logs() -> None:
     """Copies the log of every child still running (the final search runs before they stop)."""
     for process in list(_LIVE.values()):
-        leaks.keep_log(process.log_path, process.name)
+        process.keep_logs()
 
 
 def wait_for(process: Supervised, ready: Callable[[], bool], *, timeout: float, what: str) -> None:

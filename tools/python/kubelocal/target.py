@@ -85,6 +85,12 @@ class KubeTarget:
             return self.local.real_node_reason
         return f"no node is labelled {REAL_NODE_LABEL}=true"
 
+    @property
+    def audit_log_path(self) -> Path | None:
+        """The apiserver's audit log of the operator account's writes (kubelocal.audit_log), or None: only
+        the local control plane's apiserver is ours to configure and read."""
+        return self.local.audit_log_path if self.local is not None else None
+
     def mint_kubeconfig(self, namespace: str, service_account: str, duration: str = "24h") -> Path:
         """A kubeconfig for a ServiceAccount from a TokenRequest: RBAC applies for real."""
         token = self.kubectl(

@@ -10,7 +10,7 @@ and `nobody` users, which is also closer to production, where nothing runs as ro
 
 from kubelocal.process import free_port, wait_for
 from localservices.nginx import NginxServer
-from localservices.operator import OperatorProcess, operator_command
+from localservices.operator import OperatorProcess, operator_command, parse_metric
 from localservices.postgres import PostgresServer
 from localservices.prometheus import PrometheusClient, PrometheusServer
 from localservices.redis import RedisServer
@@ -29,6 +29,7 @@ __all__ = [
     "console_script",
     "free_port",
     "operator_command",
+    "parse_metric",
     "users_api_executable",
     "wait_for",
 ]

@@ -6,6 +6,7 @@ Shared by the tests, the demo and the benchmarks, so all three run the exact com
 from __future__ import annotations
 
 import os
+import re
 import urllib.request
 from pathlib import Path
 from typing import Self
@@ -64,16 +65,24 @@ class OperatorProcess(Supervised):
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
         with urllib.request.urlopen(f"http://{LOOPBACK}:{self.metrics_port}/metrics", timeout=5) as r:
-            text = r.read().decode()
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith("#") or not line.startswith(name):
-                continue
-            head, _, value = line.rpartition(" ")
-            metric_name, _, label_text = head.partition("{")
-            if metric_name != name:
-                continue
-            pairs = dict(p.split("=", 1) for p in label_text.rstrip("}").split(",") if "=" in p)
-            if all(pairs.get(k, "").strip('"') == v for k, v in labels.items()):
-                total += float(value)
-        return total
+            return parse_metric(r.read().decode(), name, **labels)
+
+
+# One sample line of the text format: `name{label="value",...} value [timestamp]`.
+_SAMPLE = re.compile(r"(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\S+)?")
+_LABEL = re.compile(r'(?P<key>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def parse_metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of metric `name` in Prometheus text whose labels include `labels` (0 when
+    absent). Shared by every view of an operator, a process here or a pod in a cluster. Label values are
+    compared as exposed (escaped), which the operator's plain values never need."""
+    total = 0.0
+    for line in text.splitlines():
+        sample = None if line.startswith("#") else _SAMPLE.fullmatch(line.strip())
+        if sample is None or sample["name"] != name:
+            continue
+        found = {m["key"]: m["value"] for m in _LABEL.finditer(sample["labels"] or "")}
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(sample["value"])
+    return total

@@ -198,6 +198,14 @@ class RealNode:
             check=False,
         )
 
+    def tag_image(self, source: str, target: str) -> None:
+        """Another name for an image containerd holds, as a registry push of a new tag would give: a
+        Deployment rolled to it gets a new pod template running the same bytes. Nothing is owed back: the
+        next start's `_load_images` removes every `webstack.lab/` name it did not import."""
+        result = self._ctr("images", "tag", "--force", source, target)
+        if result.returncode != 0:
+            raise RuntimeError(f"ctr images tag {source} {target}: {result.stderr.strip()}")
+
     def _load_images(self) -> None:
         """Every lab image into containerd's k8s.io namespace before any pod asks (the sandbox image is
         pinned; pods use imagePullPolicy Never or IfNotPresent): nothing is ever pulled.
