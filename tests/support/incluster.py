@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class InCluster:
     """The installed operator: a Deployment of two replicas in webstack-system."""
 
     cluster: KubeTarget
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))  # the audit window's start
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
         return self.cluster.kubectl("-n", NAMESPACE, *args, input=input, check=check).stdout

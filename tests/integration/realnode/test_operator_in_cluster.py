@@ -24,7 +24,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from tests.support.audit import assert_one_writer_at_a_time, assert_writes_within_terms, operator_writes
+from tests.support.audit import (
+    AuditWrite,
+    assert_one_writer_at_a_time,
+    assert_writes_within_terms,
+    audit_log_or_skip,
+    operator_writes,
+)
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.fixtures import apply_doc
 from tests.support.incluster import LAB_OVERLAY, NAME, InCluster
@@ -32,6 +38,7 @@ from tests.support.operator import (
     RELEASED_TAKEOVER_WITHIN,
     OperatorProcess,
     get_json,
+    tag_lab_image,
     wait_phase,
     webstack_doc,
 )
@@ -52,6 +59,7 @@ def installed(platform: KubeTarget, operator: OperatorProcess, real_node: str) -
     incluster = InCluster(platform)
     try:
         started = time.monotonic()
+        incluster.since = datetime.now(UTC)  # the audit checks cover every term from the first
         incluster.install()
         print(f"[figures] install to rollout complete: {time.monotonic() - started:.1f}s")
         yield incluster
@@ -69,7 +77,9 @@ def demo(installed: InCluster) -> Iterator[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": RESTRICTED}}
     )
     doc = lab_sample(namespace)
-    doc["spec"]["backend"]["delivery"] = {"strategy": "Canary"}
+    # The issue's demo stack: a canary (its first version goes straight to 100%), backup on a schedule.
+    steps = [{"setWeight": 50}, {"pause": {"duration": "30s"}}, {"setWeight": 100}]
+    doc["spec"]["backend"]["delivery"] = {"strategy": "Canary", "steps": steps}
     doc["spec"]["backup"] = {"enabled": True, "schedule": "0 3 * * *"}
     try:
         started = time.monotonic()
@@ -94,6 +104,11 @@ def _on_real_node(pod: dict[str, Any], real_node: str) -> bool:
     return pod["spec"].get("nodeName") == real_node and all(
         s["containerID"].startswith("containerd://") for s in statuses
     )
+
+
+def _writers(writes: list[AuditWrite]) -> set[str]:
+    """The pods whose writes (other than their Lease's) succeeded."""
+    return {w.pod for w in writes if not w.is_lease and w.succeeded}
 
 
 def test_two_replicas_on_the_real_node_one_leads_on_its_token(installed: InCluster, real_node: str) -> None:
@@ -210,10 +225,9 @@ def test_rolling_the_operator_to_a_new_tag_never_has_two_writers(
     installed: InCluster, demo: dict[str, Any], tmp_path: Path
 ) -> None:
     cluster, namespace, name = installed.cluster, demo["metadata"]["namespace"], demo["metadata"]["name"]
-    local = cluster.local
-    assert local is not None
+    audit_log = audit_log_or_skip(cluster)
     repository = reference_of("webstack.lab/webstack-operator").rsplit(":", 1)[0]
-    local.tag_image(reference_of("webstack.lab/webstack-operator"), f"{repository}:{ROLL_TAG}")
+    tag_lab_image(cluster, reference_of("webstack.lab/webstack-operator"), f"{repository}:{ROLL_TAG}")
     # A stack on kwok (cheap pods) whose backend drifts every 2 s all through the roll: whoever leads
     # writes it back, so every term writes.
     drifting = f"roll-{uuid.uuid4().hex[:6]}"
@@ -236,7 +250,7 @@ def test_rolling_the_operator_to_a_new_tag_never_has_two_writers(
         f"images: [{{name: {repository}, newTag: {ROLL_TAG}}}]\n"
     )
     installed.keep_logs()  # both old pods' logs go with them
-    since = datetime.now(UTC)
+    roll_since = datetime.now(UTC)
     writer = threading.Thread(target=drift, daemon=True)
     writer.start()
     started = time.monotonic()
@@ -244,18 +258,29 @@ def test_rolling_the_operator_to_a_new_tag_never_has_two_writers(
         installed.install(overlay)
         rolled = time.monotonic()
         leader = installed.leader()
-        wait_phase(cluster, drifting, "shop", timeout=60)
+        eventually(  # the drift goes on until the new leader has put it back at least once
+            lambda: _writers(operator_writes(audit_log, roll_since)),
+            until=lambda writers: leader.name in writers,
+            timeout=60,
+            what=f"a write by the new leader {leader.name}",
+        )
     finally:
         stop.set()
         writer.join()
         cluster.kubectl("delete", "namespace", drifting, "--wait=false", check=False)
-    pods = installed.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"]
-    assert len(pods) == 2 and leader.name in {p["metadata"]["name"] for p in pods}
+    pods = eventually(  # the old pods gone, not only terminating
+        lambda: installed.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"],
+        until=lambda pods: len(pods) == 2,
+        timeout=90,
+        what="two operator pods, the old ones gone",
+    )
+    assert leader.name in {p["metadata"]["name"] for p in pods}
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {f"{repository}:{ROLL_TAG}"}
     assert sorted(p.role() for p in installed.pods()) == ["leader", "standby"]
     wait_phase(cluster, namespace, name, timeout=120)
-    writes = operator_writes(local.audit_log_path, since)
-    writers = {w.pod for w in writes if w.resource != "leases"}
+    wait_phase(cluster, drifting, "shop", timeout=60)
+    writes = operator_writes(audit_log, installed.since)
+    writers = _writers([w for w in writes if w.received >= roll_since])
     assert leader.name in writers and len(writers) >= 2, writers  # the old leader's term and the new one's
     assert_one_writer_at_a_time(writes)
     assert_writes_within_terms(writes)
