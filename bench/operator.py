@@ -38,7 +38,7 @@ import yaml
 from bench.users_api import CompetingLoad, machine
 from kubelocal import LocalCluster
 from kubelocal.cluster import ClusterError
-from kubelocal.cluster import _node as kwok_node  # the simulated nodes' capacity, which sizing must fit
+from kubelocal.kwok import kwok_node  # the simulated nodes' capacity, which sizing must fit
 from kubelocal.process import rss_bytes
 from kubelocal.target import OPERATOR_CRD_PROJECTS, KubeTarget
 from kubelocal.wait import Timeout, eventually

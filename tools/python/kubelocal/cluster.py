@@ -7,54 +7,48 @@ import json
 import os
 import secrets
 import shutil
-import ssl
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from kubelocal import audit_log, leaks, pki
+from kubelocal import argo_rollouts, audit_log, health, kwok, leaks, pki
 from kubelocal.binaries import Binaries
+from kubelocal.control_plane import (
+    ISSUER,
+    POD_CIDR,
+    SERVICE_CIDR,
+    SERVICE_IP,
+    apiserver_command,
+    controller_manager_flags,
+    etcd_command,
+    kube_component_command,
+)
+from kubelocal.kubeconfig import kubeconfig, write_kubeconfig
+from kubelocal.kubectl import ClusterError, run_kubectl
+from kubelocal.kwok import EXTRA_KWOK_STAGES, KWOK_POD_CIDR
 from kubelocal.process import Supervised, free_port, wait_for
-from kubelocal.realnode import layout as realnode_layout
 from kubelocal.realnode import preflight as realnode_preflight
 from kubelocal.realnode.node import RealNode
 from kubelocal.wait import GiveUp, Timeout, eventually
 
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"
-POD_CIDR = "10.244.0.0/16"
-KWOK_POD_CIDR = "10.244.0.1/17"
-ISSUER = "https://kubernetes.default.svc.cluster.local"
 START_TIMEOUT = 90.0
-# kwok stages of our own, beside the cached kustomize set (a Job pod that fails, for the migration tests).
-EXTRA_KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 
-
-class ClusterError(RuntimeError):
-    """A component failed to start or become ready; the message carries the tail of its log."""
-
-
-def run_kubectl(
-    kubectl: Path, kubeconfig: Path, args: tuple[str, ...], input: str | None, check: bool, timeout: float
-) -> subprocess.CompletedProcess[str]:
-    """kubectl against one kubeconfig; with `check`, a failure raises with kubectl's own message."""
-    result = subprocess.run(
-        [str(kubectl), f"--kubeconfig={kubeconfig}", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
-    return result
+__all__ = [
+    "EXTRA_KWOK_STAGES",
+    "ISSUER",
+    "KWOK_POD_CIDR",
+    "POD_CIDR",
+    "SERVICE_CIDR",
+    "SERVICE_IP",
+    "START_TIMEOUT",
+    "ClusterError",
+    "LocalCluster",
+    "run_kubectl",
+    "running",
+]
 
 
 @dataclass
@@ -119,7 +113,9 @@ class LocalCluster:
             (self._dir / "tokens.csv").write_text(f"{self.admin_token},admin,admin,system:masters\n")
             self._start_etcd()
             self._start_apiserver()
-            self._write_kubeconfig(self.kubeconfig_path, token=self.admin_token)
+            write_kubeconfig(
+                self.kubeconfig_path, kubeconfig(self.server_url, self.ca_path, token=self.admin_token)
+            )
             leaks.LIVE_CLUSTERS.add(self.kubeconfig_path)
             self._start_controller_manager()
             self._start_scheduler()
@@ -181,21 +177,14 @@ class LocalCluster:
     def start_argo_rollouts(self) -> bool:
         """Argo Rollouts' controller (built by tools/go/build-cluster-binaries.sh), so Rollouts really roll.
         Its CRDs must be installed first. False when it was not built."""
-        found = sorted(self.binaries.kubernetes_dir.parent.glob("argo-rollouts-*/rollouts-controller"))
-        if not found:
+        controller = argo_rollouts.find_controller(self.binaries.kubernetes_dir)
+        if controller is None:
             return False
         if "argo-rollouts" not in self.components:
-            self.start_extra(
-                "argo-rollouts",
-                [
-                    str(found[-1]),
-                    f"--kubeconfig={self.kubeconfig_path}",
-                    "--leader-elect=false",
-                    f"--healthzPort={free_port()}",
-                    f"--metricsPort={free_port()}",
-                    "--loglevel=warn",
-                ],
+            argv = argo_rollouts.controller_command(
+                controller, self.kubeconfig_path, free_port(), free_port()
             )
+            self.start_extra("argo-rollouts", argv)
         return True
 
     def restart_apiserver(self) -> None:
@@ -211,30 +200,6 @@ class LocalCluster:
     ) -> subprocess.CompletedProcess[str]:
         return run_kubectl(self.binaries.kubectl, self.kubeconfig_path, args, input, check, timeout)
 
-    def _write_kubeconfig(
-        self, path: Path, *, token: str, user: str = "admin", namespace: str = "default"
-    ) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "webstack-local",
-                    "cluster": {"server": self.server_url, "certificate-authority": str(self.ca_path)},
-                }
-            ],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "webstack-local",
-                    "context": {"cluster": "webstack-local", "user": user, "namespace": namespace},
-                }
-            ],
-            "current-context": "webstack-local",
-        }
-        path.write_text(json.dumps(config, indent=2))
-        path.chmod(0o600)
-
     def _add(self, name: str, argv: list[str], also_logs: Callable[[], Iterable[Path]] = tuple) -> Supervised:
         comp = Supervised(name, argv, self.logs_dir / f"{name}.log", also_logs=also_logs)
         self.components[name] = comp
@@ -249,46 +214,14 @@ class LocalCluster:
         except (Timeout, GiveUp) as e:
             raise ClusterError(str(e) if comp else f"{e}\n{self.tail_logs()}") from e
 
-    def _https_ok(self, url: str, *, verify: bool = True, token: str | None = None) -> bool:
-        ctx = ssl.create_default_context(cafile=str(self.ca_path))
-        if not verify:
-            # The controller manager and scheduler serve health on a self-signed certificate of their own.
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        req = urllib.request.Request(url)  # noqa: S310 - https to our own loopback components
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(req, context=ctx, timeout=2) as resp:  # noqa: S310
-                return bool(resp.status == 200)
-        except urllib.error.HTTPError:
-            return False
-
     # ------------------------------------------------------------- components
     def _start_etcd(self) -> None:
         client, peer = free_port(), free_port()
         self._etcd_url = f"http://127.0.0.1:{client}"
-        peer_url = f"http://127.0.0.1:{peer}"
-        comp = self._add(
-            "etcd",
-            [
-                str(self.binaries.etcd),
-                f"--data-dir={self._dir / 'etcd'}",
-                f"--listen-client-urls={self._etcd_url}",
-                f"--advertise-client-urls={self._etcd_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=default={peer_url}",
-                "--unsafe-no-fsync",  # throwaway data: durability buys nothing, fsync costs seconds
-                "--log-level=warn",
-            ],
+        argv = etcd_command(
+            self.binaries.etcd, self._dir / "etcd", self._etcd_url, f"http://127.0.0.1:{peer}"
         )
-
-        def healthy() -> bool:
-            with urllib.request.urlopen(f"{self._etcd_url}/health", timeout=2) as resp:  # noqa: S310
-                return bool(json.loads(resp.read()).get("health") == "true")
-
-        self._wait("etcd /health", healthy, comp)
+        self._wait("etcd /health", lambda: health.etcd_healthy(self._etcd_url), self._add("etcd", argv))
 
     def _start_apiserver(self) -> None:
         port = free_port()
@@ -298,83 +231,40 @@ class LocalCluster:
         kubelet_client = pki.issue_client_certificate(p, "kube-apiserver-kubelet-client")
         audit_policy = self._dir / audit_log.POLICY_NAME
         audit_policy.write_text(json.dumps(audit_log.policy(), indent=2))
-        comp = self._add(
-            "kube-apiserver",
-            [
-                str(self.binaries.kube_apiserver),
-                f"--etcd-servers={self._etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--tls-cert-file={p / 'apiserver.crt'}",
-                f"--tls-private-key-file={p / 'apiserver.key'}",
-                f"--client-ca-file={p / 'ca.crt'}",
-                f"--token-auth-file={self._dir / 'tokens.csv'}",
-                "--authorization-mode=Node,RBAC",
-                # The default plugin set of a real cluster, plus NodeRestriction as kubeadm enables it.
-                "--enable-admission-plugins=NodeRestriction",
-                f"--service-account-issuer={ISSUER}",
-                f"--api-audiences={ISSUER}",
-                f"--service-account-key-file={p / 'sa.pub'}",
-                f"--service-account-signing-key-file={p / 'sa.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--allow-privileged=true",
-                # logs, exec and port-forward reach a real node's kubelet with this identity, at its node IP.
-                f"--kubelet-client-certificate={kubelet_client[0]}",
-                f"--kubelet-client-key={kubelet_client[1]}",
-                "--kubelet-preferred-address-types=InternalIP",
-                "--profiling=false",
-                # The endpoint reconciler refuses a loopback advertise address (as envtest found too); the
-                # `kubernetes` Service's endpoints are not used by anything on this host.
-                "--endpoint-reconciler-type=none",
-                *audit_log.apiserver_flags(audit_policy, self.audit_log_path),
-                "--v=1",
-            ],
-            also_logs=lambda: audit_log.log_files(self.audit_log_path),
+        argv = apiserver_command(
+            self.binaries.kube_apiserver,
+            etcd_url=self._etcd_url,
+            port=port,
+            pki_dir=p,
+            tokens_file=self._dir / "tokens.csv",
+            kubelet_client=kubelet_client,
+            audit_flags=audit_log.apiserver_flags(audit_policy, self.audit_log_path),
         )
+        comp = self._add("kube-apiserver", argv, also_logs=lambda: audit_log.log_files(self.audit_log_path))
         self._wait_apiserver_ready(comp)
 
     def _wait_apiserver_ready(self, comp: Supervised) -> None:
         self._wait(
             "kube-apiserver /readyz",
-            lambda: self._https_ok(f"{self.server_url}/readyz", token=self.admin_token),
+            lambda: health.https_ok(f"{self.server_url}/readyz", self.ca_path, token=self.admin_token),
             comp,
         )
 
     def _start_kube_component(self, name: str, binary: Path, *flags: str) -> None:
         """kube-controller-manager or kube-scheduler: the admin kubeconfig, and health on its own port."""
-        port, kubeconfig = free_port(), str(self.kubeconfig_path)
-        comp = self._add(
-            name,
-            [
-                str(binary),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={port}",
-                "--v=1",
-                *flags,
-            ],
-        )
+        port = free_port()
+        comp = self._add(name, kube_component_command(binary, self.kubeconfig_path, port, *flags))
         self._wait(
             f"{name} /healthz",
-            lambda: self._https_ok(f"https://127.0.0.1:{port}/healthz", verify=False),
+            lambda: health.https_ok(f"https://127.0.0.1:{port}/healthz", self.ca_path, verify=False),
             comp,
         )
 
     def _start_controller_manager(self) -> None:
-        p = self._dir / "pki"
         self._start_kube_component(
             "kube-controller-manager",
             self.binaries.kube_controller_manager,
-            f"--service-account-private-key-file={p / 'sa.key'}",
-            f"--root-ca-file={p / 'ca.crt'}",
-            "--use-service-account-credentials=true",
-            "--controllers=*",
-            f"--cluster-cidr={POD_CIDR}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            *controller_manager_flags(self._dir / "pki"),
         )
 
     def _start_scheduler(self) -> None:
@@ -382,40 +272,10 @@ class LocalCluster:
 
     def _start_kwok(self) -> None:
         port = free_port()
-        comp = self._add(
-            "kwok",
-            [
-                str(self.binaries.kwok),
-                f"--kubeconfig={self.kubeconfig_path}",
-                f"--config={self._kwok_stages()}",
-                f"--config={EXTRA_KWOK_STAGES}",
-                "--manage-all-nodes=false",
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                # The lower half of the pod range: the real node's pods live in the upper (10.244.250.0/24).
-                f"--cidr={KWOK_POD_CIDR}",
-                "--node-ip=127.0.0.1",
-                # The heartbeat stage renews node status only every ~10 minutes and relies on a Lease for
-                # liveness; without this flag there is no Lease and nodes flap NotReady (and pods with them).
-                "--node-lease-duration-seconds=40",
-                f"--server-address=127.0.0.1:{port}",
-            ],
-        )
-
-        def healthy() -> bool:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                return bool(resp.status == 200)
-
-        self._wait("kwok /healthz", healthy, comp)
-        # kwok creates a StorageClass in none of its binary modes; the volume stages provision every class.
-        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(_storage_class()))
-
-    def _kwok_stages(self) -> Path:
-        """The cached stages, except that kwok leaves PVCs of the real node's storage class alone (the
-        local-path provisioner binds those to directories)."""
-        text = realnode_layout.kwok_stages_leaving_local_path(self.binaries.kwok_stages.read_text())
-        path = self._dir / "kwok-stages.yaml"
-        path.write_text(text)
-        return path
+        stages = kwok.write_stages(self.binaries.kwok_stages, self._dir)
+        comp = self._add("kwok", kwok.kwok_command(self.binaries.kwok, self.kubeconfig_path, stages, port))
+        self._wait("kwok /healthz", lambda: health.http_ok(f"http://127.0.0.1:{port}/healthz"), comp)
+        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(kwok.storage_class()))
 
     def start_real_node(self, wanted: bool | None = None) -> RealNode | None:
         """The real node where the machine allows it (kubelocal.realnode.preflight), beside a running
@@ -435,63 +295,13 @@ class LocalCluster:
         return self.real_node
 
     def _create_nodes(self) -> None:
-        items = [_node(f"kwok-node-{i}") for i in range(self.nodes)]
-        self.kubectl(
-            "apply",
-            "--server-side",
-            "-f",
-            "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-        )
+        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(kwok.kwok_nodes(self.nodes)))
 
     def _wait_nodes_ready(self) -> None:
         def ready() -> bool:
-            out = self.kubectl("get", "nodes", "-o", "json").stdout
-            nodes = json.loads(out)["items"]
-            return len(nodes) >= self.nodes and all(_condition(n, "Ready") == "True" for n in nodes)
+            return kwok.nodes_ready(json.loads(self.kubectl("get", "nodes", "-o", "json").stdout), self.nodes)
 
         self._wait("nodes Ready", ready, self.components["kwok"])
-
-
-def _condition(obj: dict[str, Any], kind: str) -> str | None:
-    for cond in obj.get("status", {}).get("conditions", []) or []:
-        if cond.get("type") == kind:
-            return str(cond.get("status"))
-    return None
-
-
-def _node(name: str) -> dict[str, Any]:
-    capacity = {"cpu": "64", "memory": "512Gi", "pods": "1000", "ephemeral-storage": "1Ti"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "type": "kwok",
-                "topology.kubernetes.io/zone": f"local-{name[-1]}",
-            },
-        },
-        "status": {"capacity": capacity, "allocatable": capacity},
-    }
-
-
-def _storage_class() -> dict[str, Any]:
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {
-            "name": "kwok-volume",
-            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-        },
-        "provisioner": "kwok.x-k8s.io/volume",
-        "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
-    }
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from kubelocal.binaries import Binaries, BinariesMissing, cache_dir
-from kubelocal.cluster import ClusterError, LocalCluster, run_kubectl
+from kubelocal.cluster import LocalCluster
+from kubelocal.kubectl import ClusterError, run_kubectl
 from kubelocal.realnode.layout import LABEL, TOLERATION
 from kubelocal.wait import eventually
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelocal.binaries import Binaries
-from kubelocal.cluster import run_kubectl
+from kubelocal.kubectl import run_kubectl
 
 MANAGED_BY = "app.kubernetes.io/managed-by=webstack-operator"
 GENERATED_ANNOTATION = "webstack.dev/generated"
