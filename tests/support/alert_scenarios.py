@@ -1,21 +1,30 @@
-"""Synthetic series for every alert of a rendered PrometheusRule, and the promtool unit-test file for them.
+"""The scenarios of every alert of a rendered PrometheusRule: the series, whether it fires, what it shows.
 
 For each alert a scenario says what the metrics look like, whether the alert must fire, and (when it fires)
 the value its annotations show. Every number that the spec decides (thresholds, `for:`, the backup
 schedule's period) is read from the stack's spec or from the rendered rule, never written here: a scenario
 sits just past the threshold on the side it tests (midway between the threshold and the metric's bound),
 so a rule whose comparison or threshold drifts from the spec fails. Expected annotations are the rule's own
-templates expanded with the scenario's value (Prometheus's humanize functions, ported below), so a wrong
-value fails too.
+templates expanded with the scenario's value (Prometheus's humanize functions, ported in
+tests/support/prometheus_templates.py), so a wrong value fails too. The promtool unit-test files written
+from them are tests/support/promtool_tests.py's.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from tests.support.alert_series import (
+    MINUTE,
+    SAMPLES,
+    Scenario,
+    Series,
+    beyond,
+    level,
+    rising,
+    within,
+)
+from tests.support.promtool_tests import unit_test_files
 
 from users_api.metrics import LATENCY_BUCKETS
 from webstack_contract import metric_names as m
@@ -31,131 +40,21 @@ from webstack_operator.builders.operator_alerts import (
 from webstack_operator.builders.postgres import statefulset_name
 from webstack_operator.telemetry import metric_names as om
 
-MINUTE = 60
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    labels: Mapping[str, str]
-    values: str  # promtool's expanding notation, e.g. `0+60x30` or `1x30`
-
-    def as_input(self) -> dict[str, str]:
-        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
-        return {"series": f"{self.name}{{{inner}}}", "values": self.values}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    alert: str
-    title: str
-    fires: bool
-    series: list[Series]
-    value: float | None = None  # what `$value` is when it fires (for the annotations)
-    labels: Mapping[str, str] = field(default_factory=dict)  # labels the expression's result carries
-    warmup_seconds: int = 10 * MINUTE  # before `for:` starts counting: the rule's rate windows fill
-    interval_seconds: int = MINUTE
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Prometheus's template functions (template/template.go), for the expected annotations.
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _g4(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def humanize(value: float) -> str:
-    if value == 0 or math.isnan(value) or math.isinf(value):
-        return _g4(value)
-    prefix = ""
-    if abs(value) >= 1:
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"]:
-            if abs(value) < 1000:
-                break
-            prefix, value = p, value / 1000
-    else:
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"]:
-            if abs(value) >= 1:
-                break
-            prefix, value = p, value * 1000
-    return f"{_g4(value)}{prefix}"
-
-
-def humanize_percentage(value: float) -> str:
-    return f"{_g4(value * 100)}%"
-
-
-def humanize_duration(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return _g4(value)
-    if value == 0:
-        return f"{_g4(value)}s"
-    if abs(value) >= 1:
-        sign = "-" if value < 0 else ""
-        whole = int(abs(value))
-        seconds, minutes, hours, days = whole % 60, whole // 60 % 60, whole // 3600 % 24, whole // 86400
-        if days:
-            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
-        if hours:
-            return f"{sign}{hours}h {minutes}m {seconds}s"
-        if minutes:
-            return f"{sign}{minutes}m {seconds}s"
-        return f"{sign}{_g4(abs(value))}s"
-    prefix = ""
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"]:
-        if abs(value) >= 1:
-            break
-        prefix = p
-        value *= 1000
-    return f"{_g4(value)}{prefix}s"
-
-
-_TEMPLATE = re.compile(r"\{\{\s*\$value\s*(?:\|\s*(\w+)\s*)?\}\}")
-_FUNCTIONS: dict[str, Callable[[float], str]] = {
-    "humanize": humanize,
-    "humanizePercentage": humanize_percentage,
-    "humanizeDuration": humanize_duration,
-}
-
-
-def expand(template: str, value: float | None) -> str:
-    """The annotation text Prometheus renders for `$value` (the only template variable the rules use)."""
-
-    def one(match: re.Match[str]) -> str:
-        assert value is not None, f"{template!r} shows $value: the scenario must say what it is"
-        function = match.group(1)
-        return _FUNCTIONS[function](value) if function else f"{value:g}"
-
-    return _TEMPLATE.sub(one, template)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Series builders
-# ---------------------------------------------------------------------------------------------------------
-
-SAMPLES = 90  # one and a half hours of one-minute samples: past every window plus the longest default `for:`
-
-
-def rising(name: str, labels: Mapping[str, str], per_second: float, samples: int = SAMPLES) -> Series:
-    """A counter growing at `per_second`."""
-    return Series(name, labels, f"0+{per_second * MINUTE:.12g}x{samples}")
-
-
-def level(name: str, labels: Mapping[str, str], value: float, samples: int = SAMPLES) -> Series:
-    return Series(name, labels, f"{value:.12g}x{samples}")
-
-
-def beyond(threshold: float, bound: float) -> float:
-    """Midway from a threshold to the metric's bound: past the threshold, inside what the metric can be."""
-    return (threshold + bound) / 2
-
-
-def within(threshold: float) -> float:
-    """Half the threshold: well on the quiet side of an upper limit."""
-    return threshold / 2
-
+# Scenario and unit_test_files are imported from here too (tests/integration/operator/test_alert_rules.py).
+__all__ = [
+    "Scenario",
+    "Series",
+    "backend_down",
+    "backups",
+    "cache_hit_ratio",
+    "error_rate",
+    "latency",
+    "operator_scenarios",
+    "postgres",
+    "redis_unreachable",
+    "stack_scenarios",
+    "unit_test_files",
+]
 
 # ---------------------------------------------------------------------------------------------------------
 # Scenarios of a stack's alerts
@@ -434,58 +333,4 @@ def operator_scenarios() -> list[Scenario]:
             1,
             labels={"job": OPERATOR_JOB},
         ),
-    ]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The promtool unit-test files
-# ---------------------------------------------------------------------------------------------------------
-
-_DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def seconds(duration: str) -> float:
-    match = _DURATION.match(duration)
-    assert match, f"not a Prometheus duration: {duration!r}"
-    return int(match.group(1)) * _UNIT[match.group(2)]
-
-
-def unit_test_files(
-    rules_file: str, rules: Mapping[str, Mapping[str, Any]], scenarios: list[Scenario]
-) -> list[dict[str, Any]]:
-    """One promtool test file per sampling interval (it is a per-file setting), each a list of groups."""
-    by_interval: dict[int, list[dict[str, Any]]] = {}
-    for scenario in scenarios:
-        rule = rules[scenario.alert]
-        step = scenario.interval_seconds
-        eval_seconds = scenario.warmup_seconds + seconds(rule.get("for", "0s")) + 2 * step
-        eval_seconds = math.ceil(eval_seconds / step) * step
-        expected: list[dict[str, Any]] = []
-        if scenario.fires:
-            expected.append(
-                {
-                    "exp_labels": {**rule.get("labels", {}), **scenario.labels},
-                    "exp_annotations": {
-                        key: expand(text, scenario.value) for key, text in rule.get("annotations", {}).items()
-                    },
-                }
-            )
-        by_interval.setdefault(step, []).append(
-            {
-                "name": f"{scenario.alert}: {scenario.title}",
-                "interval": f"{step}s",
-                "input_series": [s.as_input() for s in scenario.series],
-                "alert_rule_test": [
-                    {
-                        "eval_time": f"{int(eval_seconds)}s",
-                        "alertname": scenario.alert,
-                        "exp_alerts": expected,
-                    }
-                ],
-            }
-        )
-    return [
-        {"rule_files": [rules_file], "evaluation_interval": f"{step}s", "tests": groups}
-        for step, groups in sorted(by_interval.items())
     ]

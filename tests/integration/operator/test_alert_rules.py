@@ -15,9 +15,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.support.alert_scenarios import Scenario, operator_scenarios, stack_scenarios, unit_test_files
+from tests.support.alert_scenarios import Scenario, operator_scenarios, stack_scenarios
 from tests.support.operator import SAMPLES
 from tests.support.promtool import check_rules, promtool, write_rules
+from tests.support.promtool_tests import unit_test_files
 from tests.support.rendered_stacks import SETTINGS, merge
 
 from webstack_operator.api.monitoring_types import STACK_ALERTS
