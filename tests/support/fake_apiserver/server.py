@@ -1,27 +1,12 @@
-"""A fake Kubernetes API server for the client's unit tests: the real wire format, little of the behaviour.
+"""FakeApi: the fake apiserver's object store, its HTTP handlers, and what a test steers.
 
-It serves
-- discovery: `/api/v1`, `/apis` and `/apis/<group>/<version>` (APIResourceLists, subresources included);
-  `metrics.k8s.io/v1beta1` is listed but its own document answers 503, as an aggregated API whose backend
-  is down does;
-- objects under `/api/v1/...` and `/apis/<group>/<version>/...`: GET of one or of a list (`labelSelector`
-  with `key=value` terms; `limit`/`continue` pages, a token older than `expire` answering 410; list items
-  without apiVersion/kind, as the apiserver sends them), POST, PATCH
-  (apply patch with `fieldManager`, `force` and `dryRun=All`; merge patch, also of `/status`), DELETE;
-- watches (`?watch=1`): the events after `resourceVersion`, then live ones, one JSON document a line,
-  written in `chunk_size` pieces; an ERROR event with a 410 Status when that version was compacted away.
-
-A test writes as another client would (`create`, `update`, `delete`), steers the open watches (`bookmark`,
-`expire`, `end_watches`, `drop_watches`) and scripts the next answers to a path (`answer`, `drop`).
-Every request is recorded in `requests`.
+What it serves, and how a test drives it, is described in the package's docstring (__init__.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,52 +15,23 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
+from tests.support.fake_apiserver import discovery
+from tests.support.fake_apiserver.wire import (
+    BROKEN_GROUP_VERSION,
+    JSON,
+    KINDS,
+    OBJECT_PATH,
+    RESOURCES,
+    Key,
+    Selection,
+    error,
+    merge,
+    selector,
+    status,
+)
 
-JSON = dict[str, Any]
 # A ConfigMap's data may take 1 MiB; aiohttp's readline gives up at 512 KiB (128 KiB in older versions).
 BIG = 900_000
-Key = tuple[str, str, str, str]  # groupVersion, plural, namespace ("" when cluster-scoped), name
-
-
-def status(code: int, reason: str, message: str) -> JSON:
-    """A failure the way the apiserver reports one."""
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-
-
-def _resource(name: str, kind: str, *, namespaced: bool = True) -> JSON:
-    return {"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["get"]}
-
-
-RESOURCES: dict[str, list[JSON]] = {
-    "v1": [
-        _resource("configmaps", "ConfigMap"),
-        _resource("secrets", "Secret"),
-        _resource("namespaces", "Namespace", namespaced=False),
-        _resource("pods", "Pod"),
-        _resource("pods/log", "Pod"),
-    ],
-    "apps/v1": [
-        _resource("deployments", "Deployment"),
-        _resource("deployments/status", "Deployment"),
-        _resource("deployments/scale", "Scale"),
-    ],
-    "rbac.authorization.k8s.io/v1": [_resource("clusterroles", "ClusterRole", namespaced=False)],
-    "monitoring.coreos.com/v1": [_resource("servicemonitors", "ServiceMonitor")],
-}
-BROKEN_GROUP_VERSION = "metrics.k8s.io/v1beta1"
-KINDS = {(gv, r["name"]): r["kind"] for gv, resources in RESOURCES.items() for r in resources}
-OBJECT_PATH = re.compile(
-    r"/(?:api/(?P<core>v1)|apis/(?P<gv>[^/]+/[^/]+))(?:/namespaces/(?P<namespace>[^/]+))?"
-    r"/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?P<status>/status)?"
-)
 
 
 @dataclass(frozen=True)
@@ -104,43 +60,7 @@ class _Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class _Selection:
-    """What one list or watch asks for; a watch's events wait in its queue (None ends it)."""
-
-    group_version: str
-    plural: str
-    namespace: str | None
-    selector: dict[str, str]
-    queue: asyncio.Queue[JSON | None] = field(default_factory=asyncio.Queue)
-
-    def sees(self, key: Key, obj: JSON) -> bool:
-        labels = obj.get("metadata", {}).get("labels") or {}
-        return (
-            key[:2] == (self.group_version, self.plural)
-            and self.namespace in (None, key[2])
-            and all(labels.get(k) == v for k, v in self.selector.items())
-        )
-
-
 _DROP: JSON = {"type": "(drop the connection)"}
-
-
-def _selector(query: str) -> dict[str, str]:
-    terms = (term.replace("==", "=").split("=", 1) for term in query.split(",") if term)
-    return {k.strip(): v.strip() for k, v in terms}
-
-
-def _merge(target: JSON, patch: JSON) -> JSON:
-    """RFC 7386 merge patch."""
-    for k, v in patch.items():
-        if v is None:
-            target.pop(k, None)
-        elif isinstance(v, dict) and isinstance(target.get(k), dict):
-            _merge(target[k], v)
-        else:
-            target[k] = copy.deepcopy(v)
-    return target
 
 
 class FakeApi:
@@ -150,7 +70,7 @@ class FakeApi:
         self.revision = 100
         self.compacted = 0  # a watch from a resourceVersion below this gets ERROR 410
         self.history: list[tuple[int, Key, JSON]] = []
-        self.watches: list[_Selection] = []
+        self.watches: list[Selection] = []
         self.chunk_size = 16 * 1024
         self.pages = 0  # list answers given
         self.compactions = 0  # continue tokens issued before the last `expire` answer 410
@@ -320,92 +240,38 @@ class FakeApi:
         return await handler(request)
 
     async def _core(self, _: web.Request) -> web.Response:
-        return web.json_response(
-            {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES["v1"]}
-        )
+        return web.json_response(discovery.resource_list("v1"))
 
     def _asks_aggregated(self, request: web.Request) -> bool:
         return self.aggregated and "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
 
     def _aggregated(self, core: bool) -> web.Response:
-        groups: dict[str, list[JSON]] = {}
-        for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
-            if ("/" not in gv) != core:
-                continue
-            group, _, version = gv.rpartition("/")
-            resources = [
-                {
-                    "resource": r["name"],
-                    "responseKind": {"group": group, "version": version, "kind": r["kind"]},
-                    "scope": "Namespaced" if r["namespaced"] else "Cluster",
-                    "verbs": r["verbs"],
-                    "subresources": [
-                        {"subresource": sub["name"].split("/", 1)[1], "verbs": ["get"]}
-                        for sub in RESOURCES.get(gv, [])
-                        if sub["name"].startswith(r["name"] + "/")
-                    ],
-                }
-                for r in RESOURCES.get(
-                    gv, [{"name": "pods", "kind": "PodMetrics", "namespaced": True, "verbs": []}]
-                )
-                if "/" not in r["name"]
-            ]
-            entry = {"version": version, "resources": resources}
-            entry["freshness"] = "Stale" if gv in self.stale else "Current"
-            groups.setdefault(group, []).append(entry)
-        return web.json_response(
-            {
-                "kind": "APIGroupDiscoveryList",
-                "apiVersion": "apidiscovery.k8s.io/v2",
-                "metadata": {},
-                "items": [
-                    {"metadata": {"name": name}, "versions": versions} for name, versions in groups.items()
-                ],
-            },
-            content_type="application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-        )
+        document = discovery.aggregated(core=core, stale=self.stale)
+        return web.json_response(document, content_type=discovery.AGGREGATED_CONTENT_TYPE)
 
     async def _api(self, request: web.Request) -> web.Response:
         if self._asks_aggregated(request):
             return self._aggregated(core=True)
-        return web.json_response({"kind": "APIVersions", "versions": ["v1"]})
+        return web.json_response(discovery.api_versions())
 
     async def _groups(self, request: web.Request) -> web.Response:
         if self._asks_aggregated(request):
             return self._aggregated(core=False)
-        groups: dict[str, list[str]] = {}
-        for gv in [*RESOURCES, BROKEN_GROUP_VERSION]:
-            if "/" in gv:
-                group, version = gv.split("/")
-                groups.setdefault(group, []).append(version)
-        return web.json_response(
-            {
-                "kind": "APIGroupList",
-                "apiVersion": "v1",
-                "groups": [
-                    {
-                        "name": name,
-                        "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
-                        "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]},
-                    }
-                    for name, versions in groups.items()
-                ],
-            }
-        )
+        return web.json_response(discovery.group_list())
 
     async def _group_version(self, request: web.Request) -> web.Response:
         gv = f"{request.match_info['group']}/{request.match_info['version']}"
         if gv == BROKEN_GROUP_VERSION:
-            return _error(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+            return error(503, "ServiceUnavailable", "the server is currently unable to handle the request")
         if gv not in RESOURCES:
-            return _error(404, "NotFound", "the server could not find the requested resource")
-        return web.json_response({"kind": "APIResourceList", "groupVersion": gv, "resources": RESOURCES[gv]})
+            return error(404, "NotFound", "the server could not find the requested resource")
+        return web.json_response(discovery.resource_list(gv))
 
     async def _objects(self, request: web.Request) -> web.StreamResponse:
         match = OBJECT_PATH.fullmatch(request.path)
         gv = match and (match["core"] or match["gv"])
         if not match or not gv or (gv, match["plural"]) not in KINDS:
-            return _error(404, "NotFound", "the server could not find the requested resource")
+            return error(404, "NotFound", "the server could not find the requested resource")
         if match["name"] is None:
             return await self._collection(request, gv, match["plural"], match["namespace"])
         key = (gv, match["plural"], match["namespace"] or "", match["name"])
@@ -414,7 +280,7 @@ class FakeApi:
     async def _collection(
         self, request: web.Request, gv: str, plural: str, namespace: str | None
     ) -> web.StreamResponse:
-        selected = _Selection(gv, plural, namespace, _selector(request.query.get("labelSelector", "")))
+        selected = Selection(gv, plural, namespace, selector(request.query.get("labelSelector", "")))
         if request.method == "GET" and request.query.get("watch") in ("1", "true"):
             return await self._watch(request, selected)
         if request.method == "GET":
@@ -423,15 +289,15 @@ class FakeApi:
             obj = await request.json()
             key = self._key(request.path, obj)
             if key in self.objects:
-                return _error(409, "AlreadyExists", f'{plural} "{key[3]}" already exists')
+                return error(409, "AlreadyExists", f'{plural} "{key[3]}" already exists')
             return web.json_response(self._write("ADDED", key, obj), status=201)
-        return _error(405, "MethodNotAllowed", f"{request.method} on a collection")
+        return error(405, "MethodNotAllowed", f"{request.method} on a collection")
 
     async def _object(self, request: web.Request, key: Key, *, status: bool) -> web.Response:
         existing, query = self.objects.get(key), request.query
         if request.method == "PATCH" and request.content_type == "application/apply-patch+yaml":
             if not query.get("fieldManager"):
-                return _error(400, "BadRequest", "fieldManager: Required value: is required for apply patch")
+                return error(400, "BadRequest", "fieldManager: Required value: is required for apply patch")
             obj = await request.json()  # JSON is YAML
             if existing:
                 obj["metadata"]["uid"] = existing["metadata"]["uid"]
@@ -439,19 +305,19 @@ class FakeApi:
                 return web.json_response(obj)
             return web.json_response(self._write("MODIFIED" if existing else "ADDED", key, obj))
         if existing is None:
-            return _error(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+            return error(404, "NotFound", f'{key[1]} "{key[3]}" not found')
         if request.method == "GET":
             return web.json_response(existing)
         if request.method == "PATCH" and request.content_type == "application/merge-patch+json":
             patch = await request.json()
             if status:  # the status subresource changes nothing else
                 patch = {"status": patch.get("status")}
-            return web.json_response(self._write("MODIFIED", key, _merge(copy.deepcopy(existing), patch)))
+            return web.json_response(self._write("MODIFIED", key, merge(copy.deepcopy(existing), patch)))
         if request.method == "DELETE":
             return web.json_response(self._write("DELETED", key, existing))
-        return _error(415, "UnsupportedMediaType", f"{request.method} {request.content_type}")
+        return error(415, "UnsupportedMediaType", f"{request.method} {request.content_type}")
 
-    def _list(self, selected: _Selection, query: dict[str, str]) -> web.Response:
+    def _list(self, selected: Selection, query: dict[str, str]) -> web.Response:
         """`limit` and `continue` as the apiserver pages: a token names where the next page starts and the
         revision it was issued at; one issued before a compaction answers 410 Expired."""
         items = [  # the apiserver leaves apiVersion and kind out of list items
@@ -464,7 +330,7 @@ class FakeApi:
             epoch, issued, start = (int(part) for part in query["continue"].split(":"))
             if epoch < self.compactions:
                 message = "The provided continue parameter is too old to display a consistent list result."
-                return _error(410, "Expired", message)
+                return error(410, "Expired", message)
         metadata: JSON = {"resourceVersion": str(issued)}
         limit = int(query.get("limit") or 0)
         if limit and start + limit < len(items):
@@ -482,7 +348,7 @@ class FakeApi:
             }
         )
 
-    async def _watch(self, request: web.Request, watch: _Selection) -> web.StreamResponse:
+    async def _watch(self, request: web.Request, watch: Selection) -> web.StreamResponse:
         since = int(request.query.get("resourceVersion") or self.revision)
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
@@ -509,7 +375,3 @@ class FakeApi:
         line = json.dumps(event).encode() + b"\n"
         for start in range(0, len(line), self.chunk_size):
             await response.write(line[start : start + self.chunk_size])
-
-
-def _error(code: int, reason: str, message: str) -> web.Response:
-    return web.json_response(status(code, reason, message), status=code)
