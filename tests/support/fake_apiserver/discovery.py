@@ -44,7 +44,7 @@ def group_list() -> JSON:
     }
 
 
-def aggregated(*, core: bool, stale: Collection[str]) -> JSON:
+def aggregated_discovery(*, core: bool, stale: Collection[str]) -> JSON:
     """The legacy group (`core`, for /api) or the named groups (/apis), with `stale` group versions
     marked Stale."""
     groups: dict[str, list[JSON]] = {}

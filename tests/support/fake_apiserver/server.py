@@ -15,7 +15,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
-from tests.support.fake_apiserver import discovery
+from tests.support.fake_apiserver.discovery import (
+    AGGREGATED_CONTENT_TYPE,
+    aggregated_discovery,
+    api_versions,
+    group_list,
+    resource_list,
+)
 from tests.support.fake_apiserver.wire import (
     BROKEN_GROUP_VERSION,
     JSON,
@@ -240,24 +246,24 @@ class FakeApi:
         return await handler(request)
 
     async def _core(self, _: web.Request) -> web.Response:
-        return web.json_response(discovery.resource_list("v1"))
+        return web.json_response(resource_list("v1"))
 
     def _asks_aggregated(self, request: web.Request) -> bool:
         return self.aggregated and "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
 
     def _aggregated(self, core: bool) -> web.Response:
-        document = discovery.aggregated(core=core, stale=self.stale)
-        return web.json_response(document, content_type=discovery.AGGREGATED_CONTENT_TYPE)
+        document = aggregated_discovery(core=core, stale=self.stale)
+        return web.json_response(document, content_type=AGGREGATED_CONTENT_TYPE)
 
     async def _api(self, request: web.Request) -> web.Response:
         if self._asks_aggregated(request):
             return self._aggregated(core=True)
-        return web.json_response(discovery.api_versions())
+        return web.json_response(api_versions())
 
     async def _groups(self, request: web.Request) -> web.Response:
         if self._asks_aggregated(request):
             return self._aggregated(core=False)
-        return web.json_response(discovery.group_list())
+        return web.json_response(group_list())
 
     async def _group_version(self, request: web.Request) -> web.Response:
         gv = f"{request.match_info['group']}/{request.match_info['version']}"
@@ -265,7 +271,7 @@ class FakeApi:
             return error(503, "ServiceUnavailable", "the server is currently unable to handle the request")
         if gv not in RESOURCES:
             return error(404, "NotFound", "the server could not find the requested resource")
-        return web.json_response(discovery.resource_list(gv))
+        return web.json_response(resource_list(gv))
 
     async def _objects(self, request: web.Request) -> web.StreamResponse:
         match = OBJECT_PATH.fullmatch(request.path)
