@@ -69,8 +69,8 @@ class AuditWrite:
 
 @dataclass(frozen=True)
 class Term:
-    """A pod's time as the Lease's holder: from its take (received) until the next successful Lease write
-    that names another holder or none (received), or open."""
+    """A pod's time as the Lease's holder: from its take (completed: only then did it hold) until the next
+    successful Lease write that names another holder or none (received), or open."""
 
     pod: str
     began: datetime
@@ -150,7 +150,7 @@ def leader_terms(rows: Iterable[AuditWrite]) -> list[Term]:
         if terms and terms[-1].ended is None:
             terms[-1] = Term(terms[-1].pod, terms[-1].began, row.received)
         if named is not None:
-            terms.append(Term(named, row.received, None))
+            terms.append(Term(named, row.completed, None))
         holder = named
     return terms
 

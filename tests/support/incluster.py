@@ -8,7 +8,9 @@ while the installed one runs, or the two would reconcile the same stacks.
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,56 @@ LAB_OVERLAY = ROOT / "deploy" / "overlays" / "lab"
 NAMESPACE = "webstack-system"
 NAME = "webstack-operator"
 INSTALL_MANAGER = "lab-install"
+
+
+class LogFollower:
+    """`kubectl logs -f` of every operator pod that appears, each into a file, kept for the run's search for
+    leaked passwords once its stream ends: a deleted pod's last lines (a leader stopping, the old pods
+    of a roll reconciling to the end) go with the pod, and the kubelet removes its files."""
+
+    def __init__(self, cluster: KubeTarget) -> None:
+        self.cluster = cluster
+        self._dir = Path(tempfile.mkdtemp(prefix="operator-pod-logs-"))
+        self._streams: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="operator-log-follower", daemon=True)
+
+    def start(self) -> LogFollower:
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1):
+            listed = self.cluster.kubectl(
+                "-n",
+                NAMESPACE,
+                "get",
+                "pods",
+                "-l",
+                f"app.kubernetes.io/name={NAME}",
+                "-o",
+                "name",
+                check=False,
+            )
+            for pod in listed.stdout.split():
+                name = pod.split("/", 1)[1]
+                if name not in self._streams:
+                    with (self._dir / f"{name}.log").open("wb") as out:
+                        argv = [
+                            str(self.cluster.kubectl_path),
+                            f"--kubeconfig={self.cluster.kubeconfig_path}",
+                        ]
+                        argv += ["-n", NAMESPACE, "logs", "-f", pod]
+                        self._streams[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        """Ends the streams and keeps every file (a stream of a pod already gone has ended by itself)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for name, stream in self._streams.items():
+            stream.terminate()
+            stream.wait(10)
+            leaks.keep_log(self._dir / f"{name}.log", f"incluster-{name}")
 
 
 @dataclass
@@ -73,19 +125,9 @@ class InCluster:
         )
         return leader
 
-    def keep_logs(self) -> None:
-        """Every operator pod's log, for the run's search for leaked passwords, before the pod goes."""
-        with tempfile.TemporaryDirectory() as scratch:
-            for pod in self.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"]:
-                name = pod["metadata"]["name"]
-                path = Path(scratch) / f"{name}.log"
-                path.write_text(self.kubectl("logs", name, "--all-containers", check=False))
-                leaks.keep_log(path, f"incluster-{name}")
-
     def uninstall(self) -> None:
         """The Deployment and its Lease go (an installed operator left running would reconcile every later
         module's stacks); the CRD, RBAC and namespace stay for the install tests, which re-apply them."""
-        self.keep_logs()
         self.kubectl("delete", "deployment", NAME, "--ignore-not-found", "--wait=true")
         eventually(
             lambda: self.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"],

@@ -107,6 +107,14 @@ class Summary:
     def outage_seconds(self) -> float:
         return self.outage.seconds if self.outage else 0.0
 
+    @property
+    def failure_span_seconds(self) -> float:
+        """From the first failed request's start to the last one's end: the bound a promise is about, since
+        failures mixed with successes (one of three pods gone) never make one long run."""
+        if not self.failures:
+            return 0.0
+        return max(r.ended for r in self.failures) - min(r.started for r in self.failures)
+
 
 def longest_outage(records: list[Record] | tuple[Record, ...]) -> Outage | None:
     """The longest run of failures consecutive in order of start. Start order, because a request's fate is
@@ -257,7 +265,7 @@ class Load:
         chooser = random.Random(self.seed * 1000 + index)
         operations = ["create", "get", "list"]
         weights = [self.mix.create, self.mix.get, self.mix.list]
-        with httpx.Client(base_url=self.base_url, timeout=self.timeout) as client:
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout, trust_env=False) as client:
             for sequence in itertools.count():
                 slot = pacer.next_slot()
                 if slot is None or self._stop.wait(max(0.0, slot - time.monotonic())):

@@ -140,20 +140,34 @@ class RealStack:
         return result
 
     def keep_logs(self) -> None:
-        """Every container's log (previous runs too) for the run's search for leaked passwords, before the
-        namespace goes and the kubelet removes them."""
-        with tempfile.TemporaryDirectory() as scratch:
-            for pod in self.get("pods")["items"]:
-                spec = pod["spec"]
-                for container in spec.get("initContainers", []) + spec["containers"]:
-                    name = f"{pod['metadata']['name']}-{container['name']}"
-                    for previous in ("--previous=false", "--previous=true"):
-                        out = self.kubectl(
-                            "logs", pod["metadata"]["name"], "-c", container["name"], previous, check=False
-                        )
-                        path = Path(scratch) / f"{name}{previous[-5:]}.log"
-                        path.write_text(out)
-                        leaks.keep_log(path, f"realnode-{self.namespace}-{path.stem}")
+        keep_namespace_logs(self.cluster, self.namespace)
+
+
+def keep_namespace_logs(cluster: KubeTarget, namespace: str) -> None:
+    """Every container's log in the namespace (previous runs too) for the run's search for leaked
+    passwords, before the namespace goes and the kubelet removes them."""
+    pods: list[JSON] = json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)[
+        "items"
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        for pod in pods:
+            spec = pod["spec"]
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                name = f"{pod['metadata']['name']}-{container['name']}"
+                for previous in ("--previous=false", "--previous=true"):
+                    out = cluster.kubectl(
+                        "-n",
+                        namespace,
+                        "logs",
+                        pod["metadata"]["name"],
+                        "-c",
+                        container["name"],
+                        previous,
+                        check=False,
+                    ).stdout
+                    path = Path(scratch) / f"{name}{previous[-5:]}.log"
+                    path.write_text(out)
+                    leaks.keep_log(path, f"realnode-{namespace}-{path.stem}")
 
 
 def deploy(cluster: KubeTarget, namespace: str) -> RealStack:

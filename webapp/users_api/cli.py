@@ -18,6 +18,8 @@ from users_api.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("users_api.cli")
 
+# In-flight requests get this long after SIGTERM (the preStop drain comes first; the pod's grace covers both).
+GRACEFUL_SHUTDOWN_SECONDS = 10
 # The exit codes say whether running the same command again can help (the operator's Job retries only 3).
 EXIT_MIGRATION_FAILED = 1  # a migration failed or cannot be applied: the same image fails again
 EXIT_CONFIG_ERROR = 2
@@ -42,7 +44,7 @@ def serve(settings: Settings) -> None:
         log_config=None,  # keep the JSON handler configure_logging installed
         server_header=False,
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

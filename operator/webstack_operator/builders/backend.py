@@ -16,7 +16,7 @@ from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
-from webstack_operator.builders.probes import http_probe
+from webstack_operator.builders.probes import drain_before_stop, http_probe
 from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
 from webstack_operator.builders.services import service
 from webstack_operator.kube.jsondata import JSON
@@ -156,6 +156,7 @@ def backend_pod_template(ctx: StackContext) -> JSON:
             "readinessProbe": http_probe("/readyz", period=5, timeout=3),
         },
     )
+    container["lifecycle"] = drain_before_stop()
     return {
         "metadata": {
             "labels": labels.standard_labels(ctx.name, labels.BACKEND),

@@ -15,7 +15,7 @@ from webstack_operator.builders.hardening import TMP_VOLUME, container_security_
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.placement import scheduling
-from webstack_operator.builders.probes import http_probe
+from webstack_operator.builders.probes import drain_before_stop, http_probe
 from webstack_operator.builders.services import service
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
@@ -69,6 +69,7 @@ def nginx_container(ctx: StackContext) -> JSON:
         "securityContext": container_security_context(),
         "livenessProbe": http_probe("/healthz", period=10),
         "readinessProbe": http_probe("/healthz", period=5),
+        "lifecycle": drain_before_stop(),
         "volumeMounts": [
             {
                 "name": "config",

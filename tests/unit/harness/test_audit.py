@@ -24,6 +24,7 @@ from tests.support.audit import (
 from kubelocal.audit_log import OPERATOR_USER
 
 T0 = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
+TOOK = timedelta(milliseconds=5)  # every request in these events completes this long after it was received
 LEASE = "webstack-operator"
 A, B = "webstack-operator-5d9c7-aaaaa", "webstack-operator-5d9c7-bbbbb"
 
@@ -52,7 +53,7 @@ def event(
         "objectRef": {"resource": resource, "namespace": "team", "name": "shop-backend"},
         "responseStatus": {"metadata": {}, "code": code},
         "requestReceivedTimestamp": received.isoformat().replace("+00:00", "Z"),
-        "stageTimestamp": (received + timedelta(milliseconds=5)).isoformat().replace("+00:00", "Z"),
+        "stageTimestamp": (received + TOOK).isoformat().replace("+00:00", "Z"),
     }
     if resource == "leases":
         found["level"] = "Request"
@@ -90,8 +91,8 @@ def test_a_clean_handover_passes_both_checks() -> None:
     found = rows(*handover())
     assert [w.pod for w in successful_writes(found)] == [A, A, A, B, B]
     assert leader_terms(found) == [
-        Term(A, T0, T0 + timedelta(seconds=4)),
-        Term(B, T0 + timedelta(seconds=5), None),
+        Term(A, T0 + TOOK, T0 + timedelta(seconds=4)),  # a term begins once its take returned
+        Term(B, T0 + timedelta(seconds=5) + TOOK, None),
     ]
     assert_one_writer_at_a_time(found)
     assert_writes_within_terms(found)
@@ -116,7 +117,7 @@ def test_a_write_before_the_pods_own_take_fails() -> None:
     with pytest.raises(AssertionError) as failure:
         assert_writes_within_terms(found)
     assert f"16:00:02.000000 {B} patch deployments team/shop-backend 200" in str(failure.value)
-    assert f"terms: {A} [16:00:00.000000 .. 16:00:03.000000], {B} [16:00:03.000000 .. open]" in str(
+    assert f"terms: {A} [16:00:00.005000 .. 16:00:03.000000], {B} [16:00:03.005000 .. open]" in str(
         failure.value
     )
 
@@ -143,7 +144,7 @@ def test_failed_requests_lease_writes_and_unbound_tokens_are_not_writes() -> Non
     )
     assert {w.pod for w in found} == {A, B}
     assert [(w.pod, w.code) for w in successful_writes(found)] == [(A, 200), (A, 200)]
-    assert leader_terms(found) == [Term(A, T0, None)]
+    assert leader_terms(found) == [Term(A, T0 + TOOK, None)]
     assert_one_writer_at_a_time(found)
     assert_writes_within_terms(found)
 
@@ -182,3 +183,15 @@ def test_a_subresource_is_part_of_the_resource() -> None:
     status["objectRef"]["subresource"] = "status"
     row = as_write(status)
     assert row is not None and row.resource == "webstacks/status" and not row.is_lease
+
+
+def test_writes_that_straddle_a_take_fail() -> None:
+    # The old leader's write received just before the new leader's take and completed after the take was
+    # received: the two pods wrote at once (kopf's own patches are not fenced by the Lease).
+    straddling = rows(take(0, A, "create", 201), event(2.999, A), take(3, B))
+    with pytest.raises(AssertionError, match="outside their pod's term"):
+        assert_writes_within_terms(straddling)
+    # A write by the new leader received while its own take was still in flight: not yet its term.
+    early = rows(take(0, A, "create", 201), take(3, B), event(3.002, B))
+    with pytest.raises(AssertionError, match="outside their pod's term"):
+        assert_writes_within_terms(early)

@@ -1,0 +1,66 @@
+"""The real-node suites' shared pieces: the operator installed in the cluster (deploy/overlays/lab) and the
+demo stack it reconciles onto real pods, once for the package (the suites run on one worker, one after the
+other: tests/support/scheduling.py), since each costs real pods and tens of seconds."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from tests.support.fixtures import apply_doc
+from tests.support.incluster import InCluster, LogFollower
+from tests.support.operator import OperatorProcess, wait_phase
+from tests.support.realnode_stack import RESTRICTED, keep_namespace_logs, lab_sample
+
+from kubelocal import leaks
+from kubelocal.target import KubeTarget
+
+
+@pytest.fixture(scope="package")
+def installed(platform: KubeTarget, operator: OperatorProcess, real_node: str) -> Iterator[InCluster]:
+    if platform.local is None:
+        pytest.skip("the lab's proof: its images loaded on its node, its audit log (any cluster: the e2e)")
+    operator.stop()  # the session's operator reconciles every namespace too
+    incluster = InCluster(platform)
+    logs = LogFollower(platform).start()
+    try:
+        started = time.monotonic()
+        incluster.since = datetime.now(UTC)  # the audit checks cover every term from the first
+        incluster.install()
+        print(f"[figures] install to rollout complete: {time.monotonic() - started:.1f}s")
+        yield incluster
+    finally:
+        try:
+            incluster.uninstall()
+        finally:
+            logs.stop()
+            operator.start()
+
+
+@pytest.fixture(scope="package")
+def demo(installed: InCluster) -> Iterator[dict[str, Any]]:
+    """The demo sample on real pods, as the installed operator reconciles it."""
+    cluster = installed.cluster
+    namespace = f"incluster-{uuid.uuid4().hex[:6]}"
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": RESTRICTED}}
+    )
+    doc = lab_sample(namespace)
+    # The issue's demo stack: a canary (its first version goes straight to 100%), backup on a schedule.
+    steps = [{"setWeight": 50}, {"pause": {"duration": "30s"}}, {"setWeight": 100}]
+    doc["spec"]["backend"]["delivery"] = {"strategy": "Canary", "steps": steps}
+    doc["spec"]["backup"] = {"enabled": True, "schedule": "0 3 * * *"}
+    try:
+        started = time.monotonic()
+        apply_doc(cluster, doc)
+        wait_phase(cluster, namespace, doc["metadata"]["name"], timeout=300)
+        print(f"[figures] demo sample applied to Ready on real pods: {time.monotonic() - started:.1f}s")
+        yield doc
+    finally:
+        keep_namespace_logs(cluster, namespace)
+        leaks.harvest(cluster.kubeconfig_path)  # its generated passwords, for the same search
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
