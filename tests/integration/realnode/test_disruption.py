@@ -22,9 +22,9 @@ from tests.support.realnode_stack import is_ready
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
-# What the docs promise (docs/ops/runbooks.md "Disruptions"): deleting a backend pod fails no request; the
-# readiness probe takes it out of the Service before uvicorn stops accepting, in-flight requests finish
-# within the grace period.
+# What the docs promise (docs/ops/upgrade.md, "What clients and the operator see when pods go"): a deleted
+# backend pod fails no request. The kubelet's preStop sleep keeps it serving while it leaves the Service's
+# endpoints, then uvicorn finishes what is in flight within the grace period.
 BACKEND_POD_LOSS_FAILED_REQUESTS = 0
 # Answers after a disruption that show the stack serves again, not only that one request got through.
 ANSWERED_AFTER = 20
