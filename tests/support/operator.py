@@ -9,7 +9,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,16 +193,27 @@ class OperatorPod:
     name: str
     ip: str
     template_hash: str
+    # On a cluster whose pod IPs the host cannot reach (kind, EKS): read through the API server's pod proxy.
+    via: KubeTarget | None = None
+    namespace: str = OPERATOR_NAMESPACE
+
+    def _get(self, port: int, path: str) -> str:
+        if self.via is not None:
+            raw = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}:{port}/proxy{path}"
+            return self.via.kubectl("get", "--raw", raw).stdout
+        with urllib.request.urlopen(f"http://{self.ip}:{port}{path}", timeout=5) as r:
+            return str(r.read().decode())
 
     def health(self) -> dict[str, Any]:
+        if self.via is not None:
+            return dict(json.loads(self._get(LIVENESS_PORT, "/healthz")))
         return read_health(f"http://{self.ip}:{LIVENESS_PORT}/healthz")
 
     def role(self) -> str:
         return str(self.health()["role"])
 
     def metric(self, name: str, **labels: str) -> float:
-        with urllib.request.urlopen(f"http://{self.ip}:{METRICS_PORT}/metrics", timeout=5) as r:
-            return parse_metric(r.read().decode(), name, **labels)
+        return parse_metric(self._get(METRICS_PORT, "/metrics"), name, **labels)
 
     def leads(self) -> bool:
         return self.metric("webstack_leader") == 1
@@ -216,8 +227,12 @@ class OperatorPod:
 
 
 def operator_pods(cluster: KubeTarget, namespace: str = OPERATOR_NAMESPACE) -> list[OperatorPod]:
-    """The operator Deployment's pods that serve now (`serving_pods`)."""
-    return serving_pods(get_json(cluster, "pods", "-n", namespace, "-l", OPERATOR_POD_LABEL)["items"])
+    """The operator Deployment's pods that serve now (`serving_pods`), read over their IPs in the lab and
+    through the API server elsewhere."""
+    pods = serving_pods(get_json(cluster, "pods", "-n", namespace, "-l", OPERATOR_POD_LABEL)["items"])
+    if cluster.local is None:
+        pods = [replace(p, via=cluster, namespace=namespace) for p in pods]
+    return pods
 
 
 def serving_pods(pods: list[dict[str, Any]]) -> list[OperatorPod]:

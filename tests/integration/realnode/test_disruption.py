@@ -4,19 +4,22 @@ restarted. Each waits on conditions (pods Ready, requests answered after), never
 clients saw: the failures, the longest outage, and whether every acknowledged write survived.
 
 The stack is the package's demo stack (conftest.py), reconciled onto the real node by the installed
-operator; the figures are in docs/benchmarks.md ("Real pods").
+operator; the figures are in docs/benchmarks.md ("Real pods"). On another cluster the load goes through a
+port-forward to the frontend (tests/support/reach.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 from tests.support.incluster import InCluster
 from tests.support.load import Load, Summary
 from tests.support.operator import get_json
+from tests.support.reach import service_url
 from tests.support.realnode_stack import is_ready
 
 from kubelocal.target import KubeTarget
@@ -30,10 +33,12 @@ BACKEND_POD_LOSS_FAILED_REQUESTS = 0
 ANSWERED_AFTER = 20
 
 
-def _url(cluster: KubeTarget, demo: dict[str, Any]) -> str:
+@pytest.fixture(scope="module")
+def frontend(installed: InCluster, demo: dict[str, Any]) -> Iterator[str]:
+    """The frontend's URL from the host: its ClusterIP in the lab, a port-forward elsewhere."""
     namespace, name = demo["metadata"]["namespace"], demo["metadata"]["name"]
-    service = get_json(cluster, "service", f"{name}-frontend", "-n", namespace)["spec"]
-    return f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
+    with service_url(installed.cluster, namespace, f"{name}-frontend") as url:
+        yield url
 
 
 def _pods(cluster: KubeTarget, demo: dict[str, Any], component: str) -> list[dict[str, Any]]:
@@ -91,7 +96,7 @@ def _still_there(installed: InCluster, demo: dict[str, Any], summary: Summary) -
 
 
 def test_backend_pod_deleted_under_load_fails_no_request(
-    installed: InCluster, demo: dict[str, Any], real_node: str
+    installed: InCluster, demo: dict[str, Any], frontend: str
 ) -> None:
     cluster, namespace = installed.cluster, demo["metadata"]["namespace"]
     before = {p["metadata"]["name"] for p in _pods(cluster, demo, "backend")}
@@ -102,7 +107,7 @@ def test_backend_pod_deleted_under_load_fails_no_request(
         names = {p["metadata"]["name"] for p in pods}
         return victim not in names and len(pods) == len(before) and all(is_ready(p) for p in pods)
 
-    with Load(_url(cluster, demo), clients=4, rate=20, duration=240) as load:
+    with Load(frontend, clients=4, rate=20, duration=240) as load:
         back, _ = _disrupt(
             load,
             lambda: cluster.kubectl("-n", namespace, "delete", "pod", victim, "--wait=false"),
@@ -115,7 +120,7 @@ def test_backend_pod_deleted_under_load_fails_no_request(
 
 
 def test_postgres_pod_deleted_comes_back_on_its_volume_with_every_acknowledged_user(
-    installed: InCluster, demo: dict[str, Any]
+    installed: InCluster, demo: dict[str, Any], frontend: str
 ) -> None:
     cluster, namespace = installed.cluster, demo["metadata"]["namespace"]
     [before] = _pods(cluster, demo, "database")
@@ -127,7 +132,7 @@ def test_postgres_pod_deleted_comes_back_on_its_volume_with_every_acknowledged_u
         pods = _pods(cluster, demo, "database")
         return [p["metadata"]["uid"] != before["metadata"]["uid"] and is_ready(p) for p in pods] == [True]
 
-    with Load(_url(cluster, demo), clients=2, rate=10, duration=240) as load:
+    with Load(frontend, clients=2, rate=10, duration=240) as load:
         returned, answered = _disrupt(
             load,
             lambda: cluster.kubectl(
@@ -143,7 +148,9 @@ def test_postgres_pod_deleted_comes_back_on_its_volume_with_every_acknowledged_u
     _still_there(installed, demo, load.summary)
 
 
-def test_redis_restarted_costs_only_cache_misses(installed: InCluster, demo: dict[str, Any]) -> None:
+def test_redis_restarted_costs_only_cache_misses(
+    installed: InCluster, demo: dict[str, Any], frontend: str
+) -> None:
     cluster, namespace = installed.cluster, demo["metadata"]["namespace"]
     [before] = _pods(cluster, demo, "cache")
 
@@ -151,7 +158,7 @@ def test_redis_restarted_costs_only_cache_misses(installed: InCluster, demo: dic
         pods = [p for p in _pods(cluster, demo, "cache") if not p["metadata"].get("deletionTimestamp")]
         return [p["metadata"]["uid"] != before["metadata"]["uid"] and is_ready(p) for p in pods] == [True]
 
-    url = _url(cluster, demo)
+    url = frontend
     with Load(url, clients=2, rate=10, duration=240) as load:
         returned, _ = _disrupt(
             load,

@@ -39,6 +39,7 @@ from tests.support.operator import (
     wait_phase,
     webstack_doc,
 )
+from tests.support.reach import service_url
 from tests.support.realnode_stack import is_ready
 
 from kubelocal import leaks
@@ -119,9 +120,13 @@ def test_demo_sample_runs_on_real_pods_served_through_the_frontend(
     assert ws["status"]["phase"] == "Ready"
     for where in (NAMESPACE, namespace):  # what the README's tour shows, from this run
         print(cluster.kubectl("get", "pods", "-o", "wide", "-n", where).stdout)
-    service = get_json(cluster, "service", f"{name}-frontend", "-n", namespace)["spec"]
-    url = f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
     email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    with service_url(cluster, namespace, f"{name}-frontend") as url:
+        _add_and_read_back(url, email, tmp_path)
+
+
+def _add_and_read_back(url: str, email: str, tmp_path: Path) -> None:
+    """A user added through the UI in Chromium, then read back through nginx → backend → Redis/Postgres."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -137,9 +142,14 @@ def test_demo_sample_runs_on_real_pods_served_through_the_frontend(
             browser.close()
     # Read back through nginx → backend pod → Redis / Postgres pods.
     with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
-        listed = client.get("/api/users", params={"limit": 100})
-        assert listed.status_code == 200
-        [user] = [u for u in listed.json()["items"] if u["email"] == email]
+        found, cursor = [], None
+        while True:  # every page: the other suites' load wrote users too
+            page = client.get("/api/users", params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+            assert page.status_code == 200
+            found += [u for u in page.json()["items"] if u["email"] == email]
+            if not (cursor := page.json().get("next_cursor")):
+                break
+        [user] = found
         read = client.get(f"/api/users/{user['id']}")
         assert read.status_code == 200 and read.json()["name"] == "Ada Lovelace"
         assert read.headers["X-Cache"] in ("MISS", "HIT")
