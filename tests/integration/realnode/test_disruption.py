@@ -119,55 +119,48 @@ def test_backend_pod_deleted_under_load_fails_no_request(
     _still_there(installed, demo, load.summary)
 
 
+def _only_pod_deleted(
+    cluster: KubeTarget, demo: dict[str, Any], component: str, load: Load
+) -> tuple[dict[str, Any], float, float]:
+    """Deletes the component's one pod under the load; returns it, and the seconds until its replacement
+    was Ready and until the load was answered again (`_disrupt`)."""
+    [before] = _pods(cluster, demo, component)
+    namespace, uid = demo["metadata"]["namespace"], before["metadata"]["uid"]
+
+    def back() -> bool:
+        pods = [p for p in _pods(cluster, demo, component) if not p["metadata"].get("deletionTimestamp")]
+        return [p["metadata"]["uid"] != uid and is_ready(p) for p in pods] == [True]
+
+    returned, answered = _disrupt(
+        load,
+        lambda: cluster.kubectl("-n", namespace, "delete", "pod", before["metadata"]["name"], "--wait=false"),
+        back,
+        f"the {component} pod back and Ready",
+    )
+    return before, returned, answered
+
+
 def test_postgres_pod_deleted_comes_back_on_its_volume_with_every_acknowledged_user(
     installed: InCluster, demo: dict[str, Any], frontend: str
 ) -> None:
     cluster, namespace = installed.cluster, demo["metadata"]["namespace"]
-    [before] = _pods(cluster, demo, "database")
-    claim = get_json(cluster, "pvc", f"data-{before['metadata']['name']}", "-n", namespace)["spec"][
-        "volumeName"
-    ]
-
-    def back() -> bool:
-        pods = _pods(cluster, demo, "database")
-        return [p["metadata"]["uid"] != before["metadata"]["uid"] and is_ready(p) for p in pods] == [True]
-
+    claim_name = f"data-{demo['metadata']['name']}-postgres-0"
+    volume = get_json(cluster, "pvc", claim_name, "-n", namespace)["spec"]["volumeName"]
     with Load(frontend, clients=2, rate=10, duration=240) as load:
-        returned, answered = _disrupt(
-            load,
-            lambda: cluster.kubectl(
-                "-n", namespace, "delete", "pod", before["metadata"]["name"], "--wait=false"
-            ),
-            back,
-            "the Postgres pod back and Ready",
-        )
+        _, returned, answered = _only_pod_deleted(cluster, demo, "database", load)
     _report("Postgres pod deleted", load.summary, returned)
     print(f"[figures] Postgres pod deleted: the load answered again {answered:.1f}s after the deletion")
-    pvc = get_json(cluster, "pvc", f"data-{before['metadata']['name']}", "-n", namespace)
-    assert pvc["spec"]["volumeName"] == claim  # the same volume, not a new empty one
+    # The same volume, not a new empty one.
+    assert get_json(cluster, "pvc", claim_name, "-n", namespace)["spec"]["volumeName"] == volume
     _still_there(installed, demo, load.summary)
 
 
 def test_redis_restarted_costs_only_cache_misses(
     installed: InCluster, demo: dict[str, Any], frontend: str
 ) -> None:
-    cluster, namespace = installed.cluster, demo["metadata"]["namespace"]
-    [before] = _pods(cluster, demo, "cache")
-
-    def back() -> bool:
-        pods = [p for p in _pods(cluster, demo, "cache") if not p["metadata"].get("deletionTimestamp")]
-        return [p["metadata"]["uid"] != before["metadata"]["uid"] and is_ready(p) for p in pods] == [True]
-
     url = frontend
     with Load(url, clients=2, rate=10, duration=240) as load:
-        returned, _ = _disrupt(
-            load,
-            lambda: cluster.kubectl(
-                "-n", namespace, "delete", "pod", before["metadata"]["name"], "--wait=false"
-            ),
-            back,
-            "Redis back and Ready",
-        )
+        _, returned, _ = _only_pod_deleted(installed.cluster, demo, "cache", load)
     _report("Redis restarted", load.summary, returned)
     assert load.summary.failures == (), load.summary.failures
     # The cache serves again: a user read twice is a miss, then a hit.
