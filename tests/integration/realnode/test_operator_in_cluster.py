@@ -86,7 +86,10 @@ def test_two_replicas_on_the_real_node_one_leads_on_its_token(installed: InClust
     [standby] = [p for p in installed.pods() if p.name != leader.name]
     assert (leader.role(), standby.role()) == ("leader", "standby")
     assert standby.metric("webstack_leader") == 0
-    assert set(standby.writes().values()) == {0.0}
+    # A standby writes nothing; its one POST may be the Lease's create it lost to the other pod (a 409).
+    writes = standby.writes()
+    assert (writes["PUT"], writes["PATCH"], writes["DELETE"]) == (0, 0, 0), writes
+    assert writes["POST"] <= 1, writes
     # /metrics behind its Service: both pods are its endpoints.
     slices = installed.get("endpointslices", "-l", f"kubernetes.io/service-name={NAME}-metrics")["items"]
     addresses = {a for s in slices for e in s["endpoints"] for a in e["addresses"]}
