@@ -15,7 +15,7 @@ from webstack_operator.builders.hardening import TMP_VOLUME, container_security_
 from webstack_operator.builders.identity import service_account_name
 from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.placement import scheduling
-from webstack_operator.builders.postgres import POSTGRES_PORT, statefulset_name
+from webstack_operator.builders.postgres import POSTGRES_PORT, client_service_name
 from webstack_operator.builders.probes import drain_before_stop, http_probe
 from webstack_operator.builders.redis import PASSWORD_KEY, REDIS_PORT, cache_secret_name, redis_name
 from webstack_operator.builders.services import service
@@ -76,7 +76,7 @@ def backend_env(ctx: StackContext) -> list[JSON]:
     env: list[JSON]
     if ctx.database_managed:
         env = [
-            {"name": "PGHOST", "value": statefulset_name(ctx)},
+            {"name": "PGHOST", "value": client_service_name(ctx)},
             {"name": "PGPORT", "value": str(POSTGRES_PORT)},
             _secret_env("PGUSER", secret, "username"),
             _secret_env("PGPASSWORD", secret, "password"),

@@ -1,4 +1,12 @@
-"""Managed Postgres: a one-replica StatefulSet on a PVC, its headless Service, Velero backup hooks.
+"""Managed Postgres: a one-replica StatefulSet on a PVC, its two Services, Velero backup hooks.
+
+Two Services select the same pod. The headless `<stack>-postgres` is the StatefulSet's governing Service
+(`serviceName`, immutable; it gives the pod its DNS subdomain). Clients connect to the ClusterIP
+`<stack>-postgres-rw` instead: a headless name resolves only to *ready* pods, so while Postgres starts or
+restarts it answers NXDOMAIN, and cluster DNS caches that (and the old pod's address) for its TTL (30 s
+with kubeadm's Corefile) — clients then cannot reach a Postgres that is already back. A virtual IP lives
+as long as the Service: the name always resolves, and kube-proxy sends new connections to the ready pod
+within its sync (or refuses them at once while there is none).
 
 The data lives in a subdirectory of the volume (`PGDATA=.../pgdata`) because a fresh filesystem's
 `lost+found` makes initdb refuse the mount root. The root filesystem is read-only; Postgres writes its
@@ -119,14 +127,31 @@ done
 
 
 def statefulset_name(ctx: StackContext) -> str:
-    """Name of the StatefulSet, its Service and the host the backend connects to."""
+    """Name of the StatefulSet and of its headless governing Service; clients use `client_service_name`."""
     return ctx.child("postgres")
 
 
+def client_service_name(ctx: StackContext) -> str:
+    """The host clients connect to (`PGHOST`): the ClusterIP Service, whose name never goes NXDOMAIN."""
+    return ctx.child("postgres-rw")
+
+
+def _ports() -> list[JSON]:
+    return [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}]
+
+
 def postgres_service(ctx: StackContext) -> JSON:
-    """Headless governing Service; `PGHOST` resolves to the (single) ready pod."""
-    ports = [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}]
-    return service(ctx, statefulset_name(ctx), labels.DATABASE, ports, headless=True)
+    """Headless governing Service: names the pod (`serviceName`); kept as it was, `clusterIP` is immutable."""
+    return service(ctx, statefulset_name(ctx), labels.DATABASE, _ports(), headless=True)
+
+
+def postgres_client_service(ctx: StackContext) -> JSON:
+    """ClusterIP Service for clients; same selector and ports as the headless one (see the module doc).
+
+    The selector equal to the database NetworkPolicy peer's pod selector and the port equal to the container
+    port are what lets EKS's network policy agent (which filters before kube-proxy's DNAT) allow the VIP.
+    """
+    return service(ctx, client_service_name(ctx), labels.DATABASE, _ports())
 
 
 def _backup_annotations(ctx: StackContext) -> dict[str, str]:
@@ -295,4 +320,4 @@ def postgres_objects(ctx: StackContext) -> list[JSON]:
     """Everything Managed Postgres needs (nothing for an External database)."""
     if not ctx.database_managed:
         return []
-    return [postgres_service(ctx), postgres_statefulset(ctx)]
+    return [postgres_service(ctx), postgres_client_service(ctx), postgres_statefulset(ctx)]

@@ -186,17 +186,20 @@ def test_switching_to_external_orphans_the_database_and_keeps_its_volume_and_cre
     planned = _plan(platform, namespace, "shop", external)
     assert any("StatefulSet shop-postgres (PVC data-shop-postgres-0)" in n for n in planned["notes"]), planned
     assert ("StatefulSet", "shop-postgres") not in {(o["kind"], o["name"]) for o in planned["objects"]}
+    deleted = {(o["kind"], o["name"]) for o in planned["objects"] if o["action"] == "delete"}
+    assert {("Service", "shop-postgres"), ("Service", "shop-postgres-rw")} <= deleted, planned
     apply_webstack(platform, namespace, "shop", external)
     orphaned = _orphaned(platform, namespace)
     for text in ("StatefulSet shop-postgres", "data-shop-postgres-0", "Secret shop-postgres", "kubectl"):
         assert text in orphaned["message"], orphaned
     wait_phase(platform, namespace, "shop", timeout=120)
-    # The Service went (no data); the StatefulSet, its claim and the credentials are kept, let go.
-    eventually(
-        lambda: platform.kubectl("get", "service", "shop-postgres", "-n", namespace, check=False),
-        until=lambda r: r.returncode != 0,
-        what="the database Service pruned",
-    )
+    # Both Services went (no data); the StatefulSet, its claim and the credentials are kept, let go.
+    for service in ("shop-postgres", "shop-postgres-rw"):
+        eventually(
+            lambda service=service: platform.kubectl("get", "service", service, "-n", namespace, check=False),  # type: ignore[misc]
+            until=lambda r: r.returncode != 0,
+            what=f"the database Service {service} pruned",
+        )
     kept = get_json(platform, "statefulset", "shop-postgres", "-n", namespace)
     assert kept["metadata"]["uid"] == uids["statefulset"]
     assert not kept["metadata"].get("ownerReferences"), kept["metadata"]

@@ -47,7 +47,8 @@ def test_env_for_managed_database_and_cache() -> None:
         "EXTRA",
     ]
     by_name = {e["name"]: e for e in env}
-    assert by_name["PGHOST"]["value"] == "shop-postgres"
+    # The ClusterIP client Service, not the headless one (NXDOMAIN while Postgres is not Ready).
+    assert by_name["PGHOST"]["value"] == "shop-postgres-rw"
     assert by_name["PGPORT"]["value"] == "5432"
     assert by_name["PGPASSWORD"]["valueFrom"] == {
         "secretKeyRef": {"name": "shop-postgres", "key": "password"}

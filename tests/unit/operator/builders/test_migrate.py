@@ -13,7 +13,7 @@ from webstack_operator.api.files import load_documents
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.backend import backend_workload
 from webstack_operator.builders.context import StackContext
-from webstack_operator.builders.migrate import migration_job
+from webstack_operator.builders.migrate import migration_job, migration_pod_template
 from webstack_operator.config import run_options
 from webstack_operator.reconcile.decisions import prunable
 
@@ -72,6 +72,12 @@ def test_same_credentials_identity_and_environment_as_the_backend() -> None:
         assert pod["securityContext"] == backend["securityContext"]
 
 
+def test_migrations_connect_to_the_client_service() -> None:
+    """The Job starts before Postgres is Ready: a headless name's cached NXDOMAIN would stall it ~30 s."""
+    env = {e["name"]: e for e in migration_pod_template(make_stack())["spec"]["containers"][0]["env"]}
+    assert env["PGHOST"]["value"] == "shop-postgres-rw"
+
+
 def test_hardened_like_every_pod() -> None:
     for sections in ({}, EXTERNAL, {"security": {"priorityClassName": "webstack-high"}}):
         job = _job(**sections)
@@ -115,7 +121,9 @@ def test_the_minimal_samples_job_name_is_pinned() -> None:
         generated_password="p" * 32,
         generated_cache_password="c" * 32,
     )
-    assert migration_job(ctx)["metadata"]["name"] == "shop-migrate-72a91b453d"
+    # Changed on purpose from shop-migrate-72a91b453d: PGHOST names the client Service `<stack>-postgres-rw`
+    # (docs/ops/upgrade.md, "Upgrading to the release with the Postgres client Service").
+    assert migration_job(ctx)["metadata"]["name"] == "shop-migrate-3ed7a83c97"
 
 
 def test_the_pod_takes_the_backends_node_selector_and_tolerations_but_not_its_spread() -> None:

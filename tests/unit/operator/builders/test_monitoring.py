@@ -14,6 +14,7 @@ from webstack_contract import metric_names
 from webstack_operator.api.monitoring_types import MAX_OBSERVABLE_LATENCY_SECONDS
 from webstack_operator.builders.monitoring import RUNBOOKS_URL, alert_rules, monitoring_objects
 from webstack_operator.builders.operator_alerts import operator_alert_rules
+from webstack_operator.builders.postgres import postgres_objects
 
 
 def test_objects_and_release_label() -> None:
@@ -36,6 +37,15 @@ def test_service_monitor_scrapes_the_metrics_service() -> None:
     canary = {"delivery": {"strategy": "Canary", "steps": [{"setWeight": 5}]}}
     rollout_monitor = monitoring_objects(make_stack(backend=canary))[0]
     assert rollout_monitor["spec"]["podTargetLabels"] == ["rollouts-pod-template-hash"]
+
+
+def test_service_monitor_selects_no_database_service() -> None:
+    """The scrape selector must not pick up the Postgres client Service (it has no metrics port)."""
+    ctx = make_stack()
+    selector = monitoring_objects(ctx)[0]["spec"]["selector"]["matchLabels"]
+    for service in postgres_objects(ctx)[:2]:
+        assert service["kind"] == "Service"
+        assert not selector.items() <= service["metadata"]["labels"].items(), service["metadata"]["name"]
 
 
 def _rules(**sections: Any) -> dict[str, dict[str, Any]]:

@@ -199,3 +199,31 @@ def test_the_migration_job_reaches_an_external_database() -> None:
     own = find(policies, "NetworkPolicy", "shop-migrate")["spec"]
     assert own["egress"] == [DNS_RULE, {"to": ANYWHERE, "ports": [{"protocol": "TCP", "port": 5432}]}]
     assert "NetworkPolicy/shop-postgres" not in kinds(policies)
+
+
+def test_the_database_client_service_matches_the_policies_as_ekss_agent_requires() -> None:
+    """EKS's VPC CNI agent filters egress before kube-proxy's DNAT, so a connection to `<stack>-postgres-rw`
+    still carries the ClusterIP. Its controller adds a Service's ClusterIP to an egress rule only when the
+    Service's selector equals the rule's podSelector exactly and the Service's port is the rule's port (and
+    the container's, named alike); kube-proxy-based enforcers need nothing (they see the pod IP)."""
+    objects = render()
+    client = find(objects, "Service", "shop-postgres-rw")["spec"]
+    [service_port] = client["ports"]
+    sts = find(objects, "StatefulSet", "shop-postgres")["spec"]
+    [container_port] = sts["template"]["spec"]["containers"][0]["ports"]
+    assert (service_port["targetPort"], service_port["port"]) == (container_port["name"], 5432)
+    assert container_port["containerPort"] == service_port["port"]
+    for name in ("shop-backend", "shop-migrate"):
+        egress = find(objects, "NetworkPolicy", name)["spec"]["egress"]
+        to_database = [rule for rule in egress if any("podSelector" in peer for peer in rule["to"])]
+        database_rules = [
+            rule
+            for rule in to_database
+            if any(peer["podSelector"]["matchLabels"] == client["selector"] for peer in rule["to"])
+        ]
+        assert len(database_rules) == 1, (name, egress)
+        [rule] = database_rules
+        assert rule["ports"] == [{"protocol": "TCP", "port": service_port["port"]}], name
+    postgres = find(objects, "NetworkPolicy", "shop-postgres")["spec"]
+    assert postgres["podSelector"]["matchLabels"] == client["selector"]
+    assert [_ports(rule) for rule in postgres["ingress"]] == [[service_port["port"]]]

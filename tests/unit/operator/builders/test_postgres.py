@@ -26,14 +26,55 @@ def _containers(**sections: Any) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in _sts(**sections)["spec"]["template"]["spec"]["containers"]}
 
 
-def test_headless_service_and_statefulset() -> None:
-    service, sts = postgres_objects(make_stack())
-    assert service["spec"]["clusterIP"] == "None"
-    assert service["spec"]["ports"] == [
-        {"name": "postgres", "port": 5432, "targetPort": "postgres", "protocol": "TCP"}
-    ]
-    assert sts["spec"]["serviceName"] == service["metadata"]["name"] == "shop-postgres"
+PORTS = [{"name": "postgres", "port": 5432, "targetPort": "postgres", "protocol": "TCP"}]
+SELECTOR = {
+    "app.kubernetes.io/part-of": "webstack",
+    "app.kubernetes.io/instance": "shop",
+    "app.kubernetes.io/component": "database",
+}
+# The headless governing Service exactly as the release before the client Service rendered it: an existing
+# stack's must not change (its `clusterIP: None` is immutable, and the StatefulSet's `serviceName` names it).
+PREVIOUS_HEADLESS_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "shop-postgres",
+        "namespace": "team-a",
+        "labels": {
+            "app.kubernetes.io/name": "postgresql",
+            "app.kubernetes.io/instance": "shop",
+            "app.kubernetes.io/component": "database",
+            "app.kubernetes.io/part-of": "webstack",
+            "app.kubernetes.io/managed-by": "webstack-operator",
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": "webstack.dev/v1alpha1",
+                "kind": "WebStack",
+                "name": "shop",
+                "uid": "6f1c2d3e-uid",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    },
+    "spec": {"type": "ClusterIP", "clusterIP": "None", "selector": SELECTOR, "ports": PORTS},
+}
+
+
+def test_headless_governing_service_client_service_and_statefulset() -> None:
+    headless, client, sts = postgres_objects(make_stack())
+    assert headless == PREVIOUS_HEADLESS_SERVICE
+    assert sts["spec"]["serviceName"] == "shop-postgres"
     assert sts["spec"]["replicas"] == 1
+    # Clients get a virtual IP: no `clusterIP` key (the API server allocates one), the same pods and port.
+    assert client["metadata"]["name"] == "shop-postgres-rw"
+    assert client["metadata"]["labels"] == headless["metadata"]["labels"]
+    assert client["metadata"]["ownerReferences"] == headless["metadata"]["ownerReferences"]
+    assert client["spec"] == {"type": "ClusterIP", "selector": SELECTOR, "ports": PORTS}
+    assert client["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
+    container_ports = sts["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert container_ports == [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}]
 
 
 def test_image_follows_version_and_override() -> None:

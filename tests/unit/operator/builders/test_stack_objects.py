@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.support.rendered_stacks import kinds, make_stack, render
 
@@ -43,6 +44,7 @@ def test_minimal_stack() -> None:
         "NetworkPolicy/shop-postgres",
         "NetworkPolicy/shop-redis",
         "Service/shop-postgres",
+        "Service/shop-postgres-rw",
         "Service/shop-redis",
         "Service/shop-backend",
         "Service/shop-backend-metrics",
@@ -74,6 +76,30 @@ def test_full_stack_is_in_apply_order() -> None:
     assert kinds(objects).index("AnalysisTemplate/shop-backend") < kinds(objects).index(
         "Rollout/shop-backend"
     )
+
+
+def test_the_database_client_service_is_applied_before_every_pod_that_names_it() -> None:
+    """The VIP exists before the StatefulSet's pod, the migration Job and the backend resolve it."""
+    for sections in ({}, FULL):
+        names = kinds(render(**sections))
+        job = next(n for n in names if n.startswith("Job/"))
+        backend = next(n for n in names if n in ("Deployment/shop-backend", "Rollout/shop-backend"))
+        client = names.index("Service/shop-postgres-rw")
+        assert client < names.index("StatefulSet/shop-postgres") < names.index(job) < names.index(backend)
+
+
+def test_every_name_fits_its_limit_for_the_longest_stack_name() -> None:
+    """A 40-character WebStack name (the CRD's limit): every Service name is still a DNS-1035 label, and
+    the StatefulSet's leaves room for the revision-hash label of its pods."""
+    stack = "a" * 40
+    objects = render(name=stack, **FULL)
+    for obj in objects:
+        assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
+    services = [o["metadata"]["name"] for o in objects if o["kind"] == "Service"]
+    assert f"{stack}-postgres-rw" in services
+    assert all(re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name) for name in services), services
+    [sts] = [o["metadata"]["name"] for o in objects if o["kind"] == "StatefulSet"]
+    assert len(sts) <= 52
 
 
 def test_deterministic_bytes() -> None:
