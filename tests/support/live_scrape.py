@@ -46,16 +46,15 @@ class LiveScrape:
         Pods together, so the three agree. Terminating pods stay targets until they have no IP."""
         listed = json.loads(
             self.cluster.kubectl(
-                "get",
-                f"servicemonitor/{self.stack}-backend,services,pods",
-                "-n",
-                self.namespace,
-                "-o",
-                "json",
+                "get", "servicemonitors,services,pods", "-n", self.namespace, "-o", "json"
             ).stdout
         )
         items: list[JSON] = listed["items"]
-        [monitor] = [i for i in items if i["kind"] == "ServiceMonitor"]
+        [monitor] = [
+            i
+            for i in items
+            if i["kind"] == "ServiceMonitor" and i["metadata"]["name"] == f"{self.stack}-backend"
+        ]
         services = [i for i in items if i["kind"] == "Service"]
         pods = [i for i in items if i["kind"] == "Pod" and i.get("status", {}).get("phase") == "Running"]
         return scrape_configs(monitor, services, pods)
