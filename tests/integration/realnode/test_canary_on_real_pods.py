@@ -43,7 +43,7 @@ GOOD_TAG = "lab-canary"
 MIN_SUCCESS_RATE = 0.95
 # Two measurements at least before the pause ends: the canary's pod is Ready within seconds, a target
 # within `LiveScrape.every`, and has a rate after two scrapes (the demo's scrapeInterval is 5s).
-STEPS: list[dict[str, Any]] = [{"setWeight": 50}, {"pause": {"duration": "45s"}}]
+STEPS: list[dict[str, Any]] = [{"setWeight": 50}, {"pause": {"duration": "50s"}}]
 SETTLE_WITHIN = 240.0
 SIGN_UPS = Mix(create=1, get=0, list=0)
 
@@ -88,7 +88,7 @@ def _analysis(prometheus: PrometheusServer) -> dict[str, Any]:
         "prometheusAddress": prometheus.url,  # the host's: Argo Rollouts' controller runs on the host
         "minSuccessRate": MIN_SUCCESS_RATE,
         "maxP95LatencySeconds": 5,  # generous: two busy cores; latency is not what this test judges
-        "initialDelay": "25s",
+        "initialDelay": "30s",
         "interval": "5s",
         "failureLimit": 1,
     }
@@ -174,12 +174,7 @@ class Outcome:
 def run_canary(canary: Canary, image: str, settled: Callable[[dict[str, Any]], bool]) -> Outcome:
     """The backend image changed to `image` under load, until the Rollout is `settled`."""
     stable_hash = canary.rollout()["status"]["stableRS"]
-    with (
-        Load(canary.url("frontend"), clients=2, rate=5, duration=SETTLE_WITHIN + 30) as frontend,
-        Load(
-            canary.url("backend-canary"), clients=2, rate=5, duration=SETTLE_WITHIN + 30, mix=SIGN_UPS
-        ) as direct,
-    ):
+    with Load(canary.url("frontend"), clients=2, rate=5, duration=SETTLE_WITHIN + 30) as frontend:
         started = time.monotonic()
         canary.patch_backend({"image": image})
         canary_hash = eventually(
@@ -188,17 +183,30 @@ def run_canary(canary: Canary, image: str, settled: Callable[[dict[str, Any]], b
             timeout=60,
             what="the canary's pod-template hash",
         )["status"]["currentPodHash"]
-        eventually(  # Prometheus has it: its pod became a target and was scraped
-            lambda: canary.prometheus.query(
-                f'up{{namespace="{canary.namespace}",rollouts_pod_template_hash="{canary_hash}"}} == 1'
-            ),
+        # Smoke traffic once the canary Service leads to the canary's pods: a client's kept-alive
+        # connection stays with the pod it first reached, so one opened earlier would measure the stable.
+        eventually(
+            lambda: canary_service_leads_to(canary, canary_hash),
             until=bool,
-            timeout=90,
-            interval=1,
-            what=f"the canary ({canary_hash}) scraped; targets {canary.scrape.targets()}",
+            timeout=120,
+            what=f"the canary Service leading to the Ready pods of {canary_hash} only",
         )
-        rollout = eventually(canary.rollout, until=settled, timeout=SETTLE_WITHIN, interval=1, what="settled")
-        seconds = time.monotonic() - started
+        with Load(
+            canary.url("backend-canary"), clients=2, rate=5, duration=SETTLE_WITHIN, mix=SIGN_UPS
+        ) as direct:
+            eventually(  # Prometheus has it: its pod became a target and was scraped
+                lambda: canary.prometheus.query(
+                    f'up{{namespace="{canary.namespace}",rollouts_pod_template_hash="{canary_hash}"}} == 1'
+                ),
+                until=bool,
+                timeout=90,
+                interval=1,
+                what=f"the canary ({canary_hash}) scraped; targets {canary.scrape.targets()}",
+            )
+            rollout = eventually(
+                canary.rollout, until=settled, timeout=SETTLE_WITHIN, interval=1, what="settled"
+            )
+            seconds = time.monotonic() - started
     canary.scrape.check()
     # Argo ends the background run as the rollout settles; its verdict follows in a moment.
     [run] = eventually(
@@ -212,6 +220,20 @@ def run_canary(canary: Canary, image: str, settled: Callable[[dict[str, Any]], b
         what=f"the AnalysisRun of {canary_hash} finished",
     )
     return Outcome(stable_hash, canary_hash, seconds, rollout, run, frontend.summary, direct.summary)
+
+
+def canary_service_leads_to(canary: Canary, pod_hash: str) -> bool:
+    """The canary Service's ready endpoints are exactly the pods of `pod_hash`, each Ready."""
+    pods = canary.pods(pod_hash)
+    slices = canary.get("endpointslices", "-l", f"kubernetes.io/service-name={canary.name}-backend-canary")
+    ready = {
+        address
+        for found in slices["items"]
+        for endpoint in found.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready")
+        for address in endpoint["addresses"]
+    }
+    return bool(pods) and all(is_ready(p) for p in pods) and ready == {p["status"]["podIP"] for p in pods}
 
 
 def measurements(run: dict[str, Any], metric: str) -> list[tuple[str, str]]:
