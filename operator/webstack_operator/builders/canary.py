@@ -6,8 +6,9 @@ told apart by the `rollouts-pod-template-hash` label, which the ServiceMonitor c
 with no traffic (NaN, or no series) meets neither condition: it is Inconclusive, which pauses the rollout
 for a human instead of promoting a version nobody has exercised.
 
-With an ALB Ingress, canary weights are exact (Argo rewrites the Ingress's action annotation); without
-one, Argo approximates a weight by the ratio of canary to stable pods.
+With an ALB Ingress, canary weights are exact (Argo rewrites the Ingress's action annotation). Without
+one, Argo scales the canary to the weight's share of pods but pins the stable Service (the frontend's
+upstream) on the stable pods, so only traffic sent to the canary Service reaches the canary.
 """
 
 from webstack_operator.builders import promql

@@ -44,10 +44,12 @@ def error_ratio(matchers: Mapping[str, str], window: str, *, zero_without_errors
 
 
 def success_ratio(matchers: Mapping[str, str], window: str) -> str:
-    """Share of API responses that are not 5xx (0..1; NaN without traffic)."""
+    """Share of API responses that are not 5xx (0..1; nothing or NaN without traffic). A version that
+    answers only 5xx has no series of successes at all: they count as 0, so its ratio is 0 (a canary
+    analysis fails it) rather than nothing (Inconclusive, which would only pause the rollout)."""
     not_server_errors = m.LABEL_STATUS + '!~"5.."'
     ok = f"sum(rate({m.HTTP_REQUESTS_TOTAL}{_api(matchers, not_server_errors)}[{window}]))"
-    return f"{ok} / {request_rate(matchers, window)}"
+    return f"({or_zero(ok)}) / {request_rate(matchers, window)}"
 
 
 def latency_quantile(quantile: float, matchers: Mapping[str, str], window: str) -> str:

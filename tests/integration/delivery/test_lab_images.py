@@ -111,6 +111,36 @@ def test_project_images_keep_their_dockerfile_and_state_the_lab_python(
     assert "mmdebstrap" in labels[f"{LABEL}/base"]
 
 
+def _package_files(rootfs: Path) -> dict[str, bytes]:
+    package = rootfs / "opt/venv/lib/python3.11/site-packages/users_api"
+    return {
+        str(path.relative_to(package)): path.read_bytes()
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_the_bad_release_is_the_users_api_with_one_defect_no_migration_fixes(
+    images: dict[str, LabImage],
+) -> None:
+    """users-api-broken (the canary on real pods aborts it) runs the users API as built, but for its four
+    queries of a user row, which read `display_name`: a column no migration of the image creates."""
+    good, bad = images["users-api"].reference, images["users-api-broken"].reference
+    for key in ("User", "Entrypoint", "ExposedPorts"):
+        assert image_config(bad).get(key) == image_config(good).get(key), key
+    with mounted_image(good) as good_root, mounted_image(bad) as bad_root:
+        good_files, bad_files = _package_files(good_root), _package_files(bad_root)
+    assert good_files.keys() == bad_files.keys()
+    assert [name for name in good_files if good_files[name] != bad_files[name]] == ["users.py"]
+    before, after = good_files["users.py"].decode().splitlines(), bad_files["users.py"].decode().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 4, changed
+    for old, new in changed:
+        assert new == old.replace("id, email, name,", "id, email, display_name AS name,"), (old, new)
+    migrations = [text for name, text in bad_files.items() if name.startswith("migrations/")]
+    assert migrations and not any(b"display_name" in text for text in migrations)
+
+
 POSTGRES_RECIPES = {"17": "postgres", "15": "postgres15"}
 
 

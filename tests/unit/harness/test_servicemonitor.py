@@ -73,3 +73,21 @@ def test_a_monitor_that_selects_no_pod_fails_loudly() -> None:
 def test_label_names_are_spelled_as_prometheus_spells_them() -> None:
     assert label_name("rollouts-pod-template-hash") == "rollouts_pod_template_hash"
     assert label_name("app.kubernetes.io/name") == "app_kubernetes_io_name"
+
+
+def test_without_stand_ins_real_pods_are_scraped_at_their_own_address() -> None:
+    """The lab's real node: the pods answer themselves, so each selected pod with an IP is a target at its
+    IP and container port; a pod not yet given an IP is not (nothing would answer)."""
+    objects = render(**CANARY)
+    monitor = find(objects, "ServiceMonitor", "shop-backend")
+    services = [o for o in objects if o["kind"] == "Service"]
+    running = _pod(objects, "shop-backend-abc-1", "abc")
+    pending = _pod(objects, "shop-backend-def-1", "def")
+    pending["status"] = {}
+    [config] = scrape_configs(monitor, services, [running, pending])
+    assert [
+        (c["targets"], c["labels"]["pod"], c["labels"]["instance"]) for c in config["static_configs"]
+    ] == [(["10.0.0.7:8000"], "shop-backend-abc-1", "10.0.0.7:8000")]
+    assert config["static_configs"][0]["labels"]["rollouts_pod_template_hash"] == "abc"
+    with pytest.raises(AssertionError, match=r"selects none of the pods \['shop-backend-def-1'\]"):
+        scrape_configs(monitor, services, [pending])

@@ -1,11 +1,12 @@
 """The scrape configuration a Prometheus Operator would generate from a ServiceMonitor, for local processes.
 
 In the local control plane pods are simulated (kwok), so a real process on loopback stands in for each pod
-that matters. The target labels are the ones the Prometheus Operator gives an endpoint of a selected
-Service (`namespace`, `service`, `pod`, `container`, `endpoint`, `job`, `instance`), plus the pod labels
-named in `podTargetLabels` and the Service labels named in `targetLabels`, spelled as Prometheus spells
-them. Which Services and pods are selected follows the ServiceMonitor's and the Service's selectors, so a
-selector that would miss the pods in a real cluster misses them here too.
+that matters; on the lab's real node the pods themselves are the targets (the host routes the pod range).
+The target labels are the ones the Prometheus Operator gives an endpoint of a selected Service
+(`namespace`, `service`, `pod`, `container`, `endpoint`, `job`, `instance`), plus the pod labels named in
+`podTargetLabels` and the Service labels named in `targetLabels`, spelled as Prometheus spells them. Which
+Services and pods are selected follows the ServiceMonitor's and the Service's selectors, so a selector that
+would miss the pods in a real cluster misses them here too.
 """
 
 from __future__ import annotations
@@ -35,14 +36,59 @@ def _container_port(pod: JSON, target_port: int | str) -> tuple[str, int] | None
     return None
 
 
+def _target(
+    monitor: JSON, endpoint: JSON, service: JSON, pod: JSON, stand_ins: Mapping[str, str] | None
+) -> JSON | None:
+    """The static target for one pod behind one selected Service, or None when the Service does not select
+    it, it has no such port, or nothing would answer for it (no stand-in; a real pod without an IP yet)."""
+    spec = monitor["spec"]
+    pod_labels = pod["metadata"].get("labels") or {}
+    service_labels = service["metadata"].get("labels") or {}
+    ip = (pod.get("status") or {}).get("podIP", "")
+    answers = ip if stand_ins is None else stand_ins.get(pod["metadata"]["name"])
+    if (
+        not answers
+        or pod["metadata"]["namespace"] != service["metadata"]["namespace"]
+        or not _matches(service["spec"].get("selector") or {}, pod_labels)
+    ):
+        return None
+    ports = [p for p in service["spec"]["ports"] if p.get("name") == endpoint["port"]]
+    found = _container_port(pod, ports[0].get("targetPort", ports[0]["port"])) if ports else None
+    if found is None:
+        return None
+    container, number = found
+    labels = {
+        "namespace": pod["metadata"]["namespace"],
+        "service": service["metadata"]["name"],
+        "pod": pod["metadata"]["name"],
+        "container": container,
+        "endpoint": endpoint["port"],
+        "job": service_labels.get(spec.get("jobLabel", ""), service["metadata"]["name"]),
+        "instance": f"{ip}:{number}",
+    }
+    for name in spec.get("podTargetLabels") or []:
+        if name in pod_labels:
+            labels[label_name(name)] = pod_labels[name]
+    for name in spec.get("targetLabels") or []:
+        if name in service_labels:
+            labels[label_name(name)] = service_labels[name]
+    target = labels["instance"] if stand_ins is None else stand_ins[pod["metadata"]["name"]]
+    return {"targets": [target], "labels": labels}
+
+
 def scrape_configs(
-    monitor: JSON, services: Sequence[JSON], pods: Sequence[JSON], stand_ins: Mapping[str, str]
+    monitor: JSON,
+    services: Sequence[JSON],
+    pods: Sequence[JSON],
+    stand_ins: Mapping[str, str] | None = None,
 ) -> list[JSON]:
     """One scrape config per endpoint of `monitor`, named as the Prometheus Operator names its jobs.
 
     `stand_ins` maps a pod's name to the `host:port` of the process serving for it; pods without one are
-    left out (nothing would answer). Raises when the monitor selects no pod at all: a scrape config that
-    scrapes nothing would make every later assertion fail for a reason far from its cause.
+    left out (nothing would answer). Without `stand_ins` the pods are real (the lab's real node, whose pod
+    range the host routes): each pod with an IP is scraped at its IP and port, as the Prometheus
+    Operator's job would. Raises when the monitor selects no pod at all: a scrape config that scrapes
+    nothing would make every later assertion fail for a reason far from its cause.
     """
     meta, spec = monitor["metadata"], monitor["spec"]
     namespaces = spec.get("namespaceSelector", {}).get("matchNames") or [meta["namespace"]]
@@ -54,53 +100,24 @@ def scrape_configs(
     ]
     configs = []
     for index, endpoint in enumerate(spec["endpoints"]):
-        static: list[JSON] = []
-        for service in selected:
-            ports = [p for p in service["spec"]["ports"] if p.get("name") == endpoint["port"]]
-            if not ports:
-                continue
-            service_labels = service["metadata"].get("labels") or {}
-            job = service_labels.get(spec.get("jobLabel", ""), service["metadata"]["name"])
-            for pod in pods:
-                pod_labels = pod["metadata"].get("labels") or {}
-                if (
-                    pod["metadata"]["namespace"] != service["metadata"]["namespace"]
-                    or not _matches(service["spec"].get("selector") or {}, pod_labels)
-                    or pod["metadata"]["name"] not in stand_ins
-                ):
-                    continue
-                found = _container_port(pod, ports[0].get("targetPort", ports[0]["port"]))
-                if found is None:
-                    continue
-                container, number = found
-                labels = {
-                    "namespace": pod["metadata"]["namespace"],
-                    "service": service["metadata"]["name"],
-                    "pod": pod["metadata"]["name"],
-                    "container": container,
-                    "endpoint": endpoint["port"],
-                    "job": job,
-                    "instance": f"{pod['status'].get('podIP', '')}:{number}",
-                }
-                for name in spec.get("podTargetLabels") or []:
-                    if name in pod_labels:
-                        labels[label_name(name)] = pod_labels[name]
-                for name in spec.get("targetLabels") or []:
-                    if name in service_labels:
-                        labels[label_name(name)] = service_labels[name]
-                static.append({"targets": [stand_ins[pod["metadata"]["name"]]], "labels": labels})
+        targets = (
+            _target(monitor, endpoint, service, pod, stand_ins) for service in selected for pod in pods
+        )
         config: JSON = {
             "job_name": f"serviceMonitor/{meta['namespace']}/{meta['name']}/{index}",
             "metrics_path": endpoint.get("path", "/metrics"),
             "scheme": endpoint.get("scheme", "http"),
-            "static_configs": static,
+            "static_configs": [t for t in targets if t is not None],
         }
         if "interval" in endpoint:
             config["scrape_interval"] = endpoint["interval"]
         configs.append(config)
     if not any(c["static_configs"] for c in configs):
+        candidates = (
+            sorted(stand_ins) if stand_ins is not None else sorted(p["metadata"]["name"] for p in pods)
+        )
         raise AssertionError(
-            f"ServiceMonitor {meta['namespace']}/{meta['name']} selects none of the pods "
-            f"{sorted(stand_ins)} through the Services {[s['metadata']['name'] for s in services]}"
+            f"ServiceMonitor {meta['namespace']}/{meta['name']} selects none of the pods {candidates} "
+            f"through the Services {[s['metadata']['name'] for s in services]}"
         )
     return configs

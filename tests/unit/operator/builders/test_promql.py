@@ -39,3 +39,13 @@ def test_the_dashboards_error_ratio_is_zero_before_the_first_error() -> None:
     assert numerator.endswith(" or vector(0))") and numerator.startswith("((sum(rate(")
     assert denominator == promql.request_rate(M, "5m")
     assert "vector" not in promql.error_ratio(M, "5m")
+
+
+def test_the_success_ratio_counts_no_success_as_zero_but_no_traffic_as_nothing() -> None:
+    """A canary answering only 5xx has no series of successes: 0 (Failed), not nothing (Inconclusive)."""
+    numerator, _, denominator = promql.success_ratio(M, "2m").partition(" / ")
+    assert numerator == (
+        f'((sum(rate({metric_names.HTTP_REQUESTS_TOTAL}{{job="shop-backend-metrics",namespace="ns",'
+        f'route=~"/api/.*",status!~"5.."}}[2m]))) or vector(0))'
+    )
+    assert denominator == promql.request_rate(M, "2m")  # no traffic: no series, so no ratio
