@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.operator import ROOT, OperatorPod, operator_pods
+from tests.support.lab_overlay import LAB_OVERLAY
+from tests.support.operator import OPERATOR_POD_LABEL, OperatorPod, operator_pods
 
 from kubelocal import leaks
+from kubelocal.audit_log import OPERATOR_NAMESPACE
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
-LAB_OVERLAY = ROOT / "deploy" / "overlays" / "lab"
-NAMESPACE = "webstack-system"
+NAMESPACE = OPERATOR_NAMESPACE
 NAME = "webstack-operator"
 INSTALL_MANAGER = "lab-install"
 
@@ -52,7 +53,7 @@ class LogFollower:
                 "get",
                 "pods",
                 "-l",
-                f"app.kubernetes.io/name={NAME}",
+                OPERATOR_POD_LABEL,
                 "-o",
                 "name",
                 check=False,
@@ -130,7 +131,7 @@ class InCluster:
         module's stacks); the CRD, RBAC and namespace stay for the install tests, which re-apply them."""
         self.kubectl("delete", "deployment", NAME, "--ignore-not-found", "--wait=true")
         eventually(
-            lambda: self.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"],
+            lambda: self.get("pods", "-l", OPERATOR_POD_LABEL)["items"],
             until=lambda pods: pods == [],
             timeout=90,
             what="the operator's pods gone",

@@ -33,6 +33,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.fixtures import apply_doc
 from tests.support.incluster import LAB_OVERLAY, NAME, NAMESPACE, InCluster
 from tests.support.operator import (
+    OPERATOR_POD_LABEL,
     RELEASED_TAKEOVER_WITHIN,
     get_json,
     tag_lab_image,
@@ -71,7 +72,7 @@ def _writers(writes: list[AuditWrite]) -> set[str]:
 
 
 def test_two_replicas_on_the_real_node_one_leads_on_its_token(installed: InCluster, real_node: str) -> None:
-    pods = installed.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"]
+    pods = installed.get("pods", "-l", OPERATOR_POD_LABEL)["items"]
     assert len(pods) == 2
     for pod in pods:
         assert _on_real_node(pod, real_node), pod["metadata"]["name"]
@@ -261,7 +262,7 @@ def test_rolling_the_operator_to_a_new_tag_never_has_two_writers(
         leaks.harvest(cluster.kubeconfig_path)  # the drifting stack's passwords, before they go
         cluster.kubectl("delete", "namespace", drifting, "--wait=false", check=False)
     pods = eventually(  # the old pods gone, not only terminating
-        lambda: installed.get("pods", "-l", f"app.kubernetes.io/name={NAME}")["items"],
+        lambda: installed.get("pods", "-l", OPERATOR_POD_LABEL)["items"],
         until=lambda pods: len(pods) == 2,
         timeout=90,
         what="two operator pods, the old ones gone",
