@@ -3,7 +3,13 @@ Ready, drift is undone while the UI keeps working, Redis refuses a client withou
 Prometheus (scrape configs from the live ServiceMonitors, the live rules) stays silent under normal traffic
 and alerts when Postgres is stopped, every dashboard panel has data, nothing of the demo is left after it
 exits, and none of its logs holds a password it generated. One demo run serves the first three tests, and is
-the first of the two runs in a row of the last."""
+the first of the two runs in a row of the last.
+
+Where the machine runs real pods (CI: WEBSTACK_REAL_NODE=1) the demo runs the stack on them, with the
+operator installed in the cluster (localdemo.real_pods), and these tests check that too: every pod on the
+real node, the time to the first user reported. The real-node suites' scheduler runs this file on their
+worker, before them (tests/support/scheduling.py): the machine has one real node, and the demo starts its
+own cluster."""
 
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from tests.support.dashboard import panel_queries, rate_interval, seconds
 
 from kubelocal import leaks
 from kubelocal.process import dies_with_us, pdeathsig_prefix, pid_alive
+from kubelocal.realnode.layout import NODE_NAME as REAL_NODE_NAME
+from kubelocal.realnode.preflight import ENV as REAL_NODE_ENV
 from kubelocal.target import KubeTarget
 from kubelocal.wait import GiveUp, eventually
 from localservices import PrometheusClient, stack_monitoring
@@ -107,6 +115,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             proc.wait(120)
 
 
+def _on_real_pods(state: dict[str, Any]) -> bool:
+    """The demo says which way it ran; with WEBSTACK_REAL_NODE=1 it must have been on real pods."""
+    if os.environ.get(REAL_NODE_ENV) == "1":
+        assert state["mode"] == "real-pods", state
+    return bool(state["mode"] == "real-pods")
+
+
 def test_demo_end_to_end_in_a_browser(demo: Demo) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -115,6 +130,10 @@ def test_demo_end_to_end_in_a_browser(demo: Demo) -> None:
     assert "X-Cache: MISS" in text and "X-Cache: HIT" in text, text[-3000:]
     assert "PING without the password -> NOAUTH" in text, text[-3000:]
     assert "done in" in text  # a progress line per step, with its time
+    if _on_real_pods(state):
+        _check_real_pods(state, text)
+    else:
+        assert "no real node: " in text, "the fallback says in one line why there are no real pods"
 
     ws = _kubectl(state, "get", "ws", state["name"], "-n", state["namespace"])
     assert ws.returncode == 0 and "Ready" in ws.stdout, ws.stdout + ws.stderr
@@ -150,6 +169,24 @@ def test_demo_end_to_end_in_a_browser(demo: Demo) -> None:
         browser.close()
     with urllib.request.urlopen(state["operator_metrics"], timeout=5) as r:
         assert "webstack_drift_corrections_total" in r.read().decode()
+
+
+def _check_real_pods(state: dict[str, Any], text: str) -> None:
+    """Every pod of the stack and of the operator Running (the migration's Completed) on the real node, as
+    `kubectl get pods -o wide` showed; the time to the first user reported with where it went."""
+    for namespace in (state["namespace"], "webstack-system"):
+        assert f"kubectl get pods -o wide -n {namespace}" in text, text[-3000:]
+        pods = json.loads(_kubectl(state, "get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        assert pods, namespace
+        for pod in pods:
+            assert pod["spec"]["nodeName"] == REAL_NODE_NAME, pod["metadata"]["name"]
+            assert pod["status"]["phase"] in ("Running", "Succeeded"), pod["status"]
+            assert pod["metadata"]["name"] in text, f"{pod['metadata']['name']} in the demo's pod listing"
+    operators = [line for line in text.splitlines() if line.startswith("webstack-operator-")]
+    assert len(operators) == 2 and all(REAL_NODE_NAME in line for line in operators), operators
+    figure = re.search(r"to the first user created through the frontend: ([0-9.]+) s", text)
+    assert figure and float(figure.group(1)) > 0, text[-3000:]
+    assert "each component Ready (its Job done): " in text and "migrate +" in text, text[-3000:]
 
 
 # The stack alerts that say "the API fails because its database is gone" (any one of them is enough).
@@ -214,18 +251,21 @@ def _check_monitoring(demo: Demo, prometheus: PrometheusClient, cluster: KubeTar
     def targets() -> list[dict[str, Any]]:
         return [t for t in prometheus.api("targets")["activeTargets"] if t["labels"]["job"] != "prometheus"]
 
+    # The operator: the local process beside kwok, or every replica of its Deployment on real pods.
+    operators = 2 if _on_real_pods(state) else 1
     up = eventually(
         targets,
-        until=lambda ts: len(ts) == len(state["apis"]) + 1 and all(t["health"] == "up" for t in ts),
+        until=lambda ts: len(ts) == len(state["apis"]) + operators and all(t["health"] == "up" for t in ts),
         timeout=60,
         what="every demo target up",
     )
     backend = [t["labels"] for t in up if t["labels"]["job"] == f"{name}-backend-metrics"]
     assert len(backend) == len(state["apis"]) and {t["pod"] for t in backend} <= pods, up
     assert all(t["namespace"] == ns and t["container"] == "backend" for t in backend), up
-    assert [t["labels"]["namespace"] for t in up if t["labels"]["job"] == "webstack-operator-metrics"] == [
-        "webstack-system"
-    ], up
+    operator_namespaces = [
+        t["labels"]["namespace"] for t in up if t["labels"]["job"] == "webstack-operator-metrics"
+    ]
+    assert operator_namespaces == ["webstack-system"] * operators, up
 
     # The live rules are loaded, and Prometheus evaluates them.
     groups = {g["name"]: g for g in prometheus.api("rules")["groups"]}
@@ -268,10 +308,15 @@ def _check_monitoring(demo: Demo, prometheus: PrometheusClient, cluster: KubeTar
             assert known, f"{query}: no target exposes {metric}"
 
     # Postgres stopped (SIGUSR1 to the demo): an outage alert of this stack fires; then Postgres is back.
+    # On real pods the demo scales the operator to 0 first, then Postgres, and back: pods take longer.
+    switch_within = 120 if _on_real_pods(state) else 30
     demo.proc.send_signal(signal.SIGUSR1)
     try:
         eventually(
-            demo.current_state, until=lambda s: not s["postgres_running"], timeout=30, what="Postgres stopped"
+            demo.current_state,
+            until=lambda s: not s["postgres_running"],
+            timeout=switch_within,
+            what="Postgres stopped",
         )
         fired = eventually(
             lambda: prometheus.query(f'ALERTS{{alertstate="firing",webstack="{name}"}}'),
@@ -282,7 +327,12 @@ def _check_monitoring(demo: Demo, prometheus: PrometheusClient, cluster: KubeTar
         print("firing with Postgres stopped:", sorted(a["metric"]["alertname"] for a in fired))
     finally:
         demo.proc.send_signal(signal.SIGUSR2)
-    eventually(demo.current_state, until=lambda s: s["postgres_running"], timeout=60, what="Postgres started")
+    eventually(
+        demo.current_state,
+        until=lambda s: s["postgres_running"],
+        timeout=switch_within * 2,
+        what="Postgres started",
+    )
     created = eventually(
         lambda: _post_user(state["api"]), until=lambda status: status == 201, timeout=30, what="a write after"
     )
@@ -316,6 +366,9 @@ def _stop(demo: Demo) -> None:
     )
 
 
+REAL_POD_CONTAINERS = ("backend", "frontend", "migrate", "postgres", "credentials-sync", "redis", "operator")
+
+
 def test_demo_stops_cleanly_and_leaks_no_password(demo: Demo) -> None:
     """Ctrl-C: exit status 0, no process of the demo left, no password it generated in any log."""
     _stop(demo)
@@ -325,9 +378,14 @@ def test_demo_stops_cleanly_and_leaks_no_password(demo: Demo) -> None:
         leaks.note_secret(password)  # the session's final search looks for them too
     files = leaks.files_under(tmp_path)
     assert len(passwords) >= 2, "the database's and the cache's, generated by the operator in the cluster"
-    assert {"operator", "kube-apiserver", "redis", "users-api", "prometheus"} <= {
-        f.name.rsplit("-", 1)[0] for f in files
-    }
+    kept = {f.name.rsplit("-", 1)[0] for f in files}
+    assert {"kube-apiserver", "prometheus"} <= kept, sorted(kept)
+    if demo.state["mode"] == "real-pods":
+        # Every container's log, kept before its pod went: the stack's, the sidecar's, the operator's.
+        for container in REAL_POD_CONTAINERS:
+            assert any(name.endswith(f"-{container}") for name in kept), (container, sorted(kept))
+    else:
+        assert {"operator", "redis", "users-api"} <= kept, sorted(kept)
     found = leaks.find_leaks(files, passwords)
     assert not found, "\n".join(map(str, found))
 

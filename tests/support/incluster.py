@@ -16,17 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.lab_overlay import LAB_OVERLAY
 from tests.support.operator import OPERATOR_POD_LABEL, OperatorPod, operator_pods
 
 from kubelocal import leaks
-from kubelocal.audit_log import OPERATOR_NAMESPACE
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
-
-NAMESPACE = OPERATOR_NAMESPACE
-NAME = "webstack-operator"
-INSTALL_MANAGER = "lab-install"
+from localdemo import operator_install
+from localdemo.lab_stack import LAB_OVERLAY
+from localdemo.operator_install import NAME, NAMESPACE
 
 
 class LogFollower:
@@ -94,16 +91,7 @@ class InCluster:
         return result
 
     def install(self, kustomization: Path = LAB_OVERLAY) -> None:
-        """Server-side, as the base's header says; taking over fields an earlier install test applied."""
-        self.cluster.kubectl(
-            "apply",
-            "--server-side",
-            f"--field-manager={INSTALL_MANAGER}",
-            "--force-conflicts",
-            "-k",
-            str(kustomization),
-        )
-        self.kubectl("rollout", "status", f"deployment/{NAME}", "--timeout=180s")
+        operator_install.install(self.cluster, kustomization)
 
     def pods(self) -> list[OperatorPod]:
         return operator_pods(self.cluster)

@@ -15,7 +15,6 @@ from labimages import LabImage, read_recipe, reference_of
 from labimages.inputs import recipe_names
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB_OVERLAY = ROOT / "deploy" / "overlays" / "lab"
 OPERATOR_REPOSITORY = "webstack.lab/webstack-operator"
 _POD = "/spec/template/spec"
 _CONTAINER = f"{_POD}/containers/0"

@@ -19,6 +19,8 @@ from kubelocal.audit_log import OPERATOR_NAMESPACE
 from kubelocal.cluster import LocalCluster
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
+from localdemo.operator_install import METRICS_PORT
+from localdemo.operator_install import POD_LABEL as OPERATOR_POD_LABEL
 from localservices import OperatorProcess, operator_command, parse_metric
 from webstack_operator.kube.lease import LeaseTiming
 
@@ -34,8 +36,7 @@ TAKEOVER_WITHIN = TIMING.duration + 2 * TIMING.retry + 1.0
 RELEASED_TAKEOVER_WITHIN = 5.0  # one standby look (2 s) plus a request on a busy machine
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 # deploy/operator/deployment.yaml: the pods' label, and the ports its args give /healthz and /metrics.
-OPERATOR_POD_LABEL = "app.kubernetes.io/name=webstack-operator"
-LIVENESS_PORT, METRICS_PORT = 8080, 8081
+LIVENESS_PORT = 8080
 
 __all__ = [
     "CRD_DIR",

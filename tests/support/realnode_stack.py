@@ -1,13 +1,6 @@
-"""The demo sample as the operator renders it, made to run on the real node: lab images, placement, a
-namespace under PodSecurity `restricted`, and the generated Secrets as the operator's reconcile makes them.
-
-What differs from `webstack-operator render -f deploy/samples/webstack-demo.yaml`, and why:
-- images: the lab images (no registry is reachable), chosen through the operator's own settings
-  (WEBSTACK_POSTGRES_REPOSITORY, WEBSTACK_REDIS_IMAGE) and the spec's `backend.image` and `frontend.image`;
-- `database.version: "17"` (the lab's Postgres stand-in: Debian has no Postgres 16) and
-  `database.storage.storageClassName: local-path` (the real node's provisioner);
-- `spec.placement`: the real node's nodeSelector and toleration (kubelocal.target.REAL_NODE_PLACEMENT),
-  so every pod lands there through the operator's own rendering, as a user's placement would;
+"""The demo sample as the operator renders it, made to run on the real node (localdemo.lab_stack says what
+differs from the sample, and why), in a namespace under PodSecurity `restricted`, with the generated
+Secrets as the operator's reconcile makes them. Beyond the lab sample:
 - the generated passwords are random, as the reconcile makes them (`secrets.token_urlsafe(24)`), not
   render's fixed placeholders; no owner reference (render sets none: no WebStack object exists);
 - capabilities: what the cluster serves, discovered as the operator does (`capabilities_from`).
@@ -16,37 +9,25 @@ What differs from `webstack-operator render -f deploy/samples/webstack-demo.yaml
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
 
 from kubelocal import leaks
-from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
+from kubelocal.pod_logs import keep_namespace_logs
+from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from labimages import reference_of
-from webstack_operator.api.files import load_documents
+from localdemo.lab_stack import POSTGRES_VERSION, lab_sample, namespace_object
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config import run_options
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import capabilities_from
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "deploy" / "samples" / "webstack-demo.yaml"
-POSTGRES_VERSION = "17"
-STORAGE_CLASS = "local-path"
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/warn": "restricted",
-}
 
 JSON = dict[str, Any]
 
@@ -62,20 +43,6 @@ def lab_settings_env(reference: Callable[[str], str] = reference_of) -> dict[str
         "WEBSTACK_POSTGRES_REPOSITORY": repository,
         "WEBSTACK_REDIS_IMAGE": reference("webstack.lab/redis"),
     }
-
-
-def lab_sample(namespace: str, reference: Callable[[str], str] = reference_of) -> JSON:
-    """The demo sample with the lab's images, Postgres version, storage class and placement on the real
-    node (module docstring). `reference` names a repository's lab image (a unit test passes its own)."""
-    [doc] = load_documents(str(SAMPLE))  # as `webstack-operator render -f` reads it
-    doc["metadata"]["namespace"] = namespace
-    spec = doc["spec"]
-    spec["backend"]["image"] = reference("webstack.lab/users-api")
-    spec["frontend"]["image"] = reference("webstack.lab/nginx-unprivileged")
-    spec["database"]["version"] = POSTGRES_VERSION
-    spec["database"]["storage"]["storageClassName"] = STORAGE_CLASS
-    spec["placement"] = copy.deepcopy(REAL_NODE_PLACEMENT)
-    return doc
 
 
 def served_kinds(cluster: KubeTarget) -> set[tuple[str, str]]:
@@ -143,39 +110,10 @@ class RealStack:
         keep_namespace_logs(self.cluster, self.namespace)
 
 
-def keep_namespace_logs(cluster: KubeTarget, namespace: str) -> None:
-    """Every container's log in the namespace (previous runs too) for the run's search for leaked
-    passwords, before the namespace goes and the kubelet removes them."""
-    pods: list[JSON] = json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)[
-        "items"
-    ]
-    with tempfile.TemporaryDirectory() as scratch:
-        for pod in pods:
-            spec = pod["spec"]
-            for container in spec.get("initContainers", []) + spec["containers"]:
-                name = f"{pod['metadata']['name']}-{container['name']}"
-                for previous in ("--previous=false", "--previous=true"):
-                    out = cluster.kubectl(
-                        "-n",
-                        namespace,
-                        "logs",
-                        pod["metadata"]["name"],
-                        "-c",
-                        container["name"],
-                        previous,
-                        check=False,
-                    ).stdout
-                    path = Path(scratch) / f"{name}{previous[-5:]}.log"
-                    path.write_text(out)
-                    leaks.keep_log(path, f"realnode-{namespace}-{path.stem}")
-
-
 def deploy(cluster: KubeTarget, namespace: str) -> RealStack:
     """Creates the restricted namespace and applies the stack, keeping kubectl's stderr (where PodSecurity
     names a workload whose pod template it would refuse)."""
-    cluster.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": RESTRICTED}}
-    )
+    cluster.apply(namespace_object(namespace))
     doc = lab_sample(namespace)
     objects = render_for_real_node(doc, served_kinds(cluster))
     applied = cluster.apply({"apiVersion": "v1", "kind": "List", "items": objects})

@@ -14,10 +14,11 @@ import pytest
 from tests.support.fixtures import apply_doc
 from tests.support.incluster import InCluster, LogFollower
 from tests.support.operator import OperatorProcess, wait_phase
-from tests.support.realnode_stack import RESTRICTED, keep_namespace_logs, lab_sample
 
 from kubelocal import leaks
+from kubelocal.pod_logs import keep_namespace_logs
 from kubelocal.target import KubeTarget
+from localdemo.lab_stack import lab_sample, namespace_object
 
 
 @pytest.fixture(scope="package")
@@ -46,14 +47,10 @@ def demo(installed: InCluster) -> Iterator[dict[str, Any]]:
     """The demo sample on real pods, as the installed operator reconciles it."""
     cluster = installed.cluster
     namespace = f"incluster-{uuid.uuid4().hex[:6]}"
-    cluster.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": RESTRICTED}}
-    )
+    cluster.apply(namespace_object(namespace))
     doc = lab_sample(namespace)
-    # The issue's demo stack: a canary (its first version goes straight to 100%), backup on a schedule.
-    steps = [{"setWeight": 50}, {"pause": {"duration": "30s"}}, {"setWeight": 100}]
-    doc["spec"]["backend"]["delivery"] = {"strategy": "Canary", "steps": steps}
-    doc["spec"]["backup"] = {"enabled": True, "schedule": "0 3 * * *"}
+    # The issue's demo stack, as the sample declares it: a canary, backup on a schedule.
+    assert doc["spec"]["backend"]["delivery"]["strategy"] == "Canary" and doc["spec"]["backup"]["enabled"]
     try:
         started = time.monotonic()
         apply_doc(cluster, doc)

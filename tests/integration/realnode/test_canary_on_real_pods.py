@@ -1,7 +1,7 @@
 """A canary of a new image on real pods, judged by the AnalysisTemplate the operator renders: Argo Rollouts'
 controller (a host process) queries a host Prometheus that scrapes the real backend pods at their IPs, its
 targets re-derived from the live ServiceMonitor, Services and Pods as the canary's pods come and go
-(tests/support/live_scrape.py). A good image is promoted; a really bad one (webstack.lab/users-api-broken,
+(localservices/live_scrape.py). A good image is promoted; a really bad one (webstack.lab/users-api-broken,
 tools/images/users-api-broken: Ready, but /api/users answers 500) is aborted while the stable pods serve.
 
 The good image is a second tag of the users-api lab image on the node (`ctr images tag`, as a registry push
@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 from tests.support.incluster import InCluster
-from tests.support.live_scrape import LiveScrape
 from tests.support.load import Load, Mix, Summary
 from tests.support.operator import condition, get_json, tag_lab_image, wait_phase
 from tests.support.realnode_stack import is_ready
@@ -37,6 +36,7 @@ from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from labimages import reference_of
 from localservices import PrometheusServer
+from localservices.live_scrape import LiveScrape
 
 HASH_LABEL = "rollouts-pod-template-hash"
 GOOD_TAG = "lab-canary"

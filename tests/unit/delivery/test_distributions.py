@@ -25,7 +25,7 @@ DISTRIBUTIONS = {
     "contract": ("webstack_contract",),
     "operator": ("webstack_operator",),
     "webapp": ("users_api",),
-    "tools/python": ("kubelocal", "localservices", "faultproxy", "labimages"),
+    "tools/python": ("kubelocal", "localservices", "localdemo", "faultproxy", "labimages"),
 }
 HARNESS = DISTRIBUTIONS["tools/python"]
 

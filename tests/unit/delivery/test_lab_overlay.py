@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from tests.support.lab_overlay import LAB_OVERLAY, OPERATOR_REPOSITORY, expected_patch, recipe_reference
+from tests.support.lab_overlay import OPERATOR_REPOSITORY, expected_patch, recipe_reference
 
 from labimages import read_recipe
+from localdemo.lab_stack import LAB_OVERLAY
 
 
 def kustomization() -> dict[str, Any]:

@@ -8,10 +8,10 @@ from dataclasses import replace
 from typing import Any
 
 from tests.support.placement_cases import SPOT_TOLERATION, ZONE, spread
-from tests.support.realnode_stack import lab_sample
 from tests.support.rendered_stacks import make_stack, render
 
 from kubelocal.target import REAL_NODE_LABEL
+from localdemo.lab_stack import lab_sample
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.placement import scheduling
 from webstack_operator.builders.stack_objects import desired_objects
@@ -152,11 +152,11 @@ def test_scheduling_is_only_the_placement_fields() -> None:
 
 def test_the_labs_real_node_placement_is_a_stack_placement() -> None:
     """The lab puts its stack on the tainted real node with `spec.placement` alone: the document it applies
-    (tests/support/realnode_stack.py) renders the node's selector and toleration into every pod template."""
+    (localdemo.lab_stack) renders the node's selector and toleration into every pod template."""
     doc = lab_sample("realnode-unit", reference=lambda repository: f"{repository}:unit")
     ctx = replace(make_stack(), spec=parse_spec(doc), name=doc["metadata"]["name"], namespace="realnode-unit")
     pods = pod_specs(desired_objects(ctx))
-    assert {where.split("/")[0] for where in pods} == {"Deployment", "StatefulSet", "Job"}
+    assert {where.split("/")[0] for where in pods} == {"Rollout", "Deployment", "StatefulSet", "Job"}
     for where, pod in pods.items():
         assert pod["nodeSelector"] == {REAL_NODE_LABEL: "true"}, where
         assert pod["tolerations"] == [
