@@ -16,6 +16,7 @@ Deployment on upgrade (tests/unit/delivery/test_frontend_upgrade.py holds the re
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +26,10 @@ ASSET_NAMES = ("index.html", "app.js", "styles.css")
 TEMPLATE_NAME = "nginx.conf.template"
 
 _TOKEN = re.compile(r"@[A-Z][A-Z0-9_]*@")
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
+# How long nginx keeps the backend's address: after the backend Service is created again, /api reaches
+# the new ClusterIP within this many seconds.
+RESOLVE_EVERY_SECONDS = 10
 
 
 def _read(name: str, directory: Path | None) -> str:
@@ -32,6 +37,18 @@ def _read(name: str, directory: Path | None) -> str:
     if directory is not None:
         return (directory / name).read_text(encoding="utf-8")
     return files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _resolver_directive(resolver: str | None, backend_host: str) -> str:
+    if resolver is None:
+        try:
+            ipaddress.ip_address(backend_host)
+        except ValueError:
+            raise ValueError(f"a backend named {backend_host!r} needs a resolver for nginx to ask") from None
+        return "# no resolver: the backend is an IP address"
+    if not _HOST.fullmatch(resolver):
+        raise ValueError(f"resolver must be a host name or an IP address, got {resolver!r}")
+    return f"resolver {resolver} valid={RESOLVE_EVERY_SECONDS}s;\n    resolver_timeout 5s;"
 
 
 def nginx_conf_template(directory: Path | None = None) -> str:
@@ -44,8 +61,13 @@ def load_frontend_assets(directory: Path | None = None) -> dict[str, str]:
     return {name: _read(name, directory) for name in ASSET_NAMES}
 
 
-def render_nginx_conf(template: str, *, listen_port: int, backend_url: str, static_root: str) -> str:
-    """Fill the template. Values are checked, because a bad one would only surface as a crash-looping pod."""
+def render_nginx_conf(
+    template: str, *, listen_port: int, backend_url: str, static_root: str, resolver: str | None = None
+) -> str:
+    """Fill the template. Values are checked, because a bad one would only surface as a crash-looping pod.
+
+    `resolver`: the DNS server nginx asks for the backend's name (in a cluster, its DNS Service's name or
+    address); None when the backend is an IP address, which nginx needs no resolver for."""
     if not 1 <= listen_port <= 65_535:
         raise ValueError(f"listen_port must be 1..65535, got {listen_port}")
     parts = urlsplit(backend_url)
@@ -63,7 +85,12 @@ def render_nginx_conf(template: str, *, listen_port: int, backend_url: str, stat
         raise ValueError(
             f"static_root must be an absolute path without spaces or nginx syntax, got {static_root!r}"
         )
-    values = {"@LISTEN_PORT@": str(listen_port), "@BACKEND_URL@": backend_url, "@STATIC_ROOT@": static_root}
+    values = {
+        "@LISTEN_PORT@": str(listen_port),
+        "@BACKEND_URL@": backend_url,
+        "@STATIC_ROOT@": static_root,
+        "@RESOLVER@": _resolver_directive(resolver, parts.hostname or ""),
+    }
     rendered = _TOKEN.sub(lambda match: values.get(match.group(0), match.group(0)), template)
     leftover = sorted(set(_TOKEN.findall(rendered)))
     if leftover:

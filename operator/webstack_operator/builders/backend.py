@@ -47,8 +47,10 @@ def metrics_service_name(ctx: StackContext) -> str:
 
 
 def backend_url(ctx: StackContext) -> str:
-    """Where nginx proxies `/api`: the stable Service."""
-    return f"http://{backend_name(ctx)}:{SERVICE_PORT}"
+    """Where nginx proxies `/api`: the stable Service, by its full name (nginx's resolver, unlike the pod's,
+    knows no search domains)."""
+    domain = ctx.settings.cluster_domain
+    return f"http://{backend_name(ctx)}.{ctx.namespace}.svc.{domain}:{SERVICE_PORT}"
 
 
 def _secret_env(name: str, secret: str, key: str) -> JSON:

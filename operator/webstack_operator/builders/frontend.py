@@ -43,6 +43,7 @@ def nginx_conf(ctx: StackContext) -> str:
         listen_port=LISTEN_PORT,
         backend_url=backend_url(ctx),
         static_root=STATIC_ROOT,
+        resolver=ctx.settings.cluster_dns,
     )
 
 

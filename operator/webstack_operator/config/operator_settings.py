@@ -38,7 +38,11 @@ class OperatorSettings:
     redis_image: str = "docker.io/library/redis:7.4-alpine"
     velero_namespace: str = "velero"
     monitoring_namespace: str = "monitoring"
-    # nginx.conf template with @LISTEN_PORT@, @BACKEND_URL@, @STATIC_ROOT@, and the UI files by name.
+    # The cluster's DNS domain and its DNS Service: nginx asks it for the backend's full name, again every
+    # few seconds (webstack_contract.frontend), so a re-created backend Service is found at its new address.
+    cluster_domain: str = "cluster.local"
+    cluster_dns: str = "kube-dns.kube-system.svc.cluster.local"
+    # nginx.conf template with @LISTEN_PORT@, @BACKEND_URL@, @RESOLVER@, @STATIC_ROOT@, and the UI files.
     frontend_nginx_template: str = ""
     frontend_assets: Mapping[str, str] = field(default_factory=_empty)
     capabilities: Capabilities = field(default_factory=Capabilities)

@@ -143,11 +143,14 @@ def load_settings(environ: Mapping[str, str]) -> OperatorSettings:
 
     defaults = OperatorSettings()
     frontend_dir = Path(environ["WEBSTACK_FRONTEND_DIR"]) if environ.get("WEBSTACK_FRONTEND_DIR") else None
+    domain = environ.get("WEBSTACK_CLUSTER_DOMAIN", defaults.cluster_domain)
     return OperatorSettings(
         postgres_repository=environ.get("WEBSTACK_POSTGRES_REPOSITORY", defaults.postgres_repository),
         redis_image=environ.get("WEBSTACK_REDIS_IMAGE", defaults.redis_image),
         velero_namespace=environ.get("WEBSTACK_VELERO_NAMESPACE", defaults.velero_namespace),
         monitoring_namespace=environ.get("WEBSTACK_MONITORING_NAMESPACE", defaults.monitoring_namespace),
+        cluster_domain=domain,
+        cluster_dns=environ.get("WEBSTACK_CLUSTER_DNS", f"kube-dns.kube-system.svc.{domain}"),
         frontend_nginx_template=nginx_conf_template(frontend_dir),
         frontend_assets=MappingProxyType(dict(load_frontend_assets(frontend_dir))),
     )

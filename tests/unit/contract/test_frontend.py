@@ -12,6 +12,7 @@ import pytest
 import webstack_contract
 from webstack_contract.frontend import (
     ASSET_NAMES,
+    RESOLVE_EVERY_SECONDS,
     TEMPLATE_NAME,
     load_frontend_assets,
     nginx_conf_template,
@@ -22,8 +23,9 @@ from webstack_contract.frontend import (
 def render(**overrides: object) -> str:
     values: dict[str, object] = {
         "listen_port": 8080,
-        "backend_url": "http://shop-backend:80",
+        "backend_url": "http://shop-backend.team-a.svc.cluster.local:80",
         "static_root": "/usr/share/nginx/html",
+        "resolver": "kube-dns.kube-system.svc.cluster.local",
     }
     values.update(overrides)
     return render_nginx_conf(nginx_conf_template(), **values)  # type: ignore[arg-type]
@@ -39,7 +41,9 @@ def test_template_is_a_complete_main_config_for_a_read_only_root() -> None:
         "client_max_body_size 64k;",
         "listen 8080;",
         "root /usr/share/nginx/html;",
-        "proxy_pass http://shop-backend:80;",
+        'set $webstack_backend "http://shop-backend.team-a.svc.cluster.local:80";',
+        "proxy_pass $webstack_backend;",
+        "resolver kube-dns.kube-system.svc.cluster.local valid=10s;",
         "location = /healthz",
         "gzip on;",
         "events {",
@@ -54,7 +58,19 @@ def test_proxy_keeps_the_api_prefix() -> None:
     # proxy_pass without a URI part forwards /api/users unchanged; with one, nginx would strip the prefix.
     conf = render()
     block = conf.split("location /api/ {", 1)[1].split("}", 1)[0]
-    assert "proxy_pass http://shop-backend:80;" in block
+    assert 'set $webstack_backend "http://shop-backend.team-a.svc.cluster.local:80";' in block
+    assert "proxy_pass $webstack_backend;" in block
+
+
+def test_the_backend_is_looked_up_again_not_once_at_start() -> None:
+    """A name in a variable is resolved through `resolver` and again once its `valid=` has passed: a
+    re-created backend Service (another ClusterIP) is reached within RESOLVE_EVERY_SECONDS. An address
+    needs no resolver; a name without one is refused (nginx would answer 502 to every request)."""
+    assert f"valid={RESOLVE_EVERY_SECONDS}s;" in render()
+    local = render(backend_url="http://127.0.0.1:8000", resolver=None)
+    assert "resolver " not in local.replace("# no resolver", "") and "http://127.0.0.1:8000" in local
+    with pytest.raises(ValueError, match="needs a resolver"):
+        render(resolver=None)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +81,7 @@ def test_proxy_keeps_the_api_prefix() -> None:
         {"backend_url": "shop-backend:80"},
         {"static_root": "relative/dir"},
         {"static_root": "/srv/x; evil"},
+        {"resolver": "dns; evil"},
     ],
 )
 def test_render_rejects_bad_values(overrides: dict[str, object]) -> None:
@@ -75,7 +92,7 @@ def test_render_rejects_bad_values(overrides: dict[str, object]) -> None:
 def test_render_rejects_unknown_tokens() -> None:
     with pytest.raises(ValueError, match="@UNKNOWN@"):
         render_nginx_conf(
-            "listen @LISTEN_PORT@; x @UNKNOWN@;", listen_port=1, backend_url="http://a", static_root="/"
+            "listen @LISTEN_PORT@; x @UNKNOWN@;", listen_port=1, backend_url="http://1.2.3.4", static_root="/"
         )
 
 

@@ -3,6 +3,7 @@ suites as one, and tests xdist could not tell apart refused rather than silently
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,8 @@ def test_the_demo_e2e_runs_with_the_real_node_suites_before_them() -> None:
         timeout=300,
         check=True,
         cwd=ROOT,
+        # A collection of its own, not a worker's (tests/conftest.py refuses zz_final on a worker).
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
     ).stdout.splitlines()
     in_scope = [nodeid for nodeid in listed if scope(nodeid) == REAL_NODE_SUITES]
     first_suite = next(i for i, nodeid in enumerate(in_scope) if nodeid.startswith(REAL_NODE_SUITES))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -37,6 +38,8 @@ from localservices import (
 from localservices.traffic import Traffic
 from webstack_operator.builders.redis import redis_auth_config, redis_server_args
 
+RENDERED_BACKEND = re.compile(r'set \$webstack_backend "[^"]+";')
+RENDERED_RESOLVER = re.compile(r"resolver \S+ valid=\d+s;\n\s*resolver_timeout \S+;")
 OPERATOR_MONITORING = ROOT / "deploy" / "components" / "operator-monitoring"
 OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
 
@@ -146,10 +149,12 @@ def frontend_from_configmap(cluster: KubeTarget, ns: str, name: str) -> tuple[st
         cluster.kubectl("get", "deployment", f"{name}-frontend", "-n", ns, "-o", "json").stdout
     )
     port = next(p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"])
-    template = (
-        conf.replace(f"http://{name}-backend:80", "@BACKEND_URL@")
-        .replace(f"listen {port}", "listen @LISTEN_PORT@")
-        .replace("/usr/share/nginx/html", "@STATIC_ROOT@")
+    # The backend's full name and the cluster's DNS server mean nothing beside the cluster: nginx gets the
+    # users API's address instead, which needs no resolver.
+    template = RENDERED_BACKEND.sub('set $webstack_backend "@BACKEND_URL@";', conf, count=1)
+    template = RENDERED_RESOLVER.sub("@RESOLVER@", template, count=1)
+    template = template.replace(f"listen {port}", "listen @LISTEN_PORT@").replace(
+        "/usr/share/nginx/html", "@STATIC_ROOT@"
     )
     return template, data
 

@@ -13,7 +13,8 @@ def test_config_map_holds_nginx_conf_and_assets() -> None:
     assert sorted(config_map["data"]) == sorted(["nginx.conf", *SETTINGS.frontend_assets])
     conf = config_map["data"]["nginx.conf"]
     assert "listen 8080;" in conf
-    assert "proxy_pass http://shop-backend:80;" in conf
+    assert 'set $webstack_backend "http://shop-backend.team-a.svc.cluster.local:80";' in conf
+    assert f"resolver {SETTINGS.cluster_dns} valid=" in conf
     assert "root /usr/share/nginx/html;" in conf
     assert "@" + "BACKEND_URL@" not in conf
 

@@ -20,10 +20,14 @@ def test_rendered_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("nginx is not installed (scripts/setup.sh apt installs it)")
         pytest.skip("nginx is not installed: run `bash scripts/setup.sh apt`")
-    conf = nginx_conf(make_stack())
-    # The image serves from STATIC_ROOT and may not resolve our Service names here: point both at what
-    # exists on this machine, changing nothing else. /etc/nginx/mime.types exists in Debian and the image.
-    conf = conf.replace(STATIC_ROOT, str(tmp_path)).replace("http://shop-backend:80", "http://127.0.0.1:9")
+    stack = make_stack()
+    conf = nginx_conf(stack)
+    # nginx serves from STATIC_ROOT, and resolves the resolver's name at start (in a pod, through the
+    # cluster's DNS): point both at what exists on this machine, changing nothing else. The backend's name
+    # is resolved per request (a variable), so `-t` does not look it up. /etc/nginx/mime.types exists in
+    # Debian and the image.
+    assert f"resolver {stack.settings.cluster_dns} valid=" in conf
+    conf = conf.replace(STATIC_ROOT, str(tmp_path)).replace(stack.settings.cluster_dns, "127.0.0.1")
     path = tmp_path / "nginx.conf"
     path.write_text(conf, encoding="utf-8")
     result = subprocess.run(

@@ -94,8 +94,22 @@ def test_the_frontend_comes_from_the_contract_unless_the_environment_names_a_fol
     for name in ("index.html", "app.js", "styles.css", "nginx.conf.template"):
         (tmp_path / name).write_text(f"# {name}")
     default = load_settings({})
-    assert "proxy_pass @BACKEND_URL@;" in default.frontend_nginx_template
+    assert 'set $webstack_backend "@BACKEND_URL@";' in default.frontend_nginx_template
     assert set(default.frontend_assets) == {"index.html", "app.js", "styles.css"}
     moved = load_settings({"WEBSTACK_FRONTEND_DIR": str(tmp_path)})
     assert moved.frontend_nginx_template == "# nginx.conf.template"
     assert moved.frontend_assets["app.js"] == "# app.js"
+
+
+def test_the_cluster_domain_names_the_backend_and_the_dns_service_nginx_asks() -> None:
+    """nginx's resolver knows no search domains: the backend's full name needs the cluster's domain, and the
+    DNS Service's name follows it unless named itself."""
+    default = load_settings({})
+    assert (default.cluster_domain, default.cluster_dns) == (
+        "cluster.local",
+        "kube-dns.kube-system.svc.cluster.local",
+    )
+    other = load_settings({"WEBSTACK_CLUSTER_DOMAIN": "corp.internal"})
+    assert other.cluster_dns == "kube-dns.kube-system.svc.corp.internal"
+    named = load_settings({"WEBSTACK_CLUSTER_DNS": "10.100.0.10"})
+    assert (named.cluster_domain, named.cluster_dns) == ("cluster.local", "10.100.0.10")
