@@ -28,7 +28,7 @@ TEMPLATE_NAME = "nginx.conf.template"
 _TOKEN = re.compile(r"@[A-Z][A-Z0-9_]*@")
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 # How long nginx keeps the backend's address: after the backend Service is created again, /api reaches
-# the new ClusterIP within this many seconds.
+# the new ClusterIP within this many seconds once the cluster DNS answers with it (its cache: 30 s).
 RESOLVE_EVERY_SECONDS = 10
 
 
