@@ -239,6 +239,10 @@ def backups(ctx: StackContext) -> list[Scenario]:
     )
     timing: dict[str, Any] = {"interval_seconds": step, "warmup_seconds": 0}
     missing, failing = "WebStackBackupMissing", "WebStackBackupFailing"
+    # The stack's backend scraped all along: it exists (WebStackBackupMissing waits for a stack that has
+    # been there for twice the period).
+    stack = level("up", {**_api_labels(ctx), "instance": "10.0.0.1:8000"}, 1, samples)
+    old = {**timing, "warmup_seconds": 2 * period + step}
     return [
         Scenario(failing, "every backup succeeds", False, [ok, no_failures, fresh], **timing),
         Scenario(
@@ -259,17 +263,13 @@ def backups(ctx: StackContext) -> list[Scenario]:
             missing,
             "a success each period",
             False,
-            [ok, no_failures, fresh],
+            [ok, no_failures, fresh, stack],
             **{**timing, "warmup_seconds": 4 * period},
         ),
-        Scenario(
-            missing,
-            "no success for twice the period",
-            True,
-            [ok, no_failures, stale],
-            **{**timing, "warmup_seconds": 2 * period + step},
-        ),
-        Scenario(missing, "never a success", True, [ok, no_failures], **timing),
+        Scenario(missing, "no success for twice the period", True, [ok, no_failures, stale, stack], **old),
+        Scenario(missing, "never a success, the stack there for twice the period", True, [stack], **old),
+        # A new stack: its first scheduled backup is not due yet (the demo's stack, any stack just created).
+        Scenario(missing, "never a success, the stack new", False, [ok, no_failures, stack], **timing),
     ]
 
 

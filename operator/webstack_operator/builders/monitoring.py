@@ -210,12 +210,13 @@ def _backup_alerts(ctx: StackContext, stack: str) -> list[JSON]:
         ),
         _alert(
             "WebStackBackupMissing",
-            promql.backup_missing(schedule, 2 * period),
+            promql.backup_missing(schedule, 2 * period, _matchers(ctx)),
             "10m",
             "critical",
             f"{stack}: no successful backup within twice the schedule's period",
             f"velero_backup_last_successful_timestamp of schedule {schedule['schedule']} is older than "
-            f"{2 * period}s (twice the longest gap of `{ctx.spec.backup.schedule}`), or absent that long.",
+            f"{2 * period}s (twice the longest gap of `{ctx.spec.backup.schedule}`), or absent that long "
+            "while the stack was there.",
             ctx,
         ),
     ]

@@ -107,9 +107,14 @@ def backup_failing(schedule: Mapping[str, str], window: str) -> str:
     )
 
 
-def backup_missing(schedule: Mapping[str, str], limit_seconds: int) -> str:
+def backup_missing(schedule: Mapping[str, str], limit_seconds: int, stack: Mapping[str, str]) -> str:
     """No successful backup of the schedule for `limit_seconds`: the last success is older, or Prometheus
-    saw none that long (Velero sets the gauge only after a success of its running process)."""
-    sel = selector(schedule)
-    last = f"velero_backup_last_successful_timestamp{sel}"
-    return f"((time() - max({last})) > {limit_seconds}) or max(absent_over_time({last}[{limit_seconds}s]))"
+    saw none that long (Velero sets the gauge only after a success of its running process) although the
+    stack (its scrape targets, `stack`) was there already `limit_seconds` ago: a stack younger than that
+    has had no scheduled backup due yet, and must not page anyone."""
+    last = f"velero_backup_last_successful_timestamp{selector(schedule)}"
+    existed = f"count(up{selector(stack)} offset {limit_seconds}s)"
+    return (
+        f"((time() - max({last})) > {limit_seconds}) "
+        f"or (max(absent_over_time({last}[{limit_seconds}s])) and on() {existed})"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from localdemo.first_user import pod_times, report
+from localdemo.first_user import job_completions, pod_times, report
 
 APPLIED = datetime(2026, 12, 6, 10, 0, 0, 700_000, tzinfo=UTC)  # the API's stamps have whole seconds
 
@@ -105,7 +105,14 @@ def test_each_pod_milestone_in_whole_seconds_after_the_apply_in_creation_order()
 
 
 def test_the_report_says_the_figure_each_pods_start_and_probes_and_each_component_done() -> None:
-    lines = report(pod_times([POSTGRES, MIGRATE, BACKEND], EVENTS, APPLIED), 15.4, 16.2)
+    jobs = [
+        {"metadata": {"name": "demo-migrate-x"}, "status": {"completionTime": _stamp(12)}},
+        {"metadata": {"name": "demo-migrate-running"}, "status": {}},
+    ]
+    completions = job_completions(jobs, APPLIED)
+    assert completions == {"demo-migrate-x": 12}
+    lines = report(pod_times([POSTGRES, MIGRATE, BACKEND], EVENTS, APPLIED), 15.4, 16.2, completions)
+    assert "  Job demo-migrate-x marked Complete +12 (the backend waits for it)" in lines
     assert lines[0].endswith("16.2 s (the WebStack Ready after 15.4 s)")
     [postgres] = [line for line in lines if line.lstrip().startswith("demo-postgres-0")]
     assert postgres.split()[1:] == [

@@ -95,8 +95,19 @@ def _span(start: int | None, end: int | None) -> str:
     return "-" if start is None or end is None else f"{end - start} s"
 
 
-def report(times: list[PodTimes], ready_after: float, first_user_after: float) -> list[str]:
-    """The lines the demo prints: the figure, a row per pod, and when each component was done."""
+def job_completions(jobs: list[JSON], applied_at: datetime) -> dict[str, int]:
+    """When the Job controller marked each Job Complete, in whole seconds after the apply: what the
+    operator's migration gate waits for, a little after the pod's container ended."""
+    origin = applied_at.replace(microsecond=0)
+    done = {j["metadata"]["name"]: _after(j.get("status", {}).get("completionTime"), origin) for j in jobs}
+    return {name: seconds for name, seconds in done.items() if seconds is not None}
+
+
+def report(
+    times: list[PodTimes], ready_after: float, first_user_after: float, jobs: dict[str, int] | None = None
+) -> list[str]:
+    """The lines the demo prints: the figure, a row per pod, each Job's completion, and when each
+    component was done."""
     width = max([len(t.name) for t in times] + [3])
     lines = [
         f"time from `kubectl apply` of the WebStack to the first user created through the frontend: "
@@ -111,6 +122,8 @@ def report(times: list[PodTimes], ready_after: float, first_user_after: float) -
             f"  {t.name:<{width}}  {t.component:<9}  {_at(t.created):>7}  {_at(t.scheduled):>9}  "
             f"{_at(t.started):>7}  {ready:>5}  {_span(t.scheduled, t.started):>5}  {probes:>6}  {t.image}"
         )
+    for job, seconds in sorted((jobs or {}).items()):
+        lines.append(f"  Job {job} marked Complete +{seconds} (the backend waits for it)")
     done: dict[str, int] = {}
     for t in times:
         if t.ready is not None:

@@ -91,7 +91,12 @@ def where_the_seconds_went(
     events: list[JSON] = json.loads(cluster.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)[
         "items"
     ]
-    return first_user.report(first_user.pod_times(listed, events, applied_at), ready_after, first_user_after)
+    jobs: list[JSON] = json.loads(cluster.kubectl("-n", namespace, "get", "jobs", "-o", "json").stdout)[
+        "items"
+    ]
+    times = first_user.pod_times(listed, events, applied_at)
+    completions = first_user.job_completions(jobs, applied_at)
+    return first_user.report(times, ready_after, first_user_after, completions)
 
 
 def migration_summary(cluster: KubeTarget, namespace: str, name: str) -> str:
