@@ -113,12 +113,12 @@ def bring_up(cluster: LocalCluster, workdir: Path, started: list[Any]) -> tuple[
     print(target.kubectl("get", "ws", "-n", NAMESPACE).stdout, flush=True)
     kinds = (
         "all,configmaps,secrets,ingresses,networkpolicies,poddisruptionbudgets,"
-        "servicemonitors,prometheusrules,serviceaccounts,schedules.velero.io"
+        "servicemonitors,prometheusrules,serviceaccounts"
     )
-    print(
-        target.kubectl("get", kinds, "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={name}").stdout,
-        flush=True,
-    )
+    instance = f"app.kubernetes.io/instance={name}"
+    print(target.kubectl("get", kinds, "-n", NAMESPACE, "-l", instance).stdout, flush=True)
+    # The backup Schedule lives in Velero's namespace.
+    print(target.kubectl("get", "schedules.velero.io", "-n", "velero", "-l", instance).stdout, flush=True)
     if on_real_pods:
         serving = real_pods.serve(target, NAMESPACE, name, applied_at, (applied, ready_after), started)
     else:
@@ -192,8 +192,11 @@ def main() -> int:
     finally:
         say("stopping everything the demo started")
         for thing in reversed(started):
+            # One that fails to stop (the API gone while the pods' logs are kept) stops nothing else.
             try:
                 thing.stop()
+            except Exception as e:
+                say(f"  stopping {type(thing).__name__} failed: {e}")
             finally:
                 cleanup = getattr(thing, "cleanup", None)
                 if cleanup:
