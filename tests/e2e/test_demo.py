@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import sys
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from kubelocal.realnode.layout import NODE_NAME as REAL_NODE_NAME
 from kubelocal.realnode.preflight import ENV as REAL_NODE_ENV
 from kubelocal.target import KubeTarget
 from kubelocal.wait import GiveUp, eventually
+from localdemo.real_pods import post_user, status_of
 from localservices import PrometheusClient, stack_monitoring
 from webstack_contract.frontend import RESOLVE_EVERY_SECONDS
 
@@ -168,7 +168,7 @@ def test_demo_end_to_end_in_a_browser(demo: Demo) -> None:
         # resolver) and the cluster DNS's cache has let the old answer go (CoreDNS `cache 30`, EKS's and
         # the lab's), before the UI is reloaded (the UI does not retry a failed load).
         eventually(
-            lambda: _get_status(f"{state['url']}/api/users?limit=1"),
+            lambda: status_of(f"{state['url']}/api/users?limit=1"),
             until=lambda status: status == 200,
             timeout=RESOLVE_EVERY_SECONDS + CLUSTER_DNS_CACHE_SECONDS + 20,
             what="/api through nginx to the re-created backend Service",
@@ -347,31 +347,12 @@ def _check_monitoring(demo: Demo, prometheus: PrometheusClient, cluster: KubeTar
         what="Postgres started",
     )
     created = eventually(
-        lambda: _post_user(state["api"]), until=lambda status: status == 201, timeout=30, what="a write after"
+        lambda: post_user(state["api"], f"back-{uuid.uuid4().hex[:6]}@example.com"),
+        until=lambda status: status == 201,
+        timeout=30,
+        what="a write after",
     )
     assert created == 201
-
-
-def _get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return 0
-
-
-def _post_user(api: str) -> int:
-    body = json.dumps({"email": f"back-{uuid.uuid4().hex[:6]}@example.com", "name": "Back"}).encode()
-    request = urllib.request.Request(
-        f"{api}/api/users", data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 def _stop(demo: Demo) -> None:

@@ -56,19 +56,25 @@ def _ready(pod: JSON) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def post_user(base: str, email: str) -> int:
-    """POST /api/users; the status, or 0 when nothing answered."""
-    body = json.dumps({"email": email, "name": "First User"}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the lab's ClusterIP, http only
-        f"{base}/api/users", data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+def status_of(request: urllib.request.Request | str) -> int:
+    """The HTTP status a request got, or 0 when nothing answered (refused, timed out)."""
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - see above
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the lab's ClusterIPs
             return int(response.status)
     except urllib.error.HTTPError as e:
         return e.code
     except OSError:
         return 0
+
+
+def post_user(base: str, email: str) -> int:
+    """POST /api/users; the status, or 0 when nothing answered."""
+    body = json.dumps({"email": email, "name": "First User"}).encode()
+    return status_of(
+        urllib.request.Request(  # noqa: S310 - the lab's ClusterIP, http only
+            f"{base}/api/users", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+    )
 
 
 def first_user_created(ui: str) -> None:
