@@ -150,5 +150,5 @@ def test_the_operator_renders_from_its_wheels_alone(installed: Callable[[str], P
     objects = {(o["kind"], o["metadata"]["name"]): o for o in json.loads(result.stdout)["items"]}
     data = objects["ConfigMap", "shop-frontend"]["data"]
     assert sorted(data) == ["app.js", "index.html", "nginx.conf", "styles.css"]
-    assert "proxy_pass http://shop-backend" in data["nginx.conf"]
+    assert 'set $webstack_backend "http://shop-backend.' in data["nginx.conf"]
     assert 'id="users-table"' in data["index.html"]
