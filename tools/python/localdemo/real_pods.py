@@ -79,12 +79,12 @@ def post_user(base: str, email: str) -> int:
 
 def first_user_created(ui: str) -> None:
     """Polls until a user is created through the frontend (nginx → backend pod → Postgres pod), and says
-    what the tries before answered (0: no answer), since those seconds count too."""
-    email = f"first-{uuid.uuid4().hex[:6]}@example.com"
+    what the tries before answered (0: no answer), since those seconds count too. Each try names another
+    user: one whose answer was lost may have been created, and the same email again would be a 409."""
     answers: list[int] = []
 
     def attempt() -> int:
-        answers.append(post_user(ui, email))
+        answers.append(post_user(ui, f"first-{uuid.uuid4().hex[:8]}@example.com"))
         return answers[-1]
 
     eventually(
