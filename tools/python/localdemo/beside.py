@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from kubelocal.target import KubeTarget
+from localdemo import operator_install
 from localdemo.lab_stack import ROOT
 from localdemo.progress import say, step
 from localdemo.serving import Serving
@@ -41,7 +42,7 @@ from webstack_operator.builders.redis import redis_auth_config, redis_server_arg
 RENDERED_BACKEND = re.compile(r'set \$webstack_backend "[^"]+";')
 RENDERED_RESOLVER = re.compile(r"resolver \S+ valid=\d+s;\n\s*resolver_timeout \S+;")
 OPERATOR_MONITORING = ROOT / "deploy" / "components" / "operator-monitoring"
-OPERATOR_NS, OPERATOR_SA = "webstack-system", "webstack-operator"
+OPERATOR_NS, OPERATOR_SA = operator_install.NAMESPACE, operator_install.NAME  # deploy/operator's account
 
 
 def install_operator_rbac(cluster: KubeTarget) -> dict[str, Any]:
