@@ -23,6 +23,19 @@ NO_OPTIONAL_APIS = Capabilities(
 )
 
 
+# A canary with Prometheus analysis and monitoring on: the spec sections the canary query tests render.
+ANALYSED_CANARY: dict[str, Any] = {
+    "backend": {
+        "delivery": {
+            "strategy": "Canary",
+            "steps": [{"setWeight": 50}],
+            "analysis": {"prometheusAddress": "http://prometheus:9090"},
+        }
+    },
+    "monitoring": {"enabled": True},
+}
+
+
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Deep merge of spec fragments (extra wins)."""
     out = copy.deepcopy(base)

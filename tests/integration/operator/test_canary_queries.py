@@ -11,20 +11,11 @@ from typing import Any
 
 import yaml
 from tests.support.promtool import promtool
-from tests.support.rendered_stacks import find, render
+from tests.support.rendered_stacks import ANALYSED_CANARY, find, render
 
 from webstack_contract import metric_names as m
 
-CANARY = {
-    "backend": {
-        "delivery": {
-            "strategy": "Canary",
-            "steps": [{"setWeight": 50}],
-            "analysis": {"prometheusAddress": "http://prometheus:9090"},
-        }
-    },
-    "monitoring": {"enabled": True},
-}
+CANARY = ANALYSED_CANARY
 # Requests per 5 s sample, by pod-template hash and status.
 TRAFFIC = {"healthy": {"200": 10, "201": 5}, "failing": {"500": 15}, "mixed": {"200": 9, "503": 1}}
 

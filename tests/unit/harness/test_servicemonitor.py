@@ -7,20 +7,11 @@ import copy
 from typing import Any
 
 import pytest
-from tests.support.rendered_stacks import find, render
+from tests.support.rendered_stacks import ANALYSED_CANARY, find, merge, render
 
 from localservices.scrape import label_name, scrape_configs
 
-CANARY = {
-    "backend": {
-        "delivery": {
-            "strategy": "Canary",
-            "steps": [{"setWeight": 50}],
-            "analysis": {"prometheusAddress": "http://prometheus:9090"},
-        }
-    },
-    "monitoring": {"enabled": True, "scrapeInterval": "1s"},
-}
+CANARY = merge(ANALYSED_CANARY, {"monitoring": {"scrapeInterval": "1s"}})
 
 
 def _pod(objects: list[dict[str, Any]], name: str, pod_hash: str) -> dict[str, Any]:
