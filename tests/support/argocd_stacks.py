@@ -32,6 +32,11 @@ LATER = "2026-11-26T00:05:00Z"
 URL = "https://shop.example.com"
 FORBIDDEN = 'pods "shop-backend-7d9c" is forbidden: no PriorityClass with name webstack-high was found'
 SPEC: dict[str, Any] = {"backend": {"image": "ghcr.io/webstack-dev/users-api:0.1.0"}}
+EXTERNAL_SPEC: dict[str, Any] = {
+    **SPEC,
+    "database": {"mode": "External", "credentials": {"secretRef": {"name": "rds"}}},
+    "cache": {"mode": "Disabled"},
+}
 INVALID = "spec.ingress.host: shop.example.com is already served by WebStack shop-old in namespace shop"
 
 
@@ -138,6 +143,7 @@ def action_objects() -> dict[str, dict[str, Any]]:
         "rotation-requested": _annotated(ready, "webstack.dev/regenerate-credentials", "1764115200"),
         "restart-requested": _annotated(ready, "webstack.dev/restart-backend", "2026-11-26T00:00:00Z"),
         "annotated": noted,
+        "nothing-generated": _computed(EXTERNAL_SPEC, replace(_all_ready(1), database=None, cache=None)),
         "ready-restarted": _annotated(ready, "webstack.dev/restart-backend", REQUEST_TIME),
         "ready-rotated": _annotated(ready, "webstack.dev/regenerate-credentials", REQUEST_TIME),
         "annotated-restarted": _annotated(noted, "webstack.dev/restart-backend", REQUEST_TIME),
