@@ -163,6 +163,27 @@ build_local_path_provisioner() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# Argo CD's Lua sandbox for resource customizations (tools/go/argocd-lua/main.go): the tests run
+# deploy/argocd's health and action scripts in it. Keyed by the gopher-lua version Argo CD uses, and by
+# the sources' checksum (the main package is ours), as for cyclonus.
+build_argocd_lua() {
+  local out="$cache/argocd-lua-$GOPHER_LUA_VERSION"
+  local sum; sum=$(cat "$here/argocd-lua/main.go" "$here/argocd-lua/go.mod" "$here/argocd-lua/go.sum" | sha256sum | cut -c1-16)
+  if [ -x "$out/argocd-lua" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
+    step "argocd-lua (gopher-lua $GOPHER_LUA_VERSION): cached in $out"; return
+  fi
+  step "argocd-lua (gopher-lua $GOPHER_LUA_VERSION): building"
+  local pinned
+  pinned=$(cd "$here/argocd-lua" && go list -m -f '{{.Version}}' github.com/yuin/gopher-lua)
+  if [ "$pinned" != "$GOPHER_LUA_VERSION" ]; then
+    echo "tools/go/argocd-lua/go.mod pins gopher-lua $pinned, versions.env says $GOPHER_LUA_VERSION" >&2; return 1
+  fi
+  mkdir -p "$out.tmp"
+  (cd "$here/argocd-lua" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/argocd-lua" .)
+  echo "$sum" > "$out.tmp/.source-sum"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -179,6 +200,7 @@ timed "$cache/kwok-$KWOK_VERSION" build_kwok
 timed "$cache/kubernetes-$KUBERNETES_VERSION" build_kubernetes
 timed "$cache/argo-rollouts-$ARGO_ROLLOUTS_VERSION" build_rollouts
 timed "$cache/cyclonus-$CYCLONUS_VERSION" build_cyclonus
+timed "$cache/argocd-lua-$GOPHER_LUA_VERSION" build_argocd_lua
 timed "$cache/prometheus-$PROMETHEUS_VERSION" build_prometheus
 timed "$cache/containerd-$CONTAINERD_VERSION" build_containerd
 timed "$cache/coredns-$COREDNS_VERSION" build_coredns

@@ -95,6 +95,15 @@ def cyclonus_verdicts() -> Path:
     return path
 
 
+def argocd_lua() -> Path:
+    """Argo CD's Lua sandbox (tools/go/argocd-lua), for deploy/argocd's health and action scripts."""
+    version = read_versions()["GOPHER_LUA_VERSION"]
+    path = cache_dir() / f"argocd-lua-{version}" / "argocd-lua"
+    if not path.exists():
+        raise BinariesMissing(f"argocd-lua is not built: {path} (run `make cluster-binaries`)")
+    return path
+
+
 @dataclass(frozen=True)
 class PrometheusBinaries:
     """Prometheus and promtool, built by `make cluster-binaries` beside the control plane."""
