@@ -33,6 +33,7 @@ from webstack_operator.reconcile.credentials_rules import regenerate_request
 from webstack_operator.reconcile.decisions import Event
 from webstack_operator.reconcile.deletion import finalize
 from webstack_operator.reconcile.reconciler import Reconciler
+from webstack_operator.reconcile.restart_action import restart_request
 from webstack_operator.telemetry import metrics
 
 log = logging.getLogger("webstack.controller")
@@ -146,9 +147,9 @@ class Controller:
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)
         self.cache.track(stack, body["metadata"]["uid"])
-        # kopf's diff ignores our own `webstack.dev/` annotations, so the one-shot regenerate action would
-        # wait for the resync on an idle stack: any event of a stack still carrying it reconciles it.
-        if reconcile or regenerate_request(body) is not None:
+        # kopf's diff ignores our own `webstack.dev/` annotations, so a one-shot action (regenerate, restart)
+        # would wait for the resync on an idle stack: any event of a stack still carrying one reconciles it.
+        if reconcile or regenerate_request(body) is not None or restart_request(body) is not None:
             self.queue.enqueue(stack)
 
     def stack_gone(self, stack: StackKey) -> None:

@@ -21,7 +21,7 @@ from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
 from webstack_operator.builders.redis import redis_name
 from webstack_operator.builders.secrets import GENERATED_ANNOTATION
 from webstack_operator.kube.apply import create_once, get_object, merge_patch
-from webstack_operator.kube.client import ApiError, KubeClient, Resource
+from webstack_operator.kube.client import KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects.ownership import Ownership, ownership
 from webstack_operator.objects.stamps import (
@@ -36,7 +36,6 @@ from webstack_operator.reconcile.credentials_rules import (
     ACTIONS_MANAGER,
     REGENERATE_ANNOTATION,
     REGENERATED_FOR,
-    RESTARTED_AT,
     Volume,
     missing_message,
     owner_refs_fix,
@@ -45,6 +44,7 @@ from webstack_operator.reconcile.credentials_rules import (
 )
 from webstack_operator.reconcile.decisions import Event, Tell, WriteOutcome
 from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Findings
+from webstack_operator.reconcile.restart_action import restart_patch, roll
 
 Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
 
@@ -214,23 +214,7 @@ class CredentialsKeeper:
         if cache:
             targets.append(("Deployment", redis_name(ctx)))
         for kind, name in targets:
-            resource = self.client.resource(
-                "apps/v1" if kind == "Deployment" else "argoproj.io/v1alpha1", kind
-            )
-            if resource is None or self.cache.get((resource.api_version, kind, ctx.namespace, name)) is None:
-                continue
-            restart: JSON = (
-                {"spec": {"restartAt": now}}
-                if kind == "Rollout"
-                else {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-            )
-            try:
-                await merge_patch(
-                    self.client, resource, ctx.namespace, name, restart, manager=ACTIONS_MANAGER
-                )
-            except ApiError as e:
-                if e.status != 404:
-                    raise
+            await roll(self.client, self.cache, ctx.namespace, kind, name, restart_patch(kind, now))
 
 
 def is_generated(obj: JSON) -> bool:

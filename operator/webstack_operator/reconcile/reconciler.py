@@ -63,6 +63,7 @@ from webstack_operator.reconcile.decisions import (
 from webstack_operator.reconcile.findings import Findings
 from webstack_operator.reconcile.outcomes import Requeue, Retry
 from webstack_operator.reconcile.rendering import Rendered, render
+from webstack_operator.reconcile.restart_action import BackendRestarts
 from webstack_operator.reconcile.stack_status import stack_status
 from webstack_operator.status.compute import status_changed, status_patch
 from webstack_operator.telemetry import metrics
@@ -90,6 +91,7 @@ class Reconciler:
     dependents: DependentsCache = field(default_factory=DependentsCache)  # pod, claim problems; creates
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
+    restarts: BackendRestarts = field(init=False)
     handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
     events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
     _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
@@ -97,6 +99,7 @@ class Reconciler:
     def __post_init__(self) -> None:
         self.events = EventRecorder(self.client, self.config.instance)
         self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
+        self.restarts = BackendRestarts(self.client, self.cache, self.tell, now_rfc3339)
 
     def remember(self, body: JSON, *, answer: bool = False) -> StackKey:
         """Keeps the newest body seen (a handler's may be older than the last event's; `answer`: our own
@@ -165,9 +168,12 @@ class Reconciler:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
             await self._prune(stack, body, rendered, found)
-            consumed = await self.keeper.consume(stack, body, rendered.desired)
-            if consumed is not None and self._tracked(stack, consumed):
-                self.remember(consumed, answer=True)
+            for consumed in (
+                await self.keeper.consume(stack, body, rendered.desired),
+                await self.restarts.consume(stack, body, rendered.ctx),
+            ):
+                if consumed is not None and self._tracked(stack, consumed):
+                    self.remember(consumed, answer=True)
         except ApiError as e:
             metrics.API_ERRORS.labels(status=str(e.status)).inc()
             if not (e.transient or e.status in RETRIED_STATUSES):
