@@ -163,6 +163,23 @@ build_local_path_provisioner() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# Helm, for the chart: lint, template (compared with kustomize's render) and install on the lab cluster.
+build_helm() {
+  local out="$cache/helm-$HELM_VERSION"
+  if [ -x "$out/helm" ]; then step "helm $HELM_VERSION: cached in $out"; return; fi
+  step "helm $HELM_VERSION: building"
+  local pinned
+  pinned=$(cd "$here/helm" && go list -m -f '{{.Version}}' helm.sh/helm/v4)
+  if [ "$pinned" != "$HELM_VERSION" ]; then
+    echo "tools/go/helm/go.mod pins helm $pinned, versions.env says $HELM_VERSION" >&2; return 1
+  fi
+  local ld="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+  ld="$ld -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  mkdir -p "$out.tmp"
+  (cd "$here/helm" && go build -trimpath -ldflags "$ld" -o "$out.tmp/helm" helm.sh/helm/v4/cmd/helm)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -183,4 +200,5 @@ timed "$cache/prometheus-$PROMETHEUS_VERSION" build_prometheus
 timed "$cache/containerd-$CONTAINERD_VERSION" build_containerd
 timed "$cache/coredns-$COREDNS_VERSION" build_coredns
 timed "$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" build_local_path_provisioner
+timed "$cache/helm-$HELM_VERSION" build_helm
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

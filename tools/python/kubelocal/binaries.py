@@ -169,3 +169,12 @@ class NodeBinaries:
             self.cni_bridge,
             self.socat,
         ]
+
+
+def helm() -> Path:
+    """Helm (tools/go/helm), for the chart's lint, its comparison with kustomize and its install."""
+    version = read_versions()["HELM_VERSION"]
+    path = cache_dir() / f"helm-{version}" / "helm"
+    if not path.exists():
+        raise BinariesMissing(f"helm {version} is not built: {path} (run `make cluster-binaries`)")
+    return path
