@@ -17,7 +17,8 @@ from typing import Any
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
 # The API by the service address the kubelet injects (no DNS needed).
 API = "https://{}:{}".format(
-    os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
+    os.environ.get("KUBERNETES_SERVICE_PORT", "443"),
 )
 CRD = "webstacks.webstack.dev"
 DEADLINE = time.monotonic() + float(os.environ.get("TEST_TIMEOUT_SECONDS", "120"))
@@ -26,9 +27,9 @@ DEADLINE = time.monotonic() + float(os.environ.get("TEST_TIMEOUT_SECONDS", "120"
 def api(path: str) -> dict[str, Any]:
     with open(f"{SA}/token") as f:
         token = f.read()
-    request = urllib.request.Request(API + path, headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(API + path, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     context = ssl.create_default_context(cafile=f"{SA}/ca.crt")
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310 (https only)
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
         return dict(json.load(response))
 
 
@@ -39,14 +40,16 @@ def established() -> bool:
 
 def healthz_failures() -> list[str]:
     namespace = os.environ["RELEASE_NAMESPACE"]
-    pods = api(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/name%3Dwebstack-operator")
+    pods = api(
+        f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/name%3Dwebstack-operator"
+    )
     ips = [p["status"].get("podIP") for p in pods["items"] if p["metadata"].get("deletionTimestamp") is None]
     if not ips:
         return ["no operator pod"]
     failures = []
     for ip in ips:
         try:
-            with urllib.request.urlopen(f"http://{ip}:8080/healthz", timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://{ip}:8080/healthz", timeout=5) as response:
                 if response.status != 200:
                     failures.append(f"{ip}: HTTP {response.status}")
         except Exception as error:  # any failure is reported, then retried until the deadline
