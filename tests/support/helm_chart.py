@@ -1,8 +1,9 @@
 """charts/webstack-operator rendered by Helm and deploy/ rendered by kustomize, normalised for comparison.
 
 The chart and deploy/ are one install described twice; these helpers let a test say exactly how the two
-renders may differ. Both programs come from the binaries cache (`make cluster-binaries`): Helm from
-tools/go/helm, kustomize as `kubectl kustomize` (the lab's kubectl). Neither is built here.
+renders may differ. Both programs come from the binaries cache (`make cluster-binaries`, or
+`tools/go/build-cluster-binaries.sh helm`): Helm and kustomize (the version kubectl embeds) from
+tools/go/helm. Neither is built here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubelocal.binaries import BinariesMissing, cache_dir, helm, read_versions
+from kubelocal import binaries
+from kubelocal.binaries import BinariesMissing, helm
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "webstack-operator"
@@ -45,14 +47,6 @@ def require(find: Any, what: str) -> Path:
     return path
 
 
-def kubectl() -> Path:
-    """The cached kubectl, for `kubectl kustomize` (Binaries.locate would also demand etcd and kwok)."""
-    path = cache_dir() / f"kubernetes-{read_versions()['KUBERNETES_VERSION']}" / "kubectl"
-    if not path.exists():
-        raise BinariesMissing(f"kubectl is not built: {path} (run `make cluster-binaries`)")
-    return path
-
-
 def run(args: Sequence[str | Path]) -> str:
     result = subprocess.run(
         [str(a) for a in args], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
@@ -73,7 +67,7 @@ def helm_template(*args: str, tests: bool = False) -> list[dict[str, Any]]:
 
 
 def kustomize(path: Path) -> list[dict[str, Any]]:
-    return docs(run([require(kubectl, "kubectl (kustomize)"), "kustomize", path]))
+    return docs(run([require(binaries.kustomize, "kustomize"), "build", path]))
 
 
 def key(doc: dict[str, Any]) -> Key:
