@@ -48,13 +48,16 @@ CASES = {
     "monitoring=prod": ("prod", ["--set", "monitoring.enabled=true"], False),
     "dev": ("dev", ["--set", "monitoring.enabled=true", "--set", "extraArgs={--verbose}"], False),
     "namespaced": ("namespaced", ["-f", str(CHART / "ci" / "namespaced-values.yaml")], False),
+    # The lab: image, placement and operand images from ci/lab-values.yaml (the overlay has no `images:`).
+    "lab": ("lab", ["-f", str(CHART / "ci" / "lab-values.yaml"), "--set", "monitoring.enabled=true"], False),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_the_chart_renders_what_kustomize_renders(case: str) -> None:
     overlay, flags, without_monitoring = CASES[case]
-    chart = by_key(helm_template(*image_values(OVERLAYS / overlay), *flags))
+    images = [] if overlay == "lab" else image_values(OVERLAYS / overlay)
+    chart = by_key(helm_template(*images, *flags))
     deploy = by_key(
         d for d in kustomize(OVERLAYS / overlay) if not (without_monitoring and d["kind"] in MONITORING_KINDS)
     )
