@@ -14,7 +14,9 @@ import time
 import urllib.request
 from typing import Any
 
-SA = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The mounted token and CA (SERVICEACCOUNT_DIR: tests/integration/delivery/test_helm_install.py runs this
+# script outside a pod, with a token minted for the same ServiceAccount).
+SA = os.environ.get("SERVICEACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
 # The API by the service address the kubelet injects (no DNS needed).
 API = "https://{}:{}".format(
     os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),

@@ -10,13 +10,18 @@ The cluster-wide defaults are checked object by object against kustomize in
 tests/unit/delivery/test_helm_chart.py.
 
 `helm test` is not run here: on kwok nodes a pod is Running with no process behind it, so nothing would
-answer /healthz and the test pod would never run its script. It runs on the lab's real node (the lead's).
+answer /healthz and the test pod would never run its script (`helm test` would wait out its timeout). It
+runs on the lab's real node (the lead's). What can be checked here is the test's least privilege: its
+hook RBAC applied, its script run as a local process with a token of its ServiceAccount finds the CRD
+Established and lists the operator pods (their kwok IPs then answer nothing), and may do nothing more.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +125,58 @@ def test_the_chart_installs_and_uninstalls_keeping_the_crd(cluster: KubeTarget, 
     crd = json.loads(cluster.kubectl("get", "crd", CRD, "-o", "json").stdout)
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert crd["metadata"].get("deletionTimestamp") is None
+
+
+def test_the_helm_test_script_needs_only_its_grants(
+    cluster: KubeTarget, release: Release, tmp_path: Path
+) -> None:
+    release.helm("install", release.name, str(CHART), "-n", release.namespace, "--take-ownership", "--wait",
+                 *release.values)  # fmt: skip
+    hooks = docs(
+        release.helm(
+            "template", release.name, str(CHART), "-n", release.namespace, *release.values,
+            "--show-only", "templates/tests/test-operator.yaml",
+        ).stdout
+    )  # fmt: skip
+    cluster.apply({"apiVersion": "v1", "kind": "List", "items": [d for d in hooks if d["kind"] != "Pod"]})
+    account = f"system:serviceaccount:{release.namespace}:webstack-operator-test"
+    for verb, resource, namespace, allowed in [
+        ("get", f"customresourcedefinitions/{CRD}", None, "yes"),
+        ("list", "pods", release.namespace, "yes"),
+        ("get", "customresourcedefinitions/other.example.com", None, "no"),
+        ("list", "secrets", release.namespace, "no"),
+        ("list", "pods", "kube-system", "no"),
+        ("create", "pods", release.namespace, "no"),
+    ]:
+        scope = ["-n", namespace] if namespace else []
+        said = cluster.kubectl("auth", "can-i", verb, resource, *scope, "--as", account, check=False)
+        assert said.stdout.strip() == allowed, (verb, resource, namespace)
+
+    minted = json.loads(cluster.mint_kubeconfig(release.namespace, "webstack-operator-test").read_text())
+    sa_dir = tmp_path / "serviceaccount"
+    sa_dir.mkdir()
+    (sa_dir / "token").write_text(minted["users"][0]["user"]["token"])
+    server = minted["clusters"][0]["cluster"]
+    if "certificate-authority-data" in server:
+        (sa_dir / "ca.crt").write_bytes(base64.b64decode(server["certificate-authority-data"]))
+    else:
+        (sa_dir / "ca.crt").write_bytes(Path(server["certificate-authority"]).read_bytes())
+    host, port = server["server"].removeprefix("https://").rsplit(":", 1)
+    env = {
+        "SERVICEACCOUNT_DIR": str(sa_dir),
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": port,
+        "RELEASE_NAMESPACE": release.namespace,
+        "TEST_TIMEOUT_SECONDS": "3",
+    }
+    script = (CHART / "files" / "helm-test.py").read_text()
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1
+    # Nothing the API refused and the CRD Established: what is left is the operator pods' IPs (kwok's).
+    assert "API:" not in ran.stderr and "not Established" not in ran.stderr, ran.stderr
+    selector = "app.kubernetes.io/name=webstack-operator"  # pods carry no release labels (see the chart)
+    got = cluster.kubectl("get", "pods", "-n", release.namespace, "-l", selector, "-o", "json").stdout
+    pods = json.loads(got)["items"]
+    assert len(pods) == 2
+    for pod in pods:
+        assert f"{pod['status']['podIP']}:" in ran.stderr, ran.stderr
