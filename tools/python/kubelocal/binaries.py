@@ -171,7 +171,6 @@ class NodeBinaries:
         ]
 
 
-
 def helm() -> Path:
     """Helm (tools/go/helm), for the chart's lint, its comparison with kustomize and its install."""
     return _helm_dir_binary("helm")
