@@ -9,7 +9,7 @@ KUBELOCAL := $(PY) -m kubelocal
 help:
 	@echo "make demo    - the whole system on this machine (control plane, operator, users API, UI)"
 	@echo "make test    - every test suite (unit, integration on real Postgres/Redis/Kubernetes, e2e)"
-	@echo "make lint    - ruff, mypy --strict, import-linter (the floors), hadolint, actionlint"
+	@echo "make lint    - ruff, mypy --strict, import-linter (the floors), hadolint, actionlint, the Helm chart"
 	@echo "make bench   - benchmarks (users API against the seed's Express stack under wrk, operator, failover)"
 	@echo "make cluster-up / cluster-down - the local control plane by hand"
 	@echo "make images  - the lab images (Debian base, users API, operator, Postgres/Redis/nginx/pause stand-ins)"
@@ -35,6 +35,9 @@ lint:
 	$(VENV)/bin/lint-imports --no-cache .importlinter
 	$(VENV)/bin/hadolint Dockerfile.webapp Dockerfile.operator
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+	@# The chart: `helm lint --strict` in every ci/ variant and its render against kustomize's (needs Helm
+	@# and kubectl from `make cluster-binaries`; CI=true turns their absence from a skip into a failure).
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit/delivery/test_helm_chart.py
 
 bench: setup
 	$(PY) -m bench

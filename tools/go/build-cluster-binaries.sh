@@ -184,6 +184,31 @@ build_argocd_lua() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# Helm, for the chart: lint, template (compared with kustomize's render) and install on the lab cluster. And
+# kustomize on its own, the version kubectl embeds (tools/go/kubernetes/go.mod), so that the chart's check
+# in `make lint` needs neither kubectl nor the control plane (`build-cluster-binaries.sh helm` builds both).
+build_helm() {
+  local out="$cache/helm-$HELM_VERSION"
+  if [ -x "$out/helm" ] && [ -x "$out/kustomize" ]; then step "helm $HELM_VERSION + kustomize: cached in $out"; return; fi
+  step "helm $HELM_VERSION + kustomize: building"
+  local pinned kustomize kubectls
+  pinned=$(cd "$here/helm" && go list -m -f '{{.Version}}' helm.sh/helm/v4)
+  if [ "$pinned" != "$HELM_VERSION" ]; then
+    echo "tools/go/helm/go.mod pins helm $pinned, versions.env says $HELM_VERSION" >&2; return 1
+  fi
+  kustomize=$(awk '$1 == "sigs.k8s.io/kustomize/kustomize/v5" && $2 ~ /^v/ {print $2}' "$here/helm/go.mod")
+  kubectls=$(awk '$1 == "sigs.k8s.io/kustomize/kustomize/v5" && $2 ~ /^v/ {print $2}' "$here/kubernetes/go.mod")
+  if [ "$kustomize" != "$kubectls" ]; then
+    echo "tools/go/helm/go.mod pins kustomize $kustomize, kubectl embeds $kubectls: make them equal" >&2; return 1
+  fi
+  local ld="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+  ld="$ld -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  mkdir -p "$out.tmp"
+  (cd "$here/helm" && go build -trimpath -ldflags "$ld" -o "$out.tmp/helm" helm.sh/helm/v4/cmd/helm)
+  (cd "$here/helm" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/kustomize" sigs.k8s.io/kustomize/kustomize/v5)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -195,6 +220,16 @@ timed() {
 
 start=$(date +%s)
 . "$here/thirdparty-crds.env"
+# `build-cluster-binaries.sh helm` builds that one (the lint job needs Helm and kustomize, not the cluster).
+if [ $# -gt 0 ]; then
+  for target in "$@"; do
+    case "$target" in
+      helm) timed "$cache/helm-$HELM_VERSION" build_helm ;;
+      *) echo "unknown target $target (known: helm; no argument builds everything)" >&2; exit 2 ;;
+    esac
+  done
+  exit 0
+fi
 timed "$cache/etcd-$ETCD_VERSION" build_etcd
 timed "$cache/kwok-$KWOK_VERSION" build_kwok
 timed "$cache/kubernetes-$KUBERNETES_VERSION" build_kubernetes
@@ -205,4 +240,5 @@ timed "$cache/prometheus-$PROMETHEUS_VERSION" build_prometheus
 timed "$cache/containerd-$CONTAINERD_VERSION" build_containerd
 timed "$cache/coredns-$COREDNS_VERSION" build_coredns
 timed "$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" build_local_path_provisioner
+timed "$cache/helm-$HELM_VERSION" build_helm
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

@@ -1,4 +1,4 @@
-"""Where tests find Prometheus: the version-keyed cache, never a build of their own."""
+"""Where tests find Prometheus, Helm and kustomize: the version-keyed cache, never a build of their own."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelocal.binaries import BinariesMissing, PrometheusBinaries, read_versions
+from kubelocal.binaries import BinariesMissing, PrometheusBinaries, helm, kustomize, read_versions
 
 
 def test_prometheus_is_found_in_the_version_keyed_cache(
@@ -33,3 +33,18 @@ def test_the_pinned_module_is_the_pinned_release() -> None:
     major, minor, patch = read_versions()["PROMETHEUS_VERSION"].removeprefix("v").split(".")
     go_mod = (Path(__file__).resolve().parents[3] / "tools" / "go" / "prometheus" / "go.mod").read_text()
     assert f"github.com/prometheus/prometheus v0.{major}{int(minor):02d}.{patch}" in go_mod
+
+
+def test_helm_and_kustomize_are_found_beside_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBSTACK_CACHE", str(tmp_path))
+    version = read_versions()["HELM_VERSION"]
+    for find in (helm, kustomize):
+        with pytest.raises(BinariesMissing, match=r"not built.*build-cluster-binaries.sh helm"):
+            find()
+    folder = tmp_path / f"helm-{version}"
+    folder.mkdir()
+    for name in ("helm", "kustomize"):
+        (folder / name).write_text("")
+    assert (helm(), kustomize()) == (folder / "helm", folder / "kustomize")

@@ -178,3 +178,24 @@ class NodeBinaries:
             self.cni_bridge,
             self.socat,
         ]
+
+
+def helm() -> Path:
+    """Helm (tools/go/helm), for the chart's lint, its comparison with kustomize and its install."""
+    return _helm_dir_binary("helm")
+
+
+def kustomize() -> Path:
+    """kustomize, the version kubectl embeds, built beside Helm: the chart's check needs no control plane."""
+    return _helm_dir_binary("kustomize")
+
+
+def _helm_dir_binary(name: str) -> Path:
+    version = read_versions()["HELM_VERSION"]
+    path = cache_dir() / f"helm-{version}" / name
+    if not path.exists():
+        raise BinariesMissing(
+            f"{name} is not built: {path} (run `make cluster-binaries`, or "
+            "`bash tools/go/build-cluster-binaries.sh helm` for Helm and kustomize alone)"
+        )
+    return path
