@@ -77,10 +77,12 @@ def readme_text(bundle: Bundle) -> str:
         "What was redacted:",
         "  - Secret values were never written: secrets/ lists each Secret's key names only, and no",
         "    object's environment variable taken from a Secret (secretKeyRef) was resolved.",
-        f"  - Every value of the stack's Secrets ({MIN_LENGTH} characters or longer), as written and in its",
-        f"    base64 forms, was replaced by {REDACTED} in every file (logs, events, objects, plan, metrics).",
-        f"    Shorter values (a port, a user name) are left as they are. Replacements made: "
-        f"{sum(redactor.struck.values())}.",
+        "  - Every value of the stack's Secrets and of the Secrets its pods read "
+        f"({MIN_LENGTH} characters or longer),",
+        f"    as written and in its base64 forms, was replaced by {REDACTED} in every file and file name",
+        "    (logs, events, objects, plan, metrics). Not struck: shorter values, and the values of keys",
+        "    naming an identity or a place (username, database, host, port), which are no password.",
+        f"    Replacements made: {sum(redactor.struck.values())}.",
         "  - The plan shows generated credentials as (hidden), as `kubectl webstack plan` does.",
         "",
     ]
@@ -106,7 +108,10 @@ def manifest(bundle: Bundle, contents: dict[str, bytes]) -> JSON:
 def zip_bytes(bundle: Bundle) -> bytes:
     """The ZIP: every file redacted, then refusals.txt, README.txt and manifest.json describing them."""
     redactor = bundle.redactor
-    contents = {path: redactor.redact(text, path).encode() for path, text in sorted(bundle.files.items())}
+    contents = {
+        redactor.redact(path, path): redactor.redact(text, path).encode()
+        for path, text in sorted(bundle.files.items())
+    }
     refusals = "".join(f"{r}\n" for r in bundle.refusals) or "nothing was refused\n"
     contents["refusals.txt"] = redactor.redact(refusals, "refusals.txt").encode()
     contents[README] = redactor.redact(readme_text(bundle), README).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -19,18 +20,29 @@ REDACTED = "<redacted>"
 # Shorter values (a port, a user name such as `webstack`) would strike half the bundle and hide nothing a
 # reader could use; the README says so.
 MIN_LENGTH = 8
+# The last word of a Secret key that says its value is an identity or a place, not a credential.
+IDENTITY_WORDS = frozenset({"user", "username", "database", "db", "dbname", "host", "hostname", "port"})
+
+
+def is_identity_key(key: str) -> bool:
+    """A key naming who or where (`username`, `database`, `POSTGRES_USER`, `host`), not a credential: its
+    value is no password, is shown in the children anyway (POSTGRES_DB), and striking a word such as
+    `webstack` would strike the product's name from every file."""
+    return re.split(r"[-_.]", key.lower())[-1] in IDENTITY_WORDS
 
 
 def secret_values(secret: JSON) -> list[str]:
-    """The decoded values of a Secret's `data` and `stringData`, whole and line by line (a value that is a
-    config file holds its password on one line of it)."""
+    """The decoded values of a Secret's `data` and `stringData` but those of identity keys, whole and line by
+    line (a value that is a config file holds its password on one line of it)."""
     values: list[str] = []
-    for encoded in (secret.get("data") or {}).values():
+    for key, encoded in (secret.get("data") or {}).items():
+        if is_identity_key(key):
+            continue
         try:
             values.append(base64.b64decode(str(encoded), validate=True).decode("utf-8", "replace"))
         except (binascii.Error, ValueError):
             values.append(str(encoded))  # not base64: strike it as it stands
-    values += [str(v) for v in (secret.get("stringData") or {}).values()]
+    values += [str(v) for k, v in (secret.get("stringData") or {}).items() if not is_identity_key(k)]
     lines = [line.strip() for v in values if "\n" in v for line in v.splitlines()]
     return [v for v in dict.fromkeys([*values, *lines]) if len(v) >= MIN_LENGTH]
 

@@ -61,6 +61,7 @@ def test_the_readme_says_what_is_in_it_what_was_redacted_and_what_was_refused() 
     assert "Secret values were never written" in readme
     assert "secretKeyRef" in readme
     assert "Replacements made: 2." in readme
+    assert "username, database, host, port" in readme
     assert "logs of pod webstack-system/op-2: 403 Forbidden" in readme
     assert opened(zip_bytes(bundle()))["refusals.txt"].startswith("logs of pod webstack-system/op-2")
 
@@ -76,3 +77,11 @@ def test_children_are_one_file_per_kind_and_name() -> None:
     assert child_path({"kind": "Deployment", "metadata": {"name": "shop-backend"}}) == (
         "children/Deployment-shop-backend.yaml"
     )
+
+
+def test_a_file_name_holding_a_value_is_struck_too() -> None:
+    made = Bundle("team", "shop", "2026-12-06T20:00:00Z", Redactor.of([PASSWORD]))
+    made.add_text(f"operator/logs/{PASSWORD}.log", "x\n")
+    files = opened(zip_bytes(made))
+    assert f"operator/logs/{REDACTED}.log" in files
+    assert not [name for name in files if PASSWORD in name]

@@ -44,13 +44,24 @@ def test_a_secret_is_reduced_to_its_key_names() -> None:
 
 def test_secret_values_are_decoded_whole_and_by_line_and_short_ones_left_out() -> None:
     config = f"port 6379\nrequirepass {PASSWORD}\n"
-    values = secret_values(secret(password=PASSWORD, username="webstack", config=config))
+    values = secret_values(secret(password=PASSWORD, token="abc", config=config))
     assert PASSWORD in values
     assert f"requirepass {PASSWORD}" in values
     assert config in values
-    assert "webstack" in values  # 8 characters: struck
     assert "port 6379" in values
+    assert "abc" not in values  # under the minimum: it would strike half the bundle
     assert not any(len(v) < 8 for v in values)
+
+
+def test_identity_values_are_not_passwords_and_are_never_struck() -> None:
+    values = secret_values(
+        secret(
+            password=PASSWORD, username="webstack-user", database="webstack-db", POSTGRES_HOST="db.team.svc"
+        )
+    )
+    assert values == [PASSWORD]
+    weak = secret(password="webstack")  # a password that is a common word is struck all the same
+    assert secret_values(weak) == ["webstack"]
 
 
 def test_every_value_is_struck_as_written_and_in_base64_at_any_alignment(tmp_path: Path) -> None:
