@@ -32,8 +32,8 @@ def is_identity_key(key: str) -> bool:
 
 
 def secret_values(secret: JSON) -> list[str]:
-    """The decoded values of a Secret's `data` and `stringData` but those of identity keys, whole and line by
-    line (a value that is a config file holds its password on one line of it)."""
+    """The decoded values of a Secret's `data` and `stringData` but those of identity keys, whole and, for a
+    config file, the last word of each line (where such a file holds its password)."""
     values: list[str] = []
     for key, encoded in (secret.get("data") or {}).items():
         if is_identity_key(key):
@@ -43,8 +43,10 @@ def secret_values(secret: JSON) -> list[str]:
         except (binascii.Error, ValueError):
             values.append(str(encoded))  # not base64: strike it as it stands
     values += [str(v) for k, v in (secret.get("stringData") or {}).items() if not is_identity_key(k)]
-    lines = [line.strip() for v in values if "\n" in v for line in v.splitlines()]
-    return [v for v in dict.fromkeys([*values, *lines]) if len(v) >= MIN_LENGTH]
+    # In a config file, a line's last word (`requirepass <password>`, `password = <password>`); the rest of
+    # a line is configuration a reader needs (`bind 0.0.0.0`, `dir /data`).
+    words = [line.split()[-1] for v in values if "\n" in v for line in v.splitlines() if line.split()]
+    return [v for v in dict.fromkeys([*values, *words]) if len(v) >= MIN_LENGTH]
 
 
 def key_names(secret: JSON) -> JSON:
