@@ -1,6 +1,6 @@
 """`webstack-operator`: run the operator, print the CRD, its reference, the dashboard or a stack, or plan.
 
-`plan` and `status` are plugin.py's (also the `kubectl-webstack` executable, `kubectl_webstack` here).
+`plan`, `status` and `report` are plugin.py's (also the `kubectl-webstack` executable: `kubectl_webstack`).
 
 `render` goes through the very code path the operator applies (parse_spec, then desired_objects), so its
 output is what a GitOps reviewer or a CI job can trust. Offline, the generated database password is a
@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
     render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format")
     render.add_argument("-n", "--namespace", help="namespace (default: metadata.namespace, else default)")
-    from webstack_operator.cli import plugin  # plan and status: what `kubectl webstack` runs
+    from webstack_operator.cli import plugin  # plan, status, report: what `kubectl webstack` runs
 
     plugin.add_commands(commands)
     run = commands.add_parser("run", help="run the operator")
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_render(objects, args.output, sys.stdout)
     elif args.command == "run":
         return _run(args)
-    elif args.command in ("plan", "status"):
+    elif args.command in ("plan", "status", "report"):
         from webstack_operator.cli import plugin
 
         return plugin.run(args, environ=os.environ, color=color_wanted(sys.stdout))

@@ -1,10 +1,11 @@
-"""`kubectl webstack plan | status` (executable `kubectl-webstack`), also `webstack-operator plan | status`.
+"""`kubectl webstack plan | status | report` (executable `kubectl-webstack`), also `webstack-operator ...`.
 
 Credentials and namespace as kubectl finds them (`--kubeconfig`, `--context`, `-n`; the context's
 namespace, else `default`), through the operator's own login and client. Exit codes of `plan`: 0 no
 changes, 2 changes, 1 error (as `terraform plan -detailed-exitcode`; a usage error is 1 too, not
 argparse's 2); of `status`: 0, or 1 on an error; `status --watch` ends with 0 once the stack is Ready,
-130 on Ctrl-C.
+130 on Ctrl-C; of `report`: 0 once the ZIP is written (what the credentials could not read is said in
+it), 1 when the WebStack does not exist or the ZIP cannot be written.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands: Any) -> None:
-    """Registers `plan` and `status` on a subparsers object (both executables share them)."""
+    """Registers `plan`, `status` and `report` on a subparsers object (both executables share them)."""
     plan = commands.add_parser("plan", help="what applying a WebStack file would change in the cluster")
     plan.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
     plan.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
@@ -47,6 +48,44 @@ def add_commands(commands: Any) -> None:
     status.add_argument("-w", "--watch", action="store_true", help="re-print on change until Ready")
     status.add_argument("--interval", type=float, default=WATCH_INTERVAL, help=argparse.SUPPRESS)
     _common(status)
+    _add_report(commands)
+
+
+REPORT_HELP = """\
+Writes a support bundle (ZIP) to send a maintainer: the WebStack, its children, its Secrets reduced to
+their key names, the Events about them, the plan against the live state, the operator pods' recent logs
+and /metrics, and versions (the plugin's, the operator's images, Kubernetes', the CRD's). Every value of
+the stack's Secrets is replaced by <redacted> wherever it appears; Secret values are never written.
+What your credentials may not read (pods/log, pods/proxy in the operator's namespace, Events...) is
+recorded in the bundle's refusals.txt instead of failing the report. README.txt in the ZIP says it all.
+"""
+
+
+def _add_report(commands: Any) -> None:
+    from webstack_operator.cli.report.operator_side import LOG_LINES, OPERATOR_NAMESPACE, OPERATOR_SELECTOR
+
+    report = commands.add_parser(
+        "report",
+        help="a redacted support bundle (ZIP) of a stack and its operator",
+        description=REPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("name", help="the WebStack's name")
+    report.add_argument("-o", "--output", help="the ZIP to write (default: webstack-report-NAME.zip)")
+    report.add_argument(
+        "--operator-namespace",
+        default=OPERATOR_NAMESPACE,
+        help=f"where the operator's pods run (default: {OPERATOR_NAMESPACE})",
+    )
+    report.add_argument(
+        "--operator-selector",
+        default=OPERATOR_SELECTOR,
+        help=f"the label selector of the operator's pods (default: {OPERATOR_SELECTOR})",
+    )
+    report.add_argument(
+        "--log-lines", type=int, default=LOG_LINES, help=f"log lines per operator container ({LOG_LINES})"
+    )
+    _common(report)
 
 
 def run(
@@ -72,6 +111,8 @@ def run(
         output = "color" if args.output == "text" and color else args.output
         rendering = (args.filename, where, args.field_manager, environ)
         return asyncio.run(_plan(client, rendering, output, out, err))
+    if args.command == "report":
+        return asyncio.run(_report(client, (namespace, args.name), args, environ, err))
     try:
         watch = (args.watch, args.interval)
         return asyncio.run(_status(client, namespace, args.name, watch, color, out, err))
@@ -134,6 +175,33 @@ async def _plan(
     for error in result.errors:
         print(f"error: {error}", file=err)
     return exit_code(result)
+
+
+async def _report(
+    client: Any, stack: tuple[str, str], args: argparse.Namespace, environ: Mapping[str, str], err: TextIO
+) -> int:
+    from pathlib import Path
+
+    from webstack_operator.cli.report.make import StackNotFound, make_report, write_atomically
+    from webstack_operator.cli.report.operator_side import OperatorPlace
+
+    place = OperatorPlace(args.operator_namespace, args.operator_selector, args.log_lines)
+    try:
+        bundle = await make_report(client, stack, place, environ)
+    except StackNotFound as e:
+        print(f"error: {e}", file=err)
+        return 1
+    finally:
+        await client.close()
+    path = Path(args.output or f"webstack-report-{stack[1]}.zip")
+    try:
+        size = write_atomically(bundle, path)
+    except OSError as e:
+        print(f"error: cannot write {path}: {e}", file=err)
+        return 1
+    refused = f"; {len(bundle.refusals)} refused, see refusals.txt" if bundle.refusals else ""
+    print(f"wrote {path} ({size} bytes, {len(bundle.files)} files{refused})", file=err)
+    return 0
 
 
 async def _status(

@@ -268,6 +268,20 @@ class KubeClient:
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, method, path) from e
 
+    async def get_text(self, path: str, params: dict[str, str] | None = None) -> str:
+        """A GET whose answer is not JSON: a pod's log, a pod's /metrics through the API server's proxy."""
+        headers = {"Accept": "text/plain, */*", "User-Agent": self.user_agent}
+        metrics.API_REQUESTS.labels(method="GET").inc()
+        async with self._request_slots:
+            try:
+                async with await self._send("GET", path, params=params, headers=headers) as resp:
+                    text = await resp.text(errors="replace")
+                    if resp.status >= 400:
+                        raise _api_error(resp, text, "GET", path)
+                    return text
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise ApiError(0, "ConnectionError", str(e) or type(e).__name__, "GET", path) from e
+
     async def list_all(self, path: str, params: dict[str, str], *, page_size: int = LIST_PAGE) -> JSON:
         """A whole collection in pages of `page_size` (`limit`/`continue`), each page one request under the
         client's timeout: a big list no longer races a single 30 s deadline. A continue token that expired

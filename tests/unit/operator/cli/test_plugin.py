@@ -78,3 +78,11 @@ def test_a_file_namespace_that_contradicts_n_is_an_error_before_any_request(tmp_
     shown = json.loads(out.getvalue())
     assert shown["exitCode"] == 1 and shown["stacks"] == []
     assert "does not match -n team-b" in shown["errors"][0] and "does not match" in err.getvalue()
+
+
+def test_report_needs_a_name_and_its_help_says_what_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    assert kubectl_webstack(["report"]) == 1
+    assert "the following arguments are required: name" in capsys.readouterr().err
+    assert kubectl_webstack(["report", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "<redacted>" in shown and "refusals.txt" in shown and "--operator-namespace" in shown

@@ -403,3 +403,17 @@ def _count(api: FakeApi) -> Callable[[], Awaitable[int]]:
         return len(api.watches)
 
     return open_watches
+
+
+async def test_a_text_answer_is_read_as_text_and_a_refusal_is_an_api_error(
+    api: FakeApi, client: KubeClient
+) -> None:
+    log = "/api/v1/namespaces/team/pods/p/log"
+    api.answer("GET", log, 200, "line one\nline two\n", content_type="text/plain")
+    assert await client.get_text(log, {"tailLines": "2"}) == "line one\nline two\n"
+    [sent] = api.requests_to(log)
+    assert sent.query == {"tailLines": "2"} and sent.headers["Accept"].startswith("text/plain")
+    api.answer("GET", log, 403, status(403, "Forbidden", 'cannot get resource "pods/log"'))
+    with pytest.raises(ApiError) as refused:
+        await client.get_text(log)
+    assert (refused.value.status, refused.value.reason) == (403, "Forbidden")
