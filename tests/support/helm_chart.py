@@ -8,6 +8,7 @@ tools/go/helm. Neither is built here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ import yaml
 
 from kubelocal import binaries
 from kubelocal.binaries import BinariesMissing, helm
+from kubelocal.target import KubeTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "webstack-operator"
@@ -101,3 +103,46 @@ def image_values(overlay: Path) -> list[str]:
     if "digest" in image:
         flags += ["--set", f"image.digest={image['digest']}"]
     return flags
+
+
+class Release:
+    """One release, driven by the cached Helm with its own config and cache dirs (not the user's)."""
+
+    def __init__(self, cluster: KubeTarget, home: Path, namespace: str, values: list[str]) -> None:
+        self.cluster, self.home, self.namespace, self.values = cluster, home, namespace, values
+        self.binary = require(helm, "helm")
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HELM_CACHE_HOME": str(self.home / "cache"),
+            "HELM_CONFIG_HOME": str(self.home / "config"),
+            "HELM_DATA_HOME": str(self.home / "data"),
+        }
+        cmd = [str(self.binary), *args, "--kubeconfig", str(self.cluster.kubeconfig_path)]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+        assert not check or result.returncode == 0, f"helm {' '.join(args)}:\n{result.stderr}"
+        return result
+
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        scope = ["-n", namespace] if namespace else []
+        out = self.cluster.kubectl(
+            "get", kind, *scope, "-l", "app.kubernetes.io/instance=" + self.name, "-o", "json"
+        )
+        return list(json.loads(out.stdout)["items"])
+
+    @property
+    def name(self) -> str:
+        return f"ws-{self.namespace}"
+
+
+def isolated_values(namespaces: dict[str, str]) -> list[str]:
+    """A release that shares a cluster with other tests' installs: the namespaced mode over its own
+    namespaces (`op`, `a`, `b`, `velero`), no cluster-scoped objects of its own but the CRD."""
+    return [
+        "--set", "rbac.scope=namespaced",
+        "--set", f"rbac.watchNamespaces={{{namespaces['a']},{namespaces['b']}}}",
+        "--set", f"rbac.veleroNamespace={namespaces['velero']}",
+        "--set", "priorityClasses.create=false",
+        "--set", "flowControl.enabled=false",
+    ]  # fmt: skip

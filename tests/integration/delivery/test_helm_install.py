@@ -25,10 +25,9 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.support.helm_chart import CHART, by_key, docs, helm, require
+from tests.support.helm_chart import CHART, Release, by_key, docs, isolated_values
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -38,37 +37,6 @@ pytestmark = pytest.mark.cluster
 CRD = "webstacks.webstack.dev"
 
 
-class Release:
-    """One release, driven by the cached Helm with its own config and cache dirs (not the user's)."""
-
-    def __init__(self, cluster: KubeTarget, home: Path, namespace: str, values: list[str]) -> None:
-        self.cluster, self.home, self.namespace, self.values = cluster, home, namespace, values
-        self.binary = require(helm, "helm")
-
-    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HELM_CACHE_HOME": str(self.home / "cache"),
-            "HELM_CONFIG_HOME": str(self.home / "config"),
-            "HELM_DATA_HOME": str(self.home / "data"),
-        }
-        cmd = [str(self.binary), *args, "--kubeconfig", str(self.cluster.kubeconfig_path)]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
-        assert not check or result.returncode == 0, f"helm {' '.join(args)}:\n{result.stderr}"
-        return result
-
-    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        scope = ["-n", namespace] if namespace else []
-        out = self.cluster.kubectl(
-            "get", kind, *scope, "-l", "app.kubernetes.io/instance=" + self.name, "-o", "json"
-        )
-        return list(json.loads(out.stdout)["items"])
-
-    @property
-    def name(self) -> str:
-        return f"ws-{self.namespace}"
-
-
 @pytest.fixture
 def release(cluster: KubeTarget, tmp_path: Path) -> Iterator[Release]:
     suffix = uuid.uuid4().hex[:6]
@@ -76,14 +44,7 @@ def release(cluster: KubeTarget, tmp_path: Path) -> Iterator[Release]:
     for ns in namespaces.values():
         cluster.kubectl("create", "namespace", ns)
     cluster.install_thirdparty_crds("prometheus-operator")
-    values = [
-        "--set", "rbac.scope=namespaced",
-        "--set", f"rbac.watchNamespaces={{{namespaces['a']},{namespaces['b']}}}",
-        "--set", f"rbac.veleroNamespace={namespaces['velero']}",
-        "--set", "priorityClasses.create=false",
-        "--set", "flowControl.enabled=false",
-        "--set", "monitoring.enabled=true",
-    ]  # fmt: skip
+    values = [*isolated_values(namespaces), "--set", "monitoring.enabled=true"]
     rel = Release(cluster, tmp_path, namespaces["op"], values)
     try:
         yield rel
