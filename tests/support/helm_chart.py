@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,19 @@ def isolated_values(namespaces: dict[str, str]) -> list[str]:
         "--set", "priorityClasses.create=false",
         "--set", "flowControl.enabled=false",
     ]  # fmt: skip
+
+
+@contextmanager
+def isolated_release(cluster: KubeTarget, home: Path, values: list[str]) -> Iterator[Release]:
+    """A release in namespaces of its own (`isolated_values`) with `values` on top; uninstalled, and its
+    namespaces deleted, afterwards."""
+    suffix = uuid.uuid4().hex[:6]
+    namespaces = {role: f"helm-{role}-{suffix}" for role in ("op", "a", "b", "velero")}
+    for ns in namespaces.values():
+        cluster.kubectl("create", "namespace", ns)
+    rel = Release(cluster, home, namespaces["op"], [*isolated_values(namespaces), *values])
+    try:
+        yield rel
+    finally:
+        rel.helm("uninstall", rel.name, "-n", rel.namespace, "--wait", check=False)
+        cluster.kubectl("delete", "namespace", *namespaces.values(), "--wait=false", check=False)

@@ -87,19 +87,27 @@ build_rollouts() {
 # asks it, connection by connection, what the rendered policies allow. The front end is ours, so the cache
 # also records its sources' checksum and is rebuilt when they change.
 build_cyclonus() {
-  local out="$cache/cyclonus-$CYCLONUS_VERSION"
-  local sum; sum=$(cat "$here/cyclonus/main.go" "$here/cyclonus/go.mod" "$here/cyclonus/go.sum" | sha256sum | cut -c1-16)
-  if [ -x "$out/cyclonus-verdicts" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
-    step "cyclonus $CYCLONUS_VERSION: cached in $out"; return
+  build_own_front_end cyclonus github.com/mattfenwick/cyclonus "$CYCLONUS_VERSION" cyclonus-verdicts cyclonus
+}
+
+# A main package of ours (tools/go/<dir>/main.go) over a pinned module: the cache is keyed by the module's
+# version and by our sources' checksum, and rebuilt when either changes; go.mod's pin must be versions.env's.
+#   build_own_front_end <dir> <pinned module> <version> <binary> <name in the cache and messages>
+build_own_front_end() {
+  local dir=$1 module=$2 version=$3 binary=$4 name=$5
+  local out="$cache/$name-$version"
+  local sum; sum=$(cat "$here/$dir/main.go" "$here/$dir/go.mod" "$here/$dir/go.sum" | sha256sum | cut -c1-16)
+  if [ -x "$out/$binary" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
+    step "$name ($module $version): cached in $out"; return
   fi
-  step "cyclonus $CYCLONUS_VERSION: building cyclonus-verdicts"
+  step "$name ($module $version): building $binary"
   local pinned
-  pinned=$(cd "$here/cyclonus" && go list -m -f '{{.Version}}' github.com/mattfenwick/cyclonus)
-  if [ "$pinned" != "$CYCLONUS_VERSION" ]; then
-    echo "tools/go/cyclonus/go.mod pins cyclonus $pinned, versions.env says $CYCLONUS_VERSION" >&2; return 1
+  pinned=$(cd "$here/$dir" && go list -m -f '{{.Version}}' "$module")
+  if [ "$pinned" != "$version" ]; then
+    echo "tools/go/$dir/go.mod pins $module $pinned, versions.env says $version" >&2; return 1
   fi
   mkdir -p "$out.tmp"
-  (cd "$here/cyclonus" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/cyclonus-verdicts" .)
+  (cd "$here/$dir" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/$binary" .)
   echo "$sum" > "$out.tmp/.source-sum"
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
@@ -167,21 +175,7 @@ build_local_path_provisioner() {
 # deploy/argocd's health and action scripts in it. Keyed by the gopher-lua version Argo CD uses, and by
 # the sources' checksum (the main package is ours), as for cyclonus.
 build_argocd_lua() {
-  local out="$cache/argocd-lua-$GOPHER_LUA_VERSION"
-  local sum; sum=$(cat "$here/argocd-lua/main.go" "$here/argocd-lua/go.mod" "$here/argocd-lua/go.sum" | sha256sum | cut -c1-16)
-  if [ -x "$out/argocd-lua" ] && [ "$(cat "$out/.source-sum" 2>/dev/null)" = "$sum" ]; then
-    step "argocd-lua (gopher-lua $GOPHER_LUA_VERSION): cached in $out"; return
-  fi
-  step "argocd-lua (gopher-lua $GOPHER_LUA_VERSION): building"
-  local pinned
-  pinned=$(cd "$here/argocd-lua" && go list -m -f '{{.Version}}' github.com/yuin/gopher-lua)
-  if [ "$pinned" != "$GOPHER_LUA_VERSION" ]; then
-    echo "tools/go/argocd-lua/go.mod pins gopher-lua $pinned, versions.env says $GOPHER_LUA_VERSION" >&2; return 1
-  fi
-  mkdir -p "$out.tmp"
-  (cd "$here/argocd-lua" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/argocd-lua" .)
-  echo "$sum" > "$out.tmp/.source-sum"
-  rm -rf "$out" && mv "$out.tmp" "$out"
+  build_own_front_end argocd-lua github.com/yuin/gopher-lua "$GOPHER_LUA_VERSION" argocd-lua argocd-lua
 }
 
 # Helm, for the chart: lint, template (compared with kustomize's render) and install on the lab cluster. And

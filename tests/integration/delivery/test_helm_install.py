@@ -22,12 +22,11 @@ import base64
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.helm_chart import CHART, Release, by_key, docs, isolated_values
+from tests.support.helm_chart import CHART, Release, by_key, docs, isolated_release
 
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
@@ -39,18 +38,9 @@ CRD = "webstacks.webstack.dev"
 
 @pytest.fixture
 def release(cluster: KubeTarget, tmp_path: Path) -> Iterator[Release]:
-    suffix = uuid.uuid4().hex[:6]
-    namespaces = {role: f"helm-{role}-{suffix}" for role in ("op", "a", "b", "velero")}
-    for ns in namespaces.values():
-        cluster.kubectl("create", "namespace", ns)
     cluster.install_thirdparty_crds("prometheus-operator")
-    values = [*isolated_values(namespaces), "--set", "monitoring.enabled=true"]
-    rel = Release(cluster, tmp_path, namespaces["op"], values)
-    try:
+    with isolated_release(cluster, tmp_path, ["--set", "monitoring.enabled=true"]) as rel:
         yield rel
-    finally:
-        rel.helm("uninstall", rel.name, "-n", rel.namespace, "--wait", check=False)
-        cluster.kubectl("delete", "namespace", *namespaces.values(), "--wait=false", check=False)
 
 
 def test_the_chart_installs_and_uninstalls_keeping_the_crd(cluster: KubeTarget, release: Release) -> None:
