@@ -11,7 +11,9 @@ Every verdict is one connection attempt with a timeout (`probe_agent.verdict`).
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 from tests.support import probe_agent
 
+from kubelocal.binaries import cyclonus_verdicts
 from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
 from kubelocal.wait import eventually
 from labimages import reference_of
@@ -29,6 +32,14 @@ ALLOWED_PORT = 8080
 DENIED_PORT = 9090
 AGENT = Path(probe_agent.__file__).read_text()
 ROLE = "webstack.dev/probe-role"
+SOURCES = ("client", "stranger")
+# Under the policies: the client may open the allowed port of the server, and nothing else opens.
+EXPECTED = {
+    ("client", ALLOWED_PORT): "open",
+    ("client", DENIED_PORT): "denied",
+    ("stranger", ALLOWED_PORT): "denied",
+    ("stranger", DENIED_PORT): "denied",
+}
 JSON = dict[str, Any]
 Matrix = dict[tuple[str, int], str]
 RESTRICTED = {
@@ -126,15 +137,16 @@ class Probes:
                 found[(source, int(target.rsplit(":", 1)[1]))] = verdict
         return found
 
-    def kubelet_accepts(self, exclude: set[str]) -> dict[int, int]:
-        """Connections the server accepted from the node (any peer but the probing pods), per port."""
+    def node_accepts(self, pod_ips: set[str]) -> Counter[tuple[int, str]]:
+        """Connections the server accepted from anything but a pod (the kubelet's probes), by port and
+        source address."""
         log = self.cluster.kubectl("-n", self.namespace, "logs", "server").stdout
-        counts = {ALLOWED_PORT: 0, DENIED_PORT: 0}
+        found: Counter[tuple[int, str]] = Counter()
         for line in log.splitlines():
             parts = line.split()
-            if len(parts) == 3 and parts[0] == "accepted" and parts[2] not in exclude:
-                counts[int(parts[1])] += 1
-        return counts
+            if len(parts) == 3 and parts[0] == "accepted" and parts[2] not in pod_ips:
+                found[(int(parts[1]), parts[2])] += 1
+        return found
 
 
 @dataclass
@@ -143,6 +155,7 @@ class Enforced:
     before: Matrix
     after: Matrix
     pod_ips: dict[str, str]
+    namespace: str
 
 
 def outcomes(matrix: Matrix) -> dict[tuple[str, int], str]:
@@ -177,24 +190,17 @@ def enforced(cluster: KubeTarget, real_node: str) -> Iterator[Enforced]:
         }
         assert {p["spec"]["nodeName"] for p in pods.values()} == {real_node}
         ips = {name: p["status"]["podIP"] for name, p in pods.items()}
-        sources = ("client", "stranger")
-        before = probes.matrix(sources, ips["server"])
+        before = probes.matrix(SOURCES, ips["server"])
         for doc in policies():
             cluster.apply(doc, "-n", namespace)
-        expected = {
-            ("client", ALLOWED_PORT): "open",
-            ("client", DENIED_PORT): "denied",
-            ("stranger", ALLOWED_PORT): "denied",
-            ("stranger", DENIED_PORT): "denied",
-        }
         after = eventually(
-            lambda: probes.matrix(sources, ips["server"]),
-            until=lambda m: outcomes(m) == expected,
+            lambda: probes.matrix(SOURCES, ips["server"]),
+            until=lambda m: outcomes(m) == EXPECTED,
             timeout=90,
             interval=1,
             what="the probe matrix under the policies",
         )
-        yield Enforced(probes, before, after, ips)
+        yield Enforced(probes, before, after, ips, namespace)
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
@@ -216,14 +222,19 @@ def test_default_deny_refuses_all_but_the_allowed_connection(enforced: Enforced,
         assert set(denied.values()) == {"refused"}, enforced.after
 
 
+def _per_port(accepts: Counter[tuple[int, str]]) -> dict[int, int]:
+    return {
+        port: sum(n for (p, _), n in accepts.items() if p == port) for port in (ALLOWED_PORT, DENIED_PORT)
+    }
+
+
 def test_kubelet_probes_still_pass_under_default_deny(enforced: Enforced) -> None:
     """Readiness (allowed port) and liveness (a port no policy opens) connect from the node after the
     policies hold, and the server stays Ready without a restart: the node's own traffic is exempt."""
-    probes = enforced.probes
-    pods = {enforced.pod_ips["client"], enforced.pod_ips["stranger"]}
-    start = probes.kubelet_accepts(pods)
+    probes, pods = enforced.probes, set(enforced.pod_ips.values())
+    start = _per_port(probes.node_accepts(pods))
     eventually(
-        lambda: probes.kubelet_accepts(pods),
+        lambda: _per_port(probes.node_accepts(pods)),
         until=lambda now: all(now[p] >= start[p] + 3 for p in start),
         timeout=60,
         interval=1,
@@ -232,3 +243,67 @@ def test_kubelet_probes_still_pass_under_default_deny(enforced: Enforced) -> Non
     server = probes.pod("server")
     assert _ready(server), server["status"]
     assert server["status"]["containerStatuses"][0]["restartCount"] == 0, server["status"]
+
+
+def _peer(ip: str, namespace: str | None = None, role: str | None = None) -> JSON:
+    """A cyclonus TrafficPeer: a pod of the probe namespace, or a bare address."""
+    if namespace is None:
+        return {"IP": ip}
+    namespace_labels = {"kubernetes.io/metadata.name": namespace}
+    internal = {"PodLabels": {ROLE: role}, "NamespaceLabels": namespace_labels, "Namespace": namespace}
+    return {"IP": ip, "Internal": internal}
+
+
+def analyzer_outcomes(sources: dict[str, JSON], server: JSON, namespace: str, workdir: Path) -> Matrix:
+    """What cyclonus's engine (the connectivity test's analyzer, tests/integration/operator) says of the
+    same connections under the same policies."""
+    asked = [(name, port) for name in sources for port in (ALLOWED_PORT, DENIED_PORT)]
+    traffic = [
+        {
+            "Source": sources[n],
+            "Destination": server,
+            "ResolvedPort": p,
+            "ResolvedPortName": "",
+            "Protocol": "TCP",
+        }
+        for n, p in asked
+    ]
+    folder = workdir / "policies"
+    folder.mkdir()
+    for doc in policies():
+        doc["metadata"]["namespace"] = namespace
+        (folder / f"{doc['metadata']['name']}.json").write_text(json.dumps(doc))
+    done = subprocess.run(
+        [str(cyclonus_verdicts()), "--policy-path", str(folder)],
+        input=json.dumps(traffic),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)["results"]
+    return {
+        key: "open" if v["allowed"] else "denied" for key, v in zip(asked, result["verdicts"], strict=True)
+    }
+
+
+def test_the_analyzer_agrees_between_pods_but_not_for_the_node(enforced: Enforced, tmp_path: Path) -> None:
+    """Between pods the probes equal the analyzer's verdicts. The node is where they part: the analyzer
+    takes the kubelet's address for any other peer, denied by default deny, while kube-router lets every
+    node-local source through (its probes connect on the port no policy opens)."""
+    probes, ips, namespace = enforced.probes, enforced.pod_ips, enforced.namespace
+    accepts = eventually(
+        lambda: probes.node_accepts(set(ips.values())),
+        until=lambda found: any(port == DENIED_PORT for port, _ in found),
+        timeout=60,
+        interval=1,
+        what="a kubelet probe connection on the denied port",
+    )
+    node_ip = next(peer for port, peer in accepts if port == DENIED_PORT)
+    sources = {name: _peer(ips[name], namespace, name) for name in SOURCES}
+    sources["node"] = _peer(node_ip)
+    verdicts = analyzer_outcomes(sources, _peer(ips["server"], namespace, "server"), namespace, tmp_path)
+    between_pods = {k: v for k, v in verdicts.items() if k[0] != "node"}
+    assert between_pods == outcomes(enforced.after) == EXPECTED
+    assert verdicts[("node", DENIED_PORT)] == "denied"  # and yet the kubelet's connections were accepted
