@@ -41,6 +41,9 @@ SAVED = """\
 -A KUBE-NWPLCY-QXNB4ZHZIHLPTHFX -p tcp -m set --match-set KUBE-SRC-AAAA src -m set --match-set \
 KUBE-DST-BBBB dst -m tcp --dport 8080 -j MARK --set-xmark 0x10000/0x10000
 -A KUBE-POD-FW-5FKOJMVCHAWFLGPZ -j KUBE-NWPLCY-QXNB4ZHZIHLPTHFX
+-A KUBE-POD-FW-5FKOJMVCHAWFLGPZ -d 10.244.250.5/32 -m comment --comment "rule to permit the traffic traffic \
+to pods when source is the pod\\'s local node" -m addrtype --src-type LOCAL -j ACCEPT
+-A KUBE-POD-FW-5FKOJMVCHAWFLGPZ -m comment --comment "a pod named it's-odd" -j REJECT
 -A KUBE-ROUTER-FORWARD -d 10.244.250.5/32 -j KUBE-POD-FW-5FKOJMVCHAWFLGPZ
 COMMIT
 """.replace("\\\n", "")

@@ -50,7 +50,8 @@ def command_line(binary: Path, kubeconfig: Path, service_cidr: str) -> list[str]
 
 
 def _chain_of_rule(line: str) -> tuple[str, list[str]] | None:
-    """`-A CHAIN spec...` from iptables-save, as the chain and the rule's arguments."""
+    """`-A CHAIN spec...` from iptables-save, as the chain and the rule's arguments (shell-quoted comments
+    unquoted, as iptables takes them back)."""
     if not line.startswith("-A "):
         return None
     parts = shlex.split(line)
@@ -73,9 +74,9 @@ def enforcing(filter_rules: str) -> bool:
     chain (it creates them on its first sync, after its informers have synced)."""
     jumps = set()
     for line in filter_rules.splitlines():
-        rule = _chain_of_rule(line)
-        if rule is not None:
-            jumps.add((rule[0], _jump_target(rule[1])))
+        words = line.split()  # the hooks' jumps carry no quoted text worth parsing
+        if line.startswith("-A ") and words[1] in TOP_LEVEL_CHAINS:
+            jumps.add((words[1], _jump_target(words)))
     return all((hook, chain) in jumps for hook, chain in TOP_LEVEL_CHAINS.items())
 
 
@@ -87,16 +88,16 @@ def cleanup_commands(filter_rules: str, ipsets: list[str]) -> list[list[str]]:
     jumps: list[list[str]] = []
     chains: list[str] = []
     for line in filter_rules.splitlines():
-        if line.startswith(":") and is_ours(line[1:].split()[0]):
-            chains.append(line[1:].split()[0])
-            continue
-        rule = _chain_of_rule(line)
-        if rule is None:
-            continue
-        chain, spec = rule
-        target = _jump_target(spec)
-        if not is_ours(chain) and target is not None and is_ours(target):
-            jumps.append(["iptables", "-t", "filter", "-D", chain, *spec])
+        words = line.split()
+        if line.startswith(":") and is_ours(words[0][1:]):
+            chains.append(words[0][1:])
+        # Only another chain's jump into ours is parsed: kube-router's own rules carry free-text comments
+        # (a pod's name, `pod\'s`), and they go with their chains' flush.
+        elif line.startswith("-A ") and not is_ours(words[1]) and any(p in line for p in CHAIN_PREFIXES):
+            chain, spec = _chain_of_rule(line) or ("", [])
+            target = _jump_target(spec)
+            if target is not None and is_ours(target):
+                jumps.append(["iptables", "-t", "filter", "-D", chain, *spec])
     flush = [["iptables", "-t", "filter", "-F", c] for c in chains]
     delete = [["iptables", "-t", "filter", "-X", c] for c in chains]
     sets = [["ipset", "destroy", s] for s in ipsets if s.removeprefix("inet6:").startswith(IPSET_PREFIXES)]
