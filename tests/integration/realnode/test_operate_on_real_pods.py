@@ -21,6 +21,7 @@ from tests.support.incluster import InCluster
 from tests.support.report_bundle import assert_no_password, extracted, report
 
 from kubelocal.target import KubeTarget
+from localdemo.lab_stack import node_dns_policy
 from localservices.passwords import generated_passwords
 from webstack_operator.telemetry import metric_names
 
@@ -37,6 +38,9 @@ def release(cluster: KubeTarget, real_node: str, tmp_path: Path) -> Iterator[Rel
     namespaces = {role: f"helm-{role}-{suffix}" for role in ("op", "a", "b", "velero")}
     for ns in namespaces.values():
         cluster.kubectl("create", "namespace", ns)
+    # The real node enforces NetworkPolicies and its DNS is a host process: the release's pods (the
+    # operator, helm test's pod) resolve kubernetes.default.svc only with the lab's allowance.
+    cluster.apply(node_dns_policy(namespaces["op"], {}))
     values = ["-f", str(LAB_VALUES), *isolated_values(namespaces), "--set", "monitoring.enabled=false"]
     rel = Release(cluster, tmp_path, namespaces["op"], values)
     try:
