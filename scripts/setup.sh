@@ -8,12 +8,13 @@ steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(apt python linters cluster crds i
 # python3-venv: Debian's python3 has no ensurepip without it, so `python3 -m venv` (below, and the fresh
 # venvs of tests/integration/delivery) fails.
 # The lab's real node (tools/python/kubelocal/realnode): runc, containernetworking-plugins (bridge, host-local,
-# loopback) and iptables (kube-proxy); containerd, the kubelet and the rest are built from Go modules.
+# loopback), iptables (kube-proxy, kube-router) and ipset (kube-router's NetworkPolicy sets); containerd, the
+# kubelet and the rest are built from Go modules.
 # The lab images (tools/images/build.sh): buildah, mmdebstrap, runc, debian-archive-keyring; iproute2: the
 # lab image tests bring a container's loopback up (tests/support/oci_run.py).
 APT_PACKAGES=(python3-venv postgresql redis-server nginx wrk chromium fonts-liberation curl ca-certificates
   runc containernetworking-plugins iptables buildah mmdebstrap debian-archive-keyring iproute2
-  socat)
+  socat ipset)
 PYTHON=${PYTHON:-python3}
 
 run_step() {

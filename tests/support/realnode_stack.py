@@ -21,7 +21,7 @@ from kubelocal.pod_logs import keep_namespace_logs
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from labimages import reference_of
-from localdemo.lab_stack import POSTGRES_VERSION, lab_sample, namespace_object
+from localdemo.lab_stack import POSTGRES_VERSION, lab_namespace, lab_sample
 from webstack_operator.api.spec import parse_spec
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.stack_objects import desired_objects
@@ -113,7 +113,7 @@ class RealStack:
 def deploy(cluster: KubeTarget, namespace: str) -> RealStack:
     """Creates the restricted namespace and applies the stack, keeping kubectl's stderr (where PodSecurity
     names a workload whose pod template it would refuse)."""
-    cluster.apply(namespace_object(namespace))
+    cluster.apply(lab_namespace(namespace))
     doc = lab_sample(namespace)
     objects = render_for_real_node(doc, served_kinds(cluster))
     applied = cluster.apply({"apiVersion": "v1", "kind": "List", "items": objects})

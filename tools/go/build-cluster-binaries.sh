@@ -203,6 +203,25 @@ build_helm() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# NetworkPolicy enforcement on the real node: kube-router's firewall (network policy) controller alone,
+# iptables + ipset (docs/architecture.md, "Network connectivity", says why this one). The other controllers
+# (BGP routing, the IPVS proxy, its CNI) are built in but never started: kubelocal.realnode.firewall.
+build_kube_router() {
+  local out="$cache/kube-router-$KUBE_ROUTER_VERSION"
+  if [ -x "$out/kube-router" ]; then step "kube-router $KUBE_ROUTER_VERSION: cached in $out"; return; fi
+  step "kube-router $KUBE_ROUTER_VERSION: building"
+  local pinned
+  pinned=$(cd "$here/kube-router" && go list -m -f '{{.Version}}' github.com/cloudnativelabs/kube-router/v2)
+  if [ "$pinned" != "$KUBE_ROUTER_VERSION" ]; then
+    echo "tools/go/kube-router/go.mod pins kube-router $pinned, versions.env says $KUBE_ROUTER_VERSION" >&2; return 1
+  fi
+  mkdir -p "$out.tmp"
+  (cd "$here/kube-router" && go build -trimpath \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    -o "$out.tmp/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 # Each build's wall time is kept beside its binaries: the harness's figures test prints the cold build time.
 timed() {
   local dir=$1; shift
@@ -235,4 +254,5 @@ timed "$cache/containerd-$CONTAINERD_VERSION" build_containerd
 timed "$cache/coredns-$COREDNS_VERSION" build_coredns
 timed "$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" build_local_path_provisioner
 timed "$cache/helm-$HELM_VERSION" build_helm
+timed "$cache/kube-router-$KUBE_ROUTER_VERSION" build_kube_router
 echo "cluster binaries ready in $cache ($(( $(date +%s) - start ))s)"

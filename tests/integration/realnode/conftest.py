@@ -18,7 +18,7 @@ from tests.support.operator import OperatorProcess, wait_phase
 from kubelocal import leaks
 from kubelocal.pod_logs import keep_namespace_logs
 from kubelocal.target import KubeTarget
-from localdemo.lab_stack import lab_sample, namespace_object
+from localdemo.lab_stack import lab_namespace, lab_sample
 
 
 @pytest.fixture(scope="package")
@@ -47,7 +47,7 @@ def demo(installed: InCluster) -> Iterator[dict[str, Any]]:
     """The demo sample on real pods, as the installed operator reconciles it."""
     cluster = installed.cluster
     namespace = f"incluster-{uuid.uuid4().hex[:6]}"
-    cluster.apply(namespace_object(namespace))
+    cluster.apply(lab_namespace(namespace))
     doc = lab_sample(namespace)
     # The issue's demo stack, as the sample declares it: a canary, backup on a schedule.
     assert doc["spec"]["backend"]["delivery"]["strategy"] == "Canary" and doc["spec"]["backup"]["enabled"]

@@ -188,18 +188,41 @@ def test_frontend_serves_the_ui_and_proxies_users_to_the_backend(
         assert read.headers["X-Cache"] in ("MISS", "HIT"), read.headers
 
 
-def test_service_dns_name_resolves_and_routes_from_inside_a_pod(stack: RealStack) -> None:
+# From inside a pod: each name through cluster DNS, then one TCP connection to the address it gave.
+_RESOLVE_AND_CONNECT = """
+import json, socket, sys
+found = {}
+for name, port in zip(sys.argv[1::2], sys.argv[2::2]):
+    address = socket.gethostbyname(name)
+    try:
+        socket.create_connection((address, int(port)), timeout=5).close()
+        found[name] = [address, "open"]
+    except OSError as e:
+        found[name] = [address, type(e).__name__]
+print(json.dumps(found))
+"""
+
+
+def test_service_dns_names_resolve_and_route_from_inside_a_pod_as_the_policies_allow(
+    stack: RealStack,
+) -> None:
+    """The backend resolves Service names through cluster DNS (the lab's `lab-node-dns` allowance:
+    localdemo.lab_stack) and reaches the ClusterIPs its NetworkPolicy allows, Postgres's and Redis's, through
+    kube-proxy; the frontend's name resolves too, but the real node enforces the policies (kube-router) and
+    no row of the connectivity table lets the backend open the frontend, so that connection is refused."""
     [pod, *_] = ready_pods(stack, "backend", 2)
-    service = stack.get("service", stack.child("frontend"))["spec"]
-    host = f"{stack.child('frontend')}.{stack.namespace}.svc.cluster.local"
-    script = (
-        "import socket, sys, urllib.request\n"
-        "print(socket.gethostbyname(sys.argv[1]))\n"
-        "print(urllib.request.urlopen(f'http://{sys.argv[1]}/api/users?limit=1', timeout=10).status)\n"
-    )
-    result = stack.exec(pod["metadata"]["name"], "backend", "python3", "-c", script, host)
+    targets = {"postgres-rw": 5432, "redis": 6379, "frontend": 80}
+    hosts = {f"{stack.child(s)}.{stack.namespace}.svc.cluster.local": s for s in targets}
+    argv = [str(a) for host, s in hosts.items() for a in (host, targets[s])]
+    result = stack.exec(pod["metadata"]["name"], "backend", "python3", "-c", _RESOLVE_AND_CONNECT, *argv)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [service["clusterIP"], "200"]
+    seen = {hosts[host]: tuple(v) for host, v in json.loads(result.stdout).items()}
+    cluster_ips = {s: stack.get("service", stack.child(s))["spec"]["clusterIP"] for s in targets}
+    assert seen == {
+        "postgres-rw": (cluster_ips["postgres-rw"], "open"),
+        "redis": (cluster_ips["redis"], "open"),
+        "frontend": (cluster_ips["frontend"], "ConnectionRefusedError"),
+    }
 
 
 def test_postgres_volume_is_a_node_directory_and_survives_the_pod(

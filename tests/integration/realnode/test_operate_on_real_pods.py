@@ -21,6 +21,7 @@ from tests.support.operator import OPERATOR_POD_LABEL
 from tests.support.report_bundle import assert_no_password, extracted, report
 
 from kubelocal.target import KubeTarget
+from localdemo.lab_stack import node_dns_policy
 from localservices.passwords import generated_passwords
 from webstack_operator.telemetry import metric_names
 
@@ -33,9 +34,11 @@ LAB_VALUES = CHART / "ci" / "lab-values.yaml"
 def release(cluster: KubeTarget, real_node: str, tmp_path: Path) -> Iterator[Release]:
     """The chart with the lab's values (its image, the real node's placement), in namespaces of its own and
     the namespaced mode: the package's installed operator keeps the cluster-wide role meanwhile."""
-    with isolated_release(
-        cluster, tmp_path, ["-f", str(LAB_VALUES), "--set", "monitoring.enabled=false"]
-    ) as rel:
+    values = ["-f", str(LAB_VALUES), "--set", "monitoring.enabled=false"]
+    with isolated_release(cluster, tmp_path, values) as rel:
+        # The real node enforces NetworkPolicies and its DNS is a host process: the release's pods (the
+        # operator, helm test's pod) resolve kubernetes.default.svc only with the lab's allowance.
+        cluster.apply(node_dns_policy(rel.namespace, {}))
         yield rel
 
 

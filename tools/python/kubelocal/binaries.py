@@ -127,7 +127,8 @@ class PrometheusBinaries:
 
 @dataclass(frozen=True)
 class NodeBinaries:
-    """The real node's programs (tools/go/build-cluster-binaries.sh) and Debian's runc, CNI plugins, socat."""
+    """The real node's programs (tools/go/build-cluster-binaries.sh) and Debian's runc, CNI plugins, socat,
+    and the iptables and ipset commands kube-proxy and kube-router run."""
 
     kubelet: Path
     kube_proxy: Path
@@ -135,9 +136,12 @@ class NodeBinaries:
     ctr: Path
     coredns: Path
     local_path_provisioner: Path
+    kube_router: Path
     runc: Path
     cni_bridge: Path
     socat: Path
+    iptables: Path
+    ipset: Path
 
     @classmethod
     def locate(cls) -> NodeBinaries:
@@ -154,15 +158,16 @@ class NodeBinaries:
             local_path_provisioner=root
             / f"local-path-provisioner-{v['LOCAL_PATH_PROVISIONER_VERSION']}"
             / "local-path-provisioner",
+            kube_router=root / f"kube-router-{v['KUBE_ROUTER_VERSION']}" / "kube-router",
             runc=Path("/usr/sbin/runc"),
             cni_bridge=Path("/usr/lib/cni/bridge"),
             socat=Path("/usr/bin/socat"),
+            iptables=Path("/usr/sbin/iptables"),
+            ipset=Path("/usr/sbin/ipset"),
         )
-        missing = [str(p) for p in found.paths() if not p.exists()]
+        missing = [p for p in found.paths() if not p.exists()]
         if missing:
-            raise BinariesMissing(
-                "real-node binaries are missing: " + ", ".join(missing) + " (run `bash scripts/setup.sh`)"
-            )
+            raise BinariesMissing("real-node binaries are missing: " + "; ".join(map(_how_to_get, missing)))
         return found
 
     def paths(self) -> list[Path]:
@@ -174,9 +179,12 @@ class NodeBinaries:
             self.ctr,
             self.coredns,
             self.local_path_provisioner,
+            self.kube_router,
             self.runc,
             self.cni_bridge,
             self.socat,
+            self.iptables,
+            self.ipset,
         ]
 
 
@@ -199,3 +207,11 @@ def _helm_dir_binary(name: str) -> Path:
             "`bash tools/go/build-cluster-binaries.sh helm` for Helm and kustomize alone)"
         )
     return path
+
+
+def _how_to_get(path: Path) -> str:
+    """A missing program and the set-up step that provides it: Go builds are cached by version, the rest
+    are Debian packages (scripts/setup.sh's APT_PACKAGES)."""
+    if path.is_relative_to(cache_dir()):
+        return f"{path} (run `make cluster-binaries`)"
+    return f"{path} (run `bash scripts/setup.sh apt`)"

@@ -80,7 +80,7 @@ def the_stack(target: KubeTarget, on_real_pods: bool) -> dict[str, Any]:
     """The sample, with the lab's images and placement on real pods; its namespace created."""
     if on_real_pods:
         doc = lab_stack.lab_sample(NAMESPACE)
-        target.apply(lab_stack.namespace_object(NAMESPACE))
+        target.apply(lab_stack.lab_namespace(NAMESPACE))
     else:
         [doc] = load_documents(str(lab_stack.SAMPLE))
         target.kubectl("create", "namespace", NAMESPACE, check=False)

@@ -1,6 +1,11 @@
 """The operator installed in the cluster as a user installs it: `kubectl apply --server-side -k` of an
 overlay (the lab's by default: the dev install with the lab's images and placement), then its rollout; and
-where its leader serves /metrics."""
+where its leader serves /metrics.
+
+One addition of the lab's beside the install: `lab-node-dns` in the operator's namespace. The operator
+reaches the API by name (`kubernetes.default.svc`), its NetworkPolicy allows DNS to the cluster DNS pods
+only, and the real node enforces it while its DNS is a host process (localdemo.lab_stack.node_dns_policy).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from typing import Any
 
 from kubelocal.audit_log import OPERATOR_NAMESPACE
 from kubelocal.target import KubeTarget
-from localdemo.lab_stack import LAB_OVERLAY
+from localdemo.lab_stack import LAB_OVERLAY, node_dns_policy
 
 NAMESPACE = OPERATOR_NAMESPACE
 NAME = "webstack-operator"
 POD_LABEL = "app.kubernetes.io/name=webstack-operator"
+POD_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": NAME}}
 METRICS_PORT = 8081  # deploy/operator's `metrics` port
 INSTALL_MANAGER = "lab-install"
 
@@ -29,6 +35,7 @@ def install(cluster: KubeTarget, kustomization: Path = LAB_OVERLAY, timeout: str
         "-k",
         str(kustomization),
     )
+    cluster.apply(node_dns_policy(NAMESPACE, POD_SELECTOR))
     cluster.wait_established(["webstacks.webstack.dev"])
     cluster.kubectl("-n", NAMESPACE, "rollout", "status", f"deployment/{NAME}", f"--timeout={timeout}")
 

@@ -1,6 +1,7 @@
 """What the real node changes on the machine beyond its processes, and how a stop (or the next start, or
 `python -m kubelocal clean-real-node`, after a crash) puts it back: the node address and a route on `lo`,
-kernel settings, the lock, container shims, mounts, pod cgroups, the bridge and the iptables chains.
+kernel settings, the lock, container shims, mounts, pod cgroups, the bridge, the iptables chains and
+kube-router's ipsets.
 
 One real node per machine: the node address, the bridge and kube-proxy's chains are machine-wide. The
 lock (flock, released by the kernel when its holder dies) says who has it; the state file beside it records
@@ -14,6 +15,8 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
+from kubelocal.realnode import firewall
 from kubelocal.realnode.layout import BRIDGE, NODE_IP, NodeLayout
 
 RUN_DIR = Path(os.environ.get("WEBSTACK_REAL_NODE_RUN_DIR", "/run/webstack-real-node"))
@@ -242,6 +246,22 @@ def remove_kubelet_chains() -> None:
                 run(tool, "-t", table, "-X", chain)
 
 
+def remove_firewall() -> None:
+    """kube-router's chains, the jumps into them and its ipsets (firewall.cleanup_commands). It leaves
+    them when stopped, by design (a restart keeps enforcing); `kube-router --cleanup-config` would also
+    reset what its other controllers own, and in v2.1.0 its policy cleanup runs with no iptables handler."""
+    rules = run("iptables-save", "-t", "filter").stdout
+    # Without ipset installed, kube-router cannot have made any set (it refuses to start).
+    sets = run("ipset", "list", "-n").stdout.split() if shutil.which("ipset") else []
+    failed = []
+    for argv in firewall.cleanup_commands(rules, sets):
+        result = run(*argv)
+        if result.returncode != 0:
+            failed.append(f"{shlex.join(argv)}: {result.stderr.strip()}")
+    if failed:
+        raise CleanupFailed("; ".join(failed))
+
+
 def clean(state: HostState) -> None:
     """Whatever the node `state` describes left running, mounted or changed; safe when it left nothing.
     Every step runs whatever an earlier one did; the failures are raised together at the end."""
@@ -252,6 +272,7 @@ def clean(state: HostState) -> None:
         ("remove cgroups", lambda: _remove_cgroups(state.cgroup_parent)),
         ("kube-proxy --cleanup", lambda: run(state.kube_proxy, "--cleanup", "--proxy-mode=iptables")),
         ("remove the kubelet's chains", remove_kubelet_chains),
+        ("remove kube-router's chains and sets", remove_firewall),
         ("delete the bridge", lambda: run("ip", "link", "delete", BRIDGE)),
         ("delete the pod route", lambda: run("ip", "route", "del", "unreachable", state.pod_cidr)),
         ("remove the node address", lambda: run("ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo")),
@@ -261,7 +282,7 @@ def clean(state: HostState) -> None:
     for name, step in steps:
         try:
             step()
-        except (OSError, subprocess.SubprocessError) as e:
+        except (OSError, subprocess.SubprocessError, CleanupFailed) as e:
             failed.append(f"{name}: {e}")
     if failed:
         raise CleanupFailed("; ".join(failed))

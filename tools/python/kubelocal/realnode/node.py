@@ -1,6 +1,6 @@
 """Starts and stops the real node's components in order: containerd, the lab images, the kubelet, then
-the API relay, kube-proxy, CoreDNS and the local-path provisioner; a stop also puts the machine back
-(`host`)."""
+the API relay, kube-proxy, kube-router's NetworkPolicy firewall, CoreDNS and the local-path provisioner; a
+stop also puts the machine back (`host`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from pathlib import Path
 
 from kubelocal import leaks, pki
 from kubelocal.binaries import NodeBinaries
+from kubelocal.control_plane import SERVICE_CIDR
 from kubelocal.process import Supervised, free_port, wait_for
-from kubelocal.realnode import host, objects
+from kubelocal.realnode import firewall, host, objects
 from kubelocal.realnode.layout import (
     APISERVER_PORT_ON_NODE,
     LAB_PREFIX,
@@ -125,7 +126,14 @@ class RealNode:
             except Exception as e:
                 errors.append(e)
 
-        for name in ("local-path-provisioner", "coredns", "kube-proxy", "apiserver-relay", "kubelet"):
+        for name in (
+            "local-path-provisioner",
+            "coredns",
+            "kube-router",
+            "kube-proxy",
+            "apiserver-relay",
+            "kubelet",
+        ):
             if name in self.components:
                 attempt(lambda name=name: self.components[name].stop(timeout=10))  # type: ignore[misc]
         attempt(lambda: host.kill_containers(self.layout.containerd_socket, self.layout.cgroup_parent))
@@ -287,31 +295,17 @@ class RealNode:
             what=f"the apiserver through {NODE_IP}:{APISERVER_PORT_ON_NODE}",
         )
 
-    def _start_services(self) -> None:
-        """The API relay, kube-proxy (ClusterIPs), CoreDNS (names) and the provisioner (PVCs), with their
-        objects."""
+    def _start_firewall(self) -> Supervised:
+        """kube-router's network policy controller: every NetworkPolicy is enforced on this node's pods."""
+        kubeconfig_path = self._client("kube-router", objects.KUBE_ROUTER_USER)
+        argv = firewall.command_line(self.binaries.kube_router, kubeconfig_path, SERVICE_CIDR)
+        # It runs `iptables` and `ipset` from PATH (a test runner's PATH may lack /usr/sbin).
+        sbin = f"{self.binaries.ipset.parent}:{self.binaries.iptables.parent}"
+        return self._add("kube-router", argv, {**os.environ, "PATH": f"{sbin}:{os.environ.get('PATH', '')}"})
+
+    def _start_provisioner(self) -> None:
+        """Rancher's local-path provisioner: PVCs bound to directories under the node's root."""
         layout = self.layout
-        self._start_api_relay()
-        manifest = {
-            "apiVersion": "v1",
-            "kind": "List",
-            "items": [
-                objects.apiserver_endpoints(),
-                *objects.cluster_dns(),
-                *objects.storage(layout),
-                *objects.kubelet_api_access(),
-            ],
-        }
-        self.kubectl(
-            "apply", "--server-side", "--field-manager=kubelocal", "-f", "-", input=json.dumps(manifest)
-        )
-        proxy_config = self.root / "kube-proxy.json"
-        proxy_kubeconfig = self._client("kube-proxy", "system:kube-proxy")
-        proxy_config.write_text(as_text(kube_proxy_config(layout, proxy_kubeconfig, self.cluster_cidr)))
-        proxy = self._add("kube-proxy", [str(self.binaries.kube_proxy), f"--config={proxy_config}", "--v=1"])
-        corefile_path = self.root / "Corefile"
-        corefile_path.write_text(corefile(layout, self._client("coredns", objects.COREDNS_USER)))
-        dns = self._add("coredns", [str(self.binaries.coredns), "-conf", str(corefile_path)])
         # Read at start (then the ConfigMap): the settings and the helper pod, as files.
         config, helper = self.root / "local-path-config.json", self.root / "local-path-helper-pod.json"
         config.write_text(as_text(objects.provisioner_config(layout)))
@@ -332,6 +326,35 @@ class RealNode:
                 f"--service-account-name={objects.PROVISIONER_SERVICE_ACCOUNT}",
             ],
         )
+
+    def _start_services(self) -> None:
+        """The API relay, kube-proxy (ClusterIPs), kube-router (NetworkPolicies), CoreDNS (names) and the
+        provisioner (PVCs), with their objects."""
+        layout = self.layout
+        self._start_api_relay()
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                objects.apiserver_endpoints(),
+                *objects.cluster_dns(),
+                *objects.storage(layout),
+                *objects.kubelet_api_access(),
+                *objects.network_policy_controller(),
+            ],
+        }
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=kubelocal", "-f", "-", input=json.dumps(manifest)
+        )
+        proxy_config = self.root / "kube-proxy.json"
+        proxy_kubeconfig = self._client("kube-proxy", "system:kube-proxy")
+        proxy_config.write_text(as_text(kube_proxy_config(layout, proxy_kubeconfig, self.cluster_cidr)))
+        proxy = self._add("kube-proxy", [str(self.binaries.kube_proxy), f"--config={proxy_config}", "--v=1"])
+        policies = self._start_firewall()
+        corefile_path = self.root / "Corefile"
+        corefile_path.write_text(corefile(layout, self._client("coredns", objects.COREDNS_USER)))
+        dns = self._add("coredns", [str(self.binaries.coredns), "-conf", str(corefile_path)])
+        self._start_provisioner()
         wait_for(
             proxy,
             lambda: _http_ok(f"http://127.0.0.1:{layout.proxy_healthz_port}/healthz"),
@@ -343,6 +366,12 @@ class RealNode:
             lambda: _http_ok(f"http://127.0.0.1:{layout.dns_ready_port}/ready"),
             timeout=START_TIMEOUT,
             what="CoreDNS /ready",
+        )
+        wait_for(
+            policies,
+            lambda: firewall.enforcing(host.run("iptables-save", "-t", "filter").stdout),
+            timeout=START_TIMEOUT,
+            what="kube-router's NetworkPolicy chains",
         )
 
 

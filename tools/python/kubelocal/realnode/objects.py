@@ -1,8 +1,9 @@
 """The cluster objects the real node's host components need: cluster DNS's Service, the API's endpoint for
 pods, the storage class and the local-path provisioner's settings, and least-privilege RBAC (no I/O).
 
-CoreDNS and the provisioner run as host processes beside the control plane, each with a client
-certificate of its own, bound here to the ClusterRoles their upstream manifests give them.
+CoreDNS, the provisioner and kube-router run as host processes beside the control plane, each with a
+client certificate of its own, bound here to the ClusterRoles their upstream manifests give them (for
+kube-router, only what its network policy controller reads).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kubelocal.realnode.layout import (
 
 COREDNS_USER = "system:webstack-lab:coredns"
 PROVISIONER_USER = "system:webstack-lab:local-path-provisioner"
+KUBE_ROUTER_USER = "system:webstack-lab:kube-router"
 PROVISIONER_NAME = "rancher.io/local-path"
 APISERVER_KUBELET_USER = "kube-apiserver-kubelet-client"
 PROVISIONER_CONFIGMAP = "local-path-config"
@@ -89,6 +91,24 @@ def cluster_dns() -> list[JSON]:
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
     ]
     return [service, endpoints, *_cluster_role("webstack-lab:coredns", rules, COREDNS_USER)]
+
+
+def network_policy_controller() -> list[JSON]:
+    """kube-router's firewall reads, never writes: its node (by name, for the node's addresses), and
+    watches pods, namespaces and NetworkPolicies; its shared informer factory also lists Services,
+    Endpoints, EndpointSlices and Nodes at start, whichever controllers run. Upstream's ClusterRole also
+    lets it patch nodes and write leases, events and endpoints for the router and proxy, which stay off."""
+    rules = [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["pods", "namespaces", "services", "endpoints"],
+            "verbs": ["list", "watch"],
+        },
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["list", "watch"]},
+    ]
+    return _cluster_role("webstack-lab:kube-router", rules, KUBE_ROUTER_USER)
 
 
 def apiserver_endpoints() -> JSON:
