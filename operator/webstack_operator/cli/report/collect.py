@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.cli.report.bundle import Bundle, child_path
 from webstack_operator.cli.report.redact import Redactor, key_names, secret_values
+from webstack_operator.cli.stack_read import read_stack
 from webstack_operator.kube.apply import list_objects
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.kube.jsondata import JSON
@@ -59,9 +60,7 @@ async def read_webstack(client: KubeClient, namespace: str, name: str) -> JSON:
 
 
 async def read_stack_for_report(client: KubeClient, namespace: str, name: str, bundle: Bundle) -> Stack:
-    """The stack as `status` reads it (plugin.read_stack), plus its Secrets and Pods."""
-    from webstack_operator.cli.plugin import read_stack
-
+    """The stack as `status` reads it (`read_stack`), plus its Secrets and Pods."""
     ws = await read_webstack(client, namespace, name)
     try:
         ws, children = await read_stack(client, namespace, name)
