@@ -103,7 +103,7 @@ async def test_a_replica_that_stepped_down_is_healthy_and_holds_nothing_of_its_t
         runtime._lead_while_elected(CONFIG, client, health, cast(LeaderElector, elector), terminate)
     )
     try:
-        await term.started.wait()
+        await _started_or_failed(term, lead)
         assert term.controller is not None
         await eventually(lambda: _ready(term), until=bool, within=10, what="the leader's queue")
         assert health.role == "leader" and health.checks and health.notices
@@ -122,6 +122,17 @@ async def test_a_replica_that_stepped_down_is_healthy_and_holds_nothing_of_its_t
     finally:
         terminate.set()
         await asyncio.wait_for(lead, 5)
+
+
+async def _started_or_failed(term: Term, lead: asyncio.Task[None]) -> None:
+    """Bounded: a term that fails before it starts ends `lead` with its error instead of hanging here."""
+    started = asyncio.ensure_future(term.started.wait())
+    done, _ = await asyncio.wait({started, lead}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if started not in done:
+        started.cancel()
+        if lead in done:
+            lead.result()  # its error, if it raised
+        raise AssertionError(f"the term did not start within 10 s (lead done: {lead in done})")
 
 
 async def _ready(term: Term) -> bool:
