@@ -6,13 +6,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from kubelocal import leaks
+from kubelocal import leaks, process
 from kubelocal.process import Supervised, _before_exec, credentials, keep_live_logs, pid_alive, wait_for
 from kubelocal.wait import GiveUp, Timeout, eventually
 
@@ -176,3 +177,21 @@ def test_the_files_a_process_writes_besides_its_log_are_kept_for_the_leak_search
     assert leaks.kept_copy(tmp_path / "run", audit, "audit").read_text() == "second\n"
     assert leaks.kept_copy(tmp_path / "run", backup, "audit-1").read_text() == "rotated\n"
     assert leaks.kept_copy(tmp_path / "run", writer.log_path, "writer").exists()
+
+
+def test_free_ports_are_outside_the_ephemeral_range_and_never_given_twice() -> None:
+    ephemeral = process._ephemeral_ports()
+    ports = [process.free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(p in process.FREE_PORTS and p not in ephemeral for p in ports)
+
+
+def test_a_port_someone_listens_on_is_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        taken = process.free_port()
+        held.bind(("127.0.0.1", taken))
+        held.listen()
+        monkeypatch.setattr(process, "FREE_PORTS", range(taken, taken + 2))
+        monkeypatch.setattr(process, "_given", set())
+        monkeypatch.setattr(process, "_ephemeral_ports", lambda: range(0))
+        assert process.free_port() == taken + 1

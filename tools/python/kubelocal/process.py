@@ -14,6 +14,7 @@ import ctypes
 import functools
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -79,11 +80,37 @@ def credentials(user: str | None) -> Credentials:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+# Below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default), so no outgoing
+# connection takes the port between our check and the child's bind, as a kernel-picked port could be; above
+# the control plane's own (10250-10259) and below the NodePort range (30000-32767).
+FREE_PORTS = range(20000, 30000)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now, for a child to bind (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on now, for a child to bind. Never the same one twice in a process;
+    another process (a test worker) picks at random from the same range, so a clash needs the same pick."""
+    ephemeral = _ephemeral_ports()
+    for port in random.sample(FREE_PORTS, len(FREE_PORTS)):
+        if port in _given or port in ephemeral:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise OSError(f"no free loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
+
+
+def _ephemeral_ports() -> range:
+    """The kernel's range for outgoing connections, on a machine that moved it down into ours."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return range(32768, 61000)
+    return range(int(low), int(high) + 1)
 
 
 def pid_alive(pid: int) -> bool:
