@@ -195,3 +195,15 @@ def test_a_port_someone_listens_on_is_not_given(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setattr(process, "_given", set())
         monkeypatch.setattr(process, "_ephemeral_ports", lambda: range(0))
         assert process.free_port() == taken + 1
+
+
+def test_a_whole_group_child_takes_its_forked_workers_with_it(tmp_path: Path) -> None:
+    # As socat's `fork`: the workers do not inherit PDEATHSIG and would outlive the parent.
+    pids = tmp_path / "worker.pid"
+    script = f"sleep 300 & echo $! > {pids}; trap 'exit 0' TERM; wait"
+    child = Supervised("forks", ["sh", "-c", script], tmp_path / "forks.log", whole_group=True).start()
+    written = eventually(lambda: pids.read_text().strip() if pids.exists() else "", until=bool, timeout=10)
+    worker = int(written)
+    assert pid_alive(worker)
+    child.stop(timeout=5)
+    eventually(lambda: not pid_alive(worker), until=bool, timeout=10, what="the forked worker ends")

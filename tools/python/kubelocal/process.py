@@ -147,6 +147,7 @@ class Supervised:
         stop_signal: signal.Signals = signal.SIGTERM,
         grace: float = 15.0,
         also_logs: Callable[[], Iterable[Path]] = tuple,
+        whole_group: bool = False,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -159,6 +160,9 @@ class Supervised:
         # Files it writes besides its output (the apiserver's audit log), kept for the run's search for
         # leaked passwords as its log is; a callable, as a rotated file's name is known only once it exists.
         self.also_logs = also_logs
+        # A program that forks workers which outlive it (socat's `fork`: PDEATHSIG is not inherited across
+        # fork): its stop signals its whole process group (its own session's), and kills what is left.
+        self.whole_group = whole_group
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -200,13 +204,22 @@ class Supervised:
         if process is None:
             return
         if process.poll() is None:
-            process.send_signal(sig)
+            self._signal(process, sig)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        if self.whole_group:
+            self._signal(process, signal.SIGKILL)
         self.keep_logs()  # before whoever owns its directory removes them
+
+    def _signal(self, process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        if not self.whole_group:
+            process.send_signal(sig)
+            return
+        with contextlib.suppress(ProcessLookupError):  # the group is empty
+            os.killpg(process.pid, sig)  # its own session: the group's id is its pid
 
     def keep_logs(self) -> None:
         """Copies its log and its other files for the run's search for leaked passwords (kubelocal.leaks)."""

@@ -164,8 +164,10 @@ class RealNode:
                 self._ctr(kind, "remove", *(["--force"] if kind == "sandboxes" else []), *records)
 
     # ------------------------------------------------------------------ steps
-    def _add(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Supervised:
-        comp = Supervised(name, argv, self.logs_dir / f"{name}.log", env=env)
+    def _add(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, whole_group: bool = False
+    ) -> Supervised:
+        comp = Supervised(name, argv, self.logs_dir / f"{name}.log", env=env, whole_group=whole_group)
         self.components[name] = comp
         return comp.start()
 
@@ -286,6 +288,7 @@ class RealNode:
         relay = self._add(
             "apiserver-relay",
             [str(self.binaries.socat), listen, f"TCP:{apiserver.hostname}:{apiserver.port}"],
+            whole_group=True,  # its relays of open watches would outlive it
         )
         context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
         wait_for(
