@@ -29,10 +29,12 @@ from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.ownership import ADOPT_ANNOTATION, Ownership, conflict_message
 from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
+from webstack_operator.reconcile.decisions import kept_as_created
 
 FORMAT_VERSION = 1
 HIDDEN = "(hidden)"
 DRIFT_NOTE = "changed by someone else since applied"
+KEPT_NOTE = "kept as created: a Job's pod template cannot change; what differs applies to its next run"
 # The operator's own bookkeeping: it changes whenever anything else does, and says nothing by itself.
 BOOKKEEPING = ("f:metadata", "f:annotations", f"f:{DESIRED_HASH}")
 COMPONENT_ORDER = (
@@ -194,7 +196,9 @@ def plan_object(
         note = f"replaces the object of an earlier WebStack {stack_name}, being garbage-collected"
         return ObjectPlan(PlanAction.CREATE, *ident, message=note)
     if after is None:
-        return ObjectPlan(PlanAction.UNCHANGED, *ident)
+        live_hash = (live["metadata"].get("annotations") or {}).get(DESIRED_HASH)
+        differs = kept_as_created(desired, whose) and live_hash != desired_hash(desired)
+        return ObjectPlan(PlanAction.UNCHANGED, *ident, message=KEPT_NOTE if differs else "")
     changes, taken = field_changes(live, after)
     if whose in (Ownership.LEFTOVER, Ownership.ADOPTABLE):
         why = f"annotated {ADOPT_ANNOTATION}=true"

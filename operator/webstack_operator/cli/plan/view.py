@@ -94,7 +94,7 @@ def stack_text(s: StackPlan, color: bool) -> str:
     lines = [paint(f"WebStack {s.namespace}/{s.name}{state}", "1", color)]
     lines += [f"  note: {note}" for note in s.notes]
     changed = [o for o in s.objects if o.action is not PlanAction.UNCHANGED]
-    for component, objects in ordered(changed):
+    for component, objects in ordered([o for o in s.objects if o in changed or o.message]):
         lines.append(f"  {paint(component, '1', color)}")
         lines += [f"    {line}" for o in objects for line in object_lines(o, color)]
     if not changed and s.objects:

@@ -18,6 +18,7 @@ from webstack_operator.cli.plan.actions import (
     plan_object,
     taken_fields,
 )
+from webstack_operator.cli.plan.view import plan_text
 from webstack_operator.kube import managed_fields
 from webstack_operator.objects.ownership import Ownership
 from webstack_operator.objects.stamps import DESIRED_HASH, FIELD_MANAGER, desired_hash
@@ -260,3 +261,25 @@ def test_grouping_exit_codes_and_json() -> None:
         "fields": [],
         "message": "no longer desired",
     }
+
+
+def migration_job(node_selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "shop-migrate-1a2b", "namespace": "team-a", "labels": {"app": "x"}},
+        "spec": {"template": {"spec": {"nodeSelector": node_selector, "containers": [{"name": "m"}]}}},
+    }
+
+
+def test_a_kept_job_that_differs_is_unchanged_and_says_why() -> None:
+    # A Job is never patched (its pod template is immutable): a new placement is not written to it.
+    created = migration_job({"pool": "a"})
+    same = plan_object(created, live_of(created), None, Ownership.OURS, "shop")
+    assert (same.action, same.message) == (PlanAction.UNCHANGED, "")
+    moved = plan_object(migration_job({"pool": "b"}), live_of(created), None, Ownership.OURS, "shop")
+    assert moved.action is PlanAction.UNCHANGED
+    assert "kept as created" in moved.message and "next run" in moved.message
+    stack = StackPlan("team-a", "shop", True, (moved,))
+    assert exit_code(PlanResult((stack,))) == 0  # nothing will be written
+    assert "Job shop-migrate-1a2b  (kept as created" in plan_text(PlanResult((stack,)))
