@@ -80,6 +80,11 @@ class ProbeLab:
             what=f"{len(by_pod)} probe agent pods Ready",
         )
 
+    def current_ips(self) -> dict[str, str]:
+        """Every agent pod's IP as the API says now (a replaced pod would have another)."""
+        by_pod = {(p["metadata"]["namespace"], p["metadata"]["name"]): e for p, e in self._pairs()}
+        return self._ready_ips(by_pod)
+
     def _pairs(self) -> Iterable[tuple[JSON, Endpoint]]:
         named = {pod_name(e): e for e in self.endpoints if e.is_pod}
         return ((p, named[p["metadata"]["name"]]) for p in self.pods)
@@ -117,10 +122,9 @@ class ProbeLab:
             self.cluster.apply({**doc, "metadata": {**doc["metadata"], "namespace": self.namespace}})
 
     def delete_policies_except(self, keep: Iterable[str] = ()) -> None:
-        names = set(
-            self.cluster.kubectl("-n", self.namespace, "get", "networkpolicy", "-o", "name").stdout.split()
-        )
-        gone = sorted(n for n in names if n.split("/", 1)[1] not in set(keep))
+        kept = set(keep)
+        out = self.cluster.kubectl("-n", self.namespace, "get", "networkpolicy", "-o", "name").stdout
+        gone = sorted(n for n in out.split() if n.split("/", 1)[1] not in kept)
         if gone:
             self.cluster.kubectl("-n", self.namespace, "delete", *gone, "--wait=true")
 

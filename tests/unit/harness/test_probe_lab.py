@@ -4,6 +4,9 @@ and what the comparison reports."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from tests.support.connectivity import Port
 from tests.support.connectivity_model import (
     Endpoint,
@@ -12,6 +15,7 @@ from tests.support.connectivity_model import (
     set_differences,
 )
 from tests.support.probe_lab import CONTROL_PORT, Agent, Agentry, batches, pod_name, pods_for
+from tests.support.probe_run import ProbeLab
 from tests.support.probe_world import GATEWAY, HOST_LINK, setup_commands
 
 FULL = load_sample("full")
@@ -107,3 +111,28 @@ def test_the_world_routes_each_address_through_its_veth() -> None:
     assert ["ip", "route", "add", "198.51.100.7/32", "dev", HOST_LINK] in commands
     assert ["ip", "addr", "add", f"{GATEWAY}/32", "dev", HOST_LINK] in commands
     assert commands[0] == ["ip", "netns", "add", "webstack-probe-world"]
+
+
+class _Kubectl:
+    """Records kubectl calls; `get networkpolicy -o name` answers with the names given."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.calls: list[tuple[str, ...]] = []
+
+    def kubectl(self, *args: str, **_: object) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        out = "\n".join(f"networkpolicy.networking.k8s.io/{n}" for n in self.names) if "get" in args else ""
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+
+def test_only_the_policies_not_kept_are_deleted(tmp_path: Path) -> None:
+    """`keep` may be a one-shot iterable: each name is checked against all of it (a generator consumed
+    by the first check once deleted five of six policies, which looked like the enforcer forgetting them)."""
+    fake = _Kubectl(["shop-backend", "shop-postgres", "lab-node-dns"])
+    lab = ProbeLab(fake, FULL.endpoints, FULL.ports, tmp_path)  # type: ignore[arg-type]
+    lab.delete_policies_except(n for n in ("shop-backend", "shop-postgres"))
+    deletes = [c for c in fake.calls if "delete" in c]
+    assert deletes == [
+        ("-n", lab.namespace, "delete", "networkpolicy.networking.k8s.io/lab-node-dns", "--wait=true")
+    ]
