@@ -8,8 +8,9 @@ The stack's pods and the stand-in pods are probe agents carrying the rendered po
 stand-ins') labels, listening on every port of the table; the address stand-ins live in a network
 namespace on the node (tests/support/probe_world.py). The samples' NetworkPolicies are applied unchanged,
 one sample at a time, in a fresh namespace standing for the samples' team-a. Then what no analyzer sees:
-real DNS lookups over UDP and TCP, a Service's ClusterIP against its pod's IP, the policies deleted and
-created again after the pods in the operator's apply order (polled throughout), and widened rules.
+real DNS lookups over UDP and TCP, a Service's ClusterIP against its pod's IP (and a pod through its own
+Service), the policies deleted and created again after the pods in the operator's apply order and a full
+sync for another namespace (both polled throughout), and widened rules.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def test_dns_over_udp_and_tcp_reaches_the_node_only_with_the_labs_allowance(
     def lookups() -> dict[tuple[str, str], str]:
         return {(p[0], p[3]): v for p, v in zip(pairs, lab.probe_pairs(pairs), strict=True)}
 
-    alone = {k: ("open" if k[0] == "a neighbour pod" else "refused") for k, _ in lookups().items()}
+    alone = {(p[0], p[3]): ("open" if p[0] == "a neighbour pod" else "refused") for p in pairs}
     assert eventually(lookups, until=lambda v: v == alone, timeout=SETTLE, what="lookups refused") == alone
     lab.apply([stack_node_dns_policy(lab.namespace)])
     try:
