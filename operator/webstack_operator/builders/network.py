@@ -1,4 +1,4 @@
-"""NetworkPolicies: deny everything to and from the stack's pods, then allow exactly the request path.
+"""NetworkPolicies: allow exactly the request path, and deny everything else to and from the stack's pods.
 
 The intended connectivity is the table in docs/architecture.md ("Network connectivity"); a test asks
 cyclonus's policy engine what these policies allow and compares it with that table. In short:
@@ -131,7 +131,6 @@ def network_policies(ctx: StackContext) -> list[JSON]:
     if not ctx.spec.security.network_policies:
         return []
     policies = [
-        default_deny(ctx),
         _policy(
             ctx,
             "frontend",
@@ -149,4 +148,10 @@ def network_policies(ctx: StackContext) -> list[JSON]:
     if ctx.cache_managed:
         from_backend = [{"from": [_pods(ctx, labels.BACKEND)], "ports": _tcp(REDIS_PORT)}]
         policies.append(_policy(ctx, "redis", labels.CACHE, from_backend, []))
-    return policies
+    # The default deny last. The operator applies one object at a time, and pods may already run (the
+    # policies turned on, or deleted and re-created): each component's policy isolates its pods and
+    # allows their rows in one object, while the deny alone isolates every pod of the stack and allows
+    # nothing. Applied first, it refused the backend's connections to Postgres on the real node until the
+    # allows followed (tests/integration/realnode/test_connectivity_probes.py); applied last, every
+    # prefix of this list only narrows what already passes.
+    return [*policies, default_deny(ctx)]

@@ -1,9 +1,10 @@
-"""NetworkPolicies: default deny for the stack's pods, then exactly the request path."""
+"""NetworkPolicies: exactly the request path, and default deny for the stack's pods, applied last."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.support.rendered_stacks import find, kinds, make_stack, render
 
 from webstack_operator.builders.migrate import migration_pod_template
@@ -21,6 +22,7 @@ DNS_RULE = {
 PRIVATE = [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
 RDS = {"secretRef": {"name": "rds"}}
+COMPONENT = "app.kubernetes.io/component"
 
 
 def _policies(**sections: Any) -> list[dict[str, Any]]:
@@ -41,15 +43,52 @@ def test_default_deny_selects_only_this_stack() -> None:
     }
 
 
+def _selects(policy: dict[str, Any], pod_labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(pod_labels.get(k) == v for k, v in wanted.items())
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {},
+        {"database": {"mode": "External", "credentials": RDS}},
+        {"cache": {"mode": "External", "url": "redis://c:6379/0"}},
+    ],
+    ids=["managed", "external-db", "external-cache"],
+)
+def test_in_apply_order_no_pod_is_isolated_before_its_allows(sections: dict[str, Any]) -> None:
+    """The operator applies one object at a time, in this order, possibly over running pods (policies
+    turned on, or deleted and re-created): after each one, every pod some applied policy selects must
+    already have its own component's policy, which isolates it and allows its rows together. A deny that
+    selects it alone would refuse its allowed connections until the allows followed: the window the real
+    node showed when the default deny came first (test_connectivity_probes)."""
+    objects = render(**sections)
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Rollout", "Job")]
+    pods = [w["spec"]["template"]["metadata"]["labels"] for w in workloads]
+    assert len(pods) >= 3 and len(policies) >= 4
+    for applied in range(1, len(policies) + 1):
+        prefix = policies[:applied]
+        for pod in pods:
+            own = [
+                p
+                for p in policies
+                if p["spec"]["podSelector"]["matchLabels"].get(COMPONENT) == pod[COMPONENT]
+            ]
+            if any(_selects(p, pod) for p in prefix):
+                assert own and own[0] in prefix, (pod[COMPONENT], kinds(prefix))
+
+
 def test_request_path() -> None:
     policies = _policies()
     assert kinds(policies) == [
-        "NetworkPolicy/shop-default-deny",
         "NetworkPolicy/shop-frontend",
         "NetworkPolicy/shop-backend",
         "NetworkPolicy/shop-migrate",
         "NetworkPolicy/shop-postgres",
         "NetworkPolicy/shop-redis",
+        "NetworkPolicy/shop-default-deny",
     ]
     backend = find(policies, "NetworkPolicy", "shop-backend")["spec"]
     frontend_rule = backend["ingress"][0]

@@ -29,11 +29,14 @@ from kubelocal.realnode.layout import BRIDGE, NODE_IP, NodeLayout
 
 RUN_DIR = Path(os.environ.get("WEBSTACK_REAL_NODE_RUN_DIR", "/run/webstack-real-node"))
 CGROUP_V1 = Path("/sys/fs/cgroup")
-# Kernel settings the node changes: forwarding for the bridge, and those the kubelet sets at start
-# (`setupKernelTunables`: it panics on oops, overcommits memory...), machine-wide. Saved before, put back
-# after.
+# Kernel settings the node changes: forwarding for the bridge, ICMP errors unthrottled (below), and those
+# the kubelet sets at start (`setupKernelTunables`: it panics on oops, overcommits memory...), machine-wide.
+# Saved before, put back after.
 SYSCTLS = (
     "net/ipv4/ip_forward",
+    "net/ipv4/icmp_ratelimit",
+    "net/ipv4/icmp_msgs_per_sec",
+    "net/ipv4/icmp_msgs_burst",
     "vm/overcommit_memory",
     "vm/panic_on_oom",
     "kernel/panic",
@@ -42,6 +45,15 @@ SYSCTLS = (
     "kernel/keys/root_maxbytes",
 )
 _PROC_SYS = Path("/proc/sys")
+# kube-router refuses what no policy allows with an ICMP port unreachable (REJECT), which the kernel rate
+# limits like any ICMP error: per destination (one a second after a burst of six) and machine-wide (1000 a
+# second). A pod refused many times in a second (the connectivity probes make thousands of attempts) would
+# see the later refusals as drops and wait out a timeout for each.
+UNTHROTTLED_ICMP = {
+    "net/ipv4/icmp_ratelimit": "0",
+    "net/ipv4/icmp_msgs_per_sec": "100000",
+    "net/ipv4/icmp_msgs_burst": "10000",
+}
 
 
 class NodeBusy(RuntimeError):
@@ -160,6 +172,8 @@ def prepare_network(pod_cidr: str) -> None:
         run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo", check=True)
     run("ip", "route", "replace", "unreachable", pod_cidr)
     (_PROC_SYS / "net/ipv4/ip_forward").write_text("1\n")
+    for name, value in UNTHROTTLED_ICMP.items():
+        (_PROC_SYS / name).write_text(value + "\n")
 
 
 def shim_pids(socket: Path) -> list[int]:
