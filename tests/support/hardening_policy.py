@@ -15,6 +15,16 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout"}
 POD_KINDS = WORKLOAD_KINDS | {"Job"}  # a Job's pods are held to the same policy
 STANDARD_LABELS = (labels.NAME, labels.INSTANCE, labels.COMPONENT, labels.PART_OF, labels.MANAGED_BY)
+# A container securityContext that passes this policy and PodSecurity "restricted": for the tests' own pods
+# (probe agents, API clients) on the real node. Copy it before changing it.
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "readOnlyRootFilesystem": True,
+}
 
 
 def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:

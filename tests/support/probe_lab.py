@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.support.connectivity import Port
 from tests.support.connectivity_model import NAMESPACE, WORKLOAD_KINDS, Connection, Endpoint
+from tests.support.hardening_policy import RESTRICTED_CONTAINER
 
 from kubelocal.target import REAL_NODE_PLACEMENT
 
@@ -28,14 +29,6 @@ CONTROL_PORT = 7070
 # The model's namespaces that the test replaces by fresh ones; kube-system and monitoring are named by the
 # policies (the DNS and monitoring peers), so their stand-ins go there.
 RENAMED = (NAMESPACE, "team-b")
-RESTRICTED = {
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-    "readOnlyRootFilesystem": True,
-}
 # Ports below 1024 (22, 53, 80, 443) without a capability: a namespaced sysctl every PodSecurity level
 # allows (Kubernetes' safe set).
 LOW_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
@@ -72,7 +65,7 @@ def agent_pod(
         "imagePullPolicy": "Never",
         "command": ["python3", "-u", "-c", agent.source, "serve", "--quiet", "--control", str(CONTROL_PORT)],
         "args": listen_args(ports),
-        "securityContext": RESTRICTED,
+        "securityContext": RESTRICTED_CONTAINER,
         "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
     }
     if declared:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from tests.support import probe_agent
+from tests.support.hardening_policy import RESTRICTED_CONTAINER
 
 from kubelocal.binaries import cyclonus_verdicts
 from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
@@ -42,14 +43,6 @@ EXPECTED = {
 }
 JSON = dict[str, Any]
 Matrix = dict[tuple[str, int], str]
-RESTRICTED = {
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-    "readOnlyRootFilesystem": True,
-}
 
 
 def _pod(name: str, *, serve: tuple[int, ...]) -> JSON:
@@ -60,7 +53,7 @@ def _pod(name: str, *, serve: tuple[int, ...]) -> JSON:
         "image": reference_of("webstack.lab/python"),
         "imagePullPolicy": "Never",
         "command": ["python3", "-u", "-c", AGENT, "serve", *map(str, serve)],
-        "securityContext": RESTRICTED,
+        "securityContext": RESTRICTED_CONTAINER,
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
     }
     if serve:

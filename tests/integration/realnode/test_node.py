@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.support.hardening_policy import RESTRICTED_CONTAINER
 
 from kubelocal.realnode.layout import LABEL, TAINT
 from kubelocal.target import REAL_NODE_PLACEMENT, KubeTarget
@@ -111,20 +112,12 @@ def test_pod_reaches_the_api_on_its_service_account_token(
 ) -> None:
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "api-client"}}
     cluster.apply(account, "-n", namespace)
-    restricted = {
-        "runAsNonRoot": True,
-        "runAsUser": 65532,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-        "readOnlyRootFilesystem": True,
-    }
     container = {
         "name": "main",
         "image": reference_of("webstack.lab/python"),
         "imagePullPolicy": "Never",
         "command": ["python3", "-c", _WHO_AM_I],
-        "securityContext": restricted,
+        "securityContext": RESTRICTED_CONTAINER,
     }
     pod = _pod("who-am-i", **REAL_NODE_PLACEMENT)
     pod["spec"].update(
