@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.status.backups import backup_conditions, stack_backup_health
+from webstack_operator.status.backups import backup_conditions, backup_status, stack_backup_health
 from webstack_operator.status.canary import canary_condition, stack_canary
 from webstack_operator.status.components import (
     component_conditions,
@@ -76,8 +76,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         status["blocker"] = " ".join(phase.blocker.split())[:BLOCKER_LENGTH]
     if observed.url:
         status["url"] = observed.url
-    if backup is not None and backup.status():
-        status["backup"] = backup.status()
+    if spec.backup.enabled and (backup_fields := backup_status(backup, observed)):
+        status["backup"] = backup_fields
     return status
 
 
