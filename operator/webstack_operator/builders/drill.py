@@ -8,14 +8,15 @@ Where things run, and why:
   client (the Job `<stack>-drill`) runs there, mounts the claim read-only, and connects out to the scratch
   database. Its NetworkPolicy (`<stack>-drill`, rendered with the stack's: builders/network.py) lets it reach
   only the cluster DNS, the scratch Postgres and the live database (read for the app's schema version).
-- The scratch Postgres is a bare Pod and a Service in a namespace of its own (`wsdrill-<ns>-<name>-<hash>`):
+- The scratch Postgres is a one-replica Deployment and a Service in a namespace of its own
+  (`wsdrill-<ns>-<name>-<hash>`):
   no Ingress, no IAM role, no ServiceMonitor, no name of the stack's, so it collides with nothing, and
   deleting that namespace removes every trace of the restored data. Its policies deny everything except
   the restore client's connections to port 5432; its data is an emptyDir.
 - Nothing here carries `managed-by`: the operator's watches (and so pruning and status) never see them.
   The Job has a non-controller owner reference to the WebStack: garbage collection removes it with the
-  stack. The scratch namespace cannot have one (cluster-scoped); the operator deletes it at the end of
-  every drill and when the WebStack is deleted (reconcile/deletion.py).
+  stack; the client's Secret (the scratch password) is owned by that Job and goes with it. The scratch
+  namespace cannot have one (cluster-scoped); the operator deletes it at the end of every drill.
 """
 
 from __future__ import annotations
@@ -70,10 +71,13 @@ class DrillRun:
     password: str
 
 
-def scratch_namespace(ctx: StackContext) -> str:
+def scratch_namespace_name(namespace: str, name: str) -> str:
     """Unique per stack (the hash tells `a-b/c` from `a/b-c`), prefixed so it is recognisably a drill's."""
-    stack = f"{ctx.namespace}/{ctx.name}"
-    return bounded_name(f"wsdrill-{ctx.namespace}-{ctx.name}-{short_hash(stack, 6)}", 63)
+    return bounded_name(f"wsdrill-{namespace}-{name}-{short_hash(f'{namespace}/{name}', 6)}", 63)
+
+
+def scratch_namespace(ctx: StackContext) -> str:
+    return scratch_namespace_name(ctx.namespace, ctx.name)
 
 
 def drill_job_name(ctx: StackContext) -> str:
@@ -139,26 +143,33 @@ def scratch_policies(ctx: StackContext) -> list[JSON]:
     return [deny, allow]
 
 
-def scratch_secret(ctx: StackContext, run: DrillRun, namespace: str | None = None) -> JSON:
-    """The scratch database's password, for the scratch Postgres (`namespace` None) or the client."""
-    if namespace is None:
-        secret = _in_scratch(ctx, "Secret", "v1", SCRATCH_SECRET, SCRATCH_COMPONENT)
-    else:
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": drill_job_name(ctx),
-                "namespace": namespace,
-                "labels": _scratch_labels(ctx, COMPONENT),
-            },
-        }
+def scratch_secret(ctx: StackContext, run: DrillRun) -> JSON:
+    """The scratch database's password, for the scratch Postgres."""
+    secret = _in_scratch(ctx, "Secret", "v1", SCRATCH_SECRET, SCRATCH_COMPONENT)
     return {**secret, "type": "Opaque", "stringData": {"password": run.password}}
+
+
+def client_secret(ctx: StackContext, run: DrillRun, job: JSON) -> JSON:
+    """The same password for the restore client, owned by its Job (`job` as created: its UID)."""
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"]}
+    meta = {
+        "name": drill_job_name(ctx),
+        "namespace": ctx.namespace,
+        "labels": _scratch_labels(ctx, COMPONENT),
+        "ownerReferences": [{**owner, "uid": job["metadata"]["uid"], "controller": True}],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": {"password": run.password},
+    }
 
 
 def scratch_postgres(ctx: StackContext) -> JSON:
     """The scratch database: the live one's image and resources, its data in an emptyDir."""
-    pod = _in_scratch(ctx, "Pod", "v1", SCRATCH_SERVICE, SCRATCH_COMPONENT)
+    deployment = _in_scratch(ctx, "Deployment", "apps/v1", SCRATCH_SERVICE, SCRATCH_COMPONENT)
     ready = exec_probe(
         ["/bin/sh", "-c", "pg_isready --host=127.0.0.1 --username=drill --dbname=drill"], period=2, failures=3
     )
@@ -190,7 +201,7 @@ def scratch_postgres(ctx: StackContext) -> JSON:
         ],
     }
     size = quantity(ctx.spec.database.storage.size)
-    pod["spec"] = pod_spec(
+    spec = pod_spec(
         ctx,
         service_account="default",
         uid=POSTGRES_UID,
@@ -202,10 +213,18 @@ def scratch_postgres(ctx: StackContext) -> JSON:
             empty_dir(TMP_VOLUME, "256Mi"),
             empty_dir("shm", "256Mi", memory=True),
         ],
-        extra={"restartPolicy": "Never", **_placement(ctx)},
+        extra=_placement(ctx),
     )
-    pod["metadata"]["labels"].update(labels.selector_labels(ctx.name, SCRATCH_COMPONENT))
-    return pod
+    selector = labels.selector_labels(ctx.name, SCRATCH_COMPONENT)
+    deployment["spec"] = {
+        "replicas": 1,
+        "selector": {"matchLabels": selector},
+        "template": {
+            "metadata": {"labels": {**selector, labels.STACK_NAMESPACE: ctx.namespace}},
+            "spec": spec,
+        },
+    }
+    return deployment
 
 
 def _placement(ctx: StackContext) -> JSON:
@@ -288,8 +307,3 @@ def drill_job(ctx: StackContext, run: DrillRun) -> JSON:
             },
         },
     }
-
-
-def client_objects(ctx: StackContext, run: DrillRun) -> list[JSON]:
-    """In the stack's namespace: the Secret the client reads, then its Job."""
-    return [scratch_secret(ctx, run, ctx.namespace), drill_job(ctx, run)]

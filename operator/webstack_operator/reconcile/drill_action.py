@@ -8,8 +8,8 @@ resync looks; the first waits for a first dump). One drill at a time per stack.
 The drill's state is in the cluster, so an operator restart loses nothing: the Job `<stack>-drill` carries
 the run's id and start; a finished Job whose id differs from `status.backup.lastDrill.id` is recorded (its
 restore pod's termination message holds the verdict, status/drills.py reads it), then the scratch namespace
-and the scratch password's Secret are deleted. The finished Job stays, with its pod's log, until the next
-drill replaces it. Only the objects of builders/drill.py are written here; pure decisions are in
+is deleted. The finished Job stays, with its pod's log, until the next drill replaces it (its Secret, the
+scratch password, goes with it). Only the objects of builders/drill.py are written here; pure decisions are in
 status/drills.py.
 """
 
@@ -143,12 +143,13 @@ class DrillRuns:
 
     async def _start(self, stack: StackKey, owner: JSON, ctx: StackContext, run: drill.DrillRun) -> None:
         try:
-            for obj in [*drill.scratch_objects(ctx, run), *drill.client_objects(ctx, run)]:
-                resource = self._resource(obj["apiVersion"], obj["kind"])
-                await server_side_apply(self.client, resource, obj, dry_run=False, manager=DRILL_MANAGER)
+            for obj in drill.scratch_objects(ctx, run):
+                await self._apply(obj)
+            await self._apply(drill.client_secret(ctx, run, await self._apply(drill.drill_job(ctx, run))))
         except ApiError as e:  # e.g. no right to create namespaces (a namespaced install): say so, clean up
             if e.transient:
                 raise
+            log.warning("restore drill %s could not start: %s", run.id, e.message)
             record = {"id": run.id, "result": "Failed", "reason": "StartFailed", "time": run.started}
             self.recorded[stack] = {
                 **record,
@@ -192,16 +193,16 @@ class DrillRuns:
         )
         log.info("restore drill recorded", extra={"result": record["result"], "reason": record["reason"]})
 
+    async def _apply(self, obj: JSON) -> JSON:
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        return await server_side_apply(self.client, resource, obj, dry_run=False, manager=DRILL_MANAGER)
+
     async def _delete_scratch(self, ctx: StackContext) -> None:
-        """The scratch namespace (everything restored goes with it) and the client's password Secret."""
-        for api_version, kind, namespace, name in (
-            ("v1", "Namespace", "", drill.scratch_namespace(ctx)),
-            ("v1", "Secret", ctx.namespace, drill.drill_job_name(ctx)),
-        ):
-            resource = self._resource(api_version, kind)
-            live = await get_object(self.client, resource, namespace, name)
-            if live is not None and not live["metadata"].get("deletionTimestamp"):
-                await delete_object(self.client, resource, namespace, name, live["metadata"]["uid"])
+        """The scratch namespace: everything restored goes with it (the client's Secret goes with its Job)."""
+        resource, name = self._resource("v1", "Namespace"), drill.scratch_namespace(ctx)
+        live = await get_object(self.client, resource, "", name)
+        if live is not None and not live["metadata"].get("deletionTimestamp"):
+            await delete_object(self.client, resource, "", name, live["metadata"]["uid"])
 
     async def _consume(self, stack: StackKey) -> JSON:
         body = {"metadata": {"annotations": {DRILL_ANNOTATION: None}}}
