@@ -135,6 +135,7 @@ class Controller:
         for gauge in (metrics.CACHED_CHILDREN, metrics.TRACKED_STACKS, metrics.QUEUE_DEPTH):
             gauge.set_function(lambda: 0)  # the functions held this controller
         metrics.PHASES.clear()  # a standby reports no stacks: the leader does
+        metrics.forget_drills()
 
     def problems(self) -> list[str]:
         """What makes this replica unhealthy: a child watch that stopped following the cluster. A watch the

@@ -88,7 +88,7 @@ QUEUE_DEPTH = Gauge(
     registry=REGISTRY,
 )
 
-_STACK = [metric_names.LABEL_NAMESPACE, metric_names.LABEL_NAME]
+_STACK = [metric_names.LABEL_STACK_NAMESPACE, metric_names.LABEL_STACK]
 DRILL_SUCCESS = Gauge(
     metric_names.DRILL_SUCCESS,
     "Whether the last restore drill passed (1) or failed (0).",
@@ -133,6 +133,12 @@ def record_drill(
         DRILL_RPO.labels(*stack).set(rpo)
     if rto is not None:
         DRILL_RTO.labels(*stack).set(rto)
+
+
+def forget_drills() -> None:
+    """A replica that stepped down reports no drills: the leader does."""
+    for gauge in _DRILL_GAUGES:
+        gauge.clear()
 
 
 def forget_drill(stack: tuple[str, str]) -> None:
