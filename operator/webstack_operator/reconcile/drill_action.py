@@ -120,6 +120,8 @@ class DrillRuns:
             return None
         if job is not None and annotations.get(drill.DRILL_ID) != (last or {}).get("id"):
             await self._record(stack, owner, ctx, job)
+            if request or due:  # a request that came meanwhile: the next drill, once this record is written
+                found.later(POLL_SECONDS, "a restore drill was asked for while the last one ran")
             return None
         self.running.discard(stack)
         if not (request or due):

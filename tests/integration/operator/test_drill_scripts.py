@@ -27,7 +27,8 @@ from webstack_operator.builders.dump import dump_cronjob
 
 pytestmark = pytest.mark.services
 
-CTX = make_stack(backup={"enabled": True, "dump": {"claimName": "dumps", "keep": 2}, "drill": {"enabled": True}})
+BACKUP = {"enabled": True, "dump": {"claimName": "dumps", "keep": 2}, "drill": {"enabled": True}}
+CTX = make_stack(backup=BACKUP)
 RUN = DrillRun("test", "2026-12-06T00:00:00Z", "scratch-password-0123456789")
 
 
