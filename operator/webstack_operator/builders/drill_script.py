@@ -32,8 +32,13 @@ scratch() {
     PGHOST="$SCRATCH_HOST" PGPORT="${SCRATCH_PORT:-5432}" PGUSER=drill PGDATABASE=drill \
         PGPASSWORD="$SCRATCH_PASSWORD" "$@"
 }
-live_psql() {
-    if [ -n "${DATABASE_URL:-}" ]; then psql -XAtq "$DATABASE_URL" "$@"; else psql -XAtq "$@"; fi
+live_psql() {  # a few tries: a NetworkPolicy agent may admit a new pod's address a moment late
+    for try in 1 2 3 4 5; do
+        if [ -n "${DATABASE_URL:-}" ]; then psql -XAtq "$DATABASE_URL" "$@" && return 0
+        else psql -XAtq "$@" && return 0; fi
+        [ "$try" = 5 ] || sleep 2
+    done
+    return 1
 }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 

@@ -32,6 +32,7 @@ from webstack_operator.observe.watch import ChildWatches, Target, by_our_label
 from webstack_operator.reconcile.credentials_rules import regenerate_request
 from webstack_operator.reconcile.decisions import Event
 from webstack_operator.reconcile.deletion import finalize
+from webstack_operator.reconcile.drill_action import drill_request
 from webstack_operator.reconcile.reconciler import Reconciler
 from webstack_operator.reconcile.restart_action import restart_request
 from webstack_operator.telemetry import metrics
@@ -148,9 +149,11 @@ class Controller:
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)
         self.cache.track(stack, body["metadata"]["uid"])
-        # kopf's diff ignores our own `webstack.dev/` annotations, so a one-shot action (regenerate, restart)
-        # would wait for the resync on an idle stack: any event of a stack still carrying one reconciles it.
-        if reconcile or regenerate_request(body) is not None or restart_request(body) is not None:
+        # kopf's diff ignores our own `webstack.dev/` annotations, so a one-shot action (regenerate, restart,
+        # drill) would wait for the resync on an idle stack: any event of a stack still carrying one
+        # reconciles it.
+        actions = (regenerate_request, restart_request, drill_request)
+        if reconcile or any(request(body) is not None for request in actions):
             self.queue.enqueue(stack)
 
     def stack_gone(self, stack: StackKey) -> None:
