@@ -32,13 +32,17 @@ scratch() {
     PGHOST="$SCRATCH_HOST" PGPORT="${SCRATCH_PORT:-5432}" PGUSER=drill PGDATABASE=drill \
         PGPASSWORD="$SCRATCH_PASSWORD" "$@"
 }
-live_psql() {  # a few tries: a NetworkPolicy agent may admit a new pod's address a moment late
-    for try in 1 2 3 4 5; do
-        if [ -n "${DATABASE_URL:-}" ]; then psql -XAtq "$DATABASE_URL" "$@" && return 0
-        else psql -XAtq "$@" && return 0; fi
-        [ "$try" = 5 ] || sleep 2
+live_psql() {
+    if [ -n "${DATABASE_URL:-}" ]; then psql -XAtq "$DATABASE_URL" "$@"; else psql -XAtq "$@"; fi
+}
+live_ready() {  # a NetworkPolicy agent may admit a new pod's address only after a while
+    waited=0
+    until if [ -n "${DATABASE_URL:-}" ]; then pg_isready --quiet --timeout=5 -d "$DATABASE_URL"
+          else pg_isready --quiet --timeout=5; fi; do
+        waited=$((waited + 5))
+        [ "$waited" -lt "${DATABASE_WAIT_SECONDS:-120}" ] || return 1
+        sleep 5
     done
-    return 1
 }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -64,6 +68,7 @@ echo "drill: restored $file into the scratch database"
 
 restored="$(scratch psql -XAtq -c 'SELECT max(version) FROM schema_migrations' 2> "$tmp"/err)" \
     || fail SchemaMismatch "the restored database has no readable schema_migrations: $(tail -n 1 "$tmp"/err)"
+live_ready || fail SchemaUnknown "the live database did not answer within ${DATABASE_WAIT_SECONDS:-120}s"
 app="$(live_psql -c 'SELECT max(version) FROM schema_migrations' 2> "$tmp"/err)" \
     || fail SchemaUnknown "cannot read the app's schema version in the live database: $(tail -n1 "$tmp"/err)"
 [ "$restored" = "$app" ] || fail SchemaMismatch "restored schema version $restored, the app runs $app"

@@ -42,6 +42,15 @@ taken="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 file="webstack-$stamp.pgdump"
 trap 'rm -f "$dir/.$file.tmp" "$dir/.manifest.tmp"' EXIT
 if [ -n "${DATABASE_URL:-}" ]; then set -- "--dbname=$DATABASE_URL"; fi
+waited=0  # a NetworkPolicy agent may admit a new pod (or a changed policy) only after a while
+until pg_isready --quiet --timeout=5 "$@"; do
+    waited=$((waited + 5))
+    if [ "$waited" -ge "${DATABASE_WAIT_SECONDS:-120}" ]; then
+        echo "the database did not answer within ${waited}s" >&2
+        exit 1
+    fi
+    sleep 5
+done
 pg_dump --format=custom --no-password "$@" --file="$dir/.$file.tmp"
 mv "$dir/.$file.tmp" "$dir/$file"
 bytes="$(wc -c < "$dir/$file" | tr -d ' ')"

@@ -81,7 +81,7 @@ def operator_alert_rules(for_override: str | None = None) -> list[JSON]:
             "WebStackBackupDrillFailing",
             drill_failing_expr(),
             "critical",
-            "{{ $labels.stack_namespace }}/{{ $labels.stack }}: the last restore drill failed or is overdue",
+            "A stack's last restore drill failed or is overdue (labels stack_namespace, stack)",
             "The newest dump could not be restored and checked, or no drill passed within "
             "backup.drill.period: status.backup.lastDrill says why (kubectl webstack drill NAME runs one).",
         ),
