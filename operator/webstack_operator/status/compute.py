@@ -91,10 +91,19 @@ def status_patch(old: JSON | None, new: JSON) -> JSON:
         if key in old:
             patch[key] = None
     for nested in _NESTED_KEYS & new.keys():  # a component, a backup field no longer there
-        gone = (old.get(nested) or {}).keys() - new[nested].keys()
-        if gone:
-            patch[nested] = {**new[nested], **dict.fromkeys(sorted(gone))}
+        patch[nested] = _with_nulls(old.get(nested) or {}, new[nested])
     return patch
+
+
+def _with_nulls(old: JSON, new: JSON) -> JSON:
+    """`new`, with an explicit null for each key of `old` it lacks, in maps nested at any depth (the last
+    drill's RPO and RTO must go when the next drill fails)."""
+    out: JSON = {}
+    for key, value in new.items():
+        before = old.get(key)
+        both_maps = isinstance(value, dict) and isinstance(before, dict)
+        out[key] = _with_nulls(before, value) if both_maps else value
+    return {**out, **dict.fromkeys(sorted(old.keys() - new.keys()))}
 
 
 def status_changed(old: JSON | None, new: JSON) -> bool:

@@ -233,6 +233,7 @@ def test_a_corrupted_dump_fails_the_drill_and_status_and_the_alerts_metric_say_s
     assert result.returncode == 1, result.stdout
     assert (record["result"], record["reason"]) == ("Failed", "CorruptDump"), record
     assert newest.name in record["message"] and record["dump"] == newest.name
+    assert not {"rpoSeconds", "rtoSeconds", "tables"} & record.keys(), record  # nothing left of the last one
     healthy = condition(drilled.webstack(), "BackupHealthy")
     assert healthy is not None and (healthy["status"], healthy["reason"]) == ("False", "DrillFailed"), healthy
     assert "CorruptDump" in healthy["message"]
