@@ -101,8 +101,9 @@ def _with_nulls(old: JSON, new: JSON) -> JSON:
     out: JSON = {}
     for key, value in new.items():
         before = old.get(key)
-        both_maps = isinstance(value, dict) and isinstance(before, dict)
-        out[key] = _with_nulls(before, value) if both_maps else value
+        out[key] = (
+            _with_nulls(before, value) if isinstance(value, dict) and isinstance(before, dict) else value
+        )
     return {**out, **dict.fromkeys(sorted(old.keys() - new.keys()))}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 
 from webstack_operator.api.backup_types import drill_period_seconds
@@ -19,6 +20,8 @@ from webstack_operator.kube.jsondata import JSON
 SUCCEEDED, FAILED = "Succeeded", "Failed"
 _MESSAGE_LENGTH = 1024
 _TABLES = 64
+_NAME_LENGTH = 253  # the status schema's bound for the id, the dump and the schema version
+_REASON = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")  # the status schema's pattern for a reason
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
@@ -82,29 +85,43 @@ def drill_record(job: JSON, message: str | None, run_id: str, started: str, now:
         reason, text = _job_failure(job)
         verdict = {"result": FAILED, "reason": reason, "message": text}
     succeeded = verdict["result"] == SUCCEEDED
-    end = str(verdict.get("checkedAt") or now) if succeeded else now
+    checked = verdict.get("checkedAt")
+    end = str(checked) if succeeded and parse_time(checked) is not None else now
+    reason = str(verdict.get("reason") or "")
     record: JSON = {
-        "id": run_id,
+        "id": run_id[:_NAME_LENGTH],
         "result": verdict["result"],
-        "reason": str(verdict.get("reason") or "Unknown"),
-        "message": str(verdict.get("message") or "")[:_MESSAGE_LENGTH],
+        "reason": reason if _REASON.match(reason) else "Unknown",  # what a broken client wrote never
+        "message": str(verdict.get("message") or "")[:_MESSAGE_LENGTH],  # makes status unwritable
         "time": end,
         "started": started,
     }
     if verdict.get("dump"):
-        record["dump"] = str(verdict["dump"])
+        record["dump"] = str(verdict["dump"])[:_NAME_LENGTH]
     if parse_time(verdict.get("dumpTime")) is not None:
         record["dumpTime"] = verdict["dumpTime"]
         if succeeded:
             record["rpoSeconds"] = _seconds(end, verdict["dumpTime"])
     if succeeded:
         record["rtoSeconds"] = _seconds(end, started)
-        record["schemaVersion"] = str(verdict.get("schemaVersion") or "")
-        record["tables"] = [
-            {"name": str(t["name"]), "rows": int(t["rows"]), "digest": str(t.get("digest", ""))}
-            for t in (verdict.get("tables") or [])[:_TABLES]
-        ]
+        record["schemaVersion"] = str(verdict.get("schemaVersion") or "")[:_NAME_LENGTH]
+        record["tables"] = _tables(verdict.get("tables"))
     return {k: v for k, v in record.items() if v is not None}
+
+
+def _tables(found: object) -> list[JSON]:
+    """The verdict's tables, as the status schema bounds them; none when the client wrote nonsense."""
+    try:
+        return [
+            {
+                "name": str(t["name"])[:128],
+                "rows": max(0, int(t["rows"])),
+                "digest": str(t.get("digest", ""))[:64],
+            }
+            for t in (found if isinstance(found, list) else [])[:_TABLES]
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return []
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,11 @@ def test_status_backup_holds_the_last_dump_and_drill() -> None:
     cronjob = {"status": {"lastSuccessfulTime": "2026-12-06T03:00:09Z"}}
     observed = Observed(generation=1, dump=cronjob, last_drill=PASSED)
     assert backup_status(None, observed) == {"lastDumpTime": "2026-12-06T03:00:09Z", "lastDrill": PASSED}
+
+
+def test_a_verdict_the_status_schema_would_refuse_is_bounded_not_written_as_is() -> None:
+    verdict = {"result": "Succeeded", "reason": "not a reason!", "checkedAt": "yesterday", "dump": "d" * 300,
+               "tables": [{"name": "users", "rows": "many"}]}  # fmt: skip
+    record = drill_record({}, json.dumps(verdict), "r" * 300, "2026-12-06T10:00:01Z", "2026-12-06T10:00:30Z")
+    assert record["reason"] == "Unknown" and record["time"] == "2026-12-06T10:00:30Z"
+    assert len(record["id"]) == len(record["dump"]) == 253 and record["tables"] == []
