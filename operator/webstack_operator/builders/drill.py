@@ -16,7 +16,8 @@ Where things run, and why:
 - Nothing here carries `managed-by`: the operator's watches (and so pruning and status) never see them.
   The Job has a non-controller owner reference to the WebStack: garbage collection removes it with the
   stack; the client's Secret (the scratch password) is owned by that Job and goes with it. The scratch
-  namespace cannot have one (cluster-scoped); the operator deletes it at the end of every drill.
+  namespace cannot have one (cluster-scoped); the operator deletes it at the end of every drill, before
+  the next one if one was left, and when the WebStack is deleted (reconcile/deletion.py).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from webstack_operator.observe.watch import ChildWatches, Target, by_our_label
 from webstack_operator.reconcile.credentials_rules import regenerate_request
 from webstack_operator.reconcile.decisions import Event
 from webstack_operator.reconcile.deletion import finalize
-from webstack_operator.reconcile.drill_action import drill_request
+from webstack_operator.reconcile.drill_action import drill_request, ran_drills
 from webstack_operator.reconcile.reconciler import Reconciler
 from webstack_operator.reconcile.restart_action import restart_request
 from webstack_operator.telemetry import metrics
@@ -171,8 +171,9 @@ class Controller:
             await self.reconciler.tell(body, event)
 
         async def clean_up() -> None:
-            uid = body["metadata"]["uid"]
-            await finalize(self.client, stack, uid, attempt, tell, namespace=self._elsewhere_namespace())
+            uid, drills = body["metadata"]["uid"], ran_drills(body)
+            elsewhere = self._elsewhere_namespace()
+            await finalize(self.client, stack, uid, attempt, tell, namespace=elsewhere, drills=drills)
 
         await self.queue.exclusive(stack, clean_up)
         self.stack_gone(stack)

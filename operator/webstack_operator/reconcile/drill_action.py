@@ -54,6 +54,13 @@ def drill_request(stack_body: JSON) -> str | None:
     return str(value) if value else None
 
 
+def ran_drills(stack_body: JSON) -> bool:
+    """Whether the stack may have a scratch namespace: drills on, or one asked for, or one recorded."""
+    spec, status = stack_body.get("spec") or {}, stack_body.get("status") or {}
+    enabled = ((spec.get("backup") or {}).get("drill") or {}).get("enabled") is True
+    return enabled or drill_request(stack_body) is not None or "lastDrill" in (status.get("backup") or {})
+
+
 def finished(job: JSON) -> bool:
     conditions = (job.get("status") or {}).get("conditions") or []
     return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)

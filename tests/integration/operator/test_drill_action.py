@@ -19,6 +19,7 @@ from tests.support.operator import OperatorProcess, condition, events, get_json,
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from webstack_operator.builders.drill import DRILL_ID, scratch_namespace_name
+from webstack_operator.objects import labels
 from webstack_operator.reconcile.drill_action import DRILL_ANNOTATION
 
 pytestmark = pytest.mark.cluster
@@ -78,3 +79,22 @@ def test_a_drill_request_runs_one_drill_records_it_and_removes_the_scratch_names
     )
     reasons = [e["reason"] for e in events(platform, namespace, "shop")]
     assert reasons.count("DrillStarted") == 1 and reasons.count("DrillFailed") == 1, reasons
+
+    # A drill's scratch namespace left behind (the stack deleted mid-drill, say): the finalizer deletes it.
+    leftover = {labels.INSTANCE: "shop", labels.STACK_NAMESPACE: namespace}
+    eventually(
+        lambda: platform.kubectl("get", "namespace", scratch, check=False).returncode,
+        until=lambda rc: rc != 0,
+        timeout=120,
+        what=f"the scratch namespace {scratch} gone",
+    )
+    platform.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": scratch, "labels": leftover}}
+    )
+    platform.kubectl("delete", "webstack", "shop", "-n", namespace, "--timeout=60s")
+    eventually(
+        lambda: platform.kubectl("get", "namespace", scratch, "-o", "json", check=False),
+        until=lambda r: r.returncode != 0 or '"deletionTimestamp"' in r.stdout,
+        timeout=60,
+        what=f"the leftover scratch namespace {scratch} deleted with its WebStack",
+    )
