@@ -33,6 +33,7 @@ from webstack_operator.builders.backend import metrics_service_name
 from webstack_operator.builders.backup import schedule_name
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.operator_alerts import (
+    DRILL_GRACE_SECONDS,
     MAX_ERROR_RATIO,
     OPERATOR_JOB,
     STALE_RECONCILE_SECONDS,
@@ -306,6 +307,16 @@ def operator_scenarios() -> list[Scenario]:
             rising(om.RECONCILE_TOTAL, {**job, result: om.RESULT_ERROR}, error_share),
         ]
 
+    stack = {om.LABEL_STACK_NAMESPACE: "shop", om.LABEL_STACK: "shop"}
+
+    def drill(success: int, period: int) -> list[Series]:
+        """The last drill ended at time 0 (promtool's clock starts there)."""
+        return [
+            level(om.DRILL_SUCCESS, {**job, **stack}, success),
+            level(om.DRILL_TIMESTAMP_SECONDS, {**job, **stack}, 0),
+            level(om.DRILL_PERIOD_SECONDS, {**job, **stack}, period),
+        ]
+
     every_minute = Series(om.LAST_RECONCILE_TIMESTAMP_SECONDS, job, f"0+{MINUTE}x{SAMPLES}")
     never = level(om.LAST_RECONCILE_TIMESTAMP_SECONDS, job, 0)
     tracked = level(om.CACHE_STACKS, job, 2)
@@ -316,6 +327,21 @@ def operator_scenarios() -> list[Scenario]:
         Scenario("WebStackOperatorStacksFailed", "two stacks failed", True, stacks(2), 2),
         Scenario("WebStackOperatorReconcileErrors", "few errors", False, reconciles(within(MAX_ERROR_RATIO))),
         Scenario("WebStackOperatorReconcileErrors", "many errors", True, reconciles(failing), failing),
+        Scenario(
+            "WebStackBackupDrillFailing", "the last drill passed, within its period", False, drill(1, 86400)
+        ),
+        Scenario(
+            "WebStackBackupDrillFailing", "the last drill failed", True, drill(0, 86400), 0, labels=stack
+        ),
+        Scenario(
+            "WebStackBackupDrillFailing",
+            "the last drill is older than its period and the grace",
+            True,
+            drill(1, MINUTE),
+            None,
+            labels=stack,
+            warmup_seconds=DRILL_GRACE_SECONDS + 2 * MINUTE,
+        ),
         Scenario("WebStackOperatorNotReconciling", "reconciling", False, [every_minute, tracked]),
         Scenario(
             "WebStackOperatorNotReconciling",

@@ -17,6 +17,7 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Argo Rollouts pause and analysis durations, Prometheus durations, Go durations (Velero's ttl).
 SHORT_DURATION_PATTERN = r"^[0-9]{1,6}(s|m|h)$"
 PROMETHEUS_DURATION_PATTERN = r"^[0-9]{1,6}(ms|s|m|h)$"
+DRILL_PERIOD_PATTERN = r"^[1-9][0-9]{0,4}(m|h)$"
 GO_DURATION_PATTERN = r"^([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?$"
 # Five-field cron as Velero's robfig/cron parser reads it, or one of its @-descriptors.
 CRON_PATTERN = (

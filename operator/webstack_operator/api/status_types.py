@@ -27,6 +27,54 @@ class ComponentsStatus(ApiModel):
     cache: ComponentStatus | None = Field(default=None, description="Redis (Managed).")
 
 
+class DrillTable(ApiModel):
+    """One table of the restored database, as the drill read it back."""
+
+    name: str = Field(max_length=128, description="The table (schema `public`).")
+    rows: int = Field(ge=0, description="Rows restored (equal to the dump's, or the drill failed).")
+    digest: str | None = Field(
+        default=None,
+        max_length=64,
+        description="md5 of the table's rows as `COPY ... TO STDOUT` text, sorted: equal digests, equal "
+        "data.",
+    )
+
+
+class LastDrill(ApiModel):
+    """The last restore drill: what it restored, what it found, how old the data was and how long it took."""
+
+    id: str = Field(
+        max_length=253,
+        description="Which run: `scheduled-<time>`, or the value of the `webstack.dev/drill` request.",
+    )
+    result: Literal["Succeeded", "Failed"] = Field(description="Whether the restored database passed.")
+    reason: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        max_length=64,
+        description="`Restored`, or why it failed: `NoDump`, `EmptyDump`, `CorruptDump`, `RestoreFailed`, "
+        "`SchemaMismatch`, `RowCountMismatch`, `SampleMismatch`, `ScratchNotReady`, `DeadlineExceeded`...",
+    )
+    message: str = Field(default="", max_length=1024, description="What happened, for a person.")
+    time: datetime = Field(description="When the drill ended.")
+    started: datetime | None = Field(default=None, description="When the drill started.")
+    dump: str | None = Field(default=None, max_length=253, description="The dump file restored.")
+    dump_time: datetime | None = Field(default=None, description="When that dump was taken.")
+    rpo_seconds: float | None = Field(
+        default=None, ge=0, description="RPO: the age of the restored data (drill end minus dump time)."
+    )
+    rto_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="RTO: from the drill's start to a restored database that answered the checks.",
+    )
+    schema_version: str | None = Field(
+        default=None, max_length=253, description="The restored `schema_migrations` version."
+    )
+    tables: list[DrillTable] | None = Field(
+        default=None, max_length=64, description="The restored tables, their rows and digests."
+    )
+
+
 class BackupStatus(ApiModel):
     """What Velero's Backups of the stack's Schedule say (the `BackupHealthy` condition judges them)."""
 
@@ -40,6 +88,10 @@ class BackupStatus(ApiModel):
     last_successful_time: datetime | None = Field(
         default=None, description="When the newest successful (`Completed`) Backup completed."
     )
+    last_dump_time: datetime | None = Field(
+        default=None, description="When the newest successful operator dump (`backup.dump`) finished."
+    )
+    last_drill: LastDrill | None = Field(default=None, description="The last restore drill (`backup.drill`).")
 
 
 class Condition(ApiModel):
@@ -74,7 +126,7 @@ class WebStackStatus(ApiModel):
     )
     components: ComponentsStatus | None = Field(default=None, description="Readiness per component.")
     backup: BackupStatus | None = Field(
-        default=None, description="The last backups, when `backup.enabled` and Velero is installed."
+        default=None, description="The last backups, dumps and drills, when `backup.enabled`."
     )
     reason: str | None = Field(
         default=None,

@@ -15,9 +15,13 @@ from webstack_operator.kube.jsondata import JSON
 from webstack_operator.telemetry.metric_names import (
     API_ERRORS_TOTAL,
     DRIFT_CORRECTIONS_TOTAL,
+    DRILL_RPO_SECONDS,
+    DRILL_RTO_SECONDS,
     LABEL_KIND,
     LABEL_PHASE,
     LABEL_RESULT,
+    LABEL_STACK,
+    LABEL_STACK_NAMESPACE,
     OPERATOR_JOB,
     RECONCILE_TOTAL,
     RESULT_ERROR,
@@ -75,7 +79,7 @@ def _row(panel_id: int, title: str, y: int) -> JSON:
 
 
 def operator_panels() -> list[JSON]:
-    """The operator's row: reconciles and their errors, drift put back, stacks by phase.
+    """The operator's row: reconciles and their errors, drift put back, stacks by phase, restore drills.
 
     Failure and drift counters have a series only once something happened, so those queries fall back to
     0 (`promql.or_zero`): a healthy operator's panels show 0, not "No data".
@@ -142,7 +146,27 @@ def operator_panels() -> list[JSON]:
                 _target(f"max by ({LABEL_PHASE}) ({STACKS}{_OPERATOR})", f"{{{{{LABEL_PHASE}}}}}", "A"),
             ],
         ),
+        drill_panel(y + 16),
     ]
+
+
+def drill_panel(y: int) -> JSON:
+    """RPO and RTO of the restore drills of the selected namespace's stacks, over time: each point is the
+    last passed drill's (status.backup.lastDrill), so a step is a new drill."""
+    drills = promql.selector({"job": OPERATOR_JOB, LABEL_STACK_NAMESPACE: "$namespace"})
+    legend = f"{{{{{LABEL_STACK}}}}}"
+    return _panel(
+        14,
+        "Restore drills: RPO and RTO",
+        "s",
+        (0, y, 24, 8),
+        [
+            _target(f"max by ({LABEL_STACK}) ({DRILL_RPO_SECONDS}{drills})", f"{legend} RPO", "A"),
+            _target(f"max by ({LABEL_STACK}) ({DRILL_RTO_SECONDS}{drills})", f"{legend} RTO", "B"),
+        ],
+        description="RPO: the age of the data the last passed drill restored. RTO: from its start to a "
+        "restored database that answered the checks (docs/ops/backup-dr.md, Restore drills).",
+    )
 
 
 def _variable(name: str, label: str, query: str, current: str | None) -> JSON:

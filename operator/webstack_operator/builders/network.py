@@ -11,11 +11,17 @@ cyclonus's policy engine what these policies allow and compares it with that tab
 - every pod of the stack queries the cluster DNS pods (`security.dns`) and nothing else on port 53;
 - the monitoring namespace scrapes the backend's metrics port (the only component that has one);
 - Postgres and Redis have no egress; nothing may connect to the migration Job.
+- with `backup.dump`, the dump Job reaches the database only; with `backup.drill`, the drill's restore
+  client reaches the database (the app's schema version) and its scratch Postgres, in the drill's own
+  namespace (builders/drill.py, whose policies admit that client alone).
 """
 
 from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.drill import COMPONENT as DRILL
+from webstack_operator.builders.drill import SCRATCH_COMPONENT, scratch_namespace
+from webstack_operator.builders.dump import COMPONENT as DUMP
 from webstack_operator.builders.frontend import LISTEN_PORT
 from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
@@ -126,6 +132,30 @@ def _migrate_policy(ctx: StackContext) -> JSON:
     return _policy(ctx, "migrate", MIGRATE, [], [_dns(ctx), _database_egress(ctx)])
 
 
+def _backup_policies(ctx: StackContext) -> list[JSON]:
+    """The dump Job and the drill's restore client: the database (and the drill's scratch Postgres)."""
+    backup = ctx.spec.backup
+    if not backup.enabled or backup.dump is None:
+        return []
+    policies = [_policy(ctx, "dump", DUMP, [], [_dns(ctx), _database_egress(ctx)])]
+    if backup.drill.enabled:
+        scratch = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scratch_namespace(ctx)}},
+            "podSelector": {"matchLabels": labels.selector_labels(ctx.name, SCRATCH_COMPONENT)},
+        }
+        egress = [_dns(ctx), _database_egress(ctx), {"to": [scratch], "ports": _tcp(POSTGRES_PORT)}]
+        policies.append(_policy(ctx, "drill", DRILL, [], egress))
+    return policies
+
+
+def _database_clients(ctx: StackContext) -> list[JSON]:
+    """Who connects to Managed Postgres: the backend, its migration, and the backup's dump and drill."""
+    backup, clients = ctx.spec.backup, [labels.BACKEND, MIGRATE]
+    if backup.enabled and backup.dump is not None:
+        clients += [DUMP, DRILL] if backup.drill.enabled else [DUMP]
+    return [_pods(ctx, component) for component in clients]
+
+
 def network_policies(ctx: StackContext) -> list[JSON]:
     """All policies, or none when the spec turns them off."""
     if not ctx.spec.security.network_policies:
@@ -140,10 +170,10 @@ def network_policies(ctx: StackContext) -> list[JSON]:
         ),
         _backend_policy(ctx),
         _migrate_policy(ctx),
+        *_backup_policies(ctx),
     ]
     if ctx.database_managed:
-        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE)]
-        from_backend = [{"from": clients, "ports": _tcp(POSTGRES_PORT)}]
+        from_backend = [{"from": _database_clients(ctx), "ports": _tcp(POSTGRES_PORT)}]
         policies.append(_policy(ctx, "postgres", labels.DATABASE, from_backend, []))
     if ctx.cache_managed:
         from_backend = [{"from": [_pods(ctx, labels.BACKEND)], "ports": _tcp(REDIS_PORT)}]

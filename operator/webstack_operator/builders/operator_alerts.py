@@ -1,4 +1,5 @@
-"""The operator's own alerts: stacks in `Failed`, failing reconciles, and no reconcile for too long.
+"""The operator's own alerts: stacks in `Failed`, failing reconciles, no reconcile for too long, and restore
+drills that failed or are overdue.
 
 One PrometheusRule per cluster, not per stack: it ships in the operator-monitoring kustomize component
 (`webstack-operator operator-alerts` writes it; a test fails when the file differs), beside the operator's
@@ -23,7 +24,20 @@ DURATIONS = {
     "WebStackOperatorStacksFailed": "15m",
     "WebStackOperatorReconcileErrors": "15m",
     "WebStackOperatorNotReconciling": "5m",
+    "WebStackBackupDrillFailing": "5m",
 }
+# A drill is overdue an hour after its period: the time one may take to run (builders/drill.py's deadline).
+DRILL_GRACE_SECONDS = 3600
+
+
+def drill_failing_expr() -> str:
+    """Per stack: its last restore drill failed, or ended longer ago than its period (plus the grace)."""
+    job = selector({"job": OPERATOR_JOB})
+    by = f"by ({metric_names.LABEL_STACK_NAMESPACE}, {metric_names.LABEL_STACK})"
+    success = f"max {by} ({metric_names.DRILL_SUCCESS}{job})"
+    ended = f"max {by} ({metric_names.DRILL_TIMESTAMP_SECONDS}{job})"
+    period = f"max {by} ({metric_names.DRILL_PERIOD_SECONDS}{job})"
+    return f"({success} == 0) or ((time() - {ended}) > ({period} + {DRILL_GRACE_SECONDS}))"
 
 
 def operator_alert_rules(for_override: str | None = None) -> list[JSON]:
@@ -62,6 +76,14 @@ def operator_alert_rules(for_override: str | None = None) -> list[JSON]:
             "The WebStack operator has not reconciled for too long",
             f"No replica finished a reconcile in {STALE_RECONCILE_SECONDS}s (three resync periods) while "
             "stacks exist, or the operator's metrics are not scraped at all.",
+        ),
+        (
+            "WebStackBackupDrillFailing",
+            drill_failing_expr(),
+            "critical",
+            "A stack's last restore drill failed or is overdue (labels stack_namespace, stack)",
+            "The newest dump could not be restored and checked, or no drill passed within "
+            "backup.drill.period: status.backup.lastDrill says why (kubectl webstack drill NAME runs one).",
         ),
     ]
     return [

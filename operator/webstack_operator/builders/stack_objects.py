@@ -7,6 +7,7 @@ it), so what a reviewer sees offline is what gets applied.
 from webstack_operator.builders import (
     backend,
     backup,
+    dump,
     frontend,
     identity,
     ingress,
@@ -34,6 +35,7 @@ def desired_objects(ctx: StackContext) -> list[JSON]:
         *postgres.postgres_objects(ctx),
         *redis.redis_objects(ctx),
         *migrate.migration_objects(ctx),
+        *dump.dump_objects(ctx),
         *backend.backend_objects(ctx),
         *frontend.frontend_objects(ctx),
         *ingress.ingress_objects(ctx),

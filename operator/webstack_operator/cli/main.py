@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_render(objects, args.output, sys.stdout)
     elif args.command == "run":
         return _run(args)
-    elif args.command in ("plan", "status", "report"):
+    elif args.command in ("plan", "status", "report", "drill"):
         from webstack_operator.cli import plugin
 
         return plugin.run(args, environ=os.environ, color=color_wanted(sys.stdout))

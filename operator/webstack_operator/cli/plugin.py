@@ -1,11 +1,11 @@
-"""`kubectl webstack plan | status | report` (executable `kubectl-webstack`), also `webstack-operator ...`.
+"""`kubectl webstack plan | status | report | drill` (executable `kubectl-webstack`; `webstack-operator` too).
 
 Credentials and namespace as kubectl finds them (`--kubeconfig`, `--context`, `-n`; the context's
 namespace, else `default`), through the operator's own login and client. Exit codes of `plan`: 0 no
 changes, 2 changes, 1 error (as `terraform plan -detailed-exitcode`; a usage error is 1 too, not
 argparse's 2); of `status`: 0, or 1 on an error; `status --watch` ends with 0 once the stack is Ready,
 130 on Ctrl-C; of `report`: 0 once the ZIP is written (what the credentials could not read is said in
-it), 1 when the WebStack does not exist or the ZIP cannot be written.
+it), 1 when the WebStack does not exist or the ZIP cannot be written; of `drill`: cli/drill.py says.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands: Any) -> None:
-    """Registers `plan`, `status` and `report` on a subparsers object (both executables share them)."""
+    """Registers `plan`, `status`, `report` and `drill` on a subparsers object (both executables share
+    them)."""
+    from webstack_operator.cli.drill import add_drill
+
     plan = commands.add_parser("plan", help="what applying a WebStack file would change in the cluster")
     plan.add_argument("-f", "--filename", required=True, help="WebStack YAML file, or - for stdin")
     plan.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
@@ -49,6 +52,7 @@ def add_commands(commands: Any) -> None:
     status.add_argument("--interval", type=float, default=WATCH_INTERVAL, help=argparse.SUPPRESS)
     _common(status)
     _add_report(commands)
+    add_drill(commands, _common)
 
 
 REPORT_HELP = """\
@@ -113,6 +117,10 @@ def run(
         return asyncio.run(_plan(client, rendering, output, out, err))
     if args.command == "report":
         return asyncio.run(_report(client, (namespace, args.name), args, environ, err))
+    if args.command == "drill":
+        from webstack_operator.cli.drill import drill
+
+        return asyncio.run(drill(client, namespace, args, out, err))
     try:
         watch = (args.watch, args.interval)
         return asyncio.run(_status(client, namespace, args.name, watch, color, out, err))

@@ -32,6 +32,7 @@ from webstack_operator.observe.watch import ChildWatches, Target, by_our_label
 from webstack_operator.reconcile.credentials_rules import regenerate_request
 from webstack_operator.reconcile.decisions import Event
 from webstack_operator.reconcile.deletion import finalize
+from webstack_operator.reconcile.drill_action import drill_request, ran_drills
 from webstack_operator.reconcile.reconciler import Reconciler
 from webstack_operator.reconcile.restart_action import restart_request
 from webstack_operator.telemetry import metrics
@@ -135,6 +136,7 @@ class Controller:
         for gauge in (metrics.CACHED_CHILDREN, metrics.TRACKED_STACKS, metrics.QUEUE_DEPTH):
             gauge.set_function(lambda: 0)  # the functions held this controller
         metrics.PHASES.clear()  # a standby reports no stacks: the leader does
+        metrics.forget_drills()
 
     def problems(self) -> list[str]:
         """What makes this replica unhealthy: a child watch that stopped following the cluster. A watch the
@@ -147,9 +149,11 @@ class Controller:
     def stack_seen(self, body: JSON, *, reconcile: bool) -> None:
         stack = self.reconciler.remember(body)
         self.cache.track(stack, body["metadata"]["uid"])
-        # kopf's diff ignores our own `webstack.dev/` annotations, so a one-shot action (regenerate, restart)
-        # would wait for the resync on an idle stack: any event of a stack still carrying one reconciles it.
-        if reconcile or regenerate_request(body) is not None or restart_request(body) is not None:
+        # kopf's diff ignores our own `webstack.dev/` annotations, so a one-shot action (regenerate, restart,
+        # drill) would wait for the resync on an idle stack: any event of a stack still carrying one
+        # reconciles it.
+        actions = (regenerate_request, restart_request, drill_request)
+        if reconcile or any(request(body) is not None for request in actions):
             self.queue.enqueue(stack)
 
     def stack_gone(self, stack: StackKey) -> None:
@@ -167,8 +171,9 @@ class Controller:
             await self.reconciler.tell(body, event)
 
         async def clean_up() -> None:
-            uid = body["metadata"]["uid"]
-            await finalize(self.client, stack, uid, attempt, tell, namespace=self._elsewhere_namespace())
+            uid, drills = body["metadata"]["uid"], ran_drills(body)
+            elsewhere = self._elsewhere_namespace()
+            await finalize(self.client, stack, uid, attempt, tell, namespace=elsewhere, drills=drills)
 
         await self.queue.exclusive(stack, clean_up)
         self.stack_gone(stack)

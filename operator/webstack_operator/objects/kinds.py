@@ -58,6 +58,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("apps/v1", "StatefulSet"),
     ChildKind("argoproj.io/v1alpha1", "AnalysisTemplate", capability="argo_rollouts"),
     ChildKind("batch/v1", "Job", write_once=True),
+    ChildKind("batch/v1", "CronJob"),
     ChildKind("apps/v1", "Deployment"),
     ChildKind("argoproj.io/v1alpha1", "Rollout", capability="argo_rollouts"),
     ChildKind("argoproj.io/v1alpha1", "AnalysisRun", capability="argo_rollouts", rendered=False),

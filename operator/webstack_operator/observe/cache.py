@@ -39,7 +39,7 @@ from webstack_operator.objects.stamps import (
 StackKey = tuple[str, str]  # namespace, name
 
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Rollout"})
-JOBS = frozenset({"Job"})  # their status says whether a migration ran
+JOBS = frozenset({"Job", "CronJob"})  # their status: whether a migration ran, when the last dump did
 BACKUPS = frozenset({"Backup"})  # Velero's, made from the stack's Schedule: status reads their outcome
 _BACKUP_STATUS = ("phase", "startTimestamp", "completionTimestamp")
 DATED = frozenset({"Schedule", "Backup"})  # backup health is judged from their creation time

@@ -1,5 +1,9 @@
 """Deleting a stack: owner references take everything in its namespace; this takes what lives elsewhere.
 
+A restore drill's scratch namespace (builders/drill.py) is cluster-scoped and owned by nothing: a stack
+deleted while a drill runs would leave it, with a copy of its data. It is deleted here too, for a stack
+that ever ran drills (only those: a namespaced install may not read namespaces at all).
+
 Kinds marked `elsewhere` in the kinds table (the Velero Schedule, in Velero's namespace) cannot carry an
 owner reference to the WebStack, so the finalizer deletes them: listed by the stack's labels, deleted only
 when they carry its UID label, in the one namespace it writes there. Bounded: after a few failed attempts
@@ -10,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from webstack_operator.kube.apply import delete_object, list_objects
+from webstack_operator.builders.drill import scratch_namespace_name
+from webstack_operator.kube.apply import delete_object, get_object, list_objects
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.objects import labels
 from webstack_operator.objects.kinds import CHILD_KINDS
@@ -43,6 +48,26 @@ async def delete_elsewhere(
     return deleted
 
 
+async def delete_scratch(client: KubeClient, stack: StackKey, drills: bool) -> list[str]:
+    """The stack's scratch namespace, if it ran drills and one is there carrying its labels."""
+    resource = client.resource("v1", "Namespace")
+    if not drills or resource is None:
+        return []
+    name = scratch_namespace_name(*stack)
+    try:
+        live = await get_object(client, resource, "", name)
+    except ApiError as e:
+        if e.status == 403:  # no right to namespaces (a namespaced install): it never made one
+            return []
+        raise
+    found = (live or {}).get("metadata", {}).get("labels") or {}
+    mine = found.get(labels.INSTANCE) == stack[1] and found.get(labels.STACK_NAMESPACE) == stack[0]
+    if live is None or not mine or live["metadata"].get("deletionTimestamp"):
+        return []
+    await delete_object(client, resource, "", name, live["metadata"]["uid"])
+    return [f"Namespace {name} (a restore drill's scratch namespace)"]
+
+
 async def finalize(
     client: KubeClient,
     stack: StackKey,
@@ -51,11 +76,15 @@ async def finalize(
     tell: Callable[[Event], Awaitable[None]],
     *,
     namespace: str | None = None,
+    drills: bool = False,
 ) -> None:
     """The finalizer's work; raises Retry while attempts remain, then gives up loudly. `namespace`: where
     the objects outside the stack's namespace are looked for (see delete_elsewhere)."""
     try:
-        for what in await delete_elsewhere(client, stack, uid, namespace):
+        for what in [
+            *await delete_elsewhere(client, stack, uid, namespace),
+            *await delete_scratch(client, stack, drills),
+        ]:
             await tell(Event("Normal", "Deleted", what))
     except ApiError as e:
         metrics.API_ERRORS.labels(status=str(e.status)).inc()

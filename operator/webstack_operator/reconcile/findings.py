@@ -24,9 +24,11 @@ class Findings:
     refused_adoptions: list[str] = field(default_factory=list)  # annotated to adopt, but unmergeable
     database: Problem | None = None  # the database's credentials are missing
     recheck: float | None = None  # look again after this long
+    waiting_for: str | None = None  # what the recheck waits for, when no problem says it
 
-    def later(self, seconds: float) -> None:
+    def later(self, seconds: float, why: str | None = None) -> None:
         self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
+        self.waiting_for = why or self.waiting_for
 
     def allows(self, kind: str, live: JSON, whose: Ownership | None) -> bool:
         """Whether the stack may write into the name `live` holds; records why not."""
@@ -61,4 +63,6 @@ class Findings:
 
     def summary(self) -> str:
         problem = self.problem() or self.database
-        return problem.message if problem else "an earlier stack's children are being garbage-collected"
+        if problem:
+            return problem.message
+        return self.waiting_for or "an earlier stack's children are being garbage-collected"

@@ -60,6 +60,7 @@ from webstack_operator.reconcile.decisions import (
     to_write,
     write_event,
 )
+from webstack_operator.reconcile.drill_action import DrillRuns
 from webstack_operator.reconcile.findings import Findings
 from webstack_operator.reconcile.outcomes import Requeue, Retry
 from webstack_operator.reconcile.rendering import Rendered, render
@@ -92,6 +93,7 @@ class Reconciler:
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
     restarts: BackendRestarts = field(init=False)
+    drills: DrillRuns = field(init=False)
     handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
     events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
     _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
@@ -100,6 +102,7 @@ class Reconciler:
         self.events = EventRecorder(self.client, self.config.instance)
         self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
         self.restarts = BackendRestarts(self.client, self.cache, self.tell, now_rfc3339)
+        self.drills = DrillRuns(self.client, self.cache, self.tell, now_rfc3339)
 
     def remember(self, body: JSON, *, answer: bool = False) -> StackKey:
         """Keeps the newest body seen (a handler's may be older than the last event's; `answer`: our own
@@ -115,6 +118,7 @@ class Reconciler:
         self.bodies.pop(stack, None)
         self._order.forget(stack)
         metrics.PHASES.drop(stack)
+        self.drills.forget(stack)
         self.handovers.release(stack, time.monotonic())
 
     def _tracked(self, stack: StackKey, body: JSON) -> bool:
@@ -171,6 +175,7 @@ class Reconciler:
             for consumed in (
                 await self.keeper.consume(stack, body, rendered.desired),
                 await self.restarts.consume(stack, body, rendered.ctx),
+                await self.drills.step(stack, body, rendered.ctx, found),
             ):
                 if consumed is not None and self._tracked(stack, consumed):
                     self.remember(consumed, answer=True)
@@ -320,6 +325,7 @@ class Reconciler:
             problem=problem,
             database_problem=database_problem,
             prerequisites=prerequisites,
+            last_drill=self.drills.last_drill(stack, body, rendered.spec.backup.drill.period),
         )
         await self._write_status(stack, body, status)
         return str(status["phase"])

@@ -32,6 +32,7 @@ def observe_stack(
     problem: Problem | None,
     database_problem: Problem | None,
     prerequisites: PrerequisiteCheck | None,
+    last_drill: JSON | None = None,
 ) -> Observed:
     """What status reads of one stack: its `children` and what the reconcile found."""
     ctx = rendered.ctx
@@ -53,6 +54,7 @@ def observe_stack(
         problems=dependents.problems(stack),
         failed_creates={database: failed} if failed is not None else None,
         prerequisites=prerequisites,
+        last_drill=last_drill,
     )
 
 
@@ -68,6 +70,7 @@ def stack_status(
     problem: Problem | None,
     database_problem: Problem | None = None,
     prerequisites: PrerequisiteCheck | None = None,
+    last_drill: JSON | None = None,
 ) -> JSON:
     """The status to write for `body`, whose reconcile rendered `rendered` and found `problem`. `children`
     are the stack's own (not those of an earlier WebStack of its name); `released`, those it let go."""
@@ -81,6 +84,7 @@ def stack_status(
         problem=problem,
         database_problem=database_problem,
         prerequisites=prerequisites,
+        last_drill=last_drill,
     )
     status = compute_status(rendered.spec, observed, previous, clock())
     status["conditions"] += transitions.conditions(

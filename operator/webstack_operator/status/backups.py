@@ -4,7 +4,8 @@ Pure (the caller passes the Backups it saw, the Schedule and the time), so every
 The rule is the one the `WebStackBackupMissing`/`WebStackBackupFailing` alerts apply to Velero's metrics:
 the newest finished backup failed, or none succeeded within twice the schedule's longest gap. A stack whose
 Schedule is younger than that window and has no backup yet is waiting, not failing. The
-`BackupConfigured` and `BackupHealthy` conditions are made here too.
+`BackupConfigured` and `BackupHealthy` conditions are made here too: with restore drills on
+(status/drills.py), `BackupHealthy` is also False when the last drill failed or is overdue.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from webstack_operator.api.cron import period_seconds
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.status.conditions import ConditionMaker
+from webstack_operator.status.drills import DrillHealth, drill_health
 from webstack_operator.status.observed import Observed
 
 SUCCEEDED = "Completed"
@@ -131,16 +133,50 @@ def stack_backup_health(spec: WebStackSpec, observed: Observed, now: str) -> Bac
     )
 
 
+def backup_status(health: BackupHealth | None, observed: Observed) -> JSON:
+    """`status.backup`: Velero's backups, the operator's last dump, the last restore drill."""
+    found = health.status() if health is not None else {}
+    dumped = ((observed.dump or {}).get("status") or {}).get("lastSuccessfulTime")
+    if dumped:
+        found["lastDumpTime"] = dumped
+    if observed.last_drill:
+        found["lastDrill"] = observed.last_drill
+    return found
+
+
+def _configured(spec: WebStackSpec, velero: bool) -> str:
+    parts = [f"Velero Schedule '{spec.backup.schedule}'"] if velero else []
+    if spec.backup.dump is not None:
+        parts.append(f"pg_dump to claim {spec.backup.dump.claim_name} on '{spec.backup.schedule}'")
+    if spec.backup.drill.enabled:
+        parts.append(f"a restore drill every {spec.backup.drill.period}")
+    return "; ".join(parts)
+
+
+def _healthy(health: BackupHealth | None, drill: DrillHealth | None) -> tuple[bool | None, str, str]:
+    """The worst of Velero's backups and the last drill: False before Unknown before True."""
+    verdicts = [v for v in (health, drill) if v is not None]
+    for wanted in (False, None):
+        for v in verdicts:
+            if v.ok is wanted:
+                return v.ok, v.reason, v.message
+    return True, verdicts[0].reason, "; ".join(v.message for v in verdicts)
+
+
 def backup_conditions(
     spec: WebStackSpec, observed: Observed, health: BackupHealth | None, cond: ConditionMaker
 ) -> list[JSON]:
-    """`BackupConfigured`, and `BackupHealthy` once there is a Schedule to judge (`health`)."""
+    """`BackupConfigured`, and `BackupHealthy` once there is a Schedule or a drill to judge."""
     if not spec.backup.enabled:
         return [cond("BackupConfigured", False, "Disabled", "backup is disabled in the spec")]
-    if not observed.velero_available or health is None:
+    velero = observed.velero_available and health is not None
+    if not velero and spec.backup.dump is None:
         message = "the Velero CRDs are not installed: no backup Schedule is created"
         return [cond("BackupConfigured", False, "VeleroNotInstalled", message)]
-    return [
-        cond("BackupConfigured", True, "Scheduled", f"Velero Schedule '{spec.backup.schedule}'"),
-        cond("BackupHealthy", health.ok, health.reason, health.message),
-    ]
+    drill = drill_health(
+        spec, observed.last_drill, dt.datetime.fromisoformat(cond.now.replace("Z", "+00:00"))
+    )
+    configured = cond("BackupConfigured", True, "Scheduled", _configured(spec, velero))
+    if health is None and drill is None:
+        return [configured]
+    return [configured, cond("BackupHealthy", *_healthy(health, drill))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from webstack_operator.api.spec import WebStackSpec
 from webstack_operator.kube.jsondata import JSON
-from webstack_operator.status.backups import backup_conditions, stack_backup_health
+from webstack_operator.status.backups import backup_conditions, backup_status, stack_backup_health
 from webstack_operator.status.canary import canary_condition, stack_canary
 from webstack_operator.status.components import (
     component_conditions,
@@ -76,8 +76,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         status["blocker"] = " ".join(phase.blocker.split())[:BLOCKER_LENGTH]
     if observed.url:
         status["url"] = observed.url
-    if backup is not None and backup.status():
-        status["backup"] = backup.status()
+    if spec.backup.enabled and (backup_fields := backup_status(backup, observed)):
+        status["backup"] = backup_fields
     return status
 
 
@@ -91,10 +91,20 @@ def status_patch(old: JSON | None, new: JSON) -> JSON:
         if key in old:
             patch[key] = None
     for nested in _NESTED_KEYS & new.keys():  # a component, a backup field no longer there
-        gone = (old.get(nested) or {}).keys() - new[nested].keys()
-        if gone:
-            patch[nested] = {**new[nested], **dict.fromkeys(sorted(gone))}
+        patch[nested] = _with_nulls(old.get(nested) or {}, new[nested])
     return patch
+
+
+def _with_nulls(old: JSON, new: JSON) -> JSON:
+    """`new`, with an explicit null for each key of `old` it lacks, in maps nested at any depth (the last
+    drill's RPO and RTO must go when the next drill fails)."""
+    out: JSON = {}
+    for key, value in new.items():
+        before = old.get(key)
+        out[key] = (
+            _with_nulls(before, value) if isinstance(value, dict) and isinstance(before, dict) else value
+        )
+    return {**out, **dict.fromkeys(sorted(old.keys() - new.keys()))}
 
 
 def status_changed(old: JSON | None, new: JSON) -> bool:

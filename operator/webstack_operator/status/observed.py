@@ -52,6 +52,8 @@ class Observed:
     network_policies_applied: int = 0  # of those, how many the cache has seen in the cluster
     schedule: JSON | None = None  # the Velero Schedule
     backups: tuple[JSON, ...] = ()  # the Backups Velero made from it (they carry its labels)
+    dump: JSON | None = None  # the operator's own dump CronJob (backup.dump)
+    last_drill: JSON | None = None  # status.backup.lastDrill: a drill just recorded, else the previous one
     # Per component, what its pods and claims show (dependents.py): claims first, then pods, by name.
     problems: Mapping[str, Sequence[Problem]] = field(default_factory=dict)
     failed_create: FailedCreate | None = None  # the database StatefulSet's newest FailedCreate Event
@@ -76,6 +78,7 @@ def observe(
     problems: Mapping[str, Sequence[Problem]] | None = None,
     failed_creates: Mapping[str, FailedCreate] | None = None,
     prerequisites: PrerequisiteCheck | None = None,
+    last_drill: JSON | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children. Two of one kind and name (in two
     namespaces) cannot be told apart, resourceVersions being opaque: neither is believed. `network_policies`
@@ -108,6 +111,8 @@ def observe(
         ),
         schedule=next((o for o in children if o["kind"] == "Schedule"), None),
         backups=tuple(o for o in children if o["kind"] == "Backup"),
+        dump=find(("CronJob",), "dump"),
+        last_drill=last_drill,
         problems=problems or {},
         failed_create=failed,
         prerequisites=prerequisites or PrerequisiteCheck(),

@@ -18,6 +18,15 @@ CACHED_CHILDREN = "webstack_cached_children"  # gauge
 CACHE_STACKS = "webstack_cache_stacks"  # gauge
 LEADER = "webstack_leader"  # gauge: 1 on the replica holding the Lease
 QUEUE_DEPTH = "webstack_queue_depth"  # gauge
+# The last restore drill of each stack (labels stack_namespace, stack: Prometheus gives every target its own
+# `namespace`, the operator's), from its status.backup.lastDrill.
+DRILL_SUCCESS = "webstack_backup_drill_success"  # gauge: 1 passed, 0 failed
+DRILL_TIMESTAMP_SECONDS = "webstack_backup_drill_timestamp_seconds"  # gauge: when it ended
+DRILL_PERIOD_SECONDS = "webstack_backup_drill_period_seconds"  # gauge: spec.backup.drill.period
+DRILL_RPO_SECONDS = "webstack_backup_drill_rpo_seconds"  # gauge: age of the restored data
+DRILL_RTO_SECONDS = "webstack_backup_drill_rto_seconds"  # gauge: start to a database answering the checks
+LABEL_STACK_NAMESPACE = "stack_namespace"
+LABEL_STACK = "stack"
 
 LABEL_RESULT = "result"
 LABEL_PHASE = "phase"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Counters are given their exposed name; prometheus_client keeps `_total` as the sample suffix.
@@ -85,6 +87,64 @@ QUEUE_DEPTH = Gauge(
     "Stacks waiting for, or in, a reconcile.",
     registry=REGISTRY,
 )
+
+_STACK = [metric_names.LABEL_STACK_NAMESPACE, metric_names.LABEL_STACK]
+DRILL_SUCCESS = Gauge(
+    metric_names.DRILL_SUCCESS,
+    "Whether the last restore drill passed (1) or failed (0).",
+    _STACK,
+    registry=REGISTRY,
+)
+DRILL_TIMESTAMP = Gauge(
+    metric_names.DRILL_TIMESTAMP_SECONDS,
+    "When the last restore drill ended (Unix time).",
+    _STACK,
+    registry=REGISTRY,
+)
+DRILL_PERIOD = Gauge(
+    metric_names.DRILL_PERIOD_SECONDS,
+    "spec.backup.drill.period: the WebStackBackupDrillFailing alert fires when the last drill is older.",
+    _STACK,
+    registry=REGISTRY,
+)
+DRILL_RPO = Gauge(
+    metric_names.DRILL_RPO_SECONDS,
+    "RPO of the last passed drill: the age of the restored data when the restored database answered.",
+    _STACK,
+    registry=REGISTRY,
+)
+DRILL_RTO = Gauge(
+    metric_names.DRILL_RTO_SECONDS,
+    "RTO of the last passed drill: from its start to a restored database that answered the checks.",
+    _STACK,
+    registry=REGISTRY,
+)
+_DRILL_GAUGES = (DRILL_SUCCESS, DRILL_TIMESTAMP, DRILL_PERIOD, DRILL_RPO, DRILL_RTO)
+
+
+def record_drill(
+    stack: tuple[str, str], period: float, success: bool, ended: float, rpo: float | None, rto: float | None
+) -> None:
+    """The gauges of a stack's last drill (RPO and RTO keep the last passed drill's values)."""
+    DRILL_PERIOD.labels(*stack).set(period)
+    DRILL_SUCCESS.labels(*stack).set(1 if success else 0)
+    DRILL_TIMESTAMP.labels(*stack).set(ended)
+    if rpo is not None:
+        DRILL_RPO.labels(*stack).set(rpo)
+    if rto is not None:
+        DRILL_RTO.labels(*stack).set(rto)
+
+
+def forget_drills() -> None:
+    """A replica that stepped down reports no drills: the leader does."""
+    for gauge in _DRILL_GAUGES:
+        gauge.clear()
+
+
+def forget_drill(stack: tuple[str, str]) -> None:
+    for gauge in _DRILL_GAUGES:
+        with contextlib.suppress(KeyError):
+            gauge.remove(*stack)
 
 
 class PhaseGauge:

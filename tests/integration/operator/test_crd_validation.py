@@ -21,6 +21,7 @@ from webstack_operator.api.backend_types import (
     ENV_SOURCE_ONE_OF,
     ENV_VALUE_OR_SOURCE,
 )
+from webstack_operator.api.backup_types import DRILL_NEEDS_DUMP, DUMP_NEEDS_BACKUP
 from webstack_operator.api.cache_types import (
     CACHE_ADDRESS_ONLY_EXTERNAL,
     CACHE_PORT_FROM_URL,
@@ -288,6 +289,18 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         _spec(monitoring={"alertFor": {"default": "30s", "WebStackHighErrors": "1m"}}),
         "spec.monitoring.alertFor",
         ALERT_FOR_UNKNOWN_KEY,
+    ),
+    (
+        "drill-needs-dump",
+        _spec(backup={"enabled": True, "drill": {"enabled": True}}),
+        "spec.backup.drill.enabled",
+        DRILL_NEEDS_DUMP,
+    ),
+    (
+        "dump-needs-backup",
+        _spec(backup={"enabled": False, "dump": {"claimName": "dumps"}}),
+        "spec.backup",
+        DUMP_NEEDS_BACKUP,
     ),
 ]
 

@@ -35,6 +35,8 @@ from tests.support.operator import SAMPLES, OperatorProcess, events, get_json, o
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 from localservices.server import LOOPBACK
+from webstack_operator.builders.drill import scratch_namespace_name
+from webstack_operator.reconcile.drill_action import DRILL_ANNOTATION
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "operator"
@@ -73,7 +75,7 @@ class Case:
     verbs: tuple[str, ...] = ()
     shows: str = ""  # the verb a whole-rule case demonstrates; a verb case shows the verb it removes
     sample: str = FULL
-    scenario: str = "create"  # create | prune (cache Disabled after the first apply) | conflict
+    scenario: str = "create"  # create | prune (cache Disabled after the first apply) | conflict | drill...
 
     @property
     def id(self) -> str:
@@ -293,6 +295,36 @@ CASES = [
         forbidden("watch", "customresourcedefinitions", group="apiextensions.k8s.io"),
         verbs=("watch",),
     ),
+    # Restore drills (scenario `drill`: a stack with backup.dump asks for one; `drill-leftover`: the last
+    # drill's scratch namespace is still there and must go first).
+    Case(
+        "core/namespaces",
+        "a restore drill cannot see whether the last drill's scratch namespace is gone",
+        forbidden("get", "namespaces"),
+        shows="get",
+        scenario="drill",
+    ),
+    Case(
+        "core/namespaces",
+        "a restore drill cannot create its scratch namespace",
+        forbidden("create", "namespaces"),
+        verbs=("create",),
+        scenario="drill",
+    ),
+    Case(
+        "core/namespaces",
+        "a restore drill cannot apply its scratch namespace",
+        forbidden("patch", "namespaces"),
+        verbs=("patch",),
+        scenario="drill",
+    ),
+    Case(
+        "core/namespaces",
+        "a drill's scratch namespace (and the data restored into it) cannot be deleted",
+        forbidden("delete", "namespaces"),
+        verbs=("delete",),
+        scenario="drill-leftover",
+    ),
 ]
 
 
@@ -491,6 +523,12 @@ def test_the_installed_role_is_enough_for_the_full_sample(rbac: Rbac) -> None:
 
 def _prepare(rbac: Rbac, case: Case, ns: str) -> dict[str, Any]:
     doc = stack_doc(case.sample, ns)
+    if case.scenario.startswith("drill"):
+        doc["spec"]["backup"] = {"enabled": True, "dump": {"claimName": "dumps"}}
+        doc["metadata"].setdefault("annotations", {})[DRILL_ANNOTATION] = "rbac"
+    if case.scenario == "drill-leftover":
+        leftover = scratch_namespace_name(ns, doc["metadata"]["name"])
+        rbac.cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": leftover}})
     if case.scenario in ("conflict", "adopt"):
         # A credentials Secret that already exists but is not labelled as ours (made by hand, or restored
         # without labels): the operator reads it to learn whose it is, and adopts it only when annotated.
@@ -545,6 +583,9 @@ def test_each_grant_is_needed(rbac: Rbac, case: Case) -> None:
         forget_lease(cluster)
         apply_role(cluster, ROLE, case, allowed=True)
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        if case.scenario.startswith("drill"):  # a scratch namespace the operator may have made
+            scratch = scratch_namespace_name(ns, stack_doc(case.sample, ns)["metadata"]["name"])
+            cluster.kubectl("delete", "namespace", scratch, "--wait=false", check=False)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ FRAMEWORK_RULES = {
     # The database volume, read before generating credentials; watched for status (a claim stuck Pending).
     ("", "persistentvolumeclaims"): {"get", "list", "watch"},
     ("", "pods"): {"list", "watch"},  # status: unschedulable pods, containers stuck waiting
+    # Restore drills: the scratch namespace, read, made and deleted (reconcile/drill_action.py).
+    ("", "namespaces"): {"get", "create", "patch", "delete"},
     # What a spec names and the cluster must have (prerequisites.py): watched, names only.
     ("scheduling.k8s.io", "priorityclasses"): {"list", "watch"},
     ("storage.k8s.io", "storageclasses"): {"list", "watch"},

@@ -24,6 +24,7 @@ OVERLAY = ROOT / "deploy" / "overlays" / "namespaced"
 # never reported missing).
 VELERO = {("velero.io", "schedules"), ("velero.io", "backups")}  # granted in Velero's namespace
 CLUSTER_WIDE_ONLY = {
+    ("", "namespaces"),  # a restore drill's scratch namespace: drills need the cluster-wide install
     ("apiextensions.k8s.io", "customresourcedefinitions"),
     *VELERO,
     ("scheduling.k8s.io", "priorityclasses"),

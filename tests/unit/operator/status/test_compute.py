@@ -208,6 +208,19 @@ def test_the_patch_removes_components_and_fields_that_no_longer_exist() -> None:
     assert status_patch(new, new) == new
 
 
+def test_the_patch_removes_what_a_failed_drill_no_longer_has_from_the_last_drill() -> None:
+    passed = {
+        "id": "a",
+        "result": "Succeeded",
+        "rpoSeconds": 42.0,
+        "rtoSeconds": 8.0,
+        "tables": [{"name": "t"}],
+    }
+    failed = {"id": "b", "result": "Failed", "reason": "CorruptDump"}
+    patch = status_patch({"backup": {"lastDrill": passed}}, {"backup": {"lastDrill": failed}})
+    assert patch["backup"]["lastDrill"] == {**failed, "rpoSeconds": None, "rtoSeconds": None, "tables": None}
+
+
 def test_missing_credentials_make_the_database_not_ready_with_their_reason() -> None:
     problem = Problem("CredentialsMissing", "Secret shop-postgres is missing")
     status = compute_status(_spec(), Observed(generation=1, database_problem=problem), None, NOW)
