@@ -38,12 +38,17 @@ def verdict(host: str, port: int, timeout: float = CONNECT_TIMEOUT, source: str 
     try:
         with socket.create_connection((host, port), timeout=timeout, source_address=_bound(source)):
             return "open"
-    except ConnectionRefusedError:
-        return "refused"
-    except TimeoutError:
-        return "timeout"
     except OSError as e:
-        return f"error: {e.strerror or e}"
+        return _ended(e)
+
+
+def _ended(e: OSError) -> str:
+    """The verdict of an attempt that raised: refused (an RST or an ICMP unreachable), timeout, or why."""
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, TimeoutError):
+        return "timeout"
+    return f"error: {e.strerror or e}"
 
 
 def _bound(source: str | None) -> tuple[str, int] | None:
@@ -65,12 +70,8 @@ def _exchange(
             sock.sendall(struct.pack("!H", len(payload)) + payload if stream else payload)
             reply = sock.recv(4096)
             return reply if reply else "refused"
-    except ConnectionRefusedError:
-        return "refused"
-    except TimeoutError:
-        return "timeout"
     except OSError as e:
-        return f"error: {e.strerror or e}"
+        return _ended(e)
 
 
 def udp_verdict(host: str, port: int, timeout: float = CONNECT_TIMEOUT, source: str | None = None) -> str:
