@@ -109,15 +109,11 @@ def _params(count: int) -> str:
     return ", ".join(f"${i}::text" for i in range(1, count + 1))
 
 
-def _dsn_for(dsn: str, role: str, password: str) -> dict[str, str]:
-    """What asyncpg.connect takes to log in to the same server and database as someone else."""
-    return {"dsn": dsn, "user": role, "password": password}
-
-
 async def _can_log_in(dsn: str, role: str, password: str) -> tuple[bool, str]:
     """Logs in over the network as the backend does; (True, current_user) or (False, why)."""
     try:
-        connection = await asyncpg.connect(**_dsn_for(dsn, role, password), timeout=CONNECT_TIMEOUT_SECONDS)
+        # The same server and database as `dsn`, as someone else (keywords win over the DSN's).
+        connection = await asyncpg.connect(dsn, user=role, password=password, timeout=CONNECT_TIMEOUT_SECONDS)
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         return False, type(exc).__name__
     try:

@@ -6,16 +6,17 @@ cyclonus's policy engine what these policies allow and compares it with that tab
   controller's networks (`ingress.sourceCidrs`, default the private ranges: an ALB in `ip` target mode
   connects from its VPC addresses); the frontend reaches the backend;
 - the backend reaches Postgres and Redis (Managed: their pods; External: their port, in `cidrs` or
-  anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job reaches the
-  database only;
+  anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job and the
+  credentials rotation's Jobs reach the database only;
 - every pod of the stack queries the cluster DNS pods (`security.dns`) and nothing else on port 53;
 - the monitoring namespace scrapes the backend's metrics port (the only component that has one);
-- Postgres and Redis have no egress; nothing may connect to the migration Job.
+- Postgres and Redis have no egress; nothing may connect to the migration or rotation Jobs.
 """
 
 from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.builders.frontend import LISTEN_PORT
 from webstack_operator.builders.metadata import object_meta
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
@@ -126,6 +127,11 @@ def _migrate_policy(ctx: StackContext) -> JSON:
     return _policy(ctx, "migrate", MIGRATE, [], [_dns(ctx), _database_egress(ctx)])
 
 
+def _rotation_policy(ctx: StackContext) -> JSON:
+    """The credentials rotation's Jobs, like the migration's: the database and nothing else."""
+    return _policy(ctx, "credentials", ROTATION, [], [_dns(ctx), _database_egress(ctx)])
+
+
 def network_policies(ctx: StackContext) -> list[JSON]:
     """All policies, or none when the spec turns them off."""
     if not ctx.spec.security.network_policies:
@@ -141,9 +147,10 @@ def network_policies(ctx: StackContext) -> list[JSON]:
         ),
         _backend_policy(ctx),
         _migrate_policy(ctx),
+        _rotation_policy(ctx),
     ]
     if ctx.database_managed:
-        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE)]
+        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE), _pods(ctx, ROTATION)]
         from_backend = [{"from": clients, "ports": _tcp(POSTGRES_PORT)}]
         policies.append(_policy(ctx, "postgres", labels.DATABASE, from_backend, []))
     if ctx.cache_managed:

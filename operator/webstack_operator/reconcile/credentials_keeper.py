@@ -47,6 +47,7 @@ from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Fin
 from webstack_operator.reconcile.restart_action import restart_patch, roll
 
 Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
+StartRotation = Callable[[JSON, StackContext, str], Awaitable[None]]
 
 
 @dataclass
@@ -56,6 +57,8 @@ class CredentialsKeeper:
     tell: Tell  # an Event on the WebStack
     announce: Announce  # a write's Event and metrics, as for any child
     clock: Callable[[], str]  # now, RFC 3339
+    # A Managed database's existing Secret: a request rotates it, no failed request (credentials_rotation)
+    start_rotation: StartRotation | None = None
 
     async def create(
         self,
@@ -123,18 +126,25 @@ class CredentialsKeeper:
 
     async def settle(self, owner: JSON, ctx: StackContext, obj: JSON, resource: Resource, live: JSON) -> None:
         """An existing object written once: its owner references follow the deletion policy (both ways),
-        and the regenerate action replaces its password."""
+        and the regenerate action replaces its password: the cache's at once, the database's by a
+        rotation."""
         uid, request = owner["metadata"]["uid"], regenerate_request(owner)
         meta: JSON = {}
         refs = owner_refs_fix(obj, live, uid)
         if refs is not None:
             meta["ownerReferences"] = refs
         rotate = bool(request) and is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
+        database = rotate and ctx.database_managed and is_database_secret(ctx, obj)
+        start = self.start_rotation if database else None
+        if start is not None:
+            rotate = False  # after the owner references: the rotation reads the Secret afresh
         patch: JSON = {}
         if rotate:
             meta["annotations"] = {REGENERATED_FOR: request}
             patch["data"] = obj["data"]  # the password this render generated
         if not meta:
+            if start is not None and request is not None:
+                await start(owner, ctx, request)
             return
         patch["metadata"] = {**meta, "resourceVersion": resource_version(live)}
         answer = await merge_patch(self.client, resource, *where(obj), patch)
@@ -142,6 +152,8 @@ class CredentialsKeeper:
         if rotate:
             await self._regenerated(owner, ctx, obj, created=False)
             return
+        if start is not None and request is not None:
+            await start(owner, ctx, request)
         owned = any(r.get("uid") == uid for r in refs or [])
         what = "set: deleted with" if owned else "removed: kept after"
         message = f"{obj['kind']} {obj['metadata']['name']}: owner reference {what} the WebStack"

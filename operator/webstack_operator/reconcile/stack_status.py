@@ -53,6 +53,7 @@ def observe_stack(
         problems=dependents.problems(stack),
         failed_creates={database: failed} if failed is not None else None,
         prerequisites=prerequisites,
+        rotation=rendered.rotation,
     )
 
 

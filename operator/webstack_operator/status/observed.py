@@ -31,6 +31,14 @@ class DecidedCondition(Protocol):
     def message(self) -> str: ...
 
 
+class DecidedRotation(DecidedCondition, Protocol):
+    """The credentials rotation's `CredentialsRotated` condition and `status.credentials`, decided by the
+    reconcile (reconcile/rotation_rules.py)."""
+
+    @property
+    def fields(self) -> JSON: ...
+
+
 @dataclass(frozen=True)
 class Observed:
     """Children as last seen (None when absent) and what the reconcile itself found."""
@@ -59,6 +67,7 @@ class Observed:
         default_factory=PrerequisiteCheck
     )  # objects the spec names that the cluster lacks
     analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
+    rotation: DecidedRotation | None = None  # the credentials rotation (None: never asked for)
 
 
 def observe(
@@ -76,6 +85,7 @@ def observe(
     problems: Mapping[str, Sequence[Problem]] | None = None,
     failed_creates: Mapping[str, FailedCreate] | None = None,
     prerequisites: PrerequisiteCheck | None = None,
+    rotation: DecidedRotation | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children. Two of one kind and name (in two
     namespaces) cannot be told apart, resourceVersions being opaque: neither is believed. `network_policies`
@@ -112,4 +122,5 @@ def observe(
         failed_create=failed,
         prerequisites=prerequisites or PrerequisiteCheck(),
         analysis_runs=tuple(o for o in children if o["kind"] == "AnalysisRun"),
+        rotation=rotation,
     )

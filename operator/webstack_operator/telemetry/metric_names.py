@@ -18,6 +18,7 @@ CACHED_CHILDREN = "webstack_cached_children"  # gauge
 CACHE_STACKS = "webstack_cache_stacks"  # gauge
 LEADER = "webstack_leader"  # gauge: 1 on the replica holding the Lease
 QUEUE_DEPTH = "webstack_queue_depth"  # gauge
+CREDENTIALS_ROTATIONS_TOTAL = "webstack_credentials_rotations_total"  # counter: result
 
 LABEL_RESULT = "result"
 LABEL_PHASE = "phase"
