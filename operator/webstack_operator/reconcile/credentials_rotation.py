@@ -21,7 +21,7 @@ from webstack_operator.kube.apply import get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects.stamps import resource_version
-from webstack_operator.observe.cache import ChildCache, StackKey
+from webstack_operator.observe.cache import ChildCache
 from webstack_operator.reconcile import rotation_rules as rules
 from webstack_operator.reconcile.credentials_rules import (
     ACTIONS_MANAGER,
@@ -63,11 +63,13 @@ class CredentialsRotation:
         )
         await self.tell(owner, Event("Normal", "CredentialsRotationStarted", message))
 
-    async def advance(self, stack: StackKey, owner: JSON, ctx: StackContext, children: list[JSON]) -> None:
-        """Takes the rotation's next step, if one is due; starts a scheduled one."""
-        seen = rules.credentials_secret_of(ctx, children)
+    async def advance(self, owner: JSON, ctx: StackContext) -> bool:
+        """Takes the rotation's next step, if one is due (starts a scheduled one); whether it took one. Our
+        own writes wake no reconcile: the caller looks again soon, to render the step's Job and status."""
+        cached = self.cache.get(rules.credentials_secret_key(ctx))
+        seen = rules.rotated_secret(ctx, cached.obj if cached is not None else None)
         if seen is None:
-            return
+            return False
         state = rules.rotation_state(seen)
         period = ctx.spec.database.credentials.rotation_period
         if state.phase is None:
@@ -75,7 +77,8 @@ class CredentialsRotation:
                 await self._patch(ctx, seen, {"metadata": {"annotations": {rules.SINCE: self.clock()}}})
             elif rules.due(state, period, time.time()):
                 await self.start(owner, ctx, f"scheduled-{self.clock()}")
-            return
+                return True
+            return False
         job = self._job(ctx, state)
         step = rules.next_rotation_step(state, job, self._backend(ctx))
         if step.action is rules.Action.SWITCH:
@@ -91,6 +94,8 @@ class CredentialsRotation:
             await self._finish(owner, ctx, seen, state)
         elif step.action is rules.Action.FAIL:
             await self._fail(owner, ctx, seen, state, step.why)
+        # A step just started (here or by the request this reconcile saw) renders its Job next time.
+        return step.action is not rules.Action.WAIT or (state.job_step is not None and job is None)
 
     async def _roll(self, owner: JSON, ctx: StackContext, state: rules.RotationState) -> None:
         """Restarts the backend's pods (surge, readiness) and notes what the roll must reach."""
@@ -120,7 +125,7 @@ class CredentialsRotation:
                 if kind == "Rollout"
                 else f"Deployment:{rolled['metadata'].get('generation', 0)}"
             )
-        secret = self.cache.get(("v1", "Secret", ctx.namespace, ctx.credentials_secret))
+        secret = self.cache.get(rules.credentials_secret_key(ctx))
         if secret is not None:
             await self._patch(ctx, secret.obj, rules.rolled_patch(mark))
         message = (

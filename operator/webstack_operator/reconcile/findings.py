@@ -15,6 +15,7 @@ from webstack_operator.objects.ownership import Ownership, conflict_message
 
 CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
 COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected
+STEP_RECHECK_SECONDS = 0.5  # our own write wakes no reconcile: the step after it is looked at by this
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Findings:
     refused_adoptions: list[str] = field(default_factory=list)  # annotated to adopt, but unmergeable
     database: Problem | None = None  # the database's credentials are missing
     recheck: float | None = None  # look again after this long
+    stepping: str | None = None  # a multi-step action (a credentials rotation) took a step: the next soon
 
     def later(self, seconds: float) -> None:
         self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
@@ -43,6 +45,10 @@ class Findings:
         self.refused_adoptions.append(message)
         self.later(CONFLICT_RECHECK_SECONDS)
 
+    def next_step_soon(self, what: str) -> None:
+        self.stepping = what
+        self.later(STEP_RECHECK_SECONDS)
+
     def credentials_missing(self, message: str) -> None:
         self.database = Problem("CredentialsMissing", message)
         self.later(CONFLICT_RECHECK_SECONDS)
@@ -61,4 +67,6 @@ class Findings:
 
     def summary(self) -> str:
         problem = self.problem() or self.database
+        if problem is None and self.stepping is not None:
+            return f"{self.stepping}: the next step"
         return problem.message if problem else "an earlier stack's children are being garbage-collected"

@@ -63,10 +63,14 @@ def render(
         desired = desired_objects(ctx) if not spec.paused else []
     except (ValueError, KeyError) as e:
         raise SpecError([("spec", str(e))]) from e
-    if not spec.paused:  # a rotation's step runs its Job (rotation_rules.py)
-        desired += rotation_rules.rotation_jobs(ctx, children)
+    # credentials: a rotation's step runs its Job (rotation_rules.py)
+    seen = cache.get(rotation_rules.credentials_secret_key(ctx))
+    secret = rotation_rules.rotated_secret(ctx, seen.obj if seen is not None else None)
+    if not spec.paused:
+        desired += rotation_rules.rotation_jobs(ctx, secret)
     # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
     gate = migration_gate.gate(desired, children)
-    rendered = Rendered(spec, ctx, desired, gate, waiting, rotation_rules.observed_verdict(ctx, children))
+    rotation = rotation_rules.observed_verdict(ctx, secret, children)
+    rendered = Rendered(spec, ctx, desired, gate, waiting, rotation)
     transitions.step_aside(handovers, stack, rendered.gated, now)
     return rendered

@@ -95,17 +95,22 @@ def rotation_state(secret: JSON) -> RotationState:
     )
 
 
-def credentials_secret_of(ctx: StackContext, children: list[JSON]) -> JSON | None:
-    """The generated database credentials Secret as the cache holds it (None: not ours to rotate)."""
+def credentials_secret_key(ctx: StackContext) -> tuple[str, str, str, str]:
+    """The credentials Secret's cache key: looked up by name, since with `deletionPolicy: Retain` it has
+    no owner reference and is not among the stack's children."""
+    return ("v1", "Secret", ctx.namespace, ctx.credentials_secret)
+
+
+def rotated_secret(ctx: StackContext, seen: JSON | None) -> JSON | None:
+    """The Secret as the cache holds it, if it is one the operator rotates: generated, for a Managed
+    database."""
     if not (ctx.database_managed and ctx.spec.database.credentials.generated):
         return None
-    name = ctx.credentials_secret
-    return next((o for o in children if o["kind"] == "Secret" and o["metadata"]["name"] == name), None)
+    return seen
 
 
-def rotation_jobs(ctx: StackContext, children: list[JSON]) -> list[JSON]:
+def rotation_jobs(ctx: StackContext, secret: JSON | None) -> list[JSON]:
     """The Job the rotation's current step needs (rendered with the stack, so it is pruned after it)."""
-    secret = credentials_secret_of(ctx, children)
     state = rotation_state(secret) if secret is not None else RotationState()
     step = state.job_step
     return [rotation_job(ctx, step, state.request)] if step else []
@@ -302,9 +307,8 @@ def verdict(
     return None
 
 
-def observed_verdict(ctx: StackContext, children: list[JSON]) -> RotationVerdict | None:
-    """The verdict on the stack's children as the cache holds them."""
-    secret = credentials_secret_of(ctx, children)
+def observed_verdict(ctx: StackContext, secret: JSON | None, children: list[JSON]) -> RotationVerdict | None:
+    """The verdict on the Secret, the step's Job and the backend as the cache holds them."""
     if secret is None:
         return None
     state = rotation_state(secret)

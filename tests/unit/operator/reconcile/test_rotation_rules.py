@@ -205,8 +205,7 @@ def test_the_backend_counts_as_rolled_only_with_every_old_pod_gone(
 
 
 def test_the_jobs_render_for_their_step_only_with_the_keys_they_read() -> None:
-    children = [slim(secret(**{rules.PHASE: "Preparing", rules.REQUEST: "r1"}))]
-    [prepare] = rules.rotation_jobs(CTX, children)
+    [prepare] = rules.rotation_jobs(CTX, slim(secret(**{rules.PHASE: "Preparing", rules.REQUEST: "r1"})))
     assert prepare["metadata"]["name"] == rotation_job_name(CTX, "prepare", "r1")
     env = {e["name"]: e for e in prepare["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ROTATION_USERNAME"]["valueFrom"]["secretKeyRef"] == {
@@ -215,13 +214,14 @@ def test_the_jobs_render_for_their_step_only_with_the_keys_they_read() -> None:
     }
     assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"  # logged in as the backend
     assert prepare["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "credentials"
-    [retire] = rules.rotation_jobs(CTX, [slim(secret(**{rules.PHASE: "Retiring", rules.REQUEST: "r1"}))])
+    [retire] = rules.rotation_jobs(CTX, slim(secret(**{rules.PHASE: "Retiring", rules.REQUEST: "r1"})))
     env = {e["name"]: e for e in retire["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ROTATION_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == PREVIOUS_PASSWORD
-    assert rules.rotation_jobs(CTX, [slim(secret(**{rules.PHASE: "Rolling", rules.REQUEST: "r1"}))]) == []
-    assert rules.rotation_jobs(CTX, [slim(secret())]) == []
+    assert rules.rotation_jobs(CTX, slim(secret(**{rules.PHASE: "Rolling", rules.REQUEST: "r1"}))) == []
+    assert rules.rotation_jobs(CTX, slim(secret())) == [] and rules.rotation_jobs(CTX, None) == []
     referenced = make_stack(database={"credentials": {"secretRef": {"name": "mine"}}})
-    assert rules.rotation_jobs(referenced, [slim(secret(**{rules.PHASE: "Preparing"}))]) == []
+    assert rules.rotated_secret(referenced, slim(secret(**{rules.PHASE: "Preparing"}))) is None
+    assert rules.rotated_secret(CTX, slim(secret())) is not None
     assert rotation_job_name(CTX, "prepare", "r1") != rotation_job_name(CTX, "prepare", "r2")
 
 
