@@ -6,8 +6,8 @@ cyclonus's policy engine what these policies allow and compares it with that tab
   controller's networks (`ingress.sourceCidrs`, default the private ranges: an ALB in `ip` target mode
   connects from its VPC addresses); the frontend reaches the backend;
 - the backend reaches Postgres and Redis (Managed: their pods; External: their port, in `cidrs` or
-  anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job and the
-  credentials rotation's Jobs reach the database only;
+  anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job reaches the
+  database only, and so do a credentials rotation's Jobs (generated credentials of a Managed database);
 - every pod of the stack queries the cluster DNS pods (`security.dns`) and nothing else on port 53;
 - the monitoring namespace scrapes the backend's metrics port (the only component that has one);
 - Postgres and Redis have no egress; nothing may connect to the migration or rotation Jobs.
@@ -147,10 +147,13 @@ def network_policies(ctx: StackContext) -> list[JSON]:
         ),
         _backend_policy(ctx),
         _migrate_policy(ctx),
-        _rotation_policy(ctx),
     ]
+    rotated = ctx.database_managed and ctx.spec.database.credentials.generated  # its Jobs run only then
+    if rotated:
+        policies.append(_rotation_policy(ctx))
     if ctx.database_managed:
-        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE), _pods(ctx, ROTATION)]
+        clients = [_pods(ctx, labels.BACKEND), _pods(ctx, MIGRATE)]
+        clients += [_pods(ctx, ROTATION)] if rotated else []
         from_backend = [{"from": clients, "ports": _tcp(POSTGRES_PORT)}]
         policies.append(_policy(ctx, "postgres", labels.DATABASE, from_backend, []))
     if ctx.cache_managed:

@@ -28,7 +28,9 @@ import pytest
 from tests.support.connectivity import COMPONENTS, Port, Row, load_intended
 
 from kubelocal.binaries import cyclonus_verdicts
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.cli.main import render_file
+from webstack_operator.objects.labels import COMPONENT, INSTANCE, standard_labels
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Rollout", "Job")
 NAMESPACE = "team-a"
@@ -142,6 +144,18 @@ def stack_endpoints(objects: list[dict[str, Any]]) -> list[Endpoint]:
                 name, ip, frozenset((name, PRIVATE, ANY)), NAMESPACE, tuple(sorted(labels.items())), True
             )
         )
+    # A credentials rotation's Jobs render only while one runs: their pod, labelled as its template is,
+    # wherever the stack renders their policy.
+    for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
+        selected = policy["spec"]["podSelector"].get("matchLabels") or {}
+        if selected.get(COMPONENT) == ROTATION:
+            name, ip = by_component[ROTATION], f"10.0.32.{10 + len(pods)}"
+            labels = standard_labels(selected[INSTANCE], ROTATION)
+            pods.append(
+                Endpoint(
+                    name, ip, frozenset((name, PRIVATE, ANY)), NAMESPACE, tuple(sorted(labels.items())), True
+                )
+            )
     return pods
 
 
