@@ -74,11 +74,19 @@ class RotationState:
 
     @property
     def job_step(self) -> str | None:
+        """The step whose Job runs now."""
         return (
             {RotationPhase.PREPARING: PREPARE, RotationPhase.RETIRING: RETIRE}.get(self.phase)
             if self.phase
             else None
         )
+
+    @property
+    def failed_step(self) -> str | None:
+        """The step whose Job failed last, while no other rotation started: its Job is kept for its log."""
+        if self.phase is not None or not self.failed or not self.request:
+            return None
+        return RETIRE if self.failed.startswith(RotationPhase.RETIRING.value) else PREPARE
 
 
 def rotation_state(secret: JSON) -> RotationState:
@@ -112,7 +120,7 @@ def rotated_secret(ctx: StackContext, seen: JSON | None) -> JSON | None:
 def rotation_jobs(ctx: StackContext, secret: JSON | None) -> list[JSON]:
     """The Job the rotation's current step needs (rendered with the stack, so it is pruned after it)."""
     state = rotation_state(secret) if secret is not None else RotationState()
-    step = state.job_step
+    step = state.job_step or state.failed_step
     return [rotation_job(ctx, step, state.request)] if step else []
 
 
@@ -145,6 +153,8 @@ def job_outcome(job: JSON | None) -> tuple[bool | None, str]:
             message = str(condition.get("message") or condition.get("reason") or "")
             code = _EXIT_CODE.search(message)
             known = EXIT_REASONS.get(int(code.group(1))) if code else None
+            if condition.get("reason") == "BackoffLimitExceeded":  # only exit 3 is retried: no answer
+                known = f"{EXIT_REASONS[3]} ({message})"
             return False, known or message or "the Job failed with no reason given"
     return None, ""
 
@@ -297,10 +307,10 @@ def verdict(
         fields["rotation"] = rotation | ({"startedTime": state.started} if state.started else {})
         return RotationVerdict(None, state.phase.value, _progress(ctx, state, job, workload), fields)
     if state.failed:
-        kept = (
-            "the credentials the backend uses were kept and still work; annotate the WebStack again to retry"
-        )
-        return RotationVerdict(False, "RotationFailed", f"{state.failed}; {kept}", fields)
+        kept = "the credentials the backend uses were kept and still work"
+        failed_job = rotation_job_name(ctx, state.failed_step or PREPARE, state.request)
+        retry = f"read kubectl logs job/{failed_job}, then annotate the WebStack again to retry"
+        return RotationVerdict(False, "RotationFailed", f"{state.failed}; {kept}; {retry}", fields)
     if state.rotated_at:
         message = f"the last rotation ({state.request or 'scheduled'}) finished at {state.rotated_at}"
         return RotationVerdict(True, "Rotated", message, fields)

@@ -165,6 +165,13 @@ def test_a_failed_prepare_drops_the_new_password_and_keeps_the_old_credentials()
         verdict.message.startswith("Preparing: the new password does not log in")
         and "still work" in verdict.message
     )
+    job_name = rotation_job_name(CTX, "prepare", "r1")
+    assert f"kubectl logs job/{job_name}" in verdict.message
+    # The failed Job stays rendered (not pruned: its log says why) until another rotation starts.
+    assert [j["metadata"]["name"] for j in rules.rotation_jobs(CTX, obj)] == [job_name]
+    again = merged(obj, rules.start_patch(obj["data"], "r2", NEW, NOW))
+    r2 = rotation_job_name(CTX, "prepare", "r2")
+    assert [j["metadata"]["name"] for j in rules.rotation_jobs(CTX, again)] == [r2]
 
 
 def test_a_failed_retire_keeps_the_old_password_valid_and_says_which_connections_held_it() -> None:
@@ -179,6 +186,9 @@ def test_a_failed_retire_keeps_the_old_password_valid_and_says_which_connections
 def test_a_job_failure_without_a_known_exit_code_keeps_the_job_s_own_words() -> None:
     ok, why = rules.job_outcome(job("Failed", "Job was active longer than specified deadline"))
     assert ok is False and why == "Job was active longer than specified deadline"
+    retried = job("Failed", "Job has reached the specified backoff limit")
+    retried["status"]["conditions"][0]["reason"] = "BackoffLimitExceeded"
+    assert rules.job_outcome(retried)[1].startswith("the database did not answer")
     assert rules.job_outcome(job(None)) == (None, "") and rules.job_outcome(job("Complete")) == (True, "")
 
 
