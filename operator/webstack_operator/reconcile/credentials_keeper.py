@@ -12,7 +12,7 @@ tells the user through the reconcile's Events.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders.backend import backend_name
@@ -32,6 +32,7 @@ from webstack_operator.objects.stamps import (
     where,
 )
 from webstack_operator.observe.cache import ChildCache, StackKey
+from webstack_operator.reconcile.credentials_rotation import CredentialsRotation
 from webstack_operator.reconcile.credentials_rules import (
     ACTIONS_MANAGER,
     REGENERATE_ANNOTATION,
@@ -47,7 +48,6 @@ from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Fin
 from webstack_operator.reconcile.restart_action import restart_patch, roll
 
 Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
-StartRotation = Callable[[JSON, StackContext, str], Awaitable[None]]
 
 
 @dataclass
@@ -58,7 +58,10 @@ class CredentialsKeeper:
     announce: Announce  # a write's Event and metrics, as for any child
     clock: Callable[[], str]  # now, RFC 3339
     # A Managed database's existing Secret: a request rotates it, no failed request (credentials_rotation)
-    start_rotation: StartRotation | None = None
+    rotation: CredentialsRotation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rotation = CredentialsRotation(self.client, self.cache, self.tell, self.clock)
 
     async def create(
         self,
@@ -135,7 +138,7 @@ class CredentialsKeeper:
             meta["ownerReferences"] = refs
         rotate = bool(request) and is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
         database = rotate and ctx.database_managed and is_database_secret(ctx, obj)
-        start = self.start_rotation if database else None
+        start = self.rotation.start if database else None
         if start is not None:
             rotate = False  # after the owner references: the rotation reads the Secret afresh
         patch: JSON = {}

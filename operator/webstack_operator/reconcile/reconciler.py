@@ -41,7 +41,6 @@ from webstack_operator.observe.dependents import DependentsCache
 from webstack_operator.observe.prerequisites import ClusterObjects, PrerequisiteCheck, check, references
 from webstack_operator.reconcile import migration_gate, prune, transitions
 from webstack_operator.reconcile.credentials_keeper import CredentialsKeeper
-from webstack_operator.reconcile.credentials_rotation import CredentialsRotation
 from webstack_operator.reconcile.credentials_rules import credentials_source_missing
 from webstack_operator.reconcile.decisions import (
     Event,
@@ -93,17 +92,13 @@ class Reconciler:
     cluster_objects: ClusterObjects = field(default_factory=ClusterObjects)  # what specs may name
     keeper: CredentialsKeeper = field(init=False)
     restarts: BackendRestarts = field(init=False)
-    rotations: CredentialsRotation = field(init=False)
     handovers: transitions.HandOverSlot = field(default_factory=transitions.HandOverSlot)
     events: EventRecorder = field(init=False)  # aggregated: one write per object, reason and minute
     _order: ArrivalOrder[StackKey] = field(init=False, default_factory=ArrivalOrder)  # newer: by arrival
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(self.client, self.config.instance)
-        self.rotations = CredentialsRotation(self.client, self.cache, self.tell, now_rfc3339)
-        self.keeper = CredentialsKeeper(
-            self.client, self.cache, self.tell, self._announce_write, now_rfc3339, self.rotations.start
-        )
+        self.keeper = CredentialsKeeper(self.client, self.cache, self.tell, self._announce_write, now_rfc3339)
         self.restarts = BackendRestarts(self.client, self.cache, self.tell, now_rfc3339)
 
     def remember(self, body: JSON, *, answer: bool = False) -> StackKey:
@@ -173,7 +168,7 @@ class Reconciler:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
             await self._prune(stack, body, rendered, found)
-            if await self.rotations.advance(body, rendered.ctx):
+            if await self.keeper.rotation.advance(body, rendered.ctx):
                 found.next_step_soon("credentials rotation")
             for consumed in (
                 await self.keeper.consume(stack, body, rendered.desired),
