@@ -5,7 +5,8 @@ refused by Postgres, the new one works, and the WebStack's status and Events tel
 The stack is the package's demo stack (conftest.py), reconciled by the installed operator; the rotation is
 asked for the way a user does (`webstack.dev/regenerate-credentials`). Logins are tried inside the Postgres
 pod over TCP (as the backend logs in), with the password on psql's stdin, never on a command line. The
-figures go to docs/benchmarks.md ("Real pods") and the output to docs/ops/backup-dr.md.
+figures go to docs/benchmarks.md ("Real pods") and the output to docs/ops/backup-dr.md. Velero's pre-backup
+hook is run by hand afterwards: it must still dump.
 """
 
 from __future__ import annotations
@@ -131,3 +132,11 @@ def test_a_rotation_under_load_fails_no_request_and_refuses_the_old_password(
     assert not _logs_in(cluster, namespace, name, before["username"], before["password"])
     annotations = get_json(cluster, "webstack", name, "-n", namespace)["metadata"].get("annotations") or {}
     assert "webstack.dev/regenerate-credentials" not in annotations  # the one-shot action is consumed
+    # Velero's pre-backup hook still dumps (it logs in over the pod's socket, not with the old password).
+    pod = get_json(cluster, "pod", f"{name}-postgres-0", "-n", namespace)["metadata"]["annotations"]
+    for hook in ("pre", "post"):
+        command = json.loads(pod[f"{hook}.hook.backup.velero.io/command"])
+        ran = cluster.kubectl(
+            "-n", namespace, "exec", f"{name}-postgres-0", "-c", "postgres", "--", *command, check=False
+        )  # fmt: skip
+        assert ran.returncode == 0, (hook, ran.stderr)
