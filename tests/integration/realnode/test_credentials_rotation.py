@@ -78,13 +78,13 @@ def test_a_rotation_under_load_fails_no_request_and_refuses_the_old_password(
     before = _credentials(cluster, namespace, name)
     assert _logs_in(cluster, namespace, name, before["username"], before["password"])
     request = f"rotate-{uuid.uuid4().hex[:6]}"
-    phases: list[str] = []
+    phases: list[str] = []  # each phase seen, with the seconds since the annotation when first seen
 
     def progress() -> tuple[dict[str, Any], dict[str, Any]]:
         credentials, condition = _rotation(cluster, namespace, name)
         phase = (credentials.get("rotation") or {}).get("phase") or condition.get("reason", "")
-        if phase and (not phases or phases[-1] != phase):
-            phases.append(phase)
+        if phase and (not phases or not phases[-1].startswith(phase)):
+            phases.append(f"{phase} +{time.monotonic() - started:.1f}s")
         return credentials, condition
 
     with Load(frontend, clients=4, rate=20, duration=300) as load:
