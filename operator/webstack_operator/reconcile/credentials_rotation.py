@@ -99,7 +99,7 @@ class CredentialsRotation:
 
     async def _roll(self, owner: JSON, ctx: StackContext, state: rules.RotationState) -> None:
         """Restarts the backend's pods (surge, readiness) and notes what the roll must reach."""
-        mark, now = rules.NO_BACKEND, self.clock()
+        mark, now = rules.NO_BACKEND, rules.restart_time(self.clock())
         for kind, api_version in (("Deployment", "apps/v1"), ("Rollout", ROLLOUTS_API)):
             resource = self.client.resource(api_version, kind)
             if (

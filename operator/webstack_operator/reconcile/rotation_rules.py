@@ -232,6 +232,15 @@ def switch_patch(data: JSON) -> JSON:
     return {"metadata": {"annotations": {PHASE: RotationPhase.ROLLING.value, ROLLED: None}}, "data": moved}
 
 
+def restart_time(now: str) -> str:
+    """The switch's restart, one second after `now`: a restart asked for earlier in the same second (the
+    cache password of the same request restarts the backend too) would otherwise be the same value, no new
+    roll (a Deployment's template unchanged; a Rollout's pods made since counted as restarted), and pods
+    that read the old Secret would stay."""
+    later = datetime.datetime.fromisoformat(now.replace("Z", "+00:00")) + datetime.timedelta(seconds=1)
+    return later.isoformat().replace("+00:00", "Z")
+
+
 def rolled_patch(mark: str) -> JSON:
     return {"metadata": {"annotations": {ROLLED: mark}}}
 

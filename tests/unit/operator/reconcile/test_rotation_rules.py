@@ -263,3 +263,7 @@ def test_the_schedule_counts_from_the_last_rotation_and_retries_a_failure_within
     # A scheduled one failed a day after the last rotation: tried again an hour later, not a day.
     failed = rules.RotationState(rotated_at="2026-12-05T23:00:00Z", started=NOW, failed="Preparing: x")
     assert not rules.due(failed, "1d", start + 3599) and rules.due(failed, "1d", start + 3600)
+
+
+def test_the_switch_restarts_after_any_restart_asked_for_in_the_same_second() -> None:
+    assert rules.restart_time("2026-12-06T23:59:59Z") == "2026-12-07T00:00:00Z"
