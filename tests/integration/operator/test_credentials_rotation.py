@@ -18,6 +18,7 @@ import pytest
 from tests.support.fixtures import apply_webstack
 from tests.support.operator import OperatorProcess, events, get_json, wait_phase, webstack_doc
 
+from kubelocal import leaks
 from kubelocal.target import KubeTarget
 from kubelocal.wait import eventually
 
@@ -37,7 +38,11 @@ def condition(ws: dict[str, Any], ctype: str) -> dict[str, Any]:
 
 def _secret(cluster: KubeTarget, ns: str) -> dict[str, str]:
     data = get_json(cluster, "secret", "shop-postgres", "-n", ns)["data"]
-    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+    decoded = {key: base64.b64decode(value).decode() for key, value in data.items()}
+    for key in ("password", "next-password", "previous-password"):
+        if key in decoded:
+            leaks.note_secret(decoded[key])  # a rotated-away password is searched for in the logs too
+    return decoded
 
 
 def _rotated(cluster: KubeTarget, ns: str, status: str) -> dict[str, Any]:
