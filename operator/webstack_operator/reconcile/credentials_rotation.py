@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.context import StackContext
-from webstack_operator.builders.credentials_rotation import rotation_job_name
+from webstack_operator.builders.credentials_rotation import NEXT_USERNAME, rotation_job_name
 from webstack_operator.kube.apply import get_object, merge_patch
 from webstack_operator.kube.client import ApiError, KubeClient
 from webstack_operator.kube.jsondata import JSON
@@ -83,9 +83,11 @@ class CredentialsRotation:
         step = rules.next_rotation_step(state, job, self._backend(ctx))
         if step.action is rules.Action.SWITCH:
             secret = await self._secret(ctx)
-            if secret is not None:
+            if secret is not None and NEXT_USERNAME in secret.get("data", {}):
                 await self._patch(ctx, secret, rules.switch_patch(secret["data"]))
                 await self._roll(owner, ctx, state)
+            elif secret is not None:  # someone edited the Secret meanwhile: nothing to switch to
+                await self._fail(owner, ctx, secret, state, "the Secret no longer holds next-username")
         elif step.action is rules.Action.ROLL:
             await self._roll(owner, ctx, state)
         elif step.action is rules.Action.RETIRE:
