@@ -19,6 +19,7 @@ COMPONENTS = {
     "frontend": "frontend",
     "backend": "backend",
     "migration Job": "migrate",
+    "rotation Job": "credentials",
     "Postgres": "database",
     "Redis": "cache",
 }

@@ -16,7 +16,9 @@ from typing import Any
 
 from tests.support.connectivity import COMPONENTS, Port, Row, load_intended
 
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.cli.main import render_file
+from webstack_operator.objects.labels import COMPONENT, INSTANCE, standard_labels
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Rollout", "Job")
 NAMESPACE = "team-a"
@@ -134,12 +136,19 @@ def stack_endpoints(objects: list[dict[str, Any]]) -> list[Endpoint]:
         name = by_component[labels["app.kubernetes.io/component"]]
         assert name not in {p.name for p in pods}, f"two workloads of the {name}"
         ip = f"10.0.32.{10 + len(pods)}"
-        pods.append(
-            Endpoint(
-                name, ip, frozenset((name, PRIVATE, ANY)), NAMESPACE, tuple(sorted(labels.items())), True
-            )
-        )
+        pods.append(_stack_pod(name, ip, labels))
+    # A credentials rotation's Jobs render only while one runs: their pod, labelled as its template is,
+    # wherever the stack renders their policy.
+    for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
+        selected = policy["spec"]["podSelector"].get("matchLabels") or {}
+        if selected.get(COMPONENT) == ROTATION:
+            name, ip = by_component[ROTATION], f"10.0.32.{10 + len(pods)}"
+            pods.append(_stack_pod(name, ip, standard_labels(selected[INSTANCE], ROTATION)))
     return pods
+
+
+def _stack_pod(name: str, ip: str, labels: dict[str, str]) -> Endpoint:
+    return Endpoint(name, ip, frozenset((name, PRIVATE, ANY)), NAMESPACE, tuple(sorted(labels.items())), True)
 
 
 def expand(

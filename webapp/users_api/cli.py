@@ -1,4 +1,4 @@
-"""`users-api serve | migrate`: the container's entrypoint and the one-off migration job.
+"""`users-api serve | migrate | rotate-credentials`: the container's entrypoint and the operator's Jobs.
 
 Both validate the settings first and stop with one line naming the bad variable, before any import-heavy
 work or network I/O, so a misconfigured pod says what is wrong in its first log line.
@@ -76,7 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve HTTP (migrates first only with RUN_MIGRATIONS=true)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    rotate = commands.add_parser("rotate-credentials", help="a step of a credentials rotation")
+    rotate.add_argument("step", choices=["prepare", "retire"])
     args = parser.parse_args(argv)
+    if args.command == "rotate-credentials":  # its own variables, none of the server's settings
+        from users_api.rotation import rotate_credentials
+
+        return rotate_credentials(str(args.step), os.environ)
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:

@@ -74,10 +74,16 @@ class ExternalCredentials(ApiModel):
 
 
 CREDENTIALS_ONE_SOURCE = "set at most one of secretRef, sealedSecret or externalSecret"
+ROTATION_NEEDS_GENERATED = (
+    "rotationPeriod rotates generated credentials only: rotate a secretRef, sealedSecret or externalSecret "
+    "at its source"
+)
+ROTATION_PERIOD_PATTERN = r"^[1-9][0-9]{0,4}(h|d)$"
 
 
 class Credentials(ApiModel):
-    """Database credentials. With no source set, the operator generates them once and never rotates them."""
+    """Database credentials. With no source set, the operator generates them, and rotates them on request
+    or every `rotationPeriod` (two login roles in turn: the backend moves over with no failed request)."""
 
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
@@ -85,7 +91,12 @@ class Credentials(ApiModel):
                 "(has(self.secretRef) ? 1 : 0) + (has(self.sealedSecret) ? 1 : 0) + "
                 "(has(self.externalSecret) ? 1 : 0) <= 1",
                 CREDENTIALS_ONE_SOURCE,
-            )
+            ),
+            cel(
+                "!has(self.rotationPeriod) || "
+                "(!has(self.secretRef) && !has(self.sealedSecret) && !has(self.externalSecret))",
+                ROTATION_NEEDS_GENERATED,
+            ),
         )
     )
 
@@ -99,10 +110,21 @@ class Credentials(ApiModel):
         default=None, description="An ExternalSecret to render."
     )
 
+    rotation_period: str | None = Field(
+        default=None,
+        pattern=ROTATION_PERIOD_PATTERN,
+        max_length=8,
+        description="Rotate the generated credentials this long after the last rotation (`720h`, `30d`; "
+        "hours or days), with no failed request: docs/ops/backup-dr.md. Unset: only on request "
+        "(`webstack.dev/regenerate-credentials`).",
+    )
+
     @model_validator(mode="after")
     def _one_source(self) -> "Credentials":
         if sum(x is not None for x in (self.secret_ref, self.sealed_secret, self.external_secret)) > 1:
             raise ValueError(CREDENTIALS_ONE_SOURCE)
+        if self.rotation_period is not None and not self.generated:
+            raise ValueError(ROTATION_NEEDS_GENERATED)
         return self
 
     @property

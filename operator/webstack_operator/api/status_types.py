@@ -1,4 +1,4 @@
-"""The WebStack's `status`: `WebStackStatus`, its phase, components, backups and conditions."""
+"""The WebStack's `status`: `WebStackStatus`, its phase, components, backups, credentials and conditions."""
 
 from datetime import datetime
 from typing import Literal
@@ -112,6 +112,28 @@ class Condition(ApiModel):
     )
 
 
+class CredentialsRotationStatus(ApiModel):
+    """A credentials rotation under way (the `CredentialsRotated` condition says what it waits for)."""
+
+    phase: Literal["Preparing", "Rolling", "Retiring"] = Field(
+        description="`Preparing` (the standby role gets the new password), `Rolling` (the backend moves to "
+        "it), `Retiring` (the old role's password is removed once nothing uses it)."
+    )
+    request: str = Field(
+        default="",
+        max_length=253,
+        description="What asked for it: the annotation's value, or `scheduled-<time>`.",
+    )
+    started_time: datetime | None = Field(default=None, description="When it started.")
+
+
+class CredentialsStatus(ApiModel):
+    """The generated database credentials' rotations."""
+
+    last_rotation_time: datetime | None = Field(default=None, description="When the last rotation finished.")
+    rotation: CredentialsRotationStatus | None = Field(default=None, description="The rotation under way.")
+
+
 class WebStackStatus(ApiModel):
     """What the operator observed at its last reconcile."""
 
@@ -141,6 +163,9 @@ class WebStackStatus(ApiModel):
         description="When not Ready: the one thing that keeps it, in one line naming the child, e.g. "
         '`backend: Deployment shop-backend: pods "shop-backend-7d9c" is forbidden: no PriorityClass '
         "with name webstack-high was found`.",
+    )
+    credentials: CredentialsStatus | None = Field(
+        default=None, description="Rotations of the generated database credentials, once one was asked for."
     )
     conditions: list[Condition] | None = Field(
         default=None,

@@ -7,10 +7,10 @@ cyclonus's policy engine what these policies allow and compares it with that tab
   connects from its VPC addresses); the frontend reaches the backend;
 - the backend reaches Postgres and Redis (Managed: their pods; External: their port, in `cidrs` or
   anywhere), and AWS APIs on TCP 443 when it runs with an IAM role (IRSA); the migration Job reaches the
-  database only;
+  database only, and so do a credentials rotation's Jobs (generated credentials of a Managed database);
 - every pod of the stack queries the cluster DNS pods (`security.dns`) and nothing else on port 53;
 - the monitoring namespace scrapes the backend's metrics port (the only component that has one);
-- Postgres and Redis have no egress; nothing may connect to the migration Job.
+- Postgres and Redis have no egress; nothing may connect to the migration or rotation Jobs.
 - with `backup.dump`, the dump Job reaches the database only; with `backup.drill`, the drill's restore
   client reaches the database (the app's schema version) and its scratch Postgres, in the drill's own
   namespace (builders/drill.py, whose policies admit that client alone).
@@ -19,6 +19,7 @@ cyclonus's policy engine what these policies allow and compares it with that tab
 from webstack_operator.api.defaults import DEFAULT_POSTGRES_PORT
 from webstack_operator.builders.backend import HTTP_PORT
 from webstack_operator.builders.context import StackContext
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.builders.drill import COMPONENT as DRILL
 from webstack_operator.builders.drill import SCRATCH_COMPONENT, scratch_namespace
 from webstack_operator.builders.dump import COMPONENT as DUMP
@@ -148,9 +149,16 @@ def _backup_policies(ctx: StackContext) -> list[JSON]:
     return policies
 
 
-def _database_clients(ctx: StackContext) -> list[JSON]:
-    """Who connects to Managed Postgres: the backend, its migration, and the backup's dump and drill."""
+def _rotation_policy(ctx: StackContext) -> JSON:
+    """The credentials rotation's Jobs, like the migration's: the database and nothing else."""
+    return _policy(ctx, "credentials", ROTATION, [], [_dns(ctx), _database_egress(ctx)])
+
+
+def _database_clients(ctx: StackContext, rotated: bool) -> list[JSON]:
+    """Who connects to Managed Postgres: the backend, its migration, a rotation's Jobs, and the backup's
+    dump and drill."""
     backup, clients = ctx.spec.backup, [labels.BACKEND, MIGRATE]
+    clients += [ROTATION] if rotated else []
     if backup.enabled and backup.dump is not None:
         clients += [DUMP, DRILL] if backup.drill.enabled else [DUMP]
     return [_pods(ctx, component) for component in clients]
@@ -172,8 +180,11 @@ def network_policies(ctx: StackContext) -> list[JSON]:
         _migrate_policy(ctx),
         *_backup_policies(ctx),
     ]
+    rotated = ctx.database_managed and ctx.spec.database.credentials.generated  # its Jobs run only then
+    if rotated:
+        policies.append(_rotation_policy(ctx))
     if ctx.database_managed:
-        from_backend = [{"from": _database_clients(ctx), "ports": _tcp(POSTGRES_PORT)}]
+        from_backend = [{"from": _database_clients(ctx, rotated), "ports": _tcp(POSTGRES_PORT)}]
         policies.append(_policy(ctx, "postgres", labels.DATABASE, from_backend, []))
     if ctx.cache_managed:
         from_backend = [{"from": [_pods(ctx, labels.BACKEND)], "ports": _tcp(REDIS_PORT)}]

@@ -62,9 +62,12 @@ INITDB_ARGS = f"--auth-host={PASSWORD_ENCRYPTION} --auth-local=trust"
 
 _PG_ISREADY = 'pg_isready --host=127.0.0.1 --port=5432 --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"'
 # Dump to a temporary name and rename, so a failed dump never leaves a truncated file that looks complete.
+# Over the unix socket (trusted inside the pod, like the sidecar's), not TCP with $POSTGRES_PASSWORD: the
+# container's environment is read once, at its start, and a credentials rotation (reconcile/
+# credentials_rotation.py) removes that password from the database while the pod runs on.
 _DUMP = (
     f"mkdir -p {DUMP_DIR} && "
-    f'PGPASSWORD="$POSTGRES_PASSWORD" pg_dump --host=127.0.0.1 --username="$POSTGRES_USER" '
+    f'pg_dump --host={SOCKET_DIR} --username="$POSTGRES_USER" '
     f'--dbname="$POSTGRES_DB" --format=custom --file={DUMP_FILE}.tmp && mv {DUMP_FILE}.tmp {DUMP_FILE}'
 )
 _REMOVE_DUMP = f"rm -f {DUMP_FILE} {DUMP_FILE}.tmp"

@@ -12,7 +12,7 @@ tells the user through the reconcile's Events.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders.backend import backend_name
@@ -32,6 +32,7 @@ from webstack_operator.objects.stamps import (
     where,
 )
 from webstack_operator.observe.cache import ChildCache, StackKey
+from webstack_operator.reconcile.credentials_rotation import CredentialsRotation
 from webstack_operator.reconcile.credentials_rules import (
     ACTIONS_MANAGER,
     REGENERATE_ANNOTATION,
@@ -56,6 +57,11 @@ class CredentialsKeeper:
     tell: Tell  # an Event on the WebStack
     announce: Announce  # a write's Event and metrics, as for any child
     clock: Callable[[], str]  # now, RFC 3339
+    # A Managed database's existing Secret: a request rotates it, no failed request (credentials_rotation)
+    rotation: CredentialsRotation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rotation = CredentialsRotation(self.client, self.cache, self.tell, self.clock)
 
     async def create(
         self,
@@ -123,18 +129,25 @@ class CredentialsKeeper:
 
     async def settle(self, owner: JSON, ctx: StackContext, obj: JSON, resource: Resource, live: JSON) -> None:
         """An existing object written once: its owner references follow the deletion policy (both ways),
-        and the regenerate action replaces its password."""
+        and the regenerate action replaces its password: the cache's at once, the database's by a
+        rotation."""
         uid, request = owner["metadata"]["uid"], regenerate_request(owner)
         meta: JSON = {}
         refs = owner_refs_fix(obj, live, uid)
         if refs is not None:
             meta["ownerReferences"] = refs
         rotate = bool(request) and is_generated(obj) and _annotation(live, REGENERATED_FOR) != request
+        database = rotate and ctx.database_managed and is_database_secret(ctx, obj)
+        start = self.rotation.start if database else None
+        if start is not None:
+            rotate = False  # after the owner references: the rotation reads the Secret afresh
         patch: JSON = {}
         if rotate:
             meta["annotations"] = {REGENERATED_FOR: request}
             patch["data"] = obj["data"]  # the password this render generated
         if not meta:
+            if start is not None and request is not None:
+                await start(owner, ctx, request)
             return
         patch["metadata"] = {**meta, "resourceVersion": resource_version(live)}
         answer = await merge_patch(self.client, resource, *where(obj), patch)
@@ -142,6 +155,8 @@ class CredentialsKeeper:
         if rotate:
             await self._regenerated(owner, ctx, obj, created=False)
             return
+        if start is not None and request is not None:
+            await start(owner, ctx, request)
         owned = any(r.get("uid") == uid for r in refs or [])
         what = "set: deleted with" if owned else "removed: kept after"
         message = f"{obj['kind']} {obj['metadata']['name']}: owner reference {what} the WebStack"

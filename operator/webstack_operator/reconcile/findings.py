@@ -15,6 +15,7 @@ from webstack_operator.objects.ownership import Ownership, conflict_message
 
 CONFLICT_RECHECK_SECONDS = 30.0  # a user's object holding a child's name: its removal sends us no event
 COLLECTION_RECHECK_SECONDS = 2.0  # an earlier stack's child being garbage-collected
+STEP_RECHECK_SECONDS = 0.5  # our own write wakes no reconcile: the step after it is looked at by this
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Findings:
     def refuse_adoption(self, message: str) -> None:
         self.refused_adoptions.append(message)
         self.later(CONFLICT_RECHECK_SECONDS)
+
+    def next_step_soon(self, what: str) -> None:
+        """A multi-step action (a credentials rotation) took a step: the next is looked at soon."""
+        self.later(STEP_RECHECK_SECONDS, f"{what}: the next step")
 
     def credentials_missing(self, message: str) -> None:
         self.database = Problem("CredentialsMissing", message)

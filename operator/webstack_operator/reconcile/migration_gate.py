@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from webstack_operator.builders.migrate import COMPONENT as MIGRATION_COMPONENT
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
 from webstack_operator.objects.stamps import ObjectKey, key_of
@@ -43,6 +44,10 @@ class Migration:
     @property
     def failed(self) -> bool:
         return self.verdict is not None and self.verdict.ok is False
+
+
+def _component(obj: JSON) -> str | None:
+    return (obj["metadata"].get("labels") or {}).get(labels.COMPONENT)
 
 
 def _image(obj: JSON | None) -> str | None:
@@ -92,7 +97,8 @@ def gate(desired: list[JSON], children: list[JSON]) -> Migration:
     """Hold the backend workload while its image differs from the running one (or none runs yet) and the
     desired migration Job has not completed; the running workload is held too, so it is never pruned
     (a switch between Deployment and Rollout waits like an image change)."""
-    jobs = [o for o in desired if o["kind"] == "Job"]
+    # The migration's Job, not a credentials rotation's.
+    jobs = [o for o in desired if o["kind"] == "Job" and _component(o) == MIGRATION_COMPONENT]
     if not jobs:
         return Migration()
     job = jobs[0]

@@ -172,6 +172,8 @@ class Reconciler:
             spec_changed = previous.get("observedGeneration") != _generation(body)
             await self._apply(stack, body, rendered, found, validate_first=spec_changed or was_refused)
             await self._prune(stack, body, rendered, found)
+            if await self.keeper.rotation.advance(body, rendered.ctx):
+                found.next_step_soon("credentials rotation")
             for consumed in (
                 await self.keeper.consume(stack, body, rendered.desired),
                 await self.restarts.consume(stack, body, rendered.ctx),

@@ -17,7 +17,7 @@ from webstack_operator.builders.stack_objects import desired_objects
 from webstack_operator.config.operator_settings import Capabilities, OperatorSettings
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.cache import ChildCache, StackKey, pod_template_hashes
-from webstack_operator.reconcile import migration_gate, transitions
+from webstack_operator.reconcile import migration_gate, rotation_rules, transitions
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Rendered:
     desired: list[JSON]
     gate: migration_gate.Migration = field(default_factory=migration_gate.Migration)  # migration: what waits
     waiting_for: StackKey | None = None  # transitions: the stack whose backend hand-over goes first
+    rotation: rotation_rules.RotationVerdict | None = None  # the credentials rotation, as the cache saw it
 
     @property
     def gated(self) -> bool:
@@ -62,7 +63,14 @@ def render(
         desired = desired_objects(ctx) if not spec.paused else []
     except (ValueError, KeyError) as e:
         raise SpecError([("spec", str(e))]) from e
+    # credentials: a rotation's step runs its Job (rotation_rules.py)
+    seen = cache.get(rotation_rules.credentials_secret_key(ctx))
+    secret = rotation_rules.rotated_secret(ctx, seen.obj if seen is not None else None)
+    if not spec.paused:
+        desired += rotation_rules.rotation_jobs(ctx, secret)
     # migration: a new backend image waits for its migration Job, as the cache saw it before this run.
-    rendered = Rendered(spec, ctx, desired, migration_gate.gate(desired, children), waiting)
+    gate = migration_gate.gate(desired, children)
+    rotation = rotation_rules.observed_verdict(ctx, secret, children)
+    rendered = Rendered(spec, ctx, desired, gate, waiting, rotation)
     transitions.step_aside(handovers, stack, rendered.gated, now)
     return rendered

@@ -55,6 +55,7 @@ def observe_stack(
         failed_creates={database: failed} if failed is not None else None,
         prerequisites=prerequisites,
         last_drill=last_drill,
+        rotation=rendered.rotation,
     )
 
 

@@ -25,6 +25,7 @@ from webstack_operator.status.conditions import (
     network_policies_condition,
     prerequisites_condition,
     reconciled_condition,
+    rotation_condition,
 )
 from webstack_operator.status.observed import Observed, observe
 from webstack_operator.status.phase import stack_phase
@@ -63,6 +64,7 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         network_policies_condition(spec, observed, cond),
         reconciled_condition(spec, observed.problem, cond),
         prerequisites_condition(observed.prerequisites, cond),
+        *rotation_condition(observed.rotation, cond),
     ]
     status: JSON = {
         "phase": phase.phase,
@@ -78,6 +80,8 @@ def compute_status(spec: WebStackSpec, observed: Observed, previous: JSON | None
         status["url"] = observed.url
     if spec.backup.enabled and (backup_fields := backup_status(backup, observed)):
         status["backup"] = backup_fields
+    if observed.rotation is not None and observed.rotation.fields:
+        status["credentials"] = observed.rotation.fields
     return status
 
 
@@ -124,6 +128,7 @@ _OWN_KEYS = frozenset(
         "reason",
         "blocker",
         "backup",
+        "credentials",
     }
 )
-_NESTED_KEYS = frozenset({"components", "backup"})  # maps whose keys come and go
+_NESTED_KEYS = frozenset({"components", "backup", "credentials"})  # maps whose keys come and go

@@ -59,6 +59,13 @@ def migrated_condition(migration: DecidedCondition | None, cond: ConditionMaker)
     return [cond("Migrated", migration.ok, migration.reason, migration.message)]
 
 
+def rotation_condition(rotation: DecidedCondition | None, cond: ConditionMaker) -> list[JSON]:
+    """`CredentialsRotated`, as the rotation decided it; none before the first rotation was asked for."""
+    if rotation is None:
+        return []
+    return [cond("CredentialsRotated", rotation.ok, rotation.reason, rotation.message)]
+
+
 def monitoring_condition(spec: WebStackSpec, observed: Observed, cond: ConditionMaker) -> JSON:
     """`MonitoringConfigured`: informational; without the Prometheus Operator the stack runs unwatched."""
     if not spec.monitoring.enabled:

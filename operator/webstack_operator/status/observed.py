@@ -31,6 +31,14 @@ class DecidedCondition(Protocol):
     def message(self) -> str: ...
 
 
+class DecidedRotation(DecidedCondition, Protocol):
+    """The credentials rotation's `CredentialsRotated` condition and `status.credentials`, decided by the
+    reconcile (reconcile/rotation_rules.py)."""
+
+    @property
+    def fields(self) -> JSON: ...
+
+
 @dataclass(frozen=True)
 class Observed:
     """Children as last seen (None when absent) and what the reconcile itself found."""
@@ -61,6 +69,7 @@ class Observed:
         default_factory=PrerequisiteCheck
     )  # objects the spec names that the cluster lacks
     analysis_runs: tuple[JSON, ...] = ()  # the AnalysisRuns Argo Rollouts made from the Rollout
+    rotation: DecidedRotation | None = None  # the credentials rotation (None: never asked for)
 
 
 def observe(
@@ -79,6 +88,7 @@ def observe(
     failed_creates: Mapping[str, FailedCreate] | None = None,
     prerequisites: PrerequisiteCheck | None = None,
     last_drill: JSON | None = None,
+    rotation: DecidedRotation | None = None,
 ) -> Observed:
     """Picks the workloads status reads out of a stack's children. Two of one kind and name (in two
     namespaces) cannot be told apart, resourceVersions being opaque: neither is believed. `network_policies`
@@ -117,4 +127,5 @@ def observe(
         failed_create=failed,
         prerequisites=prerequisites or PrerequisiteCheck(),
         analysis_runs=tuple(o for o in children if o["kind"] == "AnalysisRun"),
+        rotation=rotation,
     )

@@ -27,6 +27,7 @@ DRILL_RPO_SECONDS = "webstack_backup_drill_rpo_seconds"  # gauge: age of the res
 DRILL_RTO_SECONDS = "webstack_backup_drill_rto_seconds"  # gauge: start to a database answering the checks
 LABEL_STACK_NAMESPACE = "stack_namespace"
 LABEL_STACK = "stack"
+CREDENTIALS_ROTATIONS_TOTAL = "webstack_credentials_rotations_total"  # counter: result
 
 LABEL_RESULT = "result"
 LABEL_PHASE = "phase"

@@ -59,6 +59,12 @@ API_REQUESTS = Counter(
     ["method"],
     registry=REGISTRY,
 )
+CREDENTIALS_ROTATIONS = Counter(
+    metric_names.CREDENTIALS_ROTATIONS_TOTAL,
+    "Credentials rotations ended, by result (succeeded, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
 OBJECT_WRITES = Counter(
     metric_names.OBJECT_WRITES_TOTAL,
     "Children written, by action (Created, Updated, DriftCorrected, Recreated, Pruned) and kind.",

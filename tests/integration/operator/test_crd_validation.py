@@ -32,7 +32,7 @@ from webstack_operator.api.compute_resources import (
     RESOURCES_CPU_LIMIT_BELOW_REQUEST,
     RESOURCES_LIMIT_BELOW_REQUEST,
 )
-from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE
+from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE, ROTATION_NEEDS_GENERATED
 from webstack_operator.api.database_types import (
     DATABASE_ADDRESS_ONLY_EXTERNAL,
     EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
@@ -188,6 +188,12 @@ CEL_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         ),
         "spec.database.credentials",
         CREDENTIALS_ONE_SOURCE,
+    ),
+    (
+        "rotation-needs-generated",
+        _spec(database={"credentials": {"secretRef": {"name": "a"}, "rotationPeriod": "30d"}}),
+        "spec.database.credentials",
+        ROTATION_NEEDS_GENERATED,
     ),
     (
         "sealed-keys-managed",
@@ -377,6 +383,12 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("cron", _spec(backup={"schedule": "every night"}), "spec.backup.schedule", "should match"),
     ("go-duration", _spec(backup={"ttl": "30 days"}), "spec.backup.ttl", "should match"),
+    (
+        "rotation-period",
+        _spec(database={"credentials": {"rotationPeriod": "30m"}}),
+        "spec.database.credentials.rotationPeriod",
+        "should match",
+    ),
     ("redis-memory", _spec(cache={"maxMemory": "256MiB"}), "spec.cache.maxMemory", "should match"),
     (
         "ttl-range",

@@ -11,18 +11,25 @@ import yaml
 from kubelocal.realnode.layout import NODE_IP
 from localdemo import operator_install
 from localdemo.lab_stack import DNS_CLIENTS, lab_namespace, node_dns_policy, stack_node_dns_policy
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.objects import labels
 
 TABLE = Path(__file__).resolve().parents[3] / "docs" / "network-connectivity.yaml"
 # The table's names for the stack's pods, as `app.kubernetes.io/component` values.
-COMPONENTS = {"frontend": labels.FRONTEND, "backend": labels.BACKEND, "migration Job": MIGRATE}
+COMPONENTS = {
+    "frontend": labels.FRONTEND,
+    "backend": labels.BACKEND,
+    "migration Job": MIGRATE,
+    "rotation Job": ROTATION,
+}
 
 
 def _dns_row() -> dict[str, Any]:
-    rows = yaml.safe_load(TABLE.read_text())["rows"]
-    [row] = [r for r in rows if r["to"] == ["cluster DNS pods"]]
-    return dict(row)
+    """The table's DNS rows as one: every pod that resolves names (in any sample), on the same ports."""
+    rows = [r for r in yaml.safe_load(TABLE.read_text())["rows"] if r["to"] == ["cluster DNS pods"]]
+    assert rows and all(r["ports"] == rows[0]["ports"] for r in rows)
+    return {"from": [name for r in rows for name in r["from"]], "ports": rows[0]["ports"]}
 
 
 def test_selects_the_pods_the_table_lets_resolve_names() -> None:

@@ -22,6 +22,7 @@ from kubelocal.realnode.layout import NODE_IP
 from kubelocal.target import REAL_NODE_PLACEMENT
 from labimages import reference_of
 from webstack_operator.api.files import load_documents
+from webstack_operator.builders.credentials_rotation import COMPONENT as ROTATION
 from webstack_operator.builders.migrate import COMPONENT as MIGRATE
 from webstack_operator.objects import labels
 
@@ -59,7 +60,7 @@ def namespace_object(name: str) -> JSON:
 
 
 # The pods the connectivity table gives DNS (docs/network-connectivity.yaml): Postgres and Redis have none.
-DNS_CLIENTS = (labels.FRONTEND, labels.BACKEND, MIGRATE)
+DNS_CLIENTS = (labels.FRONTEND, labels.BACKEND, MIGRATE, ROTATION)
 
 
 def node_dns_policy(namespace: str, pod_selector: JSON) -> JSON:

@@ -22,7 +22,7 @@ from webstack_operator.api.compute_resources import (
     RESOURCES_CPU_LIMIT_BELOW_REQUEST,
     RESOURCES_LIMIT_BELOW_REQUEST,
 )
-from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE
+from webstack_operator.api.credentials_types import CREDENTIALS_ONE_SOURCE, ROTATION_NEEDS_GENERATED
 from webstack_operator.api.database_types import (
     DATABASE_ADDRESS_ONLY_EXTERNAL,
     EXTERNAL_DATABASE_NEEDS_CREDENTIALS,
@@ -164,6 +164,11 @@ def test_camel_case_on_the_wire() -> None:
             },
             "spec.database.credentials",
             CREDENTIALS_ONE_SOURCE,
+        ),
+        (
+            {"database": {"credentials": {"secretRef": {"name": "a"}, "rotationPeriod": "30d"}}},
+            "spec.database.credentials",
+            ROTATION_NEEDS_GENERATED,
         ),
         (
             {"database": {"credentials": {"sealedSecret": {"encryptedData": {"password": "Ag"}}}}},

@@ -86,6 +86,7 @@ def test_request_path() -> None:
         "NetworkPolicy/shop-frontend",
         "NetworkPolicy/shop-backend",
         "NetworkPolicy/shop-migrate",
+        "NetworkPolicy/shop-credentials",
         "NetworkPolicy/shop-postgres",
         "NetworkPolicy/shop-redis",
         "NetworkPolicy/shop-default-deny",
@@ -102,10 +103,13 @@ def test_request_path() -> None:
     assert egress_ports == [[53, 53], [5432], [6379]]
     postgres = find(policies, "NetworkPolicy", "shop-postgres")["spec"]
     assert postgres["egress"] == []
-    assert (
-        postgres["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        == "backend"
-    )
+    clients = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for peer in postgres["ingress"][0]["from"]
+    ]
+    assert clients == ["backend", "migrate", "credentials"]  # the rotation's Jobs log in as the backend does
+    rotation = find(policies, "NetworkPolicy", "shop-credentials")["spec"]
+    assert rotation["ingress"] == [] and [_ports(rule) for rule in rotation["egress"]] == [[53, 53], [5432]]
 
 
 def test_clients_come_from_the_private_ranges_by_default() -> None:

@@ -141,6 +141,8 @@ def test_velero_hooks_only_with_backup() -> None:
     annotations = _sts(backup={"enabled": True})["spec"]["template"]["metadata"]["annotations"]
     pre = json.loads(annotations["pre.hook.backup.velero.io/command"])
     assert pre[:2] == ["/bin/sh", "-c"] and "pg_dump" in pre[2] and DUMP_FILE in pre[2]
+    # The socket, not the container's password: a credentials rotation removes that one meanwhile.
+    assert "--host=/var/run/postgresql" in pre[2] and "PASSWORD" not in pre[2]
     assert annotations["pre.hook.backup.velero.io/container"] == "postgres"
     assert annotations["pre.hook.backup.velero.io/on-error"] == "Fail"
     assert "rm -f" in json.loads(annotations["post.hook.backup.velero.io/command"])[2]

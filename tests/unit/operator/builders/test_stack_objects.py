@@ -40,6 +40,7 @@ def test_minimal_stack() -> None:
         "NetworkPolicy/shop-frontend",
         "NetworkPolicy/shop-backend",
         "NetworkPolicy/shop-migrate",
+        "NetworkPolicy/shop-credentials",
         "NetworkPolicy/shop-postgres",
         "NetworkPolicy/shop-redis",
         "NetworkPolicy/shop-default-deny",
