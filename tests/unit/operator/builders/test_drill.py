@@ -160,6 +160,6 @@ def test_the_network_policies_let_the_dump_and_drill_reach_the_database_and_the_
     components = [
         p["podSelector"]["matchLabels"][labels.COMPONENT] for p in postgres["spec"]["ingress"][0]["from"]
     ]
-    assert components == ["backend", "migrate", "dump", "drill"]
+    assert components == ["backend", "migrate", "credentials", "dump", "drill"]  # credentials: a rotation
     without = find(render(), "NetworkPolicy", "shop-postgres")
-    assert len(without["spec"]["ingress"][0]["from"]) == 2
+    assert len(without["spec"]["ingress"][0]["from"]) == 3  # backend, migrate, credentials
