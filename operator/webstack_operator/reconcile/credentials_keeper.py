@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.postgres import DATA_VOLUME, statefulset_name
@@ -34,7 +33,6 @@ from webstack_operator.objects.stamps import (
 from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.reconcile.credentials_rotation import CredentialsRotation
 from webstack_operator.reconcile.credentials_rules import (
-    ACTIONS_MANAGER,
     REGENERATE_ANNOTATION,
     REGENERATED_FOR,
     Volume,
@@ -45,6 +43,7 @@ from webstack_operator.reconcile.credentials_rules import (
 )
 from webstack_operator.reconcile.decisions import Event, Tell, WriteOutcome
 from webstack_operator.reconcile.findings import COLLECTION_RECHECK_SECONDS, Findings
+from webstack_operator.reconcile.one_shot import consume_request
 from webstack_operator.reconcile.restart_action import restart_patch, roll
 
 Announce = Callable[[JSON, JSON, WriteOutcome], Awaitable[None]]
@@ -184,13 +183,7 @@ class CredentialsKeeper:
                     "(secretRef, SealedSecret or ExternalSecret): rotate them at their source",
                 ),
             )
-        resource = self.client.resource(API_VERSION, KIND)
-        assert resource is not None, "the WebStack CRD is served"
-        body = {"metadata": {"annotations": {REGENERATE_ANNOTATION: None}}}
-        result: JSON = await merge_patch(
-            self.client, resource, stack[0], stack[1], body, manager=ACTIONS_MANAGER
-        )
-        return result
+        return await consume_request(self.client, stack, REGENERATE_ANNOTATION)
 
     async def _volume(self, stack: StackKey, uid: str, ctx: StackContext) -> tuple[Volume, str]:
         """Whether the database volume holds data (read only when the credentials are missing: rare). A

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from webstack_operator.api.backup_types import drill_period_seconds
-from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders import drill
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.dump import dump_name
@@ -30,15 +29,14 @@ from webstack_operator.kube.apply import (
     delete_object,
     get_object,
     list_objects,
-    merge_patch,
     server_side_apply,
 )
 from webstack_operator.kube.client import ApiError, KubeClient, Resource
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.cache import ChildCache, StackKey
-from webstack_operator.reconcile.credentials_rules import ACTIONS_MANAGER
 from webstack_operator.reconcile.decisions import Event, Tell
 from webstack_operator.reconcile.findings import Findings
+from webstack_operator.reconcile.one_shot import consume_request
 from webstack_operator.status.drills import drill_due, drill_record, parse_time
 from webstack_operator.telemetry import metrics
 
@@ -214,11 +212,7 @@ class DrillRuns:
             await delete_object(self.client, resource, "", name, live["metadata"]["uid"])
 
     async def _consume(self, stack: StackKey) -> JSON:
-        body = {"metadata": {"annotations": {DRILL_ANNOTATION: None}}}
-        result: JSON = await merge_patch(
-            self.client, self._resource(API_VERSION, KIND), stack[0], stack[1], body, manager=ACTIONS_MANAGER
-        )
-        return result
+        return await consume_request(self.client, stack, DRILL_ANNOTATION)
 
     def _resource(self, api_version: str, kind: str) -> Resource:
         resource = self.client.resource(api_version, kind)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webstack_operator.api.group_version import API_VERSION, KIND
 from webstack_operator.builders.backend import backend_name
 from webstack_operator.builders.context import StackContext
 from webstack_operator.kube.apply import merge_patch
@@ -23,6 +22,7 @@ from webstack_operator.kube.jsondata import JSON
 from webstack_operator.observe.cache import ChildCache, StackKey
 from webstack_operator.reconcile.credentials_rules import ACTIONS_MANAGER, RESTARTED_AT
 from webstack_operator.reconcile.decisions import Event, Tell
+from webstack_operator.reconcile.one_shot import consume_request
 
 RESTART_ANNOTATION = "webstack.dev/restart-backend"  # on the WebStack: a one-shot action
 RESTARTED_FOR = "webstack.dev/restarted-for"  # on the backend workload: which request rolled it
@@ -94,10 +94,4 @@ class BackendRestarts:
         elif not found:  # a first install still migrating: its pods start fresh anyway
             message = f"{RESTART_ANNOTATION}={request}: there is no backend workload to restart yet"
             await self.tell(owner, Event("Normal", "RestartIgnored", message))
-        resource = self.client.resource(API_VERSION, KIND)
-        assert resource is not None, "the WebStack CRD is served"
-        body = {"metadata": {"annotations": {RESTART_ANNOTATION: None}}}
-        result: JSON = await merge_patch(
-            self.client, resource, stack[0], stack[1], body, manager=ACTIONS_MANAGER
-        )
-        return result
+        return await consume_request(self.client, stack, RESTART_ANNOTATION)
