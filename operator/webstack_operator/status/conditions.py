@@ -95,7 +95,7 @@ def network_policies_condition(spec: WebStackSpec, observed: Observed, cond: Con
         return cond("NetworkPoliciesApplied", False, "Disabled", message)
     applied, desired = observed.network_policies_applied, observed.network_policies_desired
     if desired > 0 and applied == desired:
-        message = f"{applied} NetworkPolicies applied (default deny, then precise allows); "
+        message = f"{applied} NetworkPolicies applied (precise allows, and a default deny for the rest); "
         return cond("NetworkPoliciesApplied", True, "Applied", message + NETWORK_POLICIES_ENFORCED_BY_CNI)
     message = f"{applied} of {desired} NetworkPolicies applied"
     return cond("NetworkPoliciesApplied", False, "NotApplied", message)
