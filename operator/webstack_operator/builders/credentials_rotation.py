@@ -17,6 +17,7 @@ from webstack_operator.builders.backend import users_api_container, users_api_po
 from webstack_operator.builders.checksums import checksum
 from webstack_operator.builders.context import StackContext
 from webstack_operator.builders.metadata import bounded_name, object_meta
+from webstack_operator.builders.migrate import users_api_job_spec
 from webstack_operator.builders.placement import scheduling
 from webstack_operator.kube.jsondata import JSON
 from webstack_operator.objects import labels
@@ -81,24 +82,9 @@ def rotation_job(ctx: StackContext, step: str, request: str) -> JSON:
         },
         "spec": users_api_pod_spec(ctx, container, restartPolicy="Never", **placement),
     }
-    spec = {
-        "backoffLimit": BACKOFF_LIMIT,
-        "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
-        "podFailurePolicy": {
-            "rules": [
-                {
-                    "action": "FailJob",
-                    "onExitCodes": {
-                        "containerName": CONTAINER,
-                        "operator": "In",
-                        "values": PERMANENT_EXIT_CODES,
-                    },
-                },
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-            ]
-        },
-        "template": template,
-    }
+    spec = users_api_job_spec(
+        template, CONTAINER, PERMANENT_EXIT_CODES, BACKOFF_LIMIT, ACTIVE_DEADLINE_SECONDS
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

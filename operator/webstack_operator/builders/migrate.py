@@ -65,27 +65,32 @@ def migration_job_name(ctx: StackContext, spec: JSON) -> str:
     return bounded_name(f"{ctx.child('migrate')}-{checksum(unplaced)[:10]}", MAX_NAME)
 
 
-def migration_job(ctx: StackContext) -> JSON:
-    """The Job that migrates the schema for the desired backend image."""
-    spec = {
-        "backoffLimit": BACKOFF_LIMIT,
-        "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
+def users_api_job_spec(
+    template: JSON, container: str, permanent: list[int], backoff_limit: int, deadline: int
+) -> JSON:
+    """A Job of the users API's commands (a migration, a rotation's step): an exit code that says retrying
+    cannot help fails it at once; a drained node or a preemption is no failure of it, and is not counted."""
+    return {
+        "backoffLimit": backoff_limit,
+        "activeDeadlineSeconds": deadline,
         "podFailurePolicy": {
             "rules": [
                 {
                     "action": "FailJob",
-                    "onExitCodes": {
-                        "containerName": CONTAINER,
-                        "operator": "In",
-                        "values": PERMANENT_EXIT_CODES,
-                    },
+                    "onExitCodes": {"containerName": container, "operator": "In", "values": permanent},
                 },
-                # A drained node or a preemption is no failure of the migration: not counted.
                 {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]
         },
-        "template": migration_pod_template(ctx),
+        "template": template,
     }
+
+
+def migration_job(ctx: StackContext) -> JSON:
+    """The Job that migrates the schema for the desired backend image."""
+    spec = users_api_job_spec(
+        migration_pod_template(ctx), CONTAINER, PERMANENT_EXIT_CODES, BACKOFF_LIMIT, ACTIVE_DEADLINE_SECONDS
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
